@@ -1,0 +1,167 @@
+//! The CTI event contract as domain types.
+//!
+//! Every decoder (JSON, protobuf) produces a [`CtiEvent`]; nothing downstream sees wire types.
+//! A `CtiEvent` is structurally valid by construction: each event type carries exactly the
+//! fields the contract requires for it, so the state machine never re-checks presence.
+
+use std::fmt;
+
+/// Unix time in milliseconds (UTC), the unit of every timestamp in the engine.
+pub type Millis = i64;
+
+/// One CTI event after decoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtiEvent {
+    pub event_id: String,
+    pub ts: Millis,
+    pub queue_id: String,
+    pub body: EventBody,
+}
+
+/// What happened, with the identifiers that event type requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventBody {
+    Call {
+        call_id: String,
+        step: CallStep,
+    },
+    AgentState {
+        agent_id: String,
+        state: AgentState,
+        reason: Option<String>,
+    },
+}
+
+/// A step in a call's life within one queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallStep {
+    Offered,
+    Ringing { agent_id: String },
+    Answered { agent_id: String },
+    Hold { agent_id: String },
+    Unhold { agent_id: String },
+    Wrap { agent_id: String },
+    WrapEnd { agent_id: String },
+    Abandoned,
+    Transferred { target_queue_id: String },
+}
+
+/// The agent state an `agent_state` event sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AgentState {
+    LoggedOut,
+    Ready,
+    NotReady,
+}
+
+/// The contract's `type` values, in the wire spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    Offered,
+    Ringing,
+    Answered,
+    Hold,
+    Unhold,
+    Wrap,
+    WrapEnd,
+    Abandoned,
+    Transferred,
+    AgentState,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 10] = [
+        EventType::Offered,
+        EventType::Ringing,
+        EventType::Answered,
+        EventType::Hold,
+        EventType::Unhold,
+        EventType::Wrap,
+        EventType::WrapEnd,
+        EventType::Abandoned,
+        EventType::Transferred,
+        EventType::AgentState,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Offered => "offered",
+            EventType::Ringing => "ringing",
+            EventType::Answered => "answered",
+            EventType::Hold => "hold",
+            EventType::Unhold => "unhold",
+            EventType::Wrap => "wrap",
+            EventType::WrapEnd => "wrap_end",
+            EventType::Abandoned => "abandoned",
+            EventType::Transferred => "transferred",
+            EventType::AgentState => "agent_state",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AgentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::LoggedOut => "logged_out",
+            AgentState::Ready => "ready",
+            AgentState::NotReady => "not_ready",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AgentState> {
+        [
+            AgentState::LoggedOut,
+            AgentState::Ready,
+            AgentState::NotReady,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+impl CallStep {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            CallStep::Offered => EventType::Offered,
+            CallStep::Ringing { .. } => EventType::Ringing,
+            CallStep::Answered { .. } => EventType::Answered,
+            CallStep::Hold { .. } => EventType::Hold,
+            CallStep::Unhold { .. } => EventType::Unhold,
+            CallStep::Wrap { .. } => EventType::Wrap,
+            CallStep::WrapEnd { .. } => EventType::WrapEnd,
+            CallStep::Abandoned => EventType::Abandoned,
+            CallStep::Transferred { .. } => EventType::Transferred,
+        }
+    }
+
+    pub fn agent_id(&self) -> Option<&str> {
+        match self {
+            CallStep::Ringing { agent_id }
+            | CallStep::Answered { agent_id }
+            | CallStep::Hold { agent_id }
+            | CallStep::Unhold { agent_id }
+            | CallStep::Wrap { agent_id }
+            | CallStep::WrapEnd { agent_id } => Some(agent_id),
+            CallStep::Offered | CallStep::Abandoned | CallStep::Transferred { .. } => None,
+        }
+    }
+}
+
+impl CtiEvent {
+    pub fn event_type(&self) -> EventType {
+        match &self.body {
+            EventBody::Call { step, .. } => step.event_type(),
+            EventBody::AgentState { .. } => EventType::AgentState,
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! KPI definitions over window sums, and the snapshot that carries them out of the engine.
+
+mod snapshot;
+
+pub use snapshot::{KpiSnapshot, NowKpis, WindowKpis, Windows};

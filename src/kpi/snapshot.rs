@@ -1,0 +1,151 @@
+//! The KPI snapshot: the one shape in which a queue's KPIs leave the engine (replay `--json`,
+//! Prometheus, the Kafka KPI topic). Ratios and means with nothing to divide by are `None`
+//! (JSON `null`, Prometheus `NaN`), never a made-up 0 or 100 %.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Millis;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiSnapshot {
+    pub queue_id: String,
+    /// The instant the windows end at, Unix ms.
+    pub as_of: Millis,
+    pub sl_threshold_seconds: f64,
+    pub sl_target: f64,
+    pub now: NowKpis,
+    /// Windows in configuration order: the sliding ones (`5m`, `15m`, `60m`), then `interval`
+    /// and `today`.
+    pub windows: Windows,
+}
+
+/// Point-in-time values, not windowed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct NowKpis {
+    pub calls_waiting: u64,
+    /// 0 when nothing is waiting.
+    pub oldest_wait_seconds: f64,
+    pub agents_ready: u64,
+    pub agents_not_ready: u64,
+    pub agents_busy: u64,
+    pub agents_acw: u64,
+    pub agents_logged_in: u64,
+}
+
+/// Every windowed KPI, plus the raw components so that consumers can aggregate queues
+/// correctly (sum the components, then divide) instead of averaging ratios.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowKpis {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub short_abandoned: u64,
+    pub transferred_out: u64,
+    pub answered_within_threshold: u64,
+    pub abandoned_within_threshold: u64,
+    pub reached_threshold: u64,
+    pub service_level: Option<f64>,
+    pub service_level_ignore_abandons: Option<f64>,
+    pub service_level_positive: Option<f64>,
+    pub asa_seconds: Option<f64>,
+    pub wait_p50_seconds: Option<f64>,
+    pub wait_p90_seconds: Option<f64>,
+    pub wait_p99_seconds: Option<f64>,
+    pub abandon_rate: Option<f64>,
+    pub handled: u64,
+    pub avg_talk_seconds: Option<f64>,
+    pub avg_hold_seconds: Option<f64>,
+    pub acw_completed: u64,
+    pub avg_acw_seconds: Option<f64>,
+    pub aht_seconds: Option<f64>,
+    pub ring_attempts: u64,
+    pub ring_no_answer: u64,
+    pub rings_per_answer: Option<f64>,
+    pub transfer_rate: Option<f64>,
+    pub busy_agent_seconds: f64,
+    pub acw_agent_seconds: f64,
+    pub ready_agent_seconds: f64,
+    pub not_ready_agent_seconds: f64,
+    pub occupancy: Option<f64>,
+    pub not_ready_ratio: Option<f64>,
+}
+
+/// Named windows that keep their configured order in JSON (a map keyed by window name).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Windows(pub Vec<(String, WindowKpis)>);
+
+impl Windows {
+    pub fn get(&self, name: &str) -> Option<&WindowKpis> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, w)| w)
+    }
+}
+
+impl Serialize for Windows {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, kpis) in &self.0 {
+            map.serialize_entry(name, kpis)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Windows {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Windows;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of window name to window KPIs")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Windows, A::Error> {
+                let mut windows = Vec::new();
+                while let Some((name, kpis)) = access.next_entry::<String, WindowKpis>()? {
+                    windows.push((name, kpis));
+                }
+                Ok(Windows(windows))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_keep_configured_order_and_nulls_round_trip() {
+        let snapshot = KpiSnapshot {
+            queue_id: "sales".into(),
+            as_of: 1_700_000_000_000,
+            sl_threshold_seconds: 20.0,
+            sl_target: 0.8,
+            now: NowKpis::default(),
+            windows: Windows(vec![
+                ("5m".into(), WindowKpis::default()),
+                (
+                    "15m".into(),
+                    WindowKpis {
+                        offered: 3,
+                        service_level: Some(0.5),
+                        ..Default::default()
+                    },
+                ),
+                ("60m".into(), WindowKpis::default()),
+            ]),
+        };
+        let json = serde_json::to_string(&snapshot).unwrap();
+        let five = json.find("\"5m\"").unwrap();
+        let fifteen = json.find("\"15m\"").unwrap();
+        let sixty = json.find("\"60m\"").unwrap();
+        assert!(five < fifteen && fifteen < sixty, "{json}");
+        assert!(json.contains("\"asa_seconds\":null"));
+        let back: KpiSnapshot = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, snapshot);
+    }
+}

@@ -1,0 +1,247 @@
+//! What became of every consumed event: the ledger `consumed = applied + duplicate + late +
+//! rejected (+ pending, transiently)`.
+//!
+//! Rejections are a closed set of cheap `Copy` reasons so the hot path counts them without
+//! allocating or logging; the reason's `label()` is the Prometheus `reason` label value.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why an event was not applied. Every variant is a bounded-cardinality label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectReason {
+    /// Not parseable as the configured format at all.
+    Malformed,
+    /// `type` is not one of the contract's event types.
+    UnknownType,
+    /// `state` of an agent_state event is not logged_out / ready / not_ready.
+    UnknownAgentState,
+    MissingEventId,
+    MissingTimestamp,
+    MissingQueueId,
+    MissingCallId,
+    MissingAgentId,
+    MissingTargetQueue,
+    MissingState,
+    /// Timestamp zero, negative or before 2000-01-01.
+    InvalidTimestamp,
+    /// Timestamp further ahead of the clock than the allowed skew.
+    FutureTimestamp,
+    /// A call event whose call was never offered in this queue within the allowed lateness.
+    NoOffer,
+    /// The event is timed before the step that must precede it (e.g. answered before offered).
+    NegativeDuration,
+    /// The step cannot follow what the call already did (answered twice, abandoned after answer…).
+    OutOfSequence,
+    /// More events for one call than the engine keeps per call.
+    CallEventLimit,
+    /// A new queue id beyond `max_queues`.
+    QueueLimit,
+    /// A new agent id beyond `max_agents_per_queue`.
+    AgentLimit,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 18] = [
+        RejectReason::Malformed,
+        RejectReason::UnknownType,
+        RejectReason::UnknownAgentState,
+        RejectReason::MissingEventId,
+        RejectReason::MissingTimestamp,
+        RejectReason::MissingQueueId,
+        RejectReason::MissingCallId,
+        RejectReason::MissingAgentId,
+        RejectReason::MissingTargetQueue,
+        RejectReason::MissingState,
+        RejectReason::InvalidTimestamp,
+        RejectReason::FutureTimestamp,
+        RejectReason::NoOffer,
+        RejectReason::NegativeDuration,
+        RejectReason::OutOfSequence,
+        RejectReason::CallEventLimit,
+        RejectReason::QueueLimit,
+        RejectReason::AgentLimit,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::Malformed => "malformed",
+            RejectReason::UnknownType => "unknown_type",
+            RejectReason::UnknownAgentState => "unknown_agent_state",
+            RejectReason::MissingEventId => "missing_event_id",
+            RejectReason::MissingTimestamp => "missing_ts",
+            RejectReason::MissingQueueId => "missing_queue_id",
+            RejectReason::MissingCallId => "missing_call_id",
+            RejectReason::MissingAgentId => "missing_agent_id",
+            RejectReason::MissingTargetQueue => "missing_target_queue_id",
+            RejectReason::MissingState => "missing_state",
+            RejectReason::InvalidTimestamp => "invalid_ts",
+            RejectReason::FutureTimestamp => "future_ts",
+            RejectReason::NoOffer => "no_offer",
+            RejectReason::NegativeDuration => "negative_duration",
+            RejectReason::OutOfSequence => "out_of_sequence",
+            RejectReason::CallEventLimit => "call_event_limit",
+            RejectReason::QueueLimit => "queue_limit",
+            RejectReason::AgentLimit => "agent_limit",
+        }
+    }
+
+    /// One sentence for a person reading a replay report or a dead-letter header.
+    pub fn explain(self) -> &'static str {
+        match self {
+            RejectReason::Malformed => "payload is not a valid event in the configured format",
+            RejectReason::UnknownType => "`type` is not a known CTI event type",
+            RejectReason::UnknownAgentState => "`state` must be logged_out, ready or not_ready",
+            RejectReason::MissingEventId => "`event_id` is required",
+            RejectReason::MissingTimestamp => "`ts` (Unix milliseconds) is required",
+            RejectReason::MissingQueueId => "`queue_id` is required",
+            RejectReason::MissingCallId => "`call_id` is required for call events",
+            RejectReason::MissingAgentId => "`agent_id` is required for this event type",
+            RejectReason::MissingTargetQueue => "`target_queue_id` is required for transferred",
+            RejectReason::MissingState => "`state` is required for agent_state",
+            RejectReason::InvalidTimestamp => "`ts` is before 2000-01-01; is it in seconds?",
+            RejectReason::FutureTimestamp => {
+                "`ts` is ahead of the clock by more than max_future_skew"
+            }
+            RejectReason::NoOffer => "no `offered` for this call in this queue within the lateness",
+            RejectReason::NegativeDuration => "event is timed before the step it must follow",
+            RejectReason::OutOfSequence => "step cannot follow what the call already did",
+            RejectReason::CallEventLimit => "call has more events than max_events_per_call",
+            RejectReason::QueueLimit => "new queue beyond max_queues",
+            RejectReason::AgentLimit => "new agent beyond max_agents_per_queue",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What happened to one event at the moment it was offered to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// Held until its call's `offered` arrives (or the lateness runs out, then rejected).
+    Pending,
+    Duplicate,
+    Late,
+    Rejected(RejectReason),
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Pending => "pending",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Late => "late",
+            Outcome::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// Monotonic counters of event outcomes, written by the single ingest thread and read by
+/// exporters without locks (relaxed atomics: each counter is independently monotonic).
+#[derive(Debug, Default)]
+pub struct Ledger {
+    consumed: AtomicU64,
+    applied: AtomicU64,
+    duplicate: AtomicU64,
+    late: AtomicU64,
+    pending: AtomicU64,
+    rejected: [AtomicU64; RejectReason::ALL.len()],
+}
+
+/// A consistent-enough copy of the ledger for reports and assertions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LedgerCounts {
+    pub consumed: u64,
+    pub applied: u64,
+    pub duplicate: u64,
+    pub late: u64,
+    pub pending: u64,
+    pub rejected: u64,
+}
+
+impl LedgerCounts {
+    /// The ledger identity; holds exactly once pending events are resolved.
+    pub fn balances(&self) -> bool {
+        self.consumed == self.applied + self.duplicate + self.late + self.rejected + self.pending
+    }
+}
+
+impl Ledger {
+    /// Records a fresh event's outcome.
+    pub fn record(&self, outcome: Outcome) {
+        self.consumed.fetch_add(1, Ordering::Relaxed);
+        self.count(outcome);
+    }
+
+    /// A pending event resolved later (applied once its offer arrived, or rejected).
+    pub fn resolve_pending(&self, outcome: Outcome) {
+        self.pending.fetch_sub(1, Ordering::Relaxed);
+        self.count(outcome);
+    }
+
+    fn count(&self, outcome: Outcome) {
+        let counter = match outcome {
+            Outcome::Applied => &self.applied,
+            Outcome::Pending => &self.pending,
+            Outcome::Duplicate => &self.duplicate,
+            Outcome::Late => &self.late,
+            Outcome::Rejected(reason) => &self.rejected[reason.index()],
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn rejected_by(&self, reason: RejectReason) -> u64 {
+        self.rejected[reason.index()].load(Ordering::Relaxed)
+    }
+
+    pub fn counts(&self) -> LedgerCounts {
+        LedgerCounts {
+            consumed: self.consumed.load(Ordering::Relaxed),
+            applied: self.applied.load(Ordering::Relaxed),
+            duplicate: self.duplicate.load(Ordering::Relaxed),
+            late: self.late.load(Ordering::Relaxed),
+            pending: self.pending.load(Ordering::Relaxed),
+            rejected: self
+                .rejected
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .sum(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_labels_are_unique_and_indexed_in_order() {
+        for (i, reason) in RejectReason::ALL.iter().enumerate() {
+            assert_eq!(reason.index(), i);
+        }
+        let mut labels: Vec<_> = RejectReason::ALL.iter().map(|r| r.label()).collect();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), RejectReason::ALL.len());
+    }
+
+    #[test]
+    fn pending_moves_to_its_final_outcome() {
+        let ledger = Ledger::default();
+        ledger.record(Outcome::Applied);
+        ledger.record(Outcome::Pending);
+        ledger.record(Outcome::Pending);
+        ledger.record(Outcome::Rejected(RejectReason::Malformed));
+        assert_eq!(ledger.counts().pending, 2);
+        assert!(ledger.counts().balances());
+        ledger.resolve_pending(Outcome::Applied);
+        ledger.resolve_pending(Outcome::Rejected(RejectReason::NoOffer));
+        let c = ledger.counts();
+        assert_eq!((c.consumed, c.applied, c.pending, c.rejected), (4, 2, 0, 2));
+        assert!(c.balances());
+        assert_eq!(ledger.rejected_by(RejectReason::NoOffer), 1);
+    }
+}

@@ -1,0 +1,115 @@
+//! Validated engine settings: what the state machine and the KPI math need, already checked.
+//!
+//! `crate::config` turns the TOML file and `ACDSTREAM_…` overrides into this; tests build it
+//! directly. Every duration is in milliseconds.
+
+use std::collections::HashMap;
+
+use crate::event::Millis;
+
+/// Width of one bucket of the sliding windows: the coarsest a window edge can be.
+pub const BUCKET_MS: Millis = 10_000;
+
+/// Per-queue KPI definitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueKpiSettings {
+    /// Service-level threshold T.
+    pub sl_threshold_ms: Millis,
+    /// Service-level target, a ratio in (0, 1].
+    pub sl_target: f64,
+    /// Abandons with a wait below this are short abandons.
+    pub short_abandon_ms: Millis,
+    /// Length of one ring, for `rings_per_answer`.
+    pub ring_cadence_ms: Millis,
+}
+
+impl Default for QueueKpiSettings {
+    fn default() -> Self {
+        QueueKpiSettings {
+            sl_threshold_ms: 20_000,
+            sl_target: 0.80,
+            short_abandon_ms: 5_000,
+            ring_cadence_ms: 5_000,
+        }
+    }
+}
+
+/// A sliding window: its name in snapshots and labels, and its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlidingWindow {
+    pub name: String,
+    pub len_ms: Millis,
+}
+
+impl SlidingWindow {
+    pub fn minutes(m: i64) -> SlidingWindow {
+        SlidingWindow {
+            name: format!("{m}m"),
+            len_ms: m * 60_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Sliding windows, each a multiple of [`BUCKET_MS`].
+    pub sliding: Vec<SlidingWindow>,
+    /// Length of the `interval` window (aligned to local midnight); divides 24 h.
+    pub interval_ms: Millis,
+    /// Timezone that defines midnight for `today` and interval alignment.
+    pub timezone: jiff::tz::TimeZone,
+    /// How far behind a queue's newest event an event may be and still count as in order.
+    pub allowed_lateness_ms: Millis,
+    /// How long event ids are remembered to drop redeliveries.
+    pub dedup_horizon_ms: Millis,
+    /// Upper bound on remembered ids per queue; the oldest are forgotten first beyond it.
+    pub dedup_max_ids_per_queue: usize,
+    /// A call with no end after this age is expired (counted, its state freed).
+    pub max_call_age_ms: Millis,
+    /// Events may be at most this far ahead of the clock.
+    pub max_future_skew_ms: Millis,
+    pub max_queues: usize,
+    pub max_agents_per_queue: usize,
+    pub max_events_per_call: usize,
+    pub default_queue: QueueKpiSettings,
+    pub queues: HashMap<String, QueueKpiSettings>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            sliding: vec![
+                SlidingWindow::minutes(5),
+                SlidingWindow::minutes(15),
+                SlidingWindow::minutes(60),
+            ],
+            interval_ms: 30 * 60_000,
+            timezone: jiff::tz::TimeZone::UTC,
+            allowed_lateness_ms: 30_000,
+            dedup_horizon_ms: 60 * 60_000,
+            dedup_max_ids_per_queue: 200_000,
+            max_call_age_ms: 4 * 3_600_000,
+            max_future_skew_ms: 5 * 60_000,
+            max_queues: 10_000,
+            max_agents_per_queue: 5_000,
+            max_events_per_call: 64,
+            default_queue: QueueKpiSettings::default(),
+            queues: HashMap::new(),
+        }
+    }
+}
+
+impl EngineSettings {
+    pub fn queue(&self, queue_id: &str) -> &QueueKpiSettings {
+        self.queues.get(queue_id).unwrap_or(&self.default_queue)
+    }
+
+    /// The longest sliding window, which sets how much history the bucket ring keeps.
+    pub fn longest_window_ms(&self) -> Millis {
+        self.sliding
+            .iter()
+            .map(|w| w.len_ms)
+            .max()
+            .unwrap_or(BUCKET_MS)
+    }
+}
