@@ -2,4 +2,4 @@
 
 mod snapshot;
 
-pub use snapshot::{KpiSnapshot, NowKpis, WindowKpis, Windows};
+pub use snapshot::{KpiSnapshot, NowKpis, QueueTotals, WindowKpis, Windows};

@@ -70,6 +70,20 @@ pub struct WindowKpis {
     pub not_ready_ratio: Option<f64>,
 }
 
+/// Monotonic per-queue counts since the engine started (Prometheus `_total` counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueTotals {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub short_abandoned: u64,
+    pub transferred_out: u64,
+    pub ring_attempts: u64,
+    pub ring_no_answer: u64,
+    /// Calls whose end never arrived within `max_call_age`.
+    pub expired_calls: u64,
+}
+
 /// Named windows that keep their configured order in JSON (a map keyed by window name).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Windows(pub Vec<(String, WindowKpis)>);
