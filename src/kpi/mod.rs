@@ -3,3 +3,4 @@
 mod snapshot;
 
 pub use snapshot::{KpiSnapshot, NowKpis, QueueTotals, WindowKpis, Windows};
+pub mod math;

@@ -1,5 +1,33 @@
 //! Per-queue state and the engine that applies events to it.
+//!
+//! # Design
+//!
+//! * **One writer.** An [`Engine`] is a plain struct driven by one task: it applies events and,
+//!   on a timer, computes [`KpiSnapshot`](crate::kpi::KpiSnapshot)s. It takes no lock at all.
+//! * **Readers never block it.** Results leave the writer as immutable snapshots published
+//!   into the [`SnapshotRegistry`]: a `DashMap` from queue id to an `ArcSwap` slot. Publishing
+//!   is an atomic pointer swap; a reader (a scrape, the Kafka publisher, the API) loads an `Arc`
+//!   and reads at leisure. The map's shard lock is only taken for writing when a queue is first
+//!   seen, and readers hold shard read guards only long enough to clone an `Arc`. Event
+//!   counters are relaxed atomics in the [`Ledger`](crate::ledger::Ledger).
+//! * **Exact out-of-order handling.** Calls and agents keep their recent events sorted by event
+//!   time and re-derive their contributions when one arrives; the window accumulators receive
+//!   the difference (see [`window`]). Within the allowed lateness, arrival order never changes
+//!   a KPI.
+//! * **Bounded memory.** Queues (`max_queues`), agents per queue, events per call and
+//!   remembered ids are capped; calls are dropped once settled or expired.
 
+mod agent;
+mod call;
+mod dedup;
+mod engine;
+mod queue;
+mod registry;
 mod settings;
+pub mod window;
 
+pub use dedup::id_hash;
+pub use engine::{Engine, TimeMode};
+pub use queue::{QueueState, Resolution};
+pub use registry::SnapshotRegistry;
 pub use settings::{EngineSettings, QueueKpiSettings, SlidingWindow, BUCKET_MS};

@@ -1,0 +1,312 @@
+//! KPI definitions as pure functions of window sums.
+//!
+//! The state layer adds up, per window, how many of each countable thing happened and how many
+//! milliseconds of each duration were spent ([`WindowSums`]); everything a supervisor reads is
+//! derived here, in one place, from those sums. Keeping the division out of the state layer
+//! means sums from several queues or partitions can be added before dividing.
+
+use crate::kpi::WindowKpis;
+use crate::state::QueueKpiSettings;
+
+/// Things counted per window, each at the time of the event that defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Count {
+    /// at `offered`
+    Offered,
+    /// at `answered`
+    Answered,
+    /// at `abandoned`, wait ≥ short-abandon threshold
+    Abandoned,
+    /// at `abandoned`, wait < short-abandon threshold
+    ShortAbandoned,
+    /// at `transferred`
+    TransferredOut,
+    /// SL event: answered with wait ≤ T, at `answered`
+    AnsweredWithinT,
+    /// SL event: abandoned (not short) with wait ≤ T, at `abandoned`
+    AbandonedWithinT,
+    /// SL event: still waiting when the wait reached T, at offered + T
+    ReachedT,
+    /// calls whose talk and hold are known, at `wrap`
+    Handled,
+    /// after-call work completed, at `wrap_end`
+    AcwCompleted,
+    /// at each `ringing`
+    RingAttempts,
+    /// a ringing followed by another ringing or an abandon, at that ringing
+    RingNoAnswer,
+    /// sum over answered calls of ceil((answered − first ringing) / cadence), at `answered`
+    RingsToAnswer,
+}
+
+pub const N_COUNTS: usize = 13;
+
+/// Durations summed per window, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Sum {
+    /// offered → answered of answered calls, at `answered`
+    WaitAnswered,
+    /// answered → wrap minus hold, at `wrap`
+    Talk,
+    /// total hold of a handled call, at `wrap`
+    Hold,
+    /// wrap → wrap_end, at `wrap_end`
+    Acw,
+}
+
+pub const N_SUMS: usize = 4;
+
+/// The agent states whose time is integrated per window (logged-out time is not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(usize)]
+pub enum AgentTime {
+    /// ringing, talking or holding a call
+    Busy,
+    /// after-call work
+    Acw,
+    Ready,
+    NotReady,
+}
+
+pub const N_AGENT_TIMES: usize = 4;
+
+/// What a window adds up to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WindowSums {
+    pub counts: [u64; N_COUNTS],
+    pub sums_ms: [i64; N_SUMS],
+    pub agent_ms: [i64; N_AGENT_TIMES],
+}
+
+impl WindowSums {
+    pub fn count(&self, c: Count) -> u64 {
+        self.counts[c as usize]
+    }
+
+    pub fn sum_ms(&self, s: Sum) -> i64 {
+        self.sums_ms[s as usize]
+    }
+
+    pub fn agent_ms(&self, a: AgentTime) -> i64 {
+        self.agent_ms[a as usize]
+    }
+}
+
+/// Wait-time quantiles of the window, if it holds any wait.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WaitQuantiles {
+    pub p50_seconds: Option<f64>,
+    pub p90_seconds: Option<f64>,
+    pub p99_seconds: Option<f64>,
+}
+
+fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
+    (denominator > 0.0).then(|| numerator / denominator)
+}
+
+fn seconds(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// Every windowed KPI, by the definitions in `docs/kpis.md`.
+pub fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpis {
+    let answered = s.count(Count::Answered);
+    let abandoned = s.count(Count::Abandoned);
+    let answered_in = s.count(Count::AnsweredWithinT) as f64;
+    let abandoned_in = s.count(Count::AbandonedWithinT) as f64;
+    let reached = s.count(Count::ReachedT) as f64;
+    let handled = s.count(Count::Handled);
+    let acw_completed = s.count(Count::AcwCompleted);
+
+    let avg_talk = ratio(seconds(s.sum_ms(Sum::Talk)), handled as f64);
+    let avg_hold = ratio(seconds(s.sum_ms(Sum::Hold)), handled as f64);
+    let avg_acw = ratio(seconds(s.sum_ms(Sum::Acw)), acw_completed as f64);
+    let aht = match (avg_talk, avg_hold, avg_acw) {
+        (Some(t), Some(h), Some(a)) => Some(t + h + a),
+        _ => None,
+    };
+
+    let busy = s.agent_ms(AgentTime::Busy) + s.agent_ms(AgentTime::Acw);
+    let ready = s.agent_ms(AgentTime::Ready);
+    let not_ready = s.agent_ms(AgentTime::NotReady);
+
+    WindowKpis {
+        offered: s.count(Count::Offered),
+        answered,
+        abandoned,
+        short_abandoned: s.count(Count::ShortAbandoned),
+        transferred_out: s.count(Count::TransferredOut),
+        answered_within_threshold: answered_in as u64,
+        abandoned_within_threshold: abandoned_in as u64,
+        reached_threshold: reached as u64,
+        service_level: ratio(answered_in, answered_in + abandoned_in + reached),
+        service_level_ignore_abandons: ratio(answered_in, answered_in + reached),
+        service_level_positive: ratio(
+            answered_in + abandoned_in,
+            answered_in + abandoned_in + reached,
+        ),
+        asa_seconds: ratio(seconds(s.sum_ms(Sum::WaitAnswered)), answered as f64),
+        wait_p50_seconds: quantiles.p50_seconds,
+        wait_p90_seconds: quantiles.p90_seconds,
+        wait_p99_seconds: quantiles.p99_seconds,
+        abandon_rate: ratio(abandoned as f64, (answered + abandoned) as f64),
+        handled,
+        avg_talk_seconds: avg_talk,
+        avg_hold_seconds: avg_hold,
+        acw_completed,
+        avg_acw_seconds: avg_acw,
+        aht_seconds: aht,
+        ring_attempts: s.count(Count::RingAttempts),
+        ring_no_answer: s.count(Count::RingNoAnswer),
+        rings_per_answer: ratio(s.count(Count::RingsToAnswer) as f64, answered as f64),
+        transfer_rate: ratio(s.count(Count::TransferredOut) as f64, answered as f64),
+        busy_agent_seconds: seconds(s.agent_ms(AgentTime::Busy)),
+        acw_agent_seconds: seconds(s.agent_ms(AgentTime::Acw)),
+        ready_agent_seconds: seconds(ready),
+        not_ready_agent_seconds: seconds(not_ready),
+        occupancy: ratio(busy as f64, (busy + ready) as f64),
+        not_ready_ratio: ratio(not_ready as f64, (busy + ready + not_ready) as f64),
+    }
+}
+
+/// Rings a caller heard before an answer: ceil(elapsed / cadence), 0 without a ringing.
+pub fn rings_before_answer(first_ring_to_answer_ms: Option<i64>, q: &QueueKpiSettings) -> u64 {
+    match first_ring_to_answer_ms {
+        Some(ms) if ms > 0 => (ms as u64).div_ceil(q.ring_cadence_ms as u64),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sums(
+        counts: &[(Count, u64)],
+        durations: &[(Sum, i64)],
+        agents: &[(AgentTime, i64)],
+    ) -> WindowSums {
+        let mut s = WindowSums::default();
+        for &(c, v) in counts {
+            s.counts[c as usize] = v;
+        }
+        for &(d, v) in durations {
+            s.sums_ms[d as usize] = v;
+        }
+        for &(a, v) in agents {
+            s.agent_ms[a as usize] = v;
+        }
+        s
+    }
+
+    #[test]
+    fn empty_window_has_no_ratios_rather_than_zeros() {
+        let k = window_kpis(&WindowSums::default(), WaitQuantiles::default());
+        assert_eq!(k.offered, 0);
+        assert_eq!(k.service_level, None);
+        assert_eq!(k.service_level_ignore_abandons, None);
+        assert_eq!(k.service_level_positive, None);
+        assert_eq!(k.asa_seconds, None);
+        assert_eq!(k.abandon_rate, None);
+        assert_eq!(k.aht_seconds, None);
+        assert_eq!(k.rings_per_answer, None);
+        assert_eq!(k.transfer_rate, None);
+        assert_eq!(k.occupancy, None);
+        assert_eq!(k.not_ready_ratio, None);
+    }
+
+    #[test]
+    fn three_service_level_variants() {
+        // 6 answered within T, 2 abandoned within T, 2 reached T while waiting:
+        // default 6/10, ignore abandons 6/8, positive 8/10.
+        let s = sums(
+            &[
+                (Count::AnsweredWithinT, 6),
+                (Count::AbandonedWithinT, 2),
+                (Count::ReachedT, 2),
+            ],
+            &[],
+            &[],
+        );
+        let k = window_kpis(&s, WaitQuantiles::default());
+        assert_eq!(k.service_level, Some(0.6));
+        assert_eq!(k.service_level_ignore_abandons, Some(0.75));
+        assert_eq!(k.service_level_positive, Some(0.8));
+    }
+
+    #[test]
+    fn handle_time_components_and_aht() {
+        // 4 handled calls: 800 s talk, 120 s hold; 4 ACW completions totalling 200 s.
+        let s = sums(
+            &[
+                (Count::Handled, 4),
+                (Count::AcwCompleted, 4),
+                (Count::Answered, 5),
+                (Count::TransferredOut, 1),
+            ],
+            &[
+                (Sum::Talk, 800_000),
+                (Sum::Hold, 120_000),
+                (Sum::Acw, 200_000),
+                (Sum::WaitAnswered, 50_000),
+            ],
+            &[],
+        );
+        let k = window_kpis(&s, WaitQuantiles::default());
+        assert_eq!(k.avg_talk_seconds, Some(200.0));
+        assert_eq!(k.avg_hold_seconds, Some(30.0));
+        assert_eq!(k.avg_acw_seconds, Some(50.0));
+        assert_eq!(k.aht_seconds, Some(280.0));
+        assert_eq!(k.asa_seconds, Some(10.0));
+        assert_eq!(k.transfer_rate, Some(0.2));
+    }
+
+    #[test]
+    fn occupancy_counts_acw_as_busy_and_not_ready_against_logged_in() {
+        // busy 300 s + acw 100 s, ready 100 s, not ready 100 s:
+        // occupancy 400/500, not-ready 100/600.
+        let s = sums(
+            &[],
+            &[],
+            &[
+                (AgentTime::Busy, 300_000),
+                (AgentTime::Acw, 100_000),
+                (AgentTime::Ready, 100_000),
+                (AgentTime::NotReady, 100_000),
+            ],
+        );
+        let k = window_kpis(&s, WaitQuantiles::default());
+        assert_eq!(k.occupancy, Some(0.8));
+        assert_eq!(k.not_ready_ratio, Some(100.0 / 600.0));
+    }
+
+    #[test]
+    fn abandon_rate_excludes_short_abandons() {
+        let s = sums(
+            &[
+                (Count::Answered, 18),
+                (Count::Abandoned, 2),
+                (Count::ShortAbandoned, 5),
+            ],
+            &[],
+            &[],
+        );
+        assert_eq!(
+            window_kpis(&s, WaitQuantiles::default()).abandon_rate,
+            Some(0.1)
+        );
+    }
+
+    #[test]
+    fn rings_round_up_to_whole_cadences() {
+        let q = QueueKpiSettings::default(); // 5 s cadence
+        assert_eq!(rings_before_answer(None, &q), 0);
+        assert_eq!(rings_before_answer(Some(0), &q), 0);
+        assert_eq!(rings_before_answer(Some(1), &q), 1);
+        assert_eq!(rings_before_answer(Some(5_000), &q), 1);
+        assert_eq!(rings_before_answer(Some(5_001), &q), 2);
+        assert_eq!(rings_before_answer(Some(20_000), &q), 4);
+    }
+}

@@ -1,0 +1,299 @@
+//! One agent's effective state over time, and the agent-time steps it contributes.
+//!
+//! An agent's state is derived from two kinds of input: `agent_state` events (logged out,
+//! ready, not ready) and its calls' phases (busy from ringing/answered until wrap, ACW from wrap
+//! to wrap_end). Any busy call makes the agent busy, else any call in ACW makes it ACW, else its
+//! `agent_state` decides. Inputs are kept sorted by time until the watermark passes them
+//! (nothing can be inserted before the watermark), then folded into a settled state; the
+//! timeline after the settled point is re-derived on every change and the difference applied
+//! as steps, so late inputs within the lateness count exactly.
+
+use crate::event::{AgentState, Millis};
+use crate::kpi::math::AgentTime;
+
+use super::call::{CallKey, Phase};
+use super::window::Delta;
+
+/// What the agent is doing, for the windows and the `now` gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effective {
+    LoggedOut,
+    Ready,
+    NotReady,
+    Busy,
+    Acw,
+}
+
+impl Effective {
+    pub fn agent_time(self) -> Option<AgentTime> {
+        match self {
+            Effective::LoggedOut => None,
+            Effective::Ready => Some(AgentTime::Ready),
+            Effective::NotReady => Some(AgentTime::NotReady),
+            Effective::Busy => Some(AgentTime::Busy),
+            Effective::Acw => Some(AgentTime::Acw),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InputKind {
+    State(AgentState),
+    Call(CallKey, Phase),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Input {
+    pub ts: Millis,
+    pub kind: InputKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Agent {
+    settled_state: AgentState,
+    /// Calls the agent is engaged in (busy or ACW) as of the settled point.
+    settled_calls: Vec<(CallKey, Phase)>,
+    settled_effective: Effective,
+    inputs: Vec<Input>,
+    /// Changes of effective state after the settled point, as last applied to the windows.
+    timeline: Vec<(Millis, Effective)>,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Agent {
+            settled_state: AgentState::LoggedOut,
+            settled_calls: Vec::new(),
+            settled_effective: Effective::LoggedOut,
+            inputs: Vec::new(),
+            timeline: Vec::new(),
+        }
+    }
+}
+
+fn effective(state: AgentState, calls: &[(CallKey, Phase)]) -> Effective {
+    if calls.iter().any(|&(_, p)| p == Phase::Busy) {
+        Effective::Busy
+    } else if calls.iter().any(|&(_, p)| p == Phase::Acw) {
+        Effective::Acw
+    } else {
+        match state {
+            AgentState::LoggedOut => Effective::LoggedOut,
+            AgentState::Ready => Effective::Ready,
+            AgentState::NotReady => Effective::NotReady,
+        }
+    }
+}
+
+fn fold(state: &mut AgentState, calls: &mut Vec<(CallKey, Phase)>, input: &Input) {
+    match input.kind {
+        InputKind::State(s) => *state = s,
+        InputKind::Call(call, phase) => {
+            calls.retain(|&(c, _)| c != call);
+            if phase != Phase::Free {
+                calls.push((call, phase));
+            }
+        }
+    }
+}
+
+fn push_steps(
+    timeline: &[(Millis, Effective)],
+    mut prev: Effective,
+    sign: i64,
+    out: &mut Vec<Delta>,
+) {
+    for &(ts, next) in timeline {
+        if let Some(s) = prev.agent_time() {
+            out.push(Delta::step(ts, s, -sign));
+        }
+        if let Some(s) = next.agent_time() {
+            out.push(Delta::step(ts, s, sign));
+        }
+        prev = next;
+    }
+}
+
+impl Agent {
+    pub fn add(&mut self, input: Input) {
+        let at = self.inputs.partition_point(|i| i <= &input);
+        self.inputs.insert(at, input);
+    }
+
+    /// Removes one equal input if present (a call's re-derived phases replace its old ones).
+    pub fn remove(&mut self, input: &Input) {
+        if let Some(at) = self.inputs.iter().position(|i| i == input) {
+            self.inputs.remove(at);
+        }
+    }
+
+    fn derive(&self) -> Vec<(Millis, Effective)> {
+        let mut state = self.settled_state;
+        let mut calls = self.settled_calls.clone();
+        let mut timeline: Vec<(Millis, Effective)> = Vec::new();
+        let mut current = self.settled_effective;
+        let mut i = 0;
+        while i < self.inputs.len() {
+            let ts = self.inputs[i].ts;
+            // All inputs of one instant take effect together.
+            while i < self.inputs.len() && self.inputs[i].ts == ts {
+                fold(&mut state, &mut calls, &self.inputs[i]);
+                i += 1;
+            }
+            let next = effective(state, &calls);
+            if next != current {
+                timeline.push((ts, next));
+                current = next;
+            }
+        }
+        timeline
+    }
+
+    /// Re-derives the timeline and emits the steps that turn the old one into the new one.
+    pub fn refresh(&mut self, out: &mut Vec<Delta>) {
+        let timeline = self.derive();
+        if timeline != self.timeline {
+            push_steps(&self.timeline, self.settled_effective, -1, out);
+            push_steps(&timeline, self.settled_effective, 1, out);
+            self.timeline = timeline;
+        }
+    }
+
+    /// Folds inputs before `watermark` into the settled state; they can no longer change.
+    pub fn settle(&mut self, watermark: Millis) {
+        let done = self.inputs.partition_point(|i| i.ts < watermark);
+        if done == 0 {
+            return;
+        }
+        for input in self.inputs.drain(..done) {
+            fold(&mut self.settled_state, &mut self.settled_calls, &input);
+        }
+        let passed = self.timeline.partition_point(|&(ts, _)| ts < watermark);
+        if let Some(&(_, last)) = self.timeline[..passed].last() {
+            self.settled_effective = last;
+        }
+        self.timeline.drain(..passed);
+        debug_assert_eq!(
+            self.settled_effective,
+            effective(self.settled_state, &self.settled_calls)
+        );
+    }
+
+    /// The state after every input seen.
+    pub fn now(&self) -> Effective {
+        self.timeline
+            .last()
+            .map_or(self.settled_effective, |&(_, e)| e)
+    }
+
+    /// Logged out, on no call, nothing pending: the entry can be dropped without changing any KPI.
+    pub fn is_idle(&self) -> bool {
+        self.inputs.is_empty()
+            && self.settled_calls.is_empty()
+            && self.settled_effective == Effective::LoggedOut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(ts: Millis, s: AgentState) -> Input {
+        Input {
+            ts,
+            kind: InputKind::State(s),
+        }
+    }
+
+    fn phase(ts: Millis, call: CallKey, p: Phase) -> Input {
+        Input {
+            ts,
+            kind: InputKind::Call(call, p),
+        }
+    }
+
+    fn steps(inputs: &[Input]) -> Vec<Delta> {
+        let mut a = Agent::default();
+        let mut out = Vec::new();
+        for &i in inputs {
+            a.add(i);
+            a.refresh(&mut out);
+        }
+        // Net steps per (ts, state), dropping the ones that cancelled.
+        let mut net: std::collections::BTreeMap<(Millis, AgentTime), i64> = Default::default();
+        for d in out {
+            if let Delta::AgentStep { ts, state, by } = d {
+                *net.entry((ts, state)).or_default() += by;
+            }
+        }
+        net.into_iter()
+            .filter(|&(_, v)| v != 0)
+            .map(|((ts, s), by)| Delta::step(ts, s, by))
+            .collect()
+    }
+
+    #[test]
+    fn calls_override_the_agent_state_and_acw_follows_wrap() {
+        let got = steps(&[
+            state(0, AgentState::Ready),
+            phase(10, 1, Phase::Busy),
+            phase(50, 1, Phase::Acw),
+            phase(60, 1, Phase::Free),
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                Delta::step(0, AgentTime::Ready, 1),
+                Delta::step(10, AgentTime::Busy, 1),
+                Delta::step(10, AgentTime::Ready, -1),
+                Delta::step(50, AgentTime::Busy, -1),
+                Delta::step(50, AgentTime::Acw, 1),
+                Delta::step(60, AgentTime::Acw, -1),
+                Delta::step(60, AgentTime::Ready, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn arrival_order_does_not_change_the_steps() {
+        let inputs = [
+            state(0, AgentState::Ready),
+            phase(10, 1, Phase::Busy),
+            state(30, AgentState::NotReady),
+            phase(50, 1, Phase::Acw),
+            phase(60, 1, Phase::Free),
+            state(90, AgentState::Ready),
+        ];
+        let in_order = steps(&inputs);
+        let mut shuffled = inputs;
+        shuffled.reverse();
+        assert_eq!(steps(&shuffled), in_order);
+        // Not ready set during the call takes effect when the ACW ends.
+        assert!(in_order.contains(&Delta::step(60, AgentTime::NotReady, 1)));
+    }
+
+    #[test]
+    fn settling_keeps_the_current_state() {
+        let mut a = Agent::default();
+        let mut out = Vec::new();
+        a.add(state(0, AgentState::Ready));
+        a.add(phase(10, 1, Phase::Busy));
+        a.refresh(&mut out);
+        a.settle(20);
+        assert_eq!(a.now(), Effective::Busy);
+        out.clear();
+        a.add(phase(30, 1, Phase::Free));
+        a.refresh(&mut out);
+        assert_eq!(
+            out,
+            vec![
+                Delta::step(30, AgentTime::Busy, -1),
+                Delta::step(30, AgentTime::Ready, 1)
+            ]
+        );
+        a.add(state(40, AgentState::LoggedOut));
+        a.refresh(&mut out);
+        a.settle(100);
+        assert!(a.is_idle());
+    }
+}

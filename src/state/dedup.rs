@@ -1,0 +1,126 @@
+//! Remembers event ids for the redelivery horizon, in bounded memory.
+//!
+//! Ids are kept as 64-bit XXH3 hashes (a fixed, documented algorithm, so checkpoints stay
+//! valid across builds): at a million ids remembered the chance that a new id collides with one
+//! of them is about 5 × 10⁻¹⁴. Expiry is by event time: an id is forgotten once the queue's
+//! newest event is more than the horizon past it. Beyond `max_ids` the oldest are forgotten
+//! early, and that is counted so an operator can raise the cap.
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::event::Millis;
+
+pub fn id_hash(id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Dedup {
+    seen: HashSet<u64, BuildIdentity>,
+    by_time: VecDeque<(Millis, u64)>,
+    /// Ids forgotten before their horizon because of the cap.
+    pub evicted_early: u64,
+}
+
+impl Dedup {
+    /// True if the id was seen within the horizon; otherwise remembers it.
+    pub fn check_and_insert(&mut self, hash: u64, ts: Millis, max_ids: usize) -> bool {
+        if !self.seen.insert(hash) {
+            return true;
+        }
+        self.by_time.push_back((ts, hash));
+        while self.by_time.len() > max_ids {
+            if let Some((_, old)) = self.by_time.pop_front() {
+                self.seen.remove(&old);
+                self.evicted_early += 1;
+            }
+        }
+        false
+    }
+
+    /// Forgets ids older than `cutoff`. Ids arrive roughly in time order, so the front of the
+    /// deque is (nearly) the oldest; an id slightly out of order is forgotten a little late,
+    /// never early.
+    pub fn expire(&mut self, cutoff: Millis) {
+        while let Some(&(ts, hash)) = self.by_time.front() {
+            if ts >= cutoff {
+                break;
+            }
+            self.by_time.pop_front();
+            self.seen.remove(&hash);
+        }
+    }
+
+    /// How many ids are remembered now.
+    pub fn remembered(&self) -> usize {
+        self.by_time.len()
+    }
+}
+
+/// The keys are already uniformly distributed hashes; hashing them again is wasted work.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BuildIdentity;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl std::hash::BuildHasher for BuildIdentity {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_id_is_a_duplicate_until_it_expires() {
+        let mut d = Dedup::default();
+        let h = id_hash("e-1");
+        assert!(!d.check_and_insert(h, 1_000, 10));
+        assert!(d.check_and_insert(h, 1_000, 10));
+        d.expire(1_000);
+        assert!(d.check_and_insert(h, 1_000, 10), "cutoff is exclusive");
+        d.expire(1_001);
+        assert!(!d.check_and_insert(h, 5_000, 10));
+    }
+
+    #[test]
+    fn the_cap_forgets_the_oldest_and_counts_it() {
+        let mut d = Dedup::default();
+        for i in 0..5 {
+            assert!(!d.check_and_insert(id_hash(&format!("e-{i}")), i, 3));
+        }
+        assert_eq!(d.remembered(), 3);
+        assert_eq!(d.evicted_early, 2);
+        assert!(
+            !d.check_and_insert(id_hash("e-0"), 10, 3),
+            "e-0 was forgotten"
+        );
+        assert!(d.check_and_insert(id_hash("e-4"), 10, 3));
+    }
+
+    #[test]
+    fn hash_is_the_documented_xxh3() {
+        // Fixed so that remembered ids survive a rebuild (checkpoints).
+        assert_eq!(id_hash(""), 0x2d06800538d394c2);
+    }
+}

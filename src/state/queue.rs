@@ -1,0 +1,643 @@
+//! One queue's state: its calls, agents, remembered event ids and window accumulators.
+//!
+//! Time is always a parameter. `clock` is the queue's notion of now: the wall clock in live
+//! mode, the newest event time in replay, never behind the newest event the queue has applied.
+//! The *watermark* is the queue's newest event time minus the allowed lateness: events older
+//! than it are late, and state older than it is settled (can no longer change).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use hdrhistogram::Histogram;
+
+use crate::event::{CallStep, Millis};
+use crate::kpi::math::{window_kpis, Count, WaitQuantiles, WindowSums, N_COUNTS};
+use crate::kpi::{KpiSnapshot, NowKpis, QueueTotals, WindowKpis, Windows};
+use crate::ledger::{Outcome, RejectReason};
+
+use super::agent::{Agent, Effective, Input, InputKind};
+use super::call::{AgentKey, Call, CallEvent, CallKey, PhaseChange, Step};
+use super::dedup::{id_hash, BuildIdentity, Dedup};
+use super::settings::{EngineSettings, QueueKpiSettings, BUCKET_MS};
+use super::window::{BucketRing, Delta, Period};
+
+/// Waits above this are recorded as this (4 h, the default call expiry).
+const MAX_RECORDED_WAIT_MS: u64 = 4 * 3_600_000;
+/// Wait samples store their time as seconds since 2000-01-01 to fit in 32 bits.
+const SAMPLE_EPOCH_MS: Millis = 946_684_800_000;
+
+pub fn wait_histogram() -> Histogram<u32> {
+    // 2 significant digits (±1 %) from 10 ms: about 7.5 KiB.
+    Histogram::new_with_bounds(10, MAX_RECORDED_WAIT_MS, 2)
+        .expect("static histogram bounds are valid")
+}
+
+/// An event already checked by the engine, reduced to what the queue needs.
+pub struct QueueEvent<'a> {
+    pub event_id: &'a str,
+    pub ts: Millis,
+    pub body: &'a crate::event::EventBody,
+}
+
+/// A pending event resolved later, identified by the origin given when it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolution {
+    pub origin: u64,
+    pub outcome: Outcome,
+}
+
+pub struct QueueState {
+    pub id: Arc<str>,
+    kpi: QueueKpiSettings,
+    calls: HashMap<CallKey, Call, BuildIdentity>,
+    agents: HashMap<AgentKey, Agent, BuildIdentity>,
+    dedup: Dedup,
+    ring: BucketRing,
+    interval: Period,
+    today: Period,
+    today_waits: Histogram<u32>,
+    /// (seconds since SAMPLE_EPOCH, wait ms) of waits that ended within the sample horizon,
+    /// sorted by time: the sliding windows' and the interval's wait percentiles.
+    samples: VecDeque<(u32, u32)>,
+    waiting: BTreeSet<(Millis, CallKey)>,
+    /// Waiting calls offered before this have been checked against the SL threshold; calls
+    /// joining `waiting` later are checked when they join.
+    threshold_cursor: Millis,
+    max_ts: Millis,
+    clock: Millis,
+    last_sweep: Millis,
+    totals: [i64; N_COUNTS],
+    expired_calls: u64,
+    deltas: Vec<Delta>,
+    old_deltas: Vec<Delta>,
+    phases: Vec<PhaseChange>,
+    old_phases: Vec<PhaseChange>,
+}
+
+impl QueueState {
+    pub fn new(id: Arc<str>, settings: &EngineSettings, clock: Millis) -> QueueState {
+        let span =
+            settings.longest_window_ms().max(settings.interval_ms) + settings.allowed_lateness_ms;
+        let (i_start, i_end) = interval_bounds(clock, settings);
+        let (d_start, d_end) = day_bounds(clock, settings);
+        QueueState {
+            kpi: settings.queue(&id).clone(),
+            id,
+            calls: HashMap::default(),
+            agents: HashMap::default(),
+            dedup: Dedup::default(),
+            ring: BucketRing::new(span, clock),
+            interval: Period::new(i_start, i_end),
+            today: Period::new(d_start, d_end),
+            today_waits: wait_histogram(),
+            samples: VecDeque::new(),
+            waiting: BTreeSet::new(),
+            threshold_cursor: Millis::MIN,
+            max_ts: Millis::MIN,
+            clock,
+            last_sweep: clock,
+            totals: [0; N_COUNTS],
+            expired_calls: 0,
+            deltas: Vec::new(),
+            old_deltas: Vec::new(),
+            phases: Vec::new(),
+            old_phases: Vec::new(),
+        }
+    }
+
+    fn watermark(&self, s: &EngineSettings) -> Millis {
+        self.max_ts.saturating_sub(s.allowed_lateness_ms)
+    }
+
+    /// Applies one event. `clock` is the caller's now (already ≥ nothing in particular; the
+    /// queue never lets its own clock go backwards).
+    pub fn apply(
+        &mut self,
+        ev: QueueEvent<'_>,
+        origin: u64,
+        clock: Millis,
+        s: &EngineSettings,
+        resolutions: &mut Vec<Resolution>,
+    ) -> Outcome {
+        let id = id_hash(ev.event_id);
+        if self
+            .dedup
+            .check_and_insert(id, ev.ts, s.dedup_max_ids_per_queue)
+        {
+            return Outcome::Duplicate;
+        }
+        if ev.ts < self.watermark(s) || ev.ts < self.ring.horizon() {
+            return Outcome::Late;
+        }
+        self.max_ts = self.max_ts.max(ev.ts);
+        self.advance(clock.max(ev.ts), s, resolutions);
+
+        match ev.body {
+            crate::event::EventBody::AgentState {
+                agent_id, state, ..
+            } => {
+                match self.agent_input(
+                    id_hash(agent_id),
+                    Input {
+                        ts: ev.ts,
+                        kind: InputKind::State(*state),
+                    },
+                    s,
+                ) {
+                    Ok(()) => Outcome::Applied,
+                    Err(reason) => Outcome::Rejected(reason),
+                }
+            }
+            crate::event::EventBody::Call { call_id, step } => {
+                let agent = step.agent_id().map_or(0, id_hash);
+                if agent != 0 && !self.agents.contains_key(&agent) {
+                    if self.agents.len() >= s.max_agents_per_queue {
+                        return Outcome::Rejected(RejectReason::AgentLimit);
+                    }
+                    self.agents.insert(agent, Agent::default());
+                }
+                let event = CallEvent {
+                    ts: ev.ts,
+                    step: step_of(step),
+                    agent,
+                };
+                self.apply_call(id_hash(call_id), event, origin, s, resolutions)
+            }
+        }
+    }
+
+    fn agent_input(
+        &mut self,
+        agent: AgentKey,
+        input: Input,
+        s: &EngineSettings,
+    ) -> Result<(), RejectReason> {
+        if !self.agents.contains_key(&agent) && self.agents.len() >= s.max_agents_per_queue {
+            return Err(RejectReason::AgentLimit);
+        }
+        let a = self.agents.entry(agent).or_default();
+        a.add(input);
+        self.deltas.clear();
+        a.refresh(&mut self.deltas);
+        self.flush_deltas();
+        Ok(())
+    }
+
+    fn apply_call(
+        &mut self,
+        key: CallKey,
+        event: CallEvent,
+        origin: u64,
+        s: &EngineSettings,
+        resolutions: &mut Vec<Resolution>,
+    ) -> Outcome {
+        let kpi = &self.kpi;
+        let call = self.calls.entry(key).or_default();
+        let was_offered = call.offered_at().is_some();
+        self.old_deltas.clear();
+        self.old_phases.clear();
+        call.deltas(kpi, &mut self.old_deltas);
+        call.agent_phases(&mut self.old_phases);
+        let old_sample = call.wait_sample(kpi);
+        let old_waiting = call.is_waiting().then(|| call.offered_at()).flatten();
+
+        if let Err(reason) = call.insert(event, s.max_events_per_call) {
+            if call.events().is_empty() {
+                self.calls.remove(&key);
+            }
+            return Outcome::Rejected(reason);
+        }
+        let Some(offered) = call.offered_at() else {
+            call.pending_origins.push(origin);
+            return Outcome::Pending;
+        };
+        if call.is_waiting() && offered + kpi.sl_threshold_ms < self.clock {
+            call.reached_threshold = true;
+        }
+        self.deltas.clear();
+        self.phases.clear();
+        call.deltas(kpi, &mut self.deltas);
+        call.agent_phases(&mut self.phases);
+        let new_sample = call.wait_sample(kpi);
+        let new_waiting = call.is_waiting().then_some(offered);
+        if !was_offered {
+            for origin in call.pending_origins.drain(..) {
+                resolutions.push(Resolution {
+                    origin,
+                    outcome: Outcome::Applied,
+                });
+            }
+        }
+
+        if let Some(o) = old_waiting {
+            self.waiting.remove(&(o, key));
+        }
+        if let Some(o) = new_waiting {
+            self.waiting.insert((o, key));
+        }
+        if old_sample != new_sample {
+            debug_assert!(old_sample.is_none(), "a finished wait never changes");
+            if let Some(sample) = new_sample {
+                self.record_wait(sample);
+            }
+        }
+        self.apply_delta_diff();
+        self.apply_phase_diff(key);
+        Outcome::Applied
+    }
+
+    /// Applies `deltas − old_deltas`, skipping what both derivations agree on.
+    fn apply_delta_diff(&mut self) {
+        self.old_deltas.sort_unstable();
+        self.deltas.sort_unstable();
+        let (mut i, mut j) = (0, 0);
+        let mut diff = Vec::new();
+        while i < self.old_deltas.len() || j < self.deltas.len() {
+            match (self.old_deltas.get(i), self.deltas.get(j)) {
+                (Some(a), Some(b)) if a == b => {
+                    i += 1;
+                    j += 1;
+                }
+                (Some(a), Some(b)) if a < b => {
+                    diff.push(a.negated());
+                    i += 1;
+                }
+                (Some(a), None) => {
+                    diff.push(a.negated());
+                    i += 1;
+                }
+                (_, Some(b)) => {
+                    diff.push(*b);
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        self.deltas = diff;
+        self.flush_deltas();
+    }
+
+    fn apply_phase_diff(&mut self, call: CallKey) {
+        self.old_phases.sort_unstable();
+        self.phases.sort_unstable();
+        let mut touched: Vec<AgentKey> = Vec::new();
+        for old in &self.old_phases {
+            if self.phases.binary_search(old).is_err() {
+                if let Some(a) = self.agents.get_mut(&old.agent) {
+                    a.remove(&Input {
+                        ts: old.ts,
+                        kind: InputKind::Call(call, old.phase),
+                    });
+                    touched.push(old.agent);
+                }
+            }
+        }
+        for new in &self.phases {
+            if self.old_phases.binary_search(new).is_err() {
+                if let Some(a) = self.agents.get_mut(&new.agent) {
+                    a.add(Input {
+                        ts: new.ts,
+                        kind: InputKind::Call(call, new.phase),
+                    });
+                    touched.push(new.agent);
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        self.deltas.clear();
+        for agent in touched {
+            if let Some(a) = self.agents.get_mut(&agent) {
+                a.refresh(&mut self.deltas);
+            }
+        }
+        self.flush_deltas();
+    }
+
+    /// Applies `self.deltas` to every accumulator.
+    fn flush_deltas(&mut self) {
+        for d in &self.deltas {
+            self.ring.apply(d);
+            self.interval.apply(d);
+            self.today.apply(d);
+            if let Delta::Count { what, by, .. } = *d {
+                self.totals[what.0 as usize] += by;
+            }
+        }
+        self.deltas.clear();
+    }
+
+    fn record_wait(&mut self, (ts, wait): (Millis, Millis)) {
+        let wait = wait.max(0) as u64;
+        if ts >= self.today.start {
+            self.today_waits
+                .saturating_record(wait.min(MAX_RECORDED_WAIT_MS));
+        }
+        let sample = (
+            ((ts - SAMPLE_EPOCH_MS) / 1000).max(0) as u32,
+            wait.min(u32::MAX as u64) as u32,
+        );
+        let at = self.samples.partition_point(|x| x.0 <= sample.0);
+        self.samples.insert(at, sample);
+    }
+
+    /// Moves the queue's clock forward: slides the windows, rolls periods, counts waiting calls
+    /// that just passed the threshold, and periodically settles and expires state.
+    pub fn advance(
+        &mut self,
+        clock: Millis,
+        s: &EngineSettings,
+        resolutions: &mut Vec<Resolution>,
+    ) {
+        let clock = clock.max(self.clock).max(self.max_ts);
+        self.clock = clock;
+        self.ring.advance(clock);
+        if clock >= self.interval.end {
+            let (start, end) = interval_bounds(clock, s);
+            self.interval.roll(start, end);
+        }
+        if clock >= self.today.end {
+            let (start, end) = day_bounds(clock, s);
+            self.today.roll(start, end);
+            self.today_waits.reset();
+        }
+        self.mark_threshold_reached();
+        if clock - self.last_sweep >= BUCKET_MS {
+            self.sweep(s, resolutions);
+            self.last_sweep = clock;
+        }
+    }
+
+    fn mark_threshold_reached(&mut self) {
+        let t = self.kpi.sl_threshold_ms;
+        let due = self.clock - t;
+        if due <= self.threshold_cursor {
+            return;
+        }
+        let from = self.threshold_cursor;
+        self.threshold_cursor = due;
+        for &(offered, key) in self.waiting.range((from, 0)..(due, 0)) {
+            if let Some(call) = self.calls.get_mut(&key) {
+                if !call.reached_threshold {
+                    call.reached_threshold = true;
+                    let d = Delta::count(offered + t, Count::ReachedT, 1);
+                    self.ring.apply(&d);
+                    self.interval.apply(&d);
+                    self.today.apply(&d);
+                    self.totals[Count::ReachedT as usize] += 1;
+                }
+            }
+        }
+    }
+
+    /// Settles what the watermark has passed, rejects offers that never came, expires calls
+    /// older than the maximum age, and forgets old ids and samples.
+    fn sweep(&mut self, s: &EngineSettings, resolutions: &mut Vec<Resolution>) {
+        let watermark = self.watermark(s);
+        self.resolve_calls(watermark, s, resolutions);
+        self.agents.retain(|_, a| {
+            a.settle(watermark);
+            !a.is_idle()
+        });
+        self.dedup
+            .expire(self.max_ts.saturating_sub(s.dedup_horizon_ms));
+        let keep_from = ((self.ring.horizon() - SAMPLE_EPOCH_MS) / 1000).max(0) as u32;
+        while self.samples.front().is_some_and(|x| x.0 < keep_from) {
+            self.samples.pop_front();
+        }
+    }
+
+    fn resolve_calls(
+        &mut self,
+        watermark: Millis,
+        s: &EngineSettings,
+        resolutions: &mut Vec<Resolution>,
+    ) {
+        let mut expire = Vec::new();
+        let mut drop_calls = Vec::new();
+        for (&key, call) in &self.calls {
+            match call.offered_at() {
+                None if call.events().first().is_some_and(|e| e.ts < watermark) => {
+                    for &origin in &call.pending_origins {
+                        resolutions.push(Resolution {
+                            origin,
+                            outcome: Outcome::Rejected(RejectReason::NoOffer),
+                        });
+                    }
+                    drop_calls.push(key);
+                }
+                None => {}
+                Some(offered) => match call.terminal_at() {
+                    Some(end) if end < watermark && call.last_ts() < watermark => {
+                        drop_calls.push(key)
+                    }
+                    None if offered + s.max_call_age_ms <= self.clock => {
+                        expire.push((key, (offered + s.max_call_age_ms).max(watermark)))
+                    }
+                    _ => {}
+                },
+            }
+        }
+        for key in drop_calls {
+            self.calls.remove(&key);
+        }
+        for (key, at) in expire {
+            self.expire_call(key, at);
+        }
+    }
+
+    fn expire_call(&mut self, key: CallKey, at: Millis) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        self.old_deltas.clear();
+        self.old_phases.clear();
+        call.deltas(&self.kpi, &mut self.old_deltas);
+        call.agent_phases(&mut self.old_phases);
+        if let Some(o) = call.offered_at() {
+            self.waiting.remove(&(o, key));
+        }
+        call.expired_at = Some(at);
+        self.deltas.clear();
+        self.phases.clear();
+        call.deltas(&self.kpi, &mut self.deltas);
+        call.agent_phases(&mut self.phases);
+        self.expired_calls += 1;
+        self.apply_delta_diff();
+        self.apply_phase_diff(key);
+    }
+
+    /// Rejects every event still waiting for its offer (end of input).
+    pub fn resolve_all_pending(&mut self, resolutions: &mut Vec<Resolution>) {
+        self.calls.retain(|_, call| {
+            if call.offered_at().is_some() {
+                return true;
+            }
+            for &origin in &call.pending_origins {
+                resolutions.push(Resolution {
+                    origin,
+                    outcome: Outcome::Rejected(RejectReason::NoOffer),
+                });
+            }
+            false
+        });
+    }
+
+    pub fn totals(&self) -> QueueTotals {
+        let t = |c: Count| self.totals[c as usize].max(0) as u64;
+        QueueTotals {
+            offered: t(Count::Offered),
+            answered: t(Count::Answered),
+            abandoned: t(Count::Abandoned),
+            short_abandoned: t(Count::ShortAbandoned),
+            transferred_out: t(Count::TransferredOut),
+            ring_attempts: t(Count::RingAttempts),
+            ring_no_answer: t(Count::RingNoAnswer),
+            expired_calls: self.expired_calls,
+        }
+    }
+
+    /// The KPIs at `as_of` (the caller advances the queue to `as_of` first).
+    pub fn snapshot(
+        &self,
+        as_of: Millis,
+        s: &EngineSettings,
+        scratch: &mut Histogram<u32>,
+    ) -> KpiSnapshot {
+        let mut windows = Vec::with_capacity(s.sliding.len() + 2);
+        for w in &s.sliding {
+            let sums = self.ring.window(w.len_ms, as_of);
+            let from = -(w.len_ms - as_of).div_euclid(BUCKET_MS) * BUCKET_MS;
+            windows.push((
+                w.name.clone(),
+                self.kpis(&sums, self.sample_quantiles(from, as_of, scratch)),
+            ));
+        }
+        let interval = self.interval.sums(as_of);
+        let q = self.sample_quantiles(self.interval.start, as_of, scratch);
+        windows.push(("interval".to_string(), self.kpis(&interval, q)));
+        let today = self.today.sums(as_of);
+        windows.push((
+            "today".to_string(),
+            self.kpis(&today, quantiles(&self.today_waits)),
+        ));
+
+        KpiSnapshot {
+            queue_id: self.id.to_string(),
+            as_of,
+            sl_threshold_seconds: self.kpi.sl_threshold_ms as f64 / 1000.0,
+            sl_target: self.kpi.sl_target,
+            now: self.now_kpis(as_of),
+            windows: Windows(windows),
+        }
+    }
+
+    fn kpis(&self, sums: &WindowSums, q: WaitQuantiles) -> WindowKpis {
+        window_kpis(sums, q)
+    }
+
+    fn sample_quantiles(
+        &self,
+        from: Millis,
+        to: Millis,
+        scratch: &mut Histogram<u32>,
+    ) -> WaitQuantiles {
+        let secs = |t: Millis| ((t - SAMPLE_EPOCH_MS).div_euclid(1000)).max(0) as u32;
+        let (lo, hi) = (secs(from), secs(to));
+        let start = self.samples.partition_point(|x| x.0 < lo);
+        let end = self.samples.partition_point(|x| x.0 <= hi);
+        scratch.reset();
+        for &(_, wait) in self.samples.range(start..end) {
+            scratch.saturating_record((wait as u64).min(MAX_RECORDED_WAIT_MS));
+        }
+        quantiles(scratch)
+    }
+
+    fn now_kpis(&self, as_of: Millis) -> NowKpis {
+        let mut now = NowKpis {
+            calls_waiting: self.waiting.len() as u64,
+            oldest_wait_seconds: self.waiting.first().map_or(0.0, |&(offered, _)| {
+                (as_of - offered).max(0) as f64 / 1000.0
+            }),
+            ..NowKpis::default()
+        };
+        for a in self.agents.values() {
+            match a.now() {
+                Effective::LoggedOut => continue,
+                Effective::Ready => now.agents_ready += 1,
+                Effective::NotReady => now.agents_not_ready += 1,
+                Effective::Busy => now.agents_busy += 1,
+                Effective::Acw => now.agents_acw += 1,
+            }
+            now.agents_logged_in += 1;
+        }
+        now
+    }
+
+    /// In-flight calls (offered or pending, not yet settled).
+    pub fn calls_in_flight(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Bytes of per-queue state independent of traffic (windows, periods, histogram).
+    pub fn fixed_bytes(&self) -> usize {
+        std::mem::size_of::<QueueState>()
+            + self.ring.heap_bytes()
+            + self.today_waits.distinct_values() * std::mem::size_of::<u32>()
+    }
+
+    /// Bytes that grow with traffic: wait samples and remembered event ids.
+    pub fn variable_bytes(&self) -> usize {
+        self.samples.capacity() * 8 + self.dedup.remembered() * 34
+    }
+}
+
+fn quantiles(h: &Histogram<u32>) -> WaitQuantiles {
+    if h.is_empty() {
+        return WaitQuantiles::default();
+    }
+    let q = |p: f64| Some(h.median_equivalent(h.value_at_quantile(p)) as f64 / 1000.0);
+    WaitQuantiles {
+        p50_seconds: q(0.50),
+        p90_seconds: q(0.90),
+        p99_seconds: q(0.99),
+    }
+}
+
+fn step_of(step: &CallStep) -> Step {
+    match step {
+        CallStep::Offered => Step::Offered,
+        CallStep::Ringing { .. } => Step::Ringing,
+        CallStep::Answered { .. } => Step::Answered,
+        CallStep::Hold { .. } => Step::Hold,
+        CallStep::Unhold { .. } => Step::Unhold,
+        CallStep::Wrap { .. } => Step::Wrap,
+        CallStep::WrapEnd { .. } => Step::WrapEnd,
+        CallStep::Abandoned => Step::Abandoned,
+        CallStep::Transferred { .. } => Step::Transferred,
+    }
+}
+
+/// Start of the local day holding `ts`, and of the next one (23 or 25 h away across DST).
+pub fn day_bounds(ts: Millis, s: &EngineSettings) -> (Millis, Millis) {
+    let start_of = |t: Millis| -> Millis {
+        jiff::Timestamp::from_millisecond(t)
+            .ok()
+            .map(|t| t.to_zoned_datetime(s.timezone.clone()))
+            .and_then(|z| z.start_of_day().ok())
+            .map_or(t - t.rem_euclid(86_400_000), |z| {
+                z.timestamp().as_millisecond()
+            })
+    };
+    let start = start_of(ts);
+    let end = start_of(start + 26 * 3_600_000);
+    (start, end.max(start + 1))
+}
+
+/// The interval holding `ts`: intervals count from local midnight; the last one of a day ends
+/// at the next midnight.
+pub fn interval_bounds(ts: Millis, s: &EngineSettings) -> (Millis, Millis) {
+    let (day_start, day_end) = day_bounds(ts, s);
+    let start = day_start + (ts - day_start) / s.interval_ms * s.interval_ms;
+    (start, (start + s.interval_ms).min(day_end))
+}

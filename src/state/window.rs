@@ -1,0 +1,411 @@
+//! Time-bucketed accumulators behind every window.
+//!
+//! Everything that happens to a queue reaches this module as a [`Delta`]: "add `v` to this
+//! count/sum at time `ts`", or "one more / one fewer agent is in state S from time `ts` on"
+//! (a step). Deltas are additive and commutative, so applying them in any order gives the same
+//! sums; that is what makes out-of-order events within the allowed lateness count exactly as if
+//! they had arrived in order: the state machines retract what they had derived and add what
+//! they derive now, and the buckets end up as if history had been written in order.
+//!
+//! * [`BucketRing`]: 10-second buckets covering the longest sliding window plus the lateness.
+//!   A sliding window at `as_of` is the last `len / 10 s` buckets, the newest one partial, so a
+//!   window edge is at most one bucket (10 s) coarser than the exact instant.
+//! * [`Period`]: one accumulator for a calendar period (the current interval, today) that
+//!   restarts when the period changes; deltas timed before the period start are not counted,
+//!   except agent steps, which move the number of agents in a state at the period start.
+//!
+//! Agent time uses steps rather than per-agent intervals: per bucket, `d` = Σ steps and
+//! `t` = Σ step × (step time − bucket start). With n agents in state S at the bucket start,
+//! the agent-milliseconds in S over `[start, end)` are `(n + d) × (end − start) − t`, so time
+//! is integrated exactly, up to the millisecond, without visiting each agent.
+
+use crate::event::Millis;
+use crate::kpi::math::{AgentTime, Count, Sum, WindowSums, N_AGENT_TIMES, N_COUNTS, N_SUMS};
+
+use super::settings::BUCKET_MS;
+
+/// One additive change to the accumulators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Delta {
+    Count {
+        ts: Millis,
+        what: CountKey,
+        by: i64,
+    },
+    Sum {
+        ts: Millis,
+        what: SumKey,
+        ms: i64,
+    },
+    AgentStep {
+        ts: Millis,
+        state: AgentTime,
+        by: i64,
+    },
+}
+
+/// `Count` with the ordering `Delta` needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CountKey(pub u8);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SumKey(pub u8);
+
+impl Delta {
+    pub fn count(ts: Millis, what: Count, by: i64) -> Delta {
+        Delta::Count {
+            ts,
+            what: CountKey(what as u8),
+            by,
+        }
+    }
+
+    pub fn sum(ts: Millis, what: Sum, ms: i64) -> Delta {
+        Delta::Sum {
+            ts,
+            what: SumKey(what as u8),
+            ms,
+        }
+    }
+
+    pub fn step(ts: Millis, state: AgentTime, by: i64) -> Delta {
+        Delta::AgentStep { ts, state, by }
+    }
+
+    pub fn ts(&self) -> Millis {
+        match *self {
+            Delta::Count { ts, .. } | Delta::Sum { ts, .. } | Delta::AgentStep { ts, .. } => ts,
+        }
+    }
+
+    pub fn negated(self) -> Delta {
+        match self {
+            Delta::Count { ts, what, by } => Delta::Count { ts, what, by: -by },
+            Delta::Sum { ts, what, ms } => Delta::Sum { ts, what, ms: -ms },
+            Delta::AgentStep { ts, state, by } => Delta::AgentStep { ts, state, by: -by },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    /// Which 10-second bucket (time / BUCKET_MS) this slot holds; slots are reused.
+    id: i64,
+    counts: [u32; N_COUNTS],
+    sums_ms: [i64; N_SUMS],
+    steps: [i32; N_AGENT_TIMES],
+    step_offsets: [i64; N_AGENT_TIMES],
+}
+
+impl Bucket {
+    fn fresh(id: i64) -> Bucket {
+        Bucket {
+            id,
+            ..Bucket::default()
+        }
+    }
+}
+
+/// Ring of 10-second buckets for the sliding windows.
+#[derive(Debug, Clone)]
+pub struct BucketRing {
+    slots: Box<[Bucket]>,
+    /// Newest bucket id the ring has advanced to.
+    head: i64,
+    /// Agents in each state at the start of the oldest bucket still in the ring.
+    base_agents: [i64; N_AGENT_TIMES],
+}
+
+impl BucketRing {
+    /// A ring long enough for `span_ms` of history behind the newest bucket.
+    pub fn new(span_ms: Millis, start: Millis) -> BucketRing {
+        let len = (span_ms / BUCKET_MS + 2) as usize;
+        let head = start.div_euclid(BUCKET_MS);
+        let slots = vec![Bucket::fresh(i64::MIN); len].into_boxed_slice();
+        let mut ring = BucketRing {
+            slots,
+            head,
+            base_agents: [0; N_AGENT_TIMES],
+        };
+        for id in ring.oldest()..=head {
+            let i = ring.slot(id);
+            ring.slots[i] = Bucket::fresh(id);
+        }
+        ring
+    }
+
+    fn len(&self) -> i64 {
+        self.slots.len() as i64
+    }
+
+    fn slot(&self, id: i64) -> usize {
+        id.rem_euclid(self.len()) as usize
+    }
+
+    /// Oldest bucket id still held.
+    pub fn oldest(&self) -> i64 {
+        self.head - self.len() + 1
+    }
+
+    /// Earliest time the ring still holds.
+    pub fn horizon(&self) -> Millis {
+        self.oldest() * BUCKET_MS
+    }
+
+    /// Moves the newest bucket up to the one holding `now`, folding evicted agent steps into
+    /// the base counts so that agent time stays exact across evictions.
+    pub fn advance(&mut self, now: Millis) {
+        let target = now.div_euclid(BUCKET_MS);
+        if target <= self.head {
+            return;
+        }
+        let evict_to = (target - self.len() + 1).min(self.head + 1);
+        for id in self.oldest()..evict_to {
+            let i = self.slot(id);
+            let b = &self.slots[i];
+            if b.id == id {
+                for s in 0..N_AGENT_TIMES {
+                    self.base_agents[s] += b.steps[s] as i64;
+                }
+            }
+        }
+        let first_new = (self.head + 1).max(target - self.len() + 1);
+        for id in first_new..=target {
+            let i = self.slot(id);
+            self.slots[i] = Bucket::fresh(id);
+        }
+        self.head = target;
+    }
+
+    /// Applies a delta; deltas older than the ring are dropped except agent steps, which
+    /// still change how many agents were in a state at the ring's start.
+    pub fn apply(&mut self, d: &Delta) {
+        let id = d.ts().div_euclid(BUCKET_MS);
+        debug_assert!(id <= self.head, "delta ahead of the ring: advance first");
+        if id < self.oldest() {
+            if let Delta::AgentStep { state, by, .. } = *d {
+                self.base_agents[state as usize] += by;
+            }
+            return;
+        }
+        let i = self.slot(id);
+        let b = &mut self.slots[i];
+        debug_assert_eq!(b.id, id);
+        match *d {
+            Delta::Count { what, by, .. } => {
+                let c = &mut b.counts[what.0 as usize];
+                *c = c.wrapping_add_signed(by as i32);
+            }
+            Delta::Sum { what, ms, .. } => b.sums_ms[what.0 as usize] += ms,
+            Delta::AgentStep { ts, state, by } => {
+                b.steps[state as usize] += by as i32;
+                b.step_offsets[state as usize] += by * (ts - id * BUCKET_MS);
+            }
+        }
+    }
+
+    /// Sums over `[as_of − len_ms, as_of]`, the trailing edge rounded up to a bucket boundary
+    /// (so at most one bucket of the oldest part is missed; none when `as_of` is on one).
+    pub fn window(&self, len_ms: Millis, as_of: Millis) -> WindowSums {
+        let newest = as_of.div_euclid(BUCKET_MS).min(self.head);
+        let first = (-(len_ms - as_of).div_euclid(BUCKET_MS)).max(self.oldest());
+        let mut out = WindowSums::default();
+        let mut agents = self.base_agents;
+        for id in self.oldest()..=newest {
+            let b = &self.slots[self.slot(id)];
+            if id >= first {
+                for (o, c) in out.counts.iter_mut().zip(b.counts) {
+                    *o += c as u64;
+                }
+                for (o, s) in out.sums_ms.iter_mut().zip(b.sums_ms) {
+                    *o += s;
+                }
+                let start = id * BUCKET_MS;
+                let end = (start + BUCKET_MS).min(as_of).max(start);
+                for s in 0..N_AGENT_TIMES {
+                    out.agent_ms[s] +=
+                        (agents[s] + b.steps[s] as i64) * (end - start) - b.step_offsets[s];
+                }
+            }
+            for s in 0..N_AGENT_TIMES {
+                agents[s] += b.steps[s] as i64;
+            }
+        }
+        out
+    }
+
+    /// Agents in each state after every step the ring has seen.
+    pub fn agents_now(&self) -> [i64; N_AGENT_TIMES] {
+        let mut agents = self.base_agents;
+        for b in self.slots.iter() {
+            if b.id >= self.oldest() {
+                for s in 0..N_AGENT_TIMES {
+                    agents[s] += b.steps[s] as i64;
+                }
+            }
+        }
+        agents
+    }
+
+    /// Bytes this ring occupies (for the memory budget).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.slots)
+    }
+}
+
+/// Accumulator for one calendar period `[start, end)`.
+#[derive(Debug, Clone)]
+pub struct Period {
+    pub start: Millis,
+    pub end: Millis,
+    counts: [i64; N_COUNTS],
+    sums_ms: [i64; N_SUMS],
+    agents_at_start: [i64; N_AGENT_TIMES],
+    steps: [i64; N_AGENT_TIMES],
+    step_offsets: [i64; N_AGENT_TIMES],
+}
+
+impl Period {
+    pub fn new(start: Millis, end: Millis) -> Period {
+        Period {
+            start,
+            end,
+            counts: [0; N_COUNTS],
+            sums_ms: [0; N_SUMS],
+            agents_at_start: [0; N_AGENT_TIMES],
+            steps: [0; N_AGENT_TIMES],
+            step_offsets: [0; N_AGENT_TIMES],
+        }
+    }
+
+    /// Starts the next period, carrying over how many agents are in each state.
+    pub fn roll(&mut self, start: Millis, end: Millis) {
+        let mut next = Period::new(start, end);
+        for s in 0..N_AGENT_TIMES {
+            next.agents_at_start[s] = self.agents_at_start[s] + self.steps[s];
+        }
+        *self = next;
+    }
+
+    pub fn apply(&mut self, d: &Delta) {
+        let ts = d.ts();
+        debug_assert!(ts < self.end, "delta after the period: roll first");
+        if ts < self.start {
+            if let Delta::AgentStep { state, by, .. } = *d {
+                self.agents_at_start[state as usize] += by;
+            }
+            return;
+        }
+        match *d {
+            Delta::Count { what, by, .. } => self.counts[what.0 as usize] += by,
+            Delta::Sum { what, ms, .. } => self.sums_ms[what.0 as usize] += ms,
+            Delta::AgentStep { ts, state, by } => {
+                self.steps[state as usize] += by;
+                self.step_offsets[state as usize] += by * (ts - self.start);
+            }
+        }
+    }
+
+    /// Sums from the period start to `as_of`.
+    pub fn sums(&self, as_of: Millis) -> WindowSums {
+        let mut out = WindowSums::default();
+        for (o, c) in out.counts.iter_mut().zip(self.counts) {
+            *o = c.max(0) as u64;
+        }
+        out.sums_ms = self.sums_ms;
+        let elapsed = (as_of.min(self.end) - self.start).max(0);
+        for s in 0..N_AGENT_TIMES {
+            out.agent_ms[s] =
+                (self.agents_at_start[s] + self.steps[s]) * elapsed - self.step_offsets[s];
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Millis = 1_700_000_000_000; // a bucket boundary (divisible by 10 s)
+
+    #[test]
+    fn counts_land_in_the_window_that_holds_their_time() {
+        let mut ring = BucketRing::new(3_600_000, T0);
+        ring.advance(T0 + 600_000);
+        ring.apply(&Delta::count(T0 + 10_000, Count::Offered, 1)); // 9m50s before as_of
+        ring.apply(&Delta::count(T0 + 400_000, Count::Offered, 1)); // 3m20s before
+        ring.apply(&Delta::count(T0 + 599_999, Count::Offered, 1));
+        let as_of = T0 + 600_000;
+        assert_eq!(ring.window(300_000, as_of).count(Count::Offered), 2);
+        assert_eq!(ring.window(900_000, as_of).count(Count::Offered), 3);
+    }
+
+    #[test]
+    fn agent_time_is_integrated_to_the_millisecond() {
+        let mut ring = BucketRing::new(3_600_000, T0);
+        ring.advance(T0 + 120_000);
+        // Agent A ready from T0+5s, busy from T0+65.5s; agent B ready from T0+30s.
+        ring.apply(&Delta::step(T0 + 5_000, AgentTime::Ready, 1));
+        ring.apply(&Delta::step(T0 + 30_000, AgentTime::Ready, 1));
+        ring.apply(&Delta::step(T0 + 65_500, AgentTime::Ready, -1));
+        ring.apply(&Delta::step(T0 + 65_500, AgentTime::Busy, 1));
+        let w = ring.window(3_600_000, T0 + 120_000);
+        // ready: A 60.5 s + B 90 s; busy: A 54.5 s
+        assert_eq!(w.agent_ms(AgentTime::Ready), 60_500 + 90_000);
+        assert_eq!(w.agent_ms(AgentTime::Busy), 54_500);
+        // The last minute only: A ready 5.5 s then busy 54.5 s, B ready 60 s.
+        let w = ring.window(60_000, T0 + 120_000);
+        assert_eq!(w.agent_ms(AgentTime::Busy), 54_500);
+        assert_eq!(w.agent_ms(AgentTime::Ready), 60_000 + 5_500);
+    }
+
+    #[test]
+    fn evicted_steps_keep_agents_counted() {
+        let mut ring = BucketRing::new(300_000, T0);
+        ring.apply(&Delta::step(T0, AgentTime::Ready, 1));
+        ring.advance(T0 + 3_600_000); // far beyond the ring
+        assert_eq!(ring.agents_now()[AgentTime::Ready as usize], 1);
+        let w = ring.window(300_000, T0 + 3_600_000);
+        assert_eq!(w.agent_ms(AgentTime::Ready), 300_000);
+    }
+
+    #[test]
+    fn order_of_deltas_does_not_matter() {
+        let deltas = [
+            Delta::count(T0 + 1_000, Count::Answered, 1),
+            Delta::sum(T0 + 1_000, Sum::WaitAnswered, 12_000),
+            Delta::step(T0 + 2_000, AgentTime::Busy, 1),
+            Delta::step(T0 + 25_000, AgentTime::Busy, -1),
+            Delta::step(T0 + 25_000, AgentTime::Acw, 1),
+        ];
+        let mut a = BucketRing::new(900_000, T0);
+        let mut b = BucketRing::new(900_000, T0);
+        a.advance(T0 + 60_000);
+        b.advance(T0 + 60_000);
+        for d in &deltas {
+            a.apply(d);
+        }
+        for d in deltas.iter().rev() {
+            b.apply(d);
+        }
+        assert_eq!(
+            a.window(900_000, T0 + 60_000),
+            b.window(900_000, T0 + 60_000)
+        );
+        // A retraction cancels exactly.
+        a.apply(&deltas[1].negated());
+        assert_eq!(a.window(900_000, T0 + 60_000).sum_ms(Sum::WaitAnswered), 0);
+    }
+
+    #[test]
+    fn period_counts_from_its_start_and_carries_agents_over() {
+        let mut p = Period::new(T0, T0 + 1_800_000);
+        p.apply(&Delta::step(T0 + 60_000, AgentTime::Ready, 2));
+        p.apply(&Delta::count(T0 + 70_000, Count::Offered, 1));
+        p.roll(T0 + 1_800_000, T0 + 3_600_000);
+        p.apply(&Delta::count(T0 + 1_799_000, Count::Offered, 1)); // belongs to the old period
+        p.apply(&Delta::step(T0 + 1_790_000, AgentTime::Ready, -1)); // before start: 1 agent at start
+        let s = p.sums(T0 + 1_800_000 + 100_000);
+        assert_eq!(s.count(Count::Offered), 0);
+        assert_eq!(s.agent_ms(AgentTime::Ready), 100_000);
+    }
+}
