@@ -31,3 +31,6 @@ pub use engine::{Engine, TimeMode};
 pub use queue::{QueueState, Resolution};
 pub use registry::SnapshotRegistry;
 pub use settings::{EngineSettings, QueueKpiSettings, SlidingWindow, BUCKET_MS};
+
+#[cfg(test)]
+mod tests;

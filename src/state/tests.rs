@@ -1,0 +1,436 @@
+//! Engine-level tests: every KPI of a small hand-computed scenario, out-of-order and duplicate
+//! delivery, pending offers, late events, expiry, window edges and the ledger.
+
+use std::sync::Arc;
+
+use crate::event::{AgentState, CallStep, CtiEvent, EventBody, Millis};
+use crate::kpi::{KpiSnapshot, WindowKpis};
+use crate::ledger::{Outcome, RejectReason};
+
+use super::{Engine, EngineSettings, Resolution, TimeMode};
+
+/// 2026-01-05 09:00:00 UTC, the start of an interval.
+const T0: Millis = 1_767_603_600_000;
+const WALL: Millis = T0 + 86_400_000;
+
+fn at(s: f64) -> Millis {
+    T0 + (s * 1000.0) as Millis
+}
+
+struct Script {
+    events: Vec<CtiEvent>,
+}
+
+impl Script {
+    fn new() -> Script {
+        Script { events: Vec::new() }
+    }
+
+    fn call(&mut self, s: f64, call: &str, step: CallStep) -> &mut Script {
+        let n = self.events.len();
+        self.events.push(CtiEvent {
+            event_id: format!("e{n}"),
+            ts: at(s),
+            queue_id: "sales".into(),
+            body: EventBody::Call {
+                call_id: call.into(),
+                step,
+            },
+        });
+        self
+    }
+
+    fn agent(&mut self, s: f64, agent: &str, state: AgentState) -> &mut Script {
+        let n = self.events.len();
+        self.events.push(CtiEvent {
+            event_id: format!("e{n}"),
+            ts: at(s),
+            queue_id: "sales".into(),
+            body: EventBody::AgentState {
+                agent_id: agent.into(),
+                state,
+                reason: None,
+            },
+        });
+        self
+    }
+}
+
+fn a(id: &str) -> String {
+    id.to_string()
+}
+
+/// The scenario every KPI below is computed from by hand (times in seconds after T0):
+///
+/// | call | life |
+/// |---|---|
+/// | c1 | offered 0, ringing a1 2, answered a1 8, hold 30, unhold 50, wrap 100, wrap_end 130 |
+/// | c2 | offered 10, ringing a2 12, abandoned 40 (wait 30 s: abandoned, missed at 30) |
+/// | c3 | offered 20, abandoned 23 (wait 3 s: short abandon) |
+/// | c4 | offered 50, transferred 60 (left before T: no SL event) |
+/// | c5 | offered 70, still waiting (missed at 90) |
+/// | c6 | offered 100, abandoned 110 (wait 10 s: abandoned within T) |
+///
+/// Agents a1 and a2 ready at 0; a2 not ready 200–260.
+fn scenario() -> Script {
+    let mut s = Script::new();
+    s.agent(0.0, "a1", AgentState::Ready)
+        .agent(0.0, "a2", AgentState::Ready);
+    s.call(0.0, "c1", CallStep::Offered)
+        .call(2.0, "c1", CallStep::Ringing { agent_id: a("a1") })
+        .call(8.0, "c1", CallStep::Answered { agent_id: a("a1") })
+        .call(30.0, "c1", CallStep::Hold { agent_id: a("a1") })
+        .call(50.0, "c1", CallStep::Unhold { agent_id: a("a1") })
+        .call(100.0, "c1", CallStep::Wrap { agent_id: a("a1") })
+        .call(130.0, "c1", CallStep::WrapEnd { agent_id: a("a1") });
+    s.call(10.0, "c2", CallStep::Offered)
+        .call(12.0, "c2", CallStep::Ringing { agent_id: a("a2") })
+        .call(40.0, "c2", CallStep::Abandoned);
+    s.call(20.0, "c3", CallStep::Offered)
+        .call(23.0, "c3", CallStep::Abandoned);
+    s.call(50.0, "c4", CallStep::Offered).call(
+        60.0,
+        "c4",
+        CallStep::Transferred {
+            target_queue_id: a("support"),
+        },
+    );
+    s.call(70.0, "c5", CallStep::Offered);
+    s.call(100.0, "c6", CallStep::Offered)
+        .call(110.0, "c6", CallStep::Abandoned);
+    s.agent(200.0, "a2", AgentState::NotReady)
+        .agent(260.0, "a2", AgentState::Ready);
+    s.events.sort_by_key(|e| e.ts);
+    s
+}
+
+fn engine() -> Engine {
+    Engine::new(Arc::new(EngineSettings::default()), TimeMode::EventTime)
+}
+
+fn run(engine: &mut Engine, events: &[CtiEvent]) -> Vec<Outcome> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| engine.apply(e, i as u64, WALL))
+        .collect()
+}
+
+/// Snapshot of "sales" with the event clock moved to `as_of` by a marker event elsewhere.
+fn snapshot_at(engine: &mut Engine, as_of: Millis) -> KpiSnapshot {
+    let marker = CtiEvent {
+        event_id: format!("clock-{as_of}"),
+        ts: as_of,
+        queue_id: "clock".into(),
+        body: EventBody::AgentState {
+            agent_id: "x".into(),
+            state: AgentState::LoggedOut,
+            reason: None,
+        },
+    };
+    engine.apply(&marker, u64::MAX, WALL);
+    let snaps = engine.snapshots(WALL);
+    snaps
+        .into_iter()
+        .find(|s| s.queue_id == "sales")
+        .expect("sales has a snapshot")
+}
+
+fn close(a: Option<f64>, b: f64, tolerance: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() <= tolerance)
+}
+
+fn assert_scenario_window(w: &WindowKpis) {
+    assert_eq!(w.offered, 6);
+    assert_eq!(w.answered, 1);
+    assert_eq!(w.abandoned, 2);
+    assert_eq!(w.short_abandoned, 1);
+    assert_eq!(w.transferred_out, 1);
+    assert_eq!(
+        (
+            w.answered_within_threshold,
+            w.abandoned_within_threshold,
+            w.reached_threshold
+        ),
+        (1, 1, 2)
+    );
+    // SL: 1 / (1 + 1 + 2); ignoring abandons 1 / (1 + 2); positive (1 + 1) / 4.
+    assert_eq!(w.service_level, Some(0.25));
+    assert_eq!(w.service_level_ignore_abandons, Some(1.0 / 3.0));
+    assert_eq!(w.service_level_positive, Some(0.5));
+    assert_eq!(w.asa_seconds, Some(8.0));
+    // Waits 8, 30 and 10 s (answered and abandoned, not the short abandon), ±1 %.
+    assert!(
+        close(w.wait_p50_seconds, 10.0, 0.1),
+        "{:?}",
+        w.wait_p50_seconds
+    );
+    assert!(
+        close(w.wait_p90_seconds, 30.0, 0.3),
+        "{:?}",
+        w.wait_p90_seconds
+    );
+    assert_eq!(w.abandon_rate, Some(2.0 / 3.0));
+    // c1: talk 100 − 8 − 20 s hold = 72 s, ACW 30 s.
+    assert_eq!(
+        (w.handled, w.avg_talk_seconds, w.avg_hold_seconds),
+        (1, Some(72.0), Some(20.0))
+    );
+    assert_eq!(
+        (w.acw_completed, w.avg_acw_seconds, w.aht_seconds),
+        (1, Some(30.0), Some(122.0))
+    );
+    // Rings: c1 answered 6 s after its ring = 2 rings; c2's ring was not answered.
+    assert_eq!(
+        (w.ring_attempts, w.ring_no_answer, w.rings_per_answer),
+        (2, 1, Some(2.0))
+    );
+    assert_eq!(w.transfer_rate, Some(1.0));
+}
+
+#[test]
+fn every_kpi_of_the_hand_computed_scenario() {
+    let mut e = engine();
+    let outcomes = run(&mut e, &scenario().events);
+    assert!(
+        outcomes.iter().all(|o| *o == Outcome::Applied),
+        "{outcomes:?}"
+    );
+    let snap = snapshot_at(&mut e, at(300.0));
+    for name in ["5m", "15m", "60m", "interval", "today"] {
+        let w = snap.windows.get(name).expect(name);
+        assert_scenario_window(w);
+        // Over [0, 300]: a1 busy 2–100 (98 s), ACW 100–130 (30 s), ready 2 + 170 s;
+        // a2 busy 12–40 (28 s), ready 12 + 160 + 40 s, not ready 200–260 (60 s).
+        assert_eq!(w.busy_agent_seconds, 126.0, "{name}");
+        assert_eq!(w.acw_agent_seconds, 30.0);
+        assert_eq!(w.ready_agent_seconds, 384.0);
+        assert_eq!(w.not_ready_agent_seconds, 60.0);
+        assert_eq!(w.occupancy, Some(156.0 / 540.0));
+        assert_eq!(w.not_ready_ratio, Some(0.1));
+    }
+    assert_eq!(snap.now.calls_waiting, 1);
+    assert_eq!(snap.now.oldest_wait_seconds, 230.0);
+    assert_eq!(
+        (
+            snap.now.agents_ready,
+            snap.now.agents_logged_in,
+            snap.now.agents_busy
+        ),
+        (2, 2, 0)
+    );
+    assert_eq!(snap.sl_threshold_seconds, 20.0);
+    assert!(e.ledger().counts().balances());
+}
+
+#[test]
+fn a_window_counts_only_what_its_edges_hold_and_agent_time_is_cut_at_the_edge() {
+    let mut e = engine();
+    run(&mut e, &scenario().events);
+    // 5m window at 420 s = [120, 420]: only c1's wrap_end (130) and agent time.
+    let snap = snapshot_at(&mut e, at(420.0));
+    let w = snap.windows.get("5m").unwrap();
+    assert_eq!((w.offered, w.answered, w.abandoned), (0, 0, 0));
+    assert_eq!(w.service_level, None);
+    assert_eq!(w.asa_seconds, None);
+    assert_eq!((w.acw_completed, w.avg_acw_seconds), (1, Some(30.0)));
+    // a1: ACW 120–130, ready 130–420; a2: ready 120–200 and 260–420, not ready 200–260.
+    assert_eq!(w.acw_agent_seconds, 10.0);
+    assert_eq!(w.ready_agent_seconds, 290.0 + 80.0 + 160.0);
+    assert_eq!(w.occupancy, Some(10.0 / 540.0));
+    assert_eq!(w.not_ready_ratio, Some(60.0 / 600.0));
+    // The 15-minute window still holds everything.
+    assert_scenario_window(snap.windows.get("15m").unwrap());
+}
+
+#[test]
+fn out_of_order_within_the_lateness_counts_exactly_as_in_order() {
+    let mut in_order = engine();
+    run(&mut in_order, &scenario().events);
+    let expected = snapshot_at(&mut in_order, at(300.0));
+
+    // Reverse the events inside every 25-second slice: each arrives up to 25 s late.
+    let mut events = scenario().events;
+    for chunk in events.chunk_by_mut(|a, b| (a.ts - T0) / 25_000 == (b.ts - T0) / 25_000) {
+        chunk.reverse();
+    }
+    let mut shuffled = engine();
+    let outcomes = run(&mut shuffled, &events);
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, Outcome::Applied | Outcome::Pending)));
+    assert_eq!(snapshot_at(&mut shuffled, at(300.0)), expected);
+    assert_eq!(shuffled.ledger().counts().pending, 0);
+}
+
+#[test]
+fn a_late_answer_replaces_the_miss_counted_while_the_call_waited() {
+    let mut e = engine();
+    let mut s = Script::new();
+    s.call(0.0, "c1", CallStep::Offered);
+    run(&mut e, &s.events);
+    // The clock passes 20 s with c1 waiting: counted as reached T.
+    let snap = snapshot_at(&mut e, at(25.0));
+    assert_eq!(snap.windows.get("5m").unwrap().reached_threshold, 1);
+    // Then the answer, timed at 19 s, arrives 6 s late.
+    let mut late = Script::new();
+    late.call(0.0, "x", CallStep::Offered);
+    late.call(19.0, "c1", CallStep::Answered { agent_id: a("a1") });
+    assert_eq!(e.apply(&late.events[1], 1, WALL), Outcome::Applied);
+    let w = snapshot_at(&mut e, at(26.0))
+        .windows
+        .get("5m")
+        .unwrap()
+        .clone();
+    assert_eq!((w.reached_threshold, w.answered_within_threshold), (0, 1));
+    assert_eq!(w.service_level, Some(1.0));
+}
+
+#[test]
+fn duplicates_late_events_and_pending_offers_balance_the_ledger() {
+    let mut e = engine();
+    let mut s = Script::new();
+    s.call(100.0, "c1", CallStep::Answered { agent_id: a("a1") }); // before its offer
+    s.call(95.0, "c1", CallStep::Offered);
+    s.call(200.0, "c2", CallStep::Offered);
+    s.call(150.0, "c3", CallStep::Offered); // 50 s behind the newest event: late
+    s.call(210.0, "c9", CallStep::Ringing { agent_id: a("a1") }); // never offered
+    let outcomes = run(&mut e, &s.events);
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Pending,
+            Outcome::Applied,
+            Outcome::Applied,
+            Outcome::Late,
+            Outcome::Pending
+        ]
+    );
+    assert_eq!(
+        e.take_resolutions(),
+        vec![Resolution {
+            origin: 0,
+            outcome: Outcome::Applied
+        }]
+    );
+    // Redelivery of the first event: same id.
+    assert_eq!(e.apply(&s.events[0], 5, WALL), Outcome::Duplicate);
+    // The watermark passes c9's ringing: rejected, reported with its origin.
+    let mut later = Script::new();
+    for i in 0..8 {
+        later.call(250.0 + 10.0 * i as f64, &format!("d{i}"), CallStep::Offered);
+    }
+    for (i, ev) in later.events.iter_mut().enumerate() {
+        ev.event_id = format!("later{i}");
+    }
+    run(&mut e, &later.events);
+    assert_eq!(
+        e.take_resolutions(),
+        vec![Resolution {
+            origin: 4,
+            outcome: Outcome::Rejected(RejectReason::NoOffer)
+        }]
+    );
+    let c = e.ledger().counts();
+    assert_eq!(
+        (
+            c.consumed,
+            c.applied,
+            c.duplicate,
+            c.late,
+            c.rejected,
+            c.pending
+        ),
+        (14, 11, 1, 1, 1, 0)
+    );
+    assert!(c.balances());
+    assert_eq!(e.ledger().rejected_by(RejectReason::NoOffer), 1);
+}
+
+#[test]
+fn end_of_input_rejects_what_still_waits_for_an_offer() {
+    let mut e = engine();
+    let mut s = Script::new();
+    s.call(10.0, "c1", CallStep::Wrap { agent_id: a("a1") });
+    run(&mut e, &s.events);
+    assert_eq!(e.ledger().counts().pending, 1);
+    e.finish();
+    assert_eq!(
+        e.take_resolutions(),
+        vec![Resolution {
+            origin: 0,
+            outcome: Outcome::Rejected(RejectReason::NoOffer)
+        }]
+    );
+    let c = e.ledger().counts();
+    assert_eq!((c.pending, c.rejected), (0, 1));
+    assert!(c.balances());
+}
+
+#[test]
+fn future_timestamps_and_the_queue_cap_are_rejected() {
+    let settings = EngineSettings {
+        max_queues: 1,
+        ..EngineSettings::default()
+    };
+    let mut e = Engine::new(Arc::new(settings), TimeMode::EventTime);
+    let mut s = Script::new();
+    s.call(0.0, "c1", CallStep::Offered);
+    s.call(1.0, "c2", CallStep::Offered);
+    s.events[1].queue_id = "support".into();
+    let far = CtiEvent {
+        ts: WALL + 600_000,
+        event_id: "f".into(),
+        ..s.events[0].clone()
+    };
+    assert_eq!(e.apply(&s.events[0], 0, WALL), Outcome::Applied);
+    assert_eq!(
+        e.apply(&s.events[1], 1, WALL),
+        Outcome::Rejected(RejectReason::QueueLimit)
+    );
+    assert_eq!(
+        e.apply(&far, 2, WALL),
+        Outcome::Rejected(RejectReason::FutureTimestamp)
+    );
+}
+
+#[test]
+fn a_call_whose_end_never_comes_expires_and_frees_its_agent() {
+    let mut e = engine();
+    let mut s = Script::new();
+    s.agent(0.0, "a1", AgentState::Ready);
+    s.call(0.0, "c1", CallStep::Offered);
+    s.call(5.0, "c1", CallStep::Answered { agent_id: a("a1") });
+    s.call(10.0, "c2", CallStep::Offered);
+    run(&mut e, &s.events);
+    let snap = snapshot_at(&mut e, at(3600.0));
+    assert_eq!((snap.now.calls_waiting, snap.now.agents_busy), (1, 1));
+    // Four hours later both calls have expired: nothing waits, the agent is ready again.
+    let snap = snapshot_at(&mut e, at(4.0 * 3600.0 + 60.0));
+    assert_eq!(
+        (
+            snap.now.calls_waiting,
+            snap.now.agents_busy,
+            snap.now.agents_ready
+        ),
+        (0, 0, 1)
+    );
+    let totals = e.totals();
+    let sales = totals.iter().find(|(q, _)| q == "sales").unwrap();
+    assert_eq!(sales.1.expired_calls, 2);
+}
+
+#[test]
+fn in_live_mode_a_quiet_queue_decays_to_no_value() {
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    let events = scenario().events;
+    for (i, ev) in events.iter().enumerate() {
+        e.apply(ev, i as u64, ev.ts);
+    }
+    let busy = e.snapshots(at(300.0));
+    assert_eq!(busy[0].windows.get("5m").unwrap().offered, 6);
+    let quiet = e.snapshots(at(300.0 + 15.0 * 60.0));
+    let w = quiet[0].windows.get("5m").unwrap();
+    assert_eq!((w.offered, w.service_level, w.asa_seconds), (0, None, None));
+    assert_eq!(quiet[0].windows.get("60m").unwrap().offered, 6);
+}
