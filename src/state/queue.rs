@@ -294,13 +294,14 @@ impl QueueState {
         }
         for new in &self.phases {
             if self.old_phases.binary_search(new).is_err() {
-                if let Some(a) = self.agents.get_mut(&new.agent) {
-                    a.add(Input {
-                        ts: new.ts,
-                        kind: InputKind::Call(call, new.phase),
-                    });
-                    touched.push(new.agent);
-                }
+                // The agent was admitted when its event arrived, but may have been dropped
+                // as idle (logged out, no call) while the call waited for its offer.
+                let a = self.agents.entry(new.agent).or_default();
+                a.add(Input {
+                    ts: new.ts,
+                    kind: InputKind::Call(call, new.phase),
+                });
+                touched.push(new.agent);
             }
         }
         touched.sort_unstable();

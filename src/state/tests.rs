@@ -434,3 +434,175 @@ fn in_live_mode_a_quiet_queue_decays_to_no_value() {
     assert_eq!((w.offered, w.service_level, w.asa_seconds), (0, None, None));
     assert_eq!(quiet[0].windows.get("60m").unwrap().offered, 6);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Life {
+        Answered {
+            rings: u8,
+            wait: u32,
+            talk: u32,
+            hold: Option<(u32, u32)>,
+            acw: u32,
+        },
+        Abandoned {
+            rings: u8,
+            wait: u32,
+        },
+        Transferred {
+            wait: u32,
+        },
+    }
+
+    fn life() -> impl Strategy<Value = Life> {
+        prop_oneof![
+            (
+                0u8..3,
+                0u32..60_000,
+                1u32..300_000,
+                prop::option::of((0u32..100, 1u32..60_000)),
+                0u32..90_000
+            )
+                .prop_map(|(rings, wait, talk, hold, acw)| Life::Answered {
+                    rings,
+                    wait,
+                    talk,
+                    hold,
+                    acw
+                }),
+            (0u8..3, 0u32..90_000).prop_map(|(rings, wait)| Life::Abandoned { rings, wait }),
+            (0u32..90_000).prop_map(|wait| Life::Transferred { wait }),
+        ]
+    }
+
+    /// A valid life for each call, plus agent state changes, in event-time order.
+    fn events(calls: &[(u32, u8, Life)], states: &[(u32, u8, u8)]) -> Vec<CtiEvent> {
+        let mut s = Script::new();
+        for agent in 0..3 {
+            s.agent(0.0, &format!("a{agent}"), AgentState::Ready);
+        }
+        for &(at_ms, agent, state) in states {
+            let state = [
+                AgentState::Ready,
+                AgentState::NotReady,
+                AgentState::LoggedOut,
+            ][state as usize];
+            s.agent(at_ms as f64 / 1000.0, &format!("a{agent}"), state);
+        }
+        for (i, (start, agent, life)) in calls.iter().enumerate() {
+            let id = format!("c{i}");
+            let agent = format!("a{agent}");
+            let t = |ms: u32| (*start as f64 + ms as f64) / 1000.0;
+            s.call(t(0), &id, CallStep::Offered);
+            let ring = |s: &mut Script, rings: u8, wait: u32| {
+                for r in 0..rings as u32 {
+                    s.call(
+                        t(wait * r / (rings as u32 + 1)),
+                        &id,
+                        CallStep::Ringing {
+                            agent_id: agent.clone(),
+                        },
+                    );
+                }
+            };
+            match life {
+                Life::Answered {
+                    rings,
+                    wait,
+                    talk,
+                    hold,
+                    acw,
+                } => {
+                    ring(&mut s, *rings, *wait);
+                    s.call(
+                        t(*wait),
+                        &id,
+                        CallStep::Answered {
+                            agent_id: agent.clone(),
+                        },
+                    );
+                    if let Some((pct, len)) = hold {
+                        let h = wait + talk * pct / 100;
+                        s.call(
+                            t(h),
+                            &id,
+                            CallStep::Hold {
+                                agent_id: agent.clone(),
+                            },
+                        );
+                        s.call(
+                            t((h + len).min(wait + talk)),
+                            &id,
+                            CallStep::Unhold {
+                                agent_id: agent.clone(),
+                            },
+                        );
+                    }
+                    s.call(
+                        t(wait + talk),
+                        &id,
+                        CallStep::Wrap {
+                            agent_id: agent.clone(),
+                        },
+                    );
+                    s.call(
+                        t(wait + talk + acw),
+                        &id,
+                        CallStep::WrapEnd {
+                            agent_id: agent.clone(),
+                        },
+                    );
+                }
+                Life::Abandoned { rings, wait } => {
+                    ring(&mut s, *rings, *wait);
+                    s.call(t(*wait), &id, CallStep::Abandoned);
+                }
+                Life::Transferred { wait } => {
+                    s.call(
+                        t(*wait),
+                        &id,
+                        CallStep::Transferred {
+                            target_queue_id: "other".into(),
+                        },
+                    );
+                }
+            }
+        }
+        s.events.sort_by_key(|e| e.ts);
+        s.events
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Delivering a valid history with each event up to 25 s late (lateness 30 s) gives
+        /// exactly the snapshot of in-order delivery, and every event is applied.
+        #[test]
+        fn arrival_order_within_the_lateness_never_changes_a_kpi(
+            calls in prop::collection::vec((0u32..1_800_000, 0u8..3, life()), 1..25),
+            states in prop::collection::vec((1u32..1_800_000, 0u8..3, 0u8..3), 0..10),
+            delays in prop::collection::vec(0i64..25_000, 200),
+            as_of_s in 600.0f64..2400.0,
+        ) {
+            let history = events(&calls, &states);
+            let mut in_order = engine();
+            run(&mut in_order, &history);
+            let expected = snapshot_at(&mut in_order, at(as_of_s).max(history.last().unwrap().ts));
+
+            let mut arrival: Vec<(Millis, usize)> =
+                history.iter().enumerate().map(|(i, e)| (e.ts + delays[i % delays.len()], i)).collect();
+            arrival.sort();
+            let shuffled_events: Vec<CtiEvent> = arrival.iter().map(|&(_, i)| history[i].clone()).collect();
+            let mut shuffled = engine();
+            let outcomes = run(&mut shuffled, &shuffled_events);
+            prop_assert!(outcomes.iter().all(|o| matches!(o, Outcome::Applied | Outcome::Pending)), "{:?}", outcomes);
+            let got = snapshot_at(&mut shuffled, expected.as_of);
+            prop_assert_eq!(got, expected);
+            let c = shuffled.ledger().counts();
+            prop_assert!(c.balances() && c.pending == 0 && c.applied == c.consumed);
+        }
+    }
+}

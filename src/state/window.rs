@@ -409,3 +409,71 @@ mod tests {
         assert_eq!(s.agent_ms(AgentTime::Ready), 100_000);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const T0: Millis = 1_700_000_000_000;
+    const SPAN: Millis = 3_600_000;
+
+    /// Agent-milliseconds in `state` over [from, to], by walking the sorted steps.
+    fn brute_agent_ms(steps: &[(Millis, i64)], from: Millis, to: Millis) -> i64 {
+        let mut sorted = steps.to_vec();
+        sorted.sort();
+        let mut n = 0;
+        let mut total = 0;
+        let mut t = from;
+        for &(ts, by) in &sorted {
+            if ts > to {
+                break;
+            }
+            if ts > t {
+                total += n * (ts - t);
+                t = ts;
+            }
+            n += by;
+        }
+        total + n * (to - t)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Sliding sums equal a brute-force recount over the window's exact span, and agent
+        /// time equals the integral of the step function, whatever order deltas came in.
+        #[test]
+        fn sliding_window_equals_brute_force_recount(
+            counts in prop::collection::vec((0..SPAN, 1i64..4), 0..60),
+            steps in prop::collection::vec((0..SPAN, prop::bool::ANY), 0..60),
+            len_buckets in 1i64..=360,
+            as_of_offset in 0..SPAN,
+        ) {
+            let as_of = T0 + SPAN + as_of_offset;
+            let mut ring = BucketRing::new(SPAN + 30_000, T0);
+            ring.advance(as_of);
+            // Steps +1/−1 kept non-negative in time order, so they model agents.
+            let mut timed: Vec<(Millis, i64)> = steps.iter().map(|&(t, up)| (T0 + SPAN + t - SPAN / 2, if up { 1 } else { -1 })).collect();
+            timed.sort();
+            let mut n = 0;
+            timed.retain(|&(_, by)| { if n + by < 0 { false } else { n += by; true } });
+            timed.retain(|&(ts, _)| ts <= as_of);
+            let deltas: Vec<Delta> = counts
+                .iter()
+                .map(|&(t, by)| Delta::count(as_of - t, Count::Offered, by))
+                .chain(timed.iter().map(|&(ts, by)| Delta::step(ts, AgentTime::Ready, by)))
+                .collect();
+            for d in deltas.iter().rev() {
+                ring.apply(d);
+            }
+            let len = len_buckets * BUCKET_MS;
+            let from = -(len - as_of).div_euclid(BUCKET_MS) * BUCKET_MS;
+            let expected: i64 = counts.iter().filter(|&&(t, _)| as_of - t >= from).map(|&(_, by)| by).sum();
+            let w = ring.window(len, as_of);
+            prop_assert_eq!(w.count(Count::Offered) as i64, expected);
+            prop_assert_eq!(w.agent_ms(AgentTime::Ready), brute_agent_ms(&timed, from, as_of));
+            prop_assert!(as_of - from <= len && as_of - from > len - BUCKET_MS);
+        }
+    }
+}
