@@ -1,0 +1,427 @@
+//! The JSON form of the contract: one object per line, the proto's field names, enums as
+//! lowercase names.
+//!
+//! The rule for a bad field: a value of the wrong JSON kind (a float or string `ts`, a number
+//! `type`, an object `event_id`) is `Malformed`, since the producer is not speaking the format;
+//! a value of the right kind that the contract does not know (`"type": "offerred"`) gets the
+//! contract's reason (`UnknownType`), exactly as the protobuf decoder would give it.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
+
+use super::contract::{Parts, WireEnum, WireEvent};
+use super::{quote, DecodeError};
+use crate::event::{AgentState, CtiEvent, EventType, Millis};
+use crate::kpi::KpiSnapshot;
+
+pub(crate) fn decode_event(bytes: &[u8]) -> Result<CtiEvent, DecodeError> {
+    let event: JsonEvent = from_line(bytes, "a CTI event object")?;
+    let ts = match event.ts {
+        None => 0,
+        Some(JsonTs::Millis(ts)) => ts,
+        Some(JsonTs::NotInteger(got)) => return Err(DecodeError::TimestampNotInteger(got)),
+    };
+    WireEvent {
+        event_id: event.event_id.unwrap_or_default(),
+        ts,
+        event_type: event.event_type.map_or(WireEnum::Absent, |n| n.0),
+        call_id: event.call_id.unwrap_or_default(),
+        queue_id: event.queue_id.unwrap_or_default(),
+        agent_id: event.agent_id.unwrap_or_default(),
+        target_queue_id: event.target_queue_id.unwrap_or_default(),
+        state: event.state.map_or(WireEnum::Absent, |n| n.0),
+        reason: event.reason.unwrap_or_default(),
+    }
+    .into_event()
+}
+
+pub(crate) fn encode_event(event: &CtiEvent) -> Vec<u8> {
+    let parts = Parts::of(event);
+    let out = JsonEventOut {
+        event_id: &event.event_id,
+        ts: event.ts,
+        event_type: parts.event_type.as_str(),
+        queue_id: &event.queue_id,
+        call_id: present(parts.call_id),
+        agent_id: present(parts.agent_id),
+        target_queue_id: present(parts.target_queue_id),
+        state: parts.state.map(AgentState::as_str),
+        reason: present(parts.reason),
+    };
+    // Strings and integers into a Vec: serde_json has no way to fail here.
+    serde_json::to_vec(&out).expect("an event always serializes to JSON")
+}
+
+/// Unused fields are empty in [`Parts`]; the JSON form leaves them out.
+fn present(s: &str) -> Option<&str> {
+    Some(s).filter(|s| !s.is_empty())
+}
+
+pub(crate) fn encode_snapshot(snapshot: &KpiSnapshot) -> Vec<u8> {
+    // Map keys are strings and there is no I/O: serde_json has no way to fail here.
+    serde_json::to_vec(snapshot).expect("a snapshot always serializes to JSON")
+}
+
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<KpiSnapshot, DecodeError> {
+    from_line(bytes, "a KPI snapshot")
+}
+
+fn from_line<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &'static str,
+) -> Result<T, DecodeError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(DecodeError::Empty);
+    }
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        Category::Data => DecodeError::JsonShape {
+            what,
+            detail: describe(&e),
+        },
+        Category::Syntax | Category::Eof | Category::Io => DecodeError::NotJson(describe(&e)),
+    })
+}
+
+/// serde_json's message, without the "line 1" that is noise for a one-line payload.
+fn describe(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match full.strip_suffix(&position) {
+        Some(message) if e.line() == 1 => format!("{message} at column {}", e.column()),
+        _ => full,
+    }
+}
+
+/// The accepted input. Every field is optional here: absence is the contract's business, so
+/// that it is judged by the same rules as protobuf. Unknown fields are skipped.
+#[derive(Deserialize)]
+struct JsonEvent {
+    event_id: Option<String>,
+    ts: Option<JsonTs>,
+    #[serde(rename = "type")]
+    event_type: Option<Named<EventType>>,
+    call_id: Option<String>,
+    queue_id: Option<String>,
+    agent_id: Option<String>,
+    target_queue_id: Option<String>,
+    state: Option<Named<AgentState>>,
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonEventOut<'a> {
+    event_id: &'a str,
+    ts: Millis,
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    queue_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_queue_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+/// A `ts` of any JSON kind, so that a float or a string gets its own message instead of
+/// serde's generic "invalid type".
+enum JsonTs {
+    Millis(Millis),
+    /// What was there instead, for the error message.
+    NotInteger(String),
+}
+
+impl<'de> Deserialize<'de> for JsonTs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<JsonTs, D::Error> {
+        deserializer.deserialize_any(JsonTsVisitor)
+    }
+}
+
+struct JsonTsVisitor;
+
+impl Visitor<'_> for JsonTsVisitor {
+    type Value = JsonTs;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`ts` as an integer of Unix milliseconds")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<JsonTs, E> {
+        Ok(JsonTs::Millis(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<JsonTs, E> {
+        Ok(Millis::try_from(v).map_or_else(
+            |_| JsonTs::NotInteger(format!("{v}, which is out of range")),
+            JsonTs::Millis,
+        ))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<JsonTs, E> {
+        // Debug keeps the fraction (`1700000000000.0`), which is the point of the message.
+        Ok(JsonTs::NotInteger(format!("the number {v:?}")))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<JsonTs, E> {
+        Ok(JsonTs::NotInteger(format!("the string {}", quote(v))))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<JsonTs, E> {
+        Ok(JsonTs::NotInteger(format!("{v}")))
+    }
+}
+
+/// An enum the contract spells as a lowercase name.
+trait WireName: Sized {
+    const EXPECTING: &'static str;
+    fn parse(name: &str) -> Option<Self>;
+}
+
+impl WireName for EventType {
+    const EXPECTING: &'static str = "`type` as a lowercase event type name such as \"offered\"";
+    fn parse(name: &str) -> Option<EventType> {
+        EventType::parse(name)
+    }
+}
+
+impl WireName for AgentState {
+    const EXPECTING: &'static str = "`state` as \"logged_out\", \"ready\" or \"not_ready\"";
+    fn parse(name: &str) -> Option<AgentState> {
+        AgentState::parse(name)
+    }
+}
+
+/// Parsed while deserializing so that a known name costs no allocation.
+struct Named<T>(WireEnum<T>);
+
+impl<'de, T: WireName> Deserialize<'de> for Named<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Named<T>, D::Error> {
+        deserializer.deserialize_str(NamedVisitor(PhantomData))
+    }
+}
+
+struct NamedVisitor<T>(PhantomData<T>);
+
+impl<T: WireName> Visitor<'_> for NamedVisitor<T> {
+    type Value = Named<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Named<T>, E> {
+        Ok(Named(if v.is_empty() {
+            WireEnum::Absent
+        } else {
+            T::parse(v).map_or_else(|| WireEnum::Unknown(quote(v)), WireEnum::Known)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::decode::testing::{decoder_reasons, sample};
+    use crate::ledger::RejectReason;
+
+    fn reject(line: &str) -> DecodeError {
+        match decode_event(line.as_bytes()) {
+            Ok(event) => panic!("accepted {line}: {event:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn every_rejection_reason_is_reachable() {
+        let cases: &[(&str, RejectReason)] = &[
+            ("", RejectReason::Malformed),
+            ("   \r\n", RejectReason::Malformed),
+            ("{\"event_id\":", RejectReason::Malformed),
+            ("\u{0}\u{1}garbage", RejectReason::Malformed),
+            ("[1,2,3]", RejectReason::Malformed),
+            (
+                r#"{"event_id":"e","ts":1.7e12,"type":"offered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::Malformed,
+            ),
+            (
+                r#"{"event_id":"e","ts":"1700000000000","type":"offered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::Malformed,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"type":1,"queue_id":"q","call_id":"c"}"#,
+                RejectReason::Malformed,
+            ),
+            (
+                r#"{"ts":1700000000000,"type":"offered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::MissingEventId,
+            ),
+            (
+                r#"{"event_id":"","ts":1700000000000,"type":"offered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::MissingEventId,
+            ),
+            (
+                r#"{"event_id":"e","type":"offered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::MissingTimestamp,
+            ),
+            (
+                r#"{"event_id":"e","ts":0,"type":"offered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::MissingTimestamp,
+            ),
+            (
+                r#"{"event_id":"e","ts":null,"type":"offered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::MissingTimestamp,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000,"type":"offered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::InvalidTimestamp,
+            ),
+            (
+                r#"{"event_id":"e","ts":-5,"type":"offered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::InvalidTimestamp,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"queue_id":"q","call_id":"c"}"#,
+                RejectReason::UnknownType,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"type":"OFFERED","queue_id":"q","call_id":"c"}"#,
+                RejectReason::UnknownType,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"type":"offered","call_id":"c"}"#,
+                RejectReason::MissingQueueId,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"type":"offered","queue_id":"q"}"#,
+                RejectReason::MissingCallId,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"type":"answered","queue_id":"q","call_id":"c"}"#,
+                RejectReason::MissingAgentId,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"type":"agent_state","queue_id":"q","state":"ready"}"#,
+                RejectReason::MissingAgentId,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"type":"transferred","queue_id":"q","call_id":"c"}"#,
+                RejectReason::MissingTargetQueue,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"type":"agent_state","queue_id":"q","agent_id":"a"}"#,
+                RejectReason::MissingState,
+            ),
+            (
+                r#"{"event_id":"e","ts":1700000000000,"type":"agent_state","queue_id":"q","agent_id":"a","state":"busy"}"#,
+                RejectReason::UnknownAgentState,
+            ),
+        ];
+        let mut reached = BTreeSet::new();
+        for (line, reason) in cases {
+            let err = reject(line);
+            assert_eq!(err.reason(), *reason, "{line}: {err}");
+            reached.insert(*reason);
+        }
+        assert_eq!(reached, decoder_reasons());
+    }
+
+    #[test]
+    fn messages_point_at_the_problem() {
+        assert_eq!(reject("").to_string(), "payload is empty");
+        assert_eq!(
+            reject("hello").to_string(),
+            "line is not JSON: expected value at column 1"
+        );
+        assert_eq!(
+            reject(r#"{"event_id":"e","ts":1700000000000.0}"#).to_string(),
+            "`ts` must be an integer of Unix milliseconds, got the number 1700000000000.0"
+        );
+        assert_eq!(
+            reject(r#"{"event_id":"e","ts":"1700000000000"}"#).to_string(),
+            "`ts` must be an integer of Unix milliseconds, got the string \"1700000000000\""
+        );
+        assert_eq!(
+            reject(r#"{"event_id":"e","ts":18446744073709551615}"#).to_string(),
+            "`ts` must be an integer of Unix milliseconds, got 18446744073709551615, which is out of range"
+        );
+        assert_eq!(
+            reject(r#"{"event_id":"e","ts":1700000000000,"type":"answered","queue_id":"q","call_id":"c"}"#).to_string(),
+            "`agent_id` is required for answered"
+        );
+        assert_eq!(
+            reject(r#"{"event_id":"e","ts":1700000000000,"type":"offerred","queue_id":"q"}"#)
+                .to_string(),
+            "`type` \"offerred\" is not a known event type"
+        );
+        assert_eq!(
+            reject(r#"{"event_id":"e","ts":1700000000000,"type":3}"#).to_string(),
+            "line is JSON but not a CTI event object: invalid type: integer `3`, expected `type` as a lowercase event type name such as \"offered\" at column 43"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_unused_fields_are_ignored() {
+        let line = r#"{"event_id":"ev-offered","ts":1700000000123,"type":"offered","queue_id":"sales","call_id":"call-1","agent_id":"x","state":"weird","site":{"id":[1,2]},"v":2}"#;
+        assert_eq!(
+            decode_event(line.as_bytes()),
+            Ok(sample(EventType::Offered))
+        );
+    }
+
+    #[test]
+    fn a_trailing_newline_is_part_of_the_line() {
+        let mut line = encode_event(&sample(EventType::Hold));
+        line.extend_from_slice(b"\r\n");
+        assert_eq!(decode_event(&line), Ok(sample(EventType::Hold)));
+    }
+
+    #[test]
+    fn two_objects_on_one_line_are_malformed() {
+        let one = encode_event(&sample(EventType::Hold));
+        let two = [one.clone(), one].concat();
+        assert!(matches!(decode_event(&two), Err(DecodeError::NotJson(_))));
+    }
+
+    #[test]
+    fn encoding_leaves_out_what_the_type_does_not_use() {
+        let offered = String::from_utf8(encode_event(&sample(EventType::Offered))).unwrap();
+        assert_eq!(
+            offered,
+            r#"{"event_id":"ev-offered","ts":1700000000123,"type":"offered","queue_id":"sales","call_id":"call-1"}"#
+        );
+        let agent = String::from_utf8(encode_event(&sample(EventType::AgentState))).unwrap();
+        assert_eq!(
+            agent,
+            r#"{"event_id":"ev-agent","ts":1700000000123,"type":"agent_state","queue_id":"sales","agent_id":"agent-7","state":"not_ready","reason":"lunch"}"#
+        );
+        let transferred = String::from_utf8(encode_event(&sample(EventType::Transferred))).unwrap();
+        assert!(transferred.contains(r#""type":"transferred""#));
+        assert!(transferred.contains(r#""target_queue_id":"billing""#));
+        assert!(!transferred.contains("agent_id"));
+    }
+
+    #[test]
+    fn deep_nesting_neither_overflows_the_stack_nor_hides_the_event() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let line = format!(r#"{{"x":{deep},"event_id":"e"}}"#);
+        assert_eq!(reject(&line).reason(), RejectReason::MissingTimestamp);
+        let line = format!(r#"{{"event_id":{deep}}}"#);
+        assert_eq!(reject(&line).reason(), RejectReason::Malformed);
+    }
+
+    #[test]
+    fn invalid_utf8_is_malformed() {
+        let err = decode_event(b"{\"event_id\":\"\xff\"}").unwrap_err();
+        assert_eq!(err.reason(), RejectReason::Malformed);
+    }
+}
