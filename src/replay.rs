@@ -42,9 +42,13 @@ pub fn replay(
     let mut engine = Engine::new(settings, TimeMode::EventTime);
     let mut rejections = Vec::new();
     let mut blank_lines = 0;
-    let mut note = |rejections: &mut Vec<Rejection>, line, reason, detail: String| {
+    let note = |rejections: &mut Vec<Rejection>, line, reason, detail: String| {
         if rejections.len() < keep_rejections {
-            rejections.push(Rejection { line, reason, detail });
+            rejections.push(Rejection {
+                line,
+                reason,
+                detail,
+            });
         }
     };
     let mut since_progress = 0u32;
@@ -66,7 +70,12 @@ pub fn replay(
         }
         for r in engine.take_resolutions() {
             if let Outcome::Rejected(reason) = r.outcome {
-                note(&mut rejections, r.origin, reason, reason.explain().to_string());
+                note(
+                    &mut rejections,
+                    r.origin,
+                    reason,
+                    reason.explain().to_string(),
+                );
             }
         }
         since_progress += 1;
@@ -79,7 +88,12 @@ pub fn replay(
     engine.finish();
     for r in engine.take_resolutions() {
         if let Outcome::Rejected(reason) = r.outcome {
-            note(&mut rejections, r.origin, reason, reason.explain().to_string());
+            note(
+                &mut rejections,
+                r.origin,
+                reason,
+                reason.explain().to_string(),
+            );
         }
     }
     rejections.sort_by_key(|r| r.line);
@@ -90,7 +104,13 @@ pub fn replay(
         .map(|&r| (r, ledger.rejected_by(r)))
         .filter(|&(_, n)| n > 0)
         .collect();
-    Ok(ReplayReport { snapshots, ledger: ledger.counts(), rejected_by_reason, rejections, blank_lines })
+    Ok(ReplayReport {
+        snapshots,
+        ledger: ledger.counts(),
+        rejected_by_reason,
+        rejections,
+        blank_lines,
+    })
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -108,13 +128,30 @@ fn num(v: Option<f64>) -> String {
 /// The human report: one row per queue for `window`, then the ledger and rejections.
 pub fn render_table(report: &ReplayReport, window: &str) -> String {
     let mut out = String::new();
-    let as_of = report.snapshots.first().map(|s| s.as_of).unwrap_or_default();
-    let when = jiff::Timestamp::from_millisecond(as_of).map_or_else(|_| as_of.to_string(), |t| t.to_string());
+    let as_of = report
+        .snapshots
+        .first()
+        .map(|s| s.as_of)
+        .unwrap_or_default();
+    let when = jiff::Timestamp::from_millisecond(as_of)
+        .map_or_else(|_| as_of.to_string(), |t| t.to_string());
     let _ = writeln!(out, "KPIs as of {when}, window {window}\n");
     let _ = writeln!(
         out,
         "{:<16} {:>7} {:>8} {:>9} {:>7} {:>7} {:>7} {:>8} {:>7} {:>9} {:>9} {:>9} {:>7}",
-        "queue", "offered", "answered", "abandoned", "SL", "target", "ASA", "abandon", "AHT", "rings/ans", "occupancy", "not ready", "waiting"
+        "queue",
+        "offered",
+        "answered",
+        "abandoned",
+        "SL",
+        "target",
+        "ASA",
+        "abandon",
+        "AHT",
+        "rings/ans",
+        "occupancy",
+        "not ready",
+        "waiting"
     );
     for s in &report.snapshots {
         let empty = WindowKpis::default();
@@ -154,13 +191,21 @@ pub fn render_ledger(report: &ReplayReport) -> String {
         l.duplicate,
         l.late,
         l.rejected,
-        if l.balances() { "" } else { "  (LEDGER DOES NOT BALANCE)" }
+        if l.balances() {
+            ""
+        } else {
+            "  (LEDGER DOES NOT BALANCE)"
+        }
     );
     if report.blank_lines > 0 {
         let _ = writeln!(out, "blank lines skipped: {}", report.blank_lines);
     }
     if !report.rejected_by_reason.is_empty() {
-        let by: Vec<String> = report.rejected_by_reason.iter().map(|(r, n)| format!("{} {n}", r.label())).collect();
+        let by: Vec<String> = report
+            .rejected_by_reason
+            .iter()
+            .map(|(r, n)| format!("{} {n}", r.label()))
+            .collect();
         let _ = writeln!(out, "rejected by reason: {}", by.join(", "));
         for r in &report.rejections {
             let _ = writeln!(out, "  line {}: {}: {}", r.line, r.reason.label(), r.detail);
@@ -181,7 +226,14 @@ mod tests {
 
     fn run(text: &'static str) -> ReplayReport {
         let mut src = LineSource::from(text.as_bytes());
-        replay(&mut src, Arc::new(EngineSettings::default()), WALL, 10, &mut |_| {}).unwrap()
+        replay(
+            &mut src,
+            Arc::new(EngineSettings::default()),
+            WALL,
+            10,
+            &mut |_| {},
+        )
+        .unwrap()
     }
 
     #[test]
@@ -199,15 +251,36 @@ mod tests {
             "\n",
         ));
         let l = report.ledger;
-        assert_eq!((l.consumed, l.applied, l.duplicate, l.late, l.rejected, l.pending), (5, 1, 1, 0, 3, 0));
-        let lines: Vec<(u64, RejectReason)> = report.rejections.iter().map(|r| (r.line, r.reason)).collect();
+        assert_eq!(
+            (
+                l.consumed,
+                l.applied,
+                l.duplicate,
+                l.late,
+                l.rejected,
+                l.pending
+            ),
+            (5, 1, 1, 0, 3, 0)
+        );
+        let lines: Vec<(u64, RejectReason)> = report
+            .rejections
+            .iter()
+            .map(|r| (r.line, r.reason))
+            .collect();
         assert_eq!(
             lines,
-            vec![(2, RejectReason::Malformed), (4, RejectReason::NoOffer), (5, RejectReason::UnknownType)]
+            vec![
+                (2, RejectReason::Malformed),
+                (4, RejectReason::NoOffer),
+                (5, RejectReason::UnknownType)
+            ]
         );
         assert_eq!(report.blank_lines, 1);
         let text = render_table(&report, "today");
-        assert!(text.contains("consumed 5 = applied 1 + duplicate 1 + late 0 + rejected 3"), "{text}");
+        assert!(
+            text.contains("consumed 5 = applied 1 + duplicate 1 + late 0 + rejected 3"),
+            "{text}"
+        );
         assert!(text.contains("line 4: no_offer"), "{text}");
     }
 }

