@@ -4,21 +4,33 @@
 //!
 //! Data flows `source → decode → state → kpi → sinks`:
 //!
-//! - [`source`]: where events come from (recorded files; the simulator in [`sim`]).
+//! - [`source`]: where events come from: recorded files; [`sim`], the seeded call-centre
+//!   simulator (Erlang-A arrivals, handling, abandons, breaks, surges).
 //! - [`event`]: the CTI event contract as domain types (what every decoder produces).
-//! - [`ledger`]: outcome of every consumed event and the reasons for rejections.
 //! - [`decode`]: the JSON and protobuf wire formats of events and KPI snapshots, and why a
 //!   payload is rejected.
 //! - `pb` (private): the code generated from `proto/acd/v1`, the only module naming its types.
+//! - [`ledger`]: outcome of every consumed event and the reasons for rejections.
 //! - [`state`]: per-queue state machines, sliding windows and the engine that applies events.
 //! - [`kpi`]: pure KPI math over window sums, and the KPI snapshot shape.
+//! - [`sinks`]: where KPIs go: Prometheus gauges and counters.
+//! - [`telemetry`]: the catalogue of metric names, described once at start-up.
+//! - [`http`]: the HTTP edge: `/metrics`, `/healthz`, `/readyz`.
+//! - [`config`]: the TOML file and `ACDSTREAM_…` overrides, checked at start-up.
 //! - [`replay`]: a recorded file through the engine in event time, and its report.
+//! - [`demo`]: the simulator → engine → `/metrics` pipeline in real time.
 
+pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod event;
+pub mod http;
 pub mod kpi;
 pub mod ledger;
 mod pb;
 pub mod replay;
+pub mod sim;
+pub mod sinks;
 pub mod source;
 pub mod state;
+pub mod telemetry;

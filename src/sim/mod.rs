@@ -1,0 +1,378 @@
+//! A deterministic call-centre simulator that produces [`CtiEvent`]s, for demos, load tests
+//! and end-to-end checks of the KPI engine without a real ACD.
+//!
+//! # Model
+//!
+//! A discrete-event simulation in the Erlang-A mould (Poisson arrivals, exponential service
+//! and exponential caller patience), with the CTI details a real stream has:
+//!
+//! - **Arrivals** per queue form a non-homogeneous Poisson process, drawn by thinning, at
+//!   `calls_per_hour × (1 + amplitude × sin(2π t / period))`, times the surge factor inside the
+//!   surge window of the surge queue. Each arrival is `offered`.
+//! - **Agents** belong to one queue (`{queue}-a01`, `-a02`, …) and all log in `ready` at the
+//!   start. Waiting calls are served first in, first out; a call that finds idle agents rings
+//!   the one idle longest.
+//! - **Ringing** lasts Exp(`mean_ring_s`), cut at `ring_timeout_s`, then `answered`; the ring
+//!   counts as waiting, as an ACD measures it (offer to answer). With
+//!   `ring_no_answer_probability` it instead times out (RONA): the agent is `not_ready`
+//!   ("rona") for 30 s and the call goes back to the head of the line.
+//! - **Patience** is Exp(`mean_patience_s`) from the first offer; a call not answered by then is
+//!   `abandoned`, also mid-ring (which frees the agent).
+//! - **Talk** lasts Exp(`mean_talk_s`) and, with `hold_probability`, contains one `hold` /
+//!   `unhold` pair (Exp(`mean_hold_s`), cut to end before the wrap); then `wrap`,
+//!   Exp(`mean_acw_s`) of after-call work and `wrap_end`. With `break_probability` the agent
+//!   then takes an Exp(`mean_break_s`) break (`not_ready`, "break").
+//! - **Overflow**: a call still waiting (not ringing) `after_s` after its offer in a queue is
+//!   `transferred` and `offered` in the target queue at the same instant, keeping its patience.
+//!   A call never overflows back into a queue it has already left.
+//!
+//! Every call's life in a queue follows the contract: `offered → ringing* → answered → (hold →
+//! unhold)* → wrap → wrap_end`, or ends `abandoned` or `transferred`. Events are timed in
+//! `[start, start + duration_ms)`; calls still in progress at the end are simply cut off.
+//! Sampled delays are whole milliseconds, at least 1, so the steps of a call that are separated
+//! by a delay never share a timestamp.
+//!
+//! # Delivery
+//!
+//! The model's stream is in time order. On top of it, `out_of_order_jitter_ms` delays each
+//! event's delivery by a uniform 0…J ms of event time (as when several CTI servers feed one
+//! topic), so an event can come out after events up to J ms newer but never more; and
+//! `duplicate_ratio` delivers that share of events twice, with the same `event_id`, as an
+//! at-least-once source does. Neither changes what the model does: the same seed gives the same
+//! calls whatever the delivery settings.
+//!
+//! # Determinism
+//!
+//! All randomness comes from [`rng`]'s generator, seeded from the `seed` argument alone (one
+//! sub-stream per queue, one each for jitter and duplicates), so a `(scenario, seed, start)` triple always
+//! yields the same events. Event ids are `{seed:x}-{n}` and call ids `c{n}`.
+
+mod model;
+pub mod rng;
+mod scenario;
+
+use std::collections::BinaryHeap;
+
+use crate::event::{CtiEvent, Millis};
+
+use model::Model;
+use rng::Rng;
+pub use scenario::{Overflow, QueueModel, Scenario, ScenarioError, Surge};
+
+/// Random streams of the delivery layer; the model's queues use streams 1, 2, ….
+const DUPLICATE_STREAM: u64 = 0;
+const JITTER_STREAM: u64 = u64::MAX;
+
+/// Iterates over the events of a simulated scenario, in delivery order.
+///
+/// Construction never fails: values [`Scenario::validate`] would reject are repaired (negative
+/// or non-finite numbers read as 0, probabilities clamped, overflow and surge rules naming an
+/// unknown queue ignored). Validate first to report such a scenario instead.
+#[derive(Debug)]
+pub struct Simulator {
+    model: Model,
+    model_done: bool,
+    /// Timestamp of the newest event taken from the model: no later model event is older.
+    horizon: Option<Millis>,
+    jitter_ms: Millis,
+    duplicate_ratio: f64,
+    /// Separate streams, so that which events are duplicated does not depend on the jitter.
+    jitter_rng: Rng,
+    duplicate_rng: Rng,
+    /// Events taken from the model but not yet delivered, by release time.
+    held: BinaryHeap<Held>,
+    next_held_seq: u64,
+}
+
+#[derive(Debug)]
+struct Held {
+    release: Millis,
+    seq: u64,
+    event: CtiEvent,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Self) -> bool {
+        (self.release, self.seq) == (other.release, other.seq)
+    }
+}
+
+impl Eq for Held {}
+
+impl Ord for Held {
+    /// Reversed so that `BinaryHeap`, a max-heap, pops the earliest release (then the first
+    /// taken, which keeps the model's order among equal releases).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.release, other.seq).cmp(&(self.release, self.seq))
+    }
+}
+
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Simulator {
+    /// A run of `scenario` from `start_ms` (Unix ms) for `scenario.duration_ms`.
+    pub fn new(scenario: Scenario, seed: u64, start_ms: i64) -> Simulator {
+        let duplicate_ratio = if scenario.duplicate_ratio.is_nan() {
+            0.0
+        } else {
+            scenario.duplicate_ratio.clamp(0.0, 1.0)
+        };
+        Simulator {
+            model: Model::new(&scenario, seed, start_ms),
+            model_done: false,
+            horizon: None,
+            jitter_ms: scenario.out_of_order_jitter_ms.max(0),
+            duplicate_ratio,
+            jitter_rng: Rng::stream(seed, JITTER_STREAM),
+            duplicate_rng: Rng::stream(seed, DUPLICATE_STREAM),
+            held: BinaryHeap::new(),
+            next_held_seq: 0,
+        }
+    }
+
+    /// End of the simulated interval (exclusive): every event is timed before it.
+    pub fn end_ms(&self) -> Millis {
+        self.model.end()
+    }
+
+    fn hold(&mut self, event: CtiEvent) {
+        let delay = if self.jitter_ms > 0 {
+            self.jitter_rng.below(self.jitter_ms as u64 + 1) as Millis
+        } else {
+            0
+        };
+        let seq = self.next_held_seq;
+        self.next_held_seq += 1;
+        self.held.push(Held {
+            release: event.ts.saturating_add(delay),
+            seq,
+            event,
+        });
+    }
+}
+
+impl Iterator for Simulator {
+    type Item = CtiEvent;
+
+    fn next(&mut self) -> Option<CtiEvent> {
+        loop {
+            // Safe to deliver once nothing still to come from the model can be released
+            // earlier: later model events have ts >= horizon, hence release >= horizon, and
+            // on a tie they were taken later.
+            if let Some(top) = self.held.peek() {
+                let due = self.model_done || self.horizon.is_some_and(|h| top.release <= h);
+                if due {
+                    return self.held.pop().map(|h| h.event);
+                }
+            } else if self.model_done {
+                return None;
+            }
+            match self.model.next() {
+                None => self.model_done = true,
+                Some(event) => {
+                    self.horizon = Some(event.ts);
+                    if self.duplicate_ratio > 0.0 && self.duplicate_rng.chance(self.duplicate_ratio)
+                    {
+                        self.hold(event.clone());
+                    }
+                    self.hold(event);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const START: Millis = 1_700_000_000_000;
+
+    fn short_demo(minutes: i64) -> Scenario {
+        Scenario {
+            duration_ms: minutes * 60_000,
+            ..Scenario::demo()
+        }
+    }
+
+    fn run(scenario: Scenario, seed: u64) -> Vec<CtiEvent> {
+        Simulator::new(scenario, seed, START).collect()
+    }
+
+    #[test]
+    fn same_seed_same_events_different_seed_different_events() {
+        let a = run(short_demo(30), 7);
+        let b = run(short_demo(30), 7);
+        assert!(a.len() > 1_000, "{}", a.len());
+        assert_eq!(a, b);
+
+        let c = run(short_demo(30), 8);
+        assert_ne!(a, c);
+        // Not merely different ids: the calls themselves differ.
+        let shape = |events: &[CtiEvent]| -> Vec<(Millis, String)> {
+            events
+                .iter()
+                .map(|e| (e.ts, e.event_type().to_string()))
+                .collect()
+        };
+        assert_ne!(shape(&a), shape(&c));
+    }
+
+    #[test]
+    fn without_jitter_time_is_nondecreasing_and_ids_unique() {
+        let seed = 0xACD;
+        let sim = Simulator::new(Scenario::demo(), seed, START);
+        let end = sim.end_ms();
+        assert_eq!(end, START + 7_200_000);
+        let events: Vec<CtiEvent> = sim.collect();
+        assert!(events.windows(2).all(|w| w[0].ts <= w[1].ts));
+        assert!(events.iter().all(|e| (START..end).contains(&e.ts)));
+        let mut ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+        assert!(ids.iter().all(|id| id.starts_with("acd-")));
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), events.len());
+    }
+
+    #[test]
+    fn jitter_is_bounded_real_and_leaves_the_model_alone() {
+        let jitter = 5_000;
+        let plain = run(short_demo(60), 3);
+        let jittered = run(
+            Scenario {
+                out_of_order_jitter_ms: jitter,
+                ..short_demo(60)
+            },
+            3,
+        );
+
+        let mut newest = Millis::MIN;
+        let mut late = 0;
+        let mut worst = 0;
+        for e in &jittered {
+            if e.ts < newest {
+                late += 1;
+                worst = worst.max(newest - e.ts);
+            }
+            newest = newest.max(e.ts);
+        }
+        assert!(worst <= jitter, "an event came out {worst} ms behind");
+        assert!(late > jittered.len() / 10, "only {late} events reordered");
+        assert!(worst > jitter / 2, "worst lateness only {worst} ms");
+
+        // The same events, only in another order.
+        let mut sorted = jittered.clone();
+        sorted.sort_by_key(|e| {
+            let n: u64 = e.event_id.rsplit('-').next().unwrap().parse().unwrap();
+            n
+        });
+        assert_eq!(sorted, plain);
+    }
+
+    #[test]
+    fn duplicates_are_exact_copies_at_the_configured_share() {
+        let plain = run(short_demo(60), 5);
+        let duplicated = run(
+            Scenario {
+                duplicate_ratio: 0.05,
+                ..short_demo(60)
+            },
+            5,
+        );
+        let mut first_seen: HashMap<&str, &CtiEvent> = HashMap::new();
+        let mut copies = 0usize;
+        let mut deduped = Vec::new();
+        for e in &duplicated {
+            match first_seen.get(e.event_id.as_str()) {
+                Some(original) => {
+                    assert_eq!(*original, e, "a duplicate differs from its original");
+                    copies += 1;
+                }
+                None => {
+                    first_seen.insert(&e.event_id, e);
+                    deduped.push(e.clone());
+                }
+            }
+        }
+        assert_eq!(deduped, plain);
+        assert_eq!(duplicated.len(), plain.len() + copies);
+        // Binomial with n ≈ 5 000, p = 0.05: σ ≈ 0.3 points; 1.5 points is ~5σ.
+        let share = copies as f64 / plain.len() as f64;
+        assert!((share - 0.05).abs() < 0.015, "duplicate share {share}");
+        // At most one copy each.
+        let mut counts: HashMap<&str, u32> = HashMap::new();
+        for e in &duplicated {
+            *counts.entry(&e.event_id).or_default() += 1;
+        }
+        assert!(counts.values().all(|&c| c <= 2));
+    }
+
+    #[test]
+    fn jitter_and_duplicates_together_stay_within_bounds() {
+        let jitter = 2_000;
+        let events = run(
+            Scenario {
+                out_of_order_jitter_ms: jitter,
+                duplicate_ratio: 0.1,
+                ..short_demo(30)
+            },
+            11,
+        );
+        let mut newest = Millis::MIN;
+        for e in &events {
+            assert!(e.ts >= newest || newest - e.ts <= jitter);
+            newest = newest.max(e.ts);
+        }
+        let mut seen: HashMap<&str, &CtiEvent> = HashMap::new();
+        let mut duplicated = Vec::new();
+        for e in &events {
+            if let Some(prev) = seen.insert(&e.event_id, e) {
+                assert_eq!(prev, e);
+                duplicated.push(e.event_id.clone());
+            }
+        }
+        // Jitter reorders deliveries but does not change which events are duplicated.
+        let unjittered = run(
+            Scenario {
+                duplicate_ratio: 0.1,
+                ..short_demo(30)
+            },
+            11,
+        );
+        let mut unjittered_dups: Vec<String> = unjittered
+            .windows(2)
+            .filter(|w| w[0].event_id == w[1].event_id)
+            .map(|w| w[1].event_id.clone())
+            .collect();
+        duplicated.sort();
+        unjittered_dups.sort();
+        assert!(!duplicated.is_empty());
+        assert_eq!(duplicated, unjittered_dups);
+        // The deduplicated, time-sorted stream is still a valid contact-centre history.
+        let mut unique: Vec<CtiEvent> = seen.into_values().cloned().collect();
+        unique.sort_by_key(|e| {
+            let n: u64 = e.event_id.rsplit('-').next().unwrap().parse().unwrap();
+            n
+        });
+        model::tests::check_contract(&unique).unwrap();
+    }
+
+    #[test]
+    fn empty_or_zero_length_runs_produce_nothing() {
+        assert_eq!(run(short_demo(0), 1).len(), 0);
+        assert_eq!(run(Scenario::default(), 1).len(), 0);
+        let negative = Scenario {
+            duration_ms: -5,
+            out_of_order_jitter_ms: -5,
+            duplicate_ratio: f64::NAN,
+            ..Scenario::demo()
+        };
+        assert_eq!(run(negative, 1).len(), 0);
+    }
+}
