@@ -1,0 +1,1627 @@
+//! The configuration boundary: defaults in code, then an optional TOML file, then
+//! `ACDSTREAM_<SECTION>__<KEY>` environment variables, checked as a whole.
+//!
+//! Loading happens in three steps so that every layer is testable without touching the
+//! process environment:
+//!
+//! 1. The file is parsed into a [`toml::Table`] (syntax errors carry a line and column).
+//! 2. Environment overrides are laid over that table ([`Config::from_sources`] takes them as an
+//!    iterator; [`Config::load`] reads the process environment). A variable name is split on
+//!    double underscores (keys themselves contain single ones) and lowercased, so
+//!    `ACDSTREAM_KPI__QUEUES__SALES__SL_THRESHOLD=30s` sets `kpi.queues.sales.sl_threshold`.
+//!    Values are read as TOML values when they parse (`60`, `0.9`, `["5m","15m"]`), otherwise as
+//!    strings (`30s`, `0.0.0.0:9898`). Variables without a double underscore, such as
+//!    `ACDSTREAM_CONFIG`, are not settings and are left alone. Because names are lowercased,
+//!    a queue whose id has capitals or characters that cannot appear in a variable name must be
+//!    configured in the file.
+//! 3. The merged table is deserialized into raw structs (`deny_unknown_fields`, defaults in
+//!    code) and validated into [`Config`]. Durations stay text until validation so that a bad
+//!    duration is reported together with every other problem instead of stopping at the first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+
+use crate::event::Millis;
+use crate::state::{EngineSettings, QueueKpiSettings, SlidingWindow, BUCKET_MS};
+
+/// Prefix of every environment variable that overrides a setting.
+pub const ENV_PREFIX: &str = "ACDSTREAM_";
+/// Separates path segments in an override's name.
+pub const ENV_SEPARATOR: &str = "__";
+
+const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+const DAY_MS: u128 = 24 * 3_600_000;
+
+/// Why the configuration could not be loaded. Every message names what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "cannot read configuration file {}: {error}; check the path and its permissions, \
+         or start without a configuration file to run on the defaults",
+        path.display()
+    )]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+
+    #[error("{origin} is not valid TOML: line {line}, column {column}: {message}")]
+    Syntax {
+        /// The file (or "configuration text" when not read from a file).
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error("unknown setting: {message}; compare the spelling with acdstream.example.toml")]
+    UnknownKey { message: String },
+
+    #[error("{}", InvalidList(.0))]
+    Invalid(Vec<String>),
+}
+
+struct InvalidList<'a>(&'a [String]);
+
+impl fmt::Display for InvalidList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(
+            f,
+            "invalid configuration ({n} problem{}); fix each of these:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for problem in self.0 {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub engine: EngineConfig,
+    pub kpi: KpiConfig,
+    pub http: HttpConfig,
+    pub publish: PublishConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// Sliding windows in configured order; each name is the duration as written (`"5m"`).
+    pub windows: Vec<WindowConfig>,
+    pub interval: Duration,
+    pub timezone: TimeZone,
+    pub allowed_lateness: Duration,
+    pub dedup_horizon: Duration,
+    pub dedup_max_ids_per_queue: usize,
+    pub max_call_age: Duration,
+    pub max_future_skew: Duration,
+    pub max_queues: usize,
+    pub max_agents_per_queue: usize,
+    pub max_events_per_call: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowConfig {
+    pub name: String,
+    pub len: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KpiConfig {
+    pub default: QueueKpi,
+    /// Per-queue definitions with the omitted fields already filled from `default`.
+    pub queues: BTreeMap<String, QueueKpi>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueKpi {
+    pub sl_threshold: Duration,
+    pub sl_target: f64,
+    pub short_abandon: Duration,
+    pub ring_cadence: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishConfig {
+    pub interval: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A level or a `tracing` filter directive, e.g. `info,acdstream=debug`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The built-in defaults name no time zone database entry (UTC is built in), so this
+        // cannot fail on a host without zoneinfo; the unit tests pin that.
+        validate(raw::File::default(), &Overlay::default())
+            .expect("built-in configuration defaults are valid")
+    }
+}
+
+impl Config {
+    /// Loads the file at `path` (if any) and applies the process's `ACDSTREAM_…` variables.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                        path: path.to_owned(),
+                        error,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let origin = match path {
+            Some(path) => format!("configuration file {}", path.display()),
+            None => String::new(),
+        };
+        build(&origin, text.as_deref(), process_env())
+    }
+
+    /// Builds the configuration from file text (if any) and `(name, value)` environment pairs;
+    /// pure, so tests pass the environment explicitly.
+    pub fn from_sources(
+        file_text: Option<&str>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        build("configuration text", file_text, env)
+    }
+
+    /// The settings the engine consumes, in its units (milliseconds).
+    pub fn engine_settings(&self) -> EngineSettings {
+        let e = &self.engine;
+        EngineSettings {
+            sliding: e
+                .windows
+                .iter()
+                .map(|w| SlidingWindow {
+                    name: w.name.clone(),
+                    len_ms: millis(w.len),
+                })
+                .collect(),
+            interval_ms: millis(e.interval),
+            timezone: e.timezone.clone(),
+            allowed_lateness_ms: millis(e.allowed_lateness),
+            dedup_horizon_ms: millis(e.dedup_horizon),
+            dedup_max_ids_per_queue: e.dedup_max_ids_per_queue,
+            max_call_age_ms: millis(e.max_call_age),
+            max_future_skew_ms: millis(e.max_future_skew),
+            max_queues: e.max_queues,
+            max_agents_per_queue: e.max_agents_per_queue,
+            max_events_per_call: e.max_events_per_call,
+            default_queue: self.kpi.default.settings(),
+            queues: self
+                .kpi
+                .queues
+                .iter()
+                .map(|(id, q)| (id.clone(), q.settings()))
+                .collect::<HashMap<_, _>>(),
+        }
+    }
+}
+
+impl QueueKpi {
+    pub fn settings(&self) -> QueueKpiSettings {
+        QueueKpiSettings {
+            sl_threshold_ms: millis(self.sl_threshold),
+            sl_target: self.sl_target,
+            short_abandon_ms: millis(self.short_abandon),
+            ring_cadence_ms: millis(self.ring_cadence),
+        }
+    }
+}
+
+/// The parser caps durations at `Millis::MAX`, so this never saturates in practice.
+fn millis(d: Duration) -> Millis {
+    Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
+}
+
+fn process_env() -> impl Iterator<Item = (String, String)> {
+    // `std::env::vars()` panics on a non-UTF-8 variable anywhere in the environment; a lossy
+    // conversion instead lets validation report a mangled ACDSTREAM_ value by name.
+    std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    })
+}
+
+fn build(
+    origin: &str,
+    file_text: Option<&str>,
+    env: impl Iterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let mut table = match file_text {
+        Some(text) => parse_file(origin, text)?,
+        None => toml::Table::new(),
+    };
+    let overlay = overlay_env(&mut table, env);
+    let raw: raw::File = table.try_into().map_err(|e| shape_error(&e, &overlay))?;
+    validate(raw, &overlay)
+}
+
+fn parse_file(origin: &str, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| {
+        let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
+        ConfigError::Syntax {
+            origin: origin.to_owned(),
+            line,
+            column,
+            message: e.message().trim_end().to_owned(),
+        }
+    })
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Which setting each environment variable set, and the variables that could not be applied.
+#[derive(Debug, Default)]
+struct Overlay {
+    /// Dotted key path → variable name, to point an operator at the variable behind a problem.
+    sources: BTreeMap<String, String>,
+    problems: Vec<String>,
+}
+
+impl Overlay {
+    /// The variable that set `path` or one of its parents (`engine.windows[1]` → `engine.windows`).
+    /// Failing that, a variable that set something below `path` (which made it a table).
+    fn source_of(&self, path: &str) -> Option<&str> {
+        let path = path.split('[').next().unwrap_or(path);
+        let mut prefix = path;
+        loop {
+            if let Some(var) = self.sources.get(prefix) {
+                return Some(var);
+            }
+            match prefix.rfind('.') {
+                Some(i) => prefix = &prefix[..i],
+                None => break,
+            }
+        }
+        let below = format!("{path}.");
+        self.sources
+            .iter()
+            .find(|(p, _)| p.starts_with(&below))
+            .map(|(_, var)| var.as_str())
+    }
+}
+
+fn overlay_env(table: &mut toml::Table, env: impl Iterator<Item = (String, String)>) -> Overlay {
+    let mut overlay = Overlay::default();
+    // Sorted so that the result never depends on the order the OS lists variables in.
+    let vars: BTreeMap<String, String> = env
+        .filter(|(name, _)| {
+            name.strip_prefix(ENV_PREFIX)
+                .is_some_and(|rest| rest.contains(ENV_SEPARATOR))
+        })
+        .collect();
+    for (name, value) in vars {
+        let rest = &name[ENV_PREFIX.len()..];
+        let segments: Vec<String> = rest
+            .split(ENV_SEPARATOR)
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let path = segments.join(".");
+        if segments.iter().any(String::is_empty) {
+            overlay.problems.push(format!(
+                "{name}: empty key segment; write the path with single `__` between parts, \
+                 e.g. ACDSTREAM_ENGINE__ALLOWED_LATENESS"
+            ));
+            continue;
+        }
+        // A value that is not a TOML value (`30s`, `0.0.0.0:9898`) is meant as a string.
+        let value = value
+            .parse::<toml::Value>()
+            .unwrap_or(toml::Value::String(value));
+        match set_path(table, &segments, value) {
+            Ok(()) => {
+                overlay.sources.insert(path, name);
+            }
+            Err(parent) => overlay.problems.push(format!(
+                "{path}: cannot be set by {name} because `{parent}` is not a table; \
+                 check the variable name"
+            )),
+        }
+    }
+    overlay
+}
+
+/// Sets `segments` in `table`, creating intermediate tables; on a non-table parent returns its path.
+fn set_path(
+    table: &mut toml::Table,
+    segments: &[String],
+    value: toml::Value,
+) -> Result<(), String> {
+    let (leaf, parents) = segments.split_last().expect("split yields a segment");
+    let mut current = table;
+    for (depth, segment) in parents.iter().enumerate() {
+        let entry = current
+            .entry(segment.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(segments[..=depth].join(".")),
+        };
+    }
+    current.insert(leaf.clone(), value);
+    Ok(())
+}
+
+/// Turns a deserialization error (unknown key, wrong type) into an operator-facing error that
+/// names the full key path and, when an environment variable set it, the variable.
+fn shape_error(e: &toml::de::Error, overlay: &Overlay) -> ConfigError {
+    let message = e.message().trim_end();
+    // toml reports the path of the table being read on its own `in `a.b`` line; that is the
+    // only place the path is exposed.
+    let rendered = e.to_string();
+    let parent = rendered
+        .lines()
+        .find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'))
+        .unwrap_or("");
+    let field = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    let join = |child: &str| {
+        if parent.is_empty() {
+            child.to_owned()
+        } else {
+            format!("{parent}.{child}")
+        }
+    };
+    match field {
+        Some(field) => {
+            let path = join(field);
+            let from = overlay
+                .sources
+                .get(&path)
+                .map(|var| format!(" (set by environment variable {var})"))
+                .unwrap_or_default();
+            let place = if parent.is_empty() {
+                "at the top level".to_owned()
+            } else {
+                format!("in [{parent}]")
+            };
+            ConfigError::UnknownKey {
+                message: format!("`{path}`{from}: {message} {place}"),
+            }
+        }
+        None => {
+            let path = if parent.is_empty() {
+                "(top level)"
+            } else {
+                parent
+            };
+            let mut problems = overlay.problems.clone();
+            problems.push(with_source(path, message, overlay));
+            ConfigError::Invalid(problems)
+        }
+    }
+}
+
+fn with_source(path: &str, message: impl fmt::Display, overlay: &Overlay) -> String {
+    match overlay.source_of(path) {
+        Some(var) => format!("{path}: {message} (set by environment variable {var})"),
+        None => format!("{path}: {message}"),
+    }
+}
+
+/// Collects problems; every check runs even after one fails.
+struct Problems<'a> {
+    list: Vec<String>,
+    overlay: &'a Overlay,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, path: &str, message: impl fmt::Display) {
+        self.list.push(with_source(path, message, self.overlay));
+    }
+
+    fn duration(&mut self, path: &str, text: &raw::DurationText) -> Option<Duration> {
+        match parse_duration(&text.0) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.add(path, e);
+                None
+            }
+        }
+    }
+
+    /// A duration that must be > 0.
+    fn positive(&mut self, path: &str, text: &raw::DurationText) -> Option<Duration> {
+        let d = self.duration(path, text)?;
+        if d.is_zero() {
+            self.add(path, format!("must be longer than 0s (got \"{}\")", text.0));
+            return None;
+        }
+        Some(d)
+    }
+
+    fn cap(&mut self, path: &str, value: u64) -> Option<usize> {
+        if value == 0 {
+            self.add(path, "must be greater than 0");
+            return None;
+        }
+        match usize::try_from(value) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.add(path, format!("{value} is too large for this platform"));
+                None
+            }
+        }
+    }
+
+    fn sl_target(&mut self, path: &str, target: f64) -> Option<f64> {
+        // Written so that NaN fails too.
+        if target > 0.0 && target <= 1.0 {
+            return Some(target);
+        }
+        self.add(
+            path,
+            format!("{target} must be in (0, 1], e.g. 0.8 for 80 %"),
+        );
+        None
+    }
+
+    fn queue_kpi(&mut self, path: &str, raw: &raw::QueueKpi) -> Option<QueueKpi> {
+        let sl_threshold = self.positive(&format!("{path}.sl_threshold"), &raw.sl_threshold);
+        let sl_target = self.sl_target(&format!("{path}.sl_target"), raw.sl_target);
+        let short_abandon = self.positive(&format!("{path}.short_abandon"), &raw.short_abandon);
+        let ring_cadence = self.positive(&format!("{path}.ring_cadence"), &raw.ring_cadence);
+        Some(QueueKpi {
+            sl_threshold: sl_threshold?,
+            sl_target: sl_target?,
+            short_abandon: short_abandon?,
+            ring_cadence: ring_cadence?,
+        })
+    }
+
+    /// Checks only the fields the override sets: an inherited bad value is reported once, at
+    /// `kpi.default`, where it has to be fixed.
+    fn queue_override(
+        &mut self,
+        path: &str,
+        raw: &raw::QueueOverride,
+        default: Option<&QueueKpi>,
+    ) -> Option<QueueKpi> {
+        let sl_threshold = match &raw.sl_threshold {
+            Some(text) => self.positive(&format!("{path}.sl_threshold"), text),
+            None => default.map(|d| d.sl_threshold),
+        };
+        let sl_target = match raw.sl_target {
+            Some(target) => self.sl_target(&format!("{path}.sl_target"), target),
+            None => default.map(|d| d.sl_target),
+        };
+        let short_abandon = match &raw.short_abandon {
+            Some(text) => self.positive(&format!("{path}.short_abandon"), text),
+            None => default.map(|d| d.short_abandon),
+        };
+        let ring_cadence = match &raw.ring_cadence {
+            Some(text) => self.positive(&format!("{path}.ring_cadence"), text),
+            None => default.map(|d| d.ring_cadence),
+        };
+        Some(QueueKpi {
+            sl_threshold: sl_threshold?,
+            sl_target: sl_target?,
+            short_abandon: short_abandon?,
+            ring_cadence: ring_cadence?,
+        })
+    }
+}
+
+fn validate(raw: raw::File, overlay: &Overlay) -> Result<Config, ConfigError> {
+    let mut p = Problems {
+        list: overlay.problems.clone(),
+        overlay,
+    };
+    let e = &raw.engine;
+
+    // Sliding windows.
+    let mut windows: Vec<WindowConfig> = Vec::with_capacity(e.windows.0.len());
+    if e.windows.0.is_empty() {
+        p.add(
+            "engine.windows",
+            "must list at least one window, e.g. [\"5m\", \"15m\", \"60m\"]",
+        );
+    }
+    for (i, text) in e.windows.0.iter().enumerate() {
+        let path = format!("engine.windows[{i}]");
+        let Some(len) = p.duration(&path, text) else {
+            continue;
+        };
+        let ms = len.as_millis();
+        if ms == 0 || ms % BUCKET_MS as u128 != 0 {
+            p.add(
+                &path,
+                format!(
+                    "\"{}\" must be a positive multiple of {} (the bucket width), e.g. \"30s\" or \"5m\"",
+                    text.0,
+                    format_duration(Duration::from_millis(BUCKET_MS as u64))
+                ),
+            );
+            continue;
+        }
+        if let Some(j) = windows.iter().position(|w| w.len == len) {
+            p.add(
+                &path,
+                format!(
+                    "\"{}\" is as long as a window already listed (\"{}\"); list each window once",
+                    text.0, windows[j].name
+                ),
+            );
+            continue;
+        }
+        windows.push(WindowConfig {
+            name: text.0.trim().to_owned(),
+            len,
+        });
+    }
+    // Checked against the windows that are valid, so that a lateness problem shows up in the
+    // same report as a window problem.
+    let shortest_window = windows.iter().map(|w| w.len).min();
+
+    let interval = p.duration("engine.interval", &e.interval).and_then(|d| {
+        let ms = d.as_millis();
+        if ms == 0 || ms % BUCKET_MS as u128 != 0 || DAY_MS % ms != 0 {
+            p.add(
+                "engine.interval",
+                format!(
+                    "\"{}\" must be a multiple of 10s that divides 24h evenly, \
+                     e.g. \"15m\", \"30m\" or \"1h\"",
+                    e.interval.0
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    });
+
+    let timezone = match time_zone(e.timezone.trim()) {
+        Ok(tz) => Some(tz),
+        Err(err) => {
+            p.add(
+                "engine.timezone",
+                format!(
+                    "unknown time zone \"{}\" ({err}); use an IANA name such as \
+                     \"Europe/London\" or \"America/New_York\"",
+                    e.timezone
+                ),
+            );
+            None
+        }
+    };
+
+    let allowed_lateness = p
+        .duration("engine.allowed_lateness", &e.allowed_lateness)
+        .and_then(|lateness| match shortest_window {
+            Some(shortest) if lateness >= shortest => {
+                p.add(
+                    "engine.allowed_lateness",
+                    format!(
+                        "{} must be shorter than the shortest window ({})",
+                        format_duration(lateness),
+                        format_duration(shortest)
+                    ),
+                );
+                None
+            }
+            _ => Some(lateness),
+        });
+    let dedup_horizon = p
+        .duration("engine.dedup_horizon", &e.dedup_horizon)
+        .and_then(|horizon| match allowed_lateness {
+            Some(lateness) if horizon < lateness => {
+                p.add(
+                    "engine.dedup_horizon",
+                    format!(
+                        "{} must be at least engine.allowed_lateness ({}), or a redelivered \
+                         event that is still on time would be counted twice",
+                        format_duration(horizon),
+                        format_duration(lateness)
+                    ),
+                );
+                None
+            }
+            _ => Some(horizon),
+        });
+    let dedup_max_ids_per_queue =
+        p.cap("engine.dedup_max_ids_per_queue", e.dedup_max_ids_per_queue);
+    let max_call_age = p.positive("engine.max_call_age", &e.max_call_age);
+    let max_future_skew = p.positive("engine.max_future_skew", &e.max_future_skew);
+    let max_queues = p.cap("engine.max_queues", e.max_queues);
+    let max_agents_per_queue = p.cap("engine.max_agents_per_queue", e.max_agents_per_queue);
+    let max_events_per_call = p.cap("engine.max_events_per_call", e.max_events_per_call);
+
+    // KPI definitions: overrides are validated where they are written, then merged.
+    let default_kpi = p.queue_kpi("kpi.default", &raw.kpi.default);
+    let mut queues = BTreeMap::new();
+    for (id, over) in &raw.kpi.queues {
+        let path = format!("kpi.queues.{id}");
+        if id.trim().is_empty() {
+            p.add(&path, "queue id must not be empty");
+            continue;
+        }
+        if let Some(q) = p.queue_override(&path, over, default_kpi.as_ref()) {
+            queues.insert(id.clone(), q);
+        }
+    }
+
+    let listen = match parse_listen(&raw.http.listen) {
+        Some(addr) => Some(addr),
+        None => {
+            p.add(
+                "http.listen",
+                format!(
+                    "\"{}\" is not an IP address and port; use e.g. \"127.0.0.1:9898\" or \
+                     \"0.0.0.0:9898\" (host names are not resolved)",
+                    raw.http.listen
+                ),
+            );
+            None
+        }
+    };
+
+    let publish_interval = p
+        .duration("publish.interval", &raw.publish.interval)
+        .and_then(|d| {
+            if d < MIN_PUBLISH_INTERVAL {
+                p.add(
+                    "publish.interval",
+                    format!(
+                        "{} is too frequent; use at least {}",
+                        format_duration(d),
+                        format_duration(MIN_PUBLISH_INTERVAL)
+                    ),
+                );
+                return None;
+            }
+            Some(d)
+        });
+
+    let level = raw.log.level.trim();
+    let level_ok = match check_log_level(level) {
+        Ok(()) => true,
+        Err(why) => {
+            p.add(
+                "log.level",
+                format!(
+                    "\"{level}\" is not a log level or filter ({why}); use error, warn, info, \
+                     debug or trace, or a filter such as \"info,acdstream=debug\""
+                ),
+            );
+            false
+        }
+    };
+    let format = match raw.log.format.trim() {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        other => {
+            p.add(
+                "log.format",
+                format!("\"{other}\" is not a log format; use \"text\" or \"json\""),
+            );
+            None
+        }
+    };
+
+    if !p.list.is_empty() {
+        return Err(ConfigError::Invalid(p.list));
+    }
+    // No problems were recorded, so every value below was produced.
+    let missing = "validated setting is present";
+    Ok(Config {
+        engine: EngineConfig {
+            windows,
+            interval: interval.expect(missing),
+            timezone: timezone.expect(missing),
+            allowed_lateness: allowed_lateness.expect(missing),
+            dedup_horizon: dedup_horizon.expect(missing),
+            dedup_max_ids_per_queue: dedup_max_ids_per_queue.expect(missing),
+            max_call_age: max_call_age.expect(missing),
+            max_future_skew: max_future_skew.expect(missing),
+            max_queues: max_queues.expect(missing),
+            max_agents_per_queue: max_agents_per_queue.expect(missing),
+            max_events_per_call: max_events_per_call.expect(missing),
+        },
+        kpi: KpiConfig {
+            default: default_kpi.expect(missing),
+            queues,
+        },
+        http: HttpConfig {
+            listen: listen.expect(missing),
+        },
+        publish: PublishConfig {
+            interval: publish_interval.expect(missing),
+        },
+        log: LogConfig {
+            level: level_ok.then(|| level.to_owned()).expect(missing),
+            format: format.expect(missing),
+        },
+    })
+}
+
+fn parse_listen(text: &str) -> Option<SocketAddr> {
+    text.trim().parse().ok()
+}
+
+/// A level, or `tracing` directives whose levels are all real levels: a bare word such as
+/// `verbose` would otherwise be accepted as a target name and silently log nothing.
+fn check_log_level(level: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for part in level.split(',') {
+        let part = part.trim();
+        let lvl = match part.rsplit_once('=') {
+            Some((target, _)) if target.trim().is_empty() => {
+                return Err(format!("\"{part}\" has no target before `=`"));
+            }
+            Some((_, lvl)) => lvl.trim(),
+            None => part,
+        };
+        if !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(lvl)) {
+            return Err(format!("\"{lvl}\" is not a level"));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(level)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// `UTC` is built in so that the default works on hosts without a time zone database.
+fn time_zone(name: &str) -> Result<TimeZone, jiff::Error> {
+    if name == "UTC" {
+        Ok(TimeZone::UTC)
+    } else {
+        TimeZone::get(name)
+    }
+}
+
+/// A duration string that could not be parsed; the message says how to write it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("\"{input}\" is not a duration: {reason}")]
+pub struct DurationError {
+    input: String,
+    reason: String,
+}
+
+const UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
+const UNITS_HINT: &str = "units are ms, s, m and h, e.g. \"250ms\", \"30s\", \"5m\", \"2h30m\"";
+
+/// Parses `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"2h30m"` (and a bare `"0"`). Units go from
+/// largest to smallest, each at most once; there are no fractions, so `"1.5s"` is `"1500ms"`.
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let fail = |reason: String| DurationError {
+        input: text.to_owned(),
+        reason,
+    };
+    let s = text.trim();
+    if s.is_empty() {
+        return Err(fail(format!("it is empty; {UNITS_HINT}")));
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.starts_with('-') {
+        return Err(fail("durations cannot be negative".to_owned()));
+    }
+    let mut rest = s;
+    let mut total: u64 = 0;
+    let mut last_rank: Option<usize> = None;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(fail(format!(
+                "expected a number at \"{rest}\"; {UNITS_HINT}"
+            )));
+        }
+        let (number, tail) = rest.split_at(digits);
+        if tail.starts_with(['.', ',']) {
+            return Err(fail(
+                "fractions are not supported; use a smaller unit, e.g. \"1500ms\" for 1.5s"
+                    .to_owned(),
+            ));
+        }
+        let unit_len = tail.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let (unit, tail) = tail.split_at(unit_len);
+        if unit.is_empty() {
+            return Err(fail(if tail.is_empty() {
+                format!("\"{number}\" has no unit; write e.g. \"{number}s\" ({UNITS_HINT})")
+            } else {
+                format!("unexpected \"{tail}\"; {UNITS_HINT}")
+            }));
+        }
+        let Some(rank) = UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(fail(format!("unknown unit \"{unit}\"; {UNITS_HINT}")));
+        };
+        if last_rank.is_some_and(|last| rank <= last) {
+            return Err(fail(
+                "units must go from largest to smallest, each at most once, e.g. \"1h30m\""
+                    .to_owned(),
+            ));
+        }
+        last_rank = Some(rank);
+        let too_long = || fail("too long".to_owned());
+        let n: u64 = number.parse().map_err(|_| too_long())?;
+        total = n
+            .checked_mul(UNITS[rank].1)
+            .and_then(|ms| total.checked_add(ms))
+            .filter(|&ms| ms <= Millis::MAX as u64)
+            .ok_or_else(too_long)?;
+        rest = tail;
+    }
+    Ok(Duration::from_millis(total))
+}
+
+/// The shortest canonical spelling, e.g. `1h30m`, `250ms`, `0s`.
+pub fn format_duration(d: Duration) -> String {
+    let mut ms = d.as_millis();
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    for (unit, size) in UNITS {
+        let size = u128::from(size);
+        if ms >= size {
+            out.push_str(&(ms / size).to_string());
+            out.push_str(unit);
+            ms %= size;
+        }
+    }
+    out
+}
+
+/// The file's shape as serde sees it: defaults in code, unknown keys rejected, durations as
+/// text (parsed during validation).
+mod raw {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct File {
+        pub engine: Engine,
+        pub kpi: Kpi,
+        pub http: Http,
+        pub publish: Publish,
+        pub log: Log,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct Engine {
+        pub windows: WindowList,
+        pub interval: DurationText,
+        pub timezone: String,
+        pub allowed_lateness: DurationText,
+        pub dedup_horizon: DurationText,
+        pub dedup_max_ids_per_queue: u64,
+        pub max_call_age: DurationText,
+        pub max_future_skew: DurationText,
+        pub max_queues: u64,
+        pub max_agents_per_queue: u64,
+        pub max_events_per_call: u64,
+    }
+
+    impl Default for Engine {
+        fn default() -> Self {
+            Engine {
+                windows: WindowList(vec![d("5m"), d("15m"), d("60m")]),
+                interval: d("30m"),
+                timezone: "UTC".to_owned(),
+                allowed_lateness: d("30s"),
+                dedup_horizon: d("60m"),
+                dedup_max_ids_per_queue: 200_000,
+                max_call_age: d("4h"),
+                max_future_skew: d("5m"),
+                max_queues: 10_000,
+                max_agents_per_queue: 5_000,
+                max_events_per_call: 64,
+            }
+        }
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct Kpi {
+        pub default: QueueKpi,
+        pub queues: BTreeMap<String, QueueOverride>,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct QueueKpi {
+        pub sl_threshold: DurationText,
+        pub sl_target: f64,
+        pub short_abandon: DurationText,
+        pub ring_cadence: DurationText,
+    }
+
+    impl Default for QueueKpi {
+        fn default() -> Self {
+            QueueKpi {
+                sl_threshold: d("20s"),
+                sl_target: 0.80,
+                short_abandon: d("5s"),
+                ring_cadence: d("5s"),
+            }
+        }
+    }
+
+    /// `[kpi.queues.<id>]`: only what differs from `[kpi.default]`.
+    #[derive(Debug, Default, Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct QueueOverride {
+        pub sl_threshold: Option<DurationText>,
+        pub sl_target: Option<f64>,
+        pub short_abandon: Option<DurationText>,
+        pub ring_cadence: Option<DurationText>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct Http {
+        pub listen: String,
+    }
+
+    impl Default for Http {
+        fn default() -> Self {
+            Http {
+                listen: "127.0.0.1:9898".to_owned(),
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct Publish {
+        pub interval: DurationText,
+    }
+
+    impl Default for Publish {
+        fn default() -> Self {
+            Publish { interval: d("1s") }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct Log {
+        pub level: String,
+        pub format: String,
+    }
+
+    impl Default for Log {
+        fn default() -> Self {
+            Log {
+                level: "info".to_owned(),
+                format: "text".to_owned(),
+            }
+        }
+    }
+
+    fn d(text: &str) -> DurationText {
+        DurationText(text.to_owned())
+    }
+
+    /// A duration as written. Numbers are kept as their text so that `lateness = 30` is
+    /// reported by validation as a missing unit, alongside the other problems.
+    #[derive(Debug, Clone, PartialEq)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[cfg_attr(test, serde(transparent))]
+    pub(super) struct DurationText(pub String);
+
+    impl<'de> Deserialize<'de> for DurationText {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(DurationVisitor)
+        }
+    }
+
+    struct DurationVisitor;
+
+    impl Visitor<'_> for DurationVisitor {
+        type Value = DurationText;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration such as \"30s\", \"5m\" or \"2h30m\"")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationText, E> {
+            Ok(DurationText(v.to_owned()))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationText, E> {
+            Ok(DurationText(v.to_string()))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationText, E> {
+            Ok(DurationText(v.to_string()))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationText, E> {
+            Ok(DurationText(v.to_string()))
+        }
+    }
+
+    /// A list of windows: a TOML array, or (handy in an environment variable) `"5m,15m,60m"`.
+    #[derive(Debug, Clone, PartialEq)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[cfg_attr(test, serde(transparent))]
+    pub(super) struct WindowList(pub Vec<DurationText>);
+
+    impl<'de> Deserialize<'de> for WindowList {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct ListVisitor;
+
+            impl<'de> Visitor<'de> for ListVisitor {
+                type Value = WindowList;
+
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a list of durations such as [\"5m\", \"15m\", \"60m\"]")
+                }
+
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<WindowList, E> {
+                    if v.trim().is_empty() {
+                        return Ok(WindowList(Vec::new()));
+                    }
+                    Ok(WindowList(
+                        v.split(',')
+                            .map(|w| DurationText(w.trim().to_owned()))
+                            .collect(),
+                    ))
+                }
+
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WindowList, A::Error> {
+                    let mut list = Vec::new();
+                    while let Some(item) = seq.next_element::<DurationText>()? {
+                        list.push(item);
+                    }
+                    Ok(WindowList(list))
+                }
+            }
+
+            deserializer.deserialize_any(ListVisitor)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_sources(file, env(vars))
+    }
+
+    fn problems(file: Option<&str>, vars: &[(&str, &str)]) -> Vec<String> {
+        match load(file, vars) {
+            Err(ConfigError::Invalid(list)) => list,
+            other => panic!("expected ConfigError::Invalid, got {other:?}"),
+        }
+    }
+
+    fn has(list: &[String], needle: &str) -> bool {
+        list.iter().any(|p| p.contains(needle))
+    }
+
+    #[track_caller]
+    fn assert_problem(file: &str, needle: &str) {
+        let list = problems(Some(file), &[]);
+        assert!(has(&list, needle), "{needle:?} not in {list:#?}");
+    }
+
+    #[test]
+    fn defaults_match_the_engine_defaults() {
+        let config = load(None, &[]).unwrap();
+        assert_eq!(config, Config::default());
+        let ours = config.engine_settings();
+        let engine = EngineSettings::default();
+        assert_eq!(ours.sliding, engine.sliding);
+        assert_eq!(ours.interval_ms, engine.interval_ms);
+        assert_eq!(ours.timezone, engine.timezone);
+        assert_eq!(ours.allowed_lateness_ms, engine.allowed_lateness_ms);
+        assert_eq!(ours.dedup_horizon_ms, engine.dedup_horizon_ms);
+        assert_eq!(ours.dedup_max_ids_per_queue, engine.dedup_max_ids_per_queue);
+        assert_eq!(ours.max_call_age_ms, engine.max_call_age_ms);
+        assert_eq!(ours.max_future_skew_ms, engine.max_future_skew_ms);
+        assert_eq!(ours.max_queues, engine.max_queues);
+        assert_eq!(ours.max_agents_per_queue, engine.max_agents_per_queue);
+        assert_eq!(ours.max_events_per_call, engine.max_events_per_call);
+        assert_eq!(ours.default_queue, engine.default_queue);
+        assert!(ours.queues.is_empty());
+
+        assert_eq!(config.http.listen, "127.0.0.1:9898".parse().unwrap());
+        assert_eq!(config.publish.interval, Duration::from_secs(1));
+        assert_eq!(config.log.level, "info");
+        assert_eq!(config.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn example_file_parses_to_the_defaults_and_lists_every_setting() {
+        let text = include_str!("../acdstream.example.toml");
+        assert_eq!(load(Some(text), &[]).unwrap(), Config::default());
+
+        fn leaves(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+            for (k, v) in table {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                match v {
+                    toml::Value::Table(t) => leaves(&path, t, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        let mut documented = Vec::new();
+        leaves("", &text.parse::<toml::Table>().unwrap(), &mut documented);
+        let mut known = Vec::new();
+        leaves(
+            "",
+            &toml::Table::try_from(raw::File::default()).unwrap(),
+            &mut known,
+        );
+        documented.sort();
+        known.sort();
+        assert_eq!(documented, known);
+    }
+
+    #[test]
+    fn file_then_env_precedence() {
+        let file = r#"
+            [engine]
+            allowed_lateness = "10s"
+            max_queues = 50
+            timezone = "Europe/Berlin"
+
+            [kpi.default]
+            sl_threshold = "15s"
+
+            [kpi.queues.sales]
+            sl_target = 0.9
+
+            [http]
+            listen = "127.0.0.1:1"
+        "#;
+        let config = load(
+            Some(file),
+            &[
+                ("ACDSTREAM_ENGINE__ALLOWED_LATENESS", "45s"),
+                ("ACDSTREAM_HTTP__LISTEN", "0.0.0.0:9898"),
+                ("ACDSTREAM_KPI__QUEUES__SALES__SL_THRESHOLD", "30s"),
+                ("ACDSTREAM_KPI__QUEUES__SUPPORT__SL_TARGET", "1"),
+                ("ACDSTREAM_ENGINE__WINDOWS", "1m, 10m"),
+                ("ACDSTREAM_PUBLISH__INTERVAL", "\"500ms\""),
+                ("ACDSTREAM_LOG__FORMAT", "json"),
+                // Not settings: no double underscore, or another prefix.
+                ("ACDSTREAM_CONFIG", "/etc/acdstream.toml"),
+                ("OTHER_ENGINE__MAX_QUEUES", "0"),
+            ],
+        )
+        .unwrap();
+        let e = &config.engine;
+        assert_eq!(e.allowed_lateness, Duration::from_secs(45), "env wins");
+        assert_eq!(e.max_queues, 50, "file wins over default");
+        assert_eq!(e.max_agents_per_queue, 5_000, "default kept");
+        assert_eq!(e.timezone, TimeZone::get("Europe/Berlin").unwrap());
+        assert_eq!(
+            e.windows,
+            vec![
+                WindowConfig {
+                    name: "1m".into(),
+                    len: Duration::from_secs(60)
+                },
+                WindowConfig {
+                    name: "10m".into(),
+                    len: Duration::from_secs(600)
+                },
+            ]
+        );
+        assert_eq!(config.http.listen, "0.0.0.0:9898".parse().unwrap());
+        assert_eq!(config.publish.interval, Duration::from_millis(500));
+        assert_eq!(config.log.format, LogFormat::Json);
+
+        // Overrides fall back to [kpi.default] field by field, file and env combined.
+        let sales = config.kpi.queues["sales"];
+        assert_eq!(sales.sl_threshold, Duration::from_secs(30));
+        assert_eq!(sales.sl_target, 0.9);
+        assert_eq!(sales.short_abandon, Duration::from_secs(5));
+        let support = config.kpi.queues["support"];
+        assert_eq!(support.sl_target, 1.0);
+        assert_eq!(support.sl_threshold, Duration::from_secs(15));
+
+        let settings = config.engine_settings();
+        assert_eq!(settings.queue("sales").sl_threshold_ms, 30_000);
+        assert_eq!(settings.queue("other").sl_threshold_ms, 15_000);
+        assert_eq!(settings.allowed_lateness_ms, 45_000);
+    }
+
+    #[test]
+    fn env_arrays_parse_as_toml() {
+        let config = load(None, &[("ACDSTREAM_ENGINE__WINDOWS", r#"["2m", "4m"]"#)]).unwrap();
+        let names: Vec<_> = config
+            .engine
+            .windows
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect();
+        assert_eq!(names, ["2m", "4m"]);
+    }
+
+    #[test]
+    fn load_reports_an_unreadable_file_by_path() {
+        let path = Path::new("/nonexistent/acdstream-test.toml");
+        let err = Config::load(Some(path)).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("/nonexistent/acdstream-test.toml"), "{msg}");
+        assert!(msg.contains("No such file"), "{msg}");
+    }
+
+    #[test]
+    fn syntax_errors_carry_the_line() {
+        let err = load(Some("[engine]\nmax_queues = 5\nwindows = [\"5m\"\n"), &[]).unwrap_err();
+        match &err {
+            ConfigError::Syntax { line, .. } => assert!(*line >= 3, "{err}"),
+            other => panic!("expected Syntax, got {other:?}"),
+        }
+        let err = load(Some("[engine]\ninterval = = 3\n"), &[]).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Syntax { line: 2, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_path() {
+        let err = load(Some("[engine]\nlateness = \"30s\"\n"), &[]).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ConfigError::UnknownKey { .. }), "{err:?}");
+        assert!(msg.contains("`engine.lateness`"), "{msg}");
+        assert!(msg.contains("unknown field `lateness`"), "{msg}");
+
+        let err = load(Some("[kpi.queues.sales]\nsl_treshold = \"30s\"\n"), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("`kpi.queues.sales.sl_treshold`"),
+            "{err}"
+        );
+
+        let err = load(Some("[kafka]\nbrokers = \"x\"\n"), &[]).unwrap_err();
+        assert!(err.to_string().contains("unknown field `kafka`"), "{err}");
+
+        let err = load(None, &[("ACDSTREAM_ENGINE__LATENESS", "30s")]).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("ACDSTREAM_ENGINE__LATENESS"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let list = problems(Some("[engine]\nmax_queues = \"lots\"\n"), &[]);
+        assert!(has(&list, "engine.max_queues"), "{list:?}");
+        let list = problems(None, &[("ACDSTREAM_KPI__DEFAULT__SL_TARGET", "high")]);
+        assert!(has(&list, "kpi.default.sl_target"), "{list:?}");
+        assert!(has(&list, "ACDSTREAM_KPI__DEFAULT__SL_TARGET"), "{list:?}");
+    }
+
+    #[test]
+    fn env_paths_through_a_value_are_reported() {
+        let list = problems(None, &[("ACDSTREAM_HTTP__LISTEN__PORT", "1")]);
+        // http.listen is created as a table by the override, which is then a type error...
+        assert!(has(&list, "http.listen"), "{list:?}");
+        let list = problems(
+            None,
+            &[
+                ("ACDSTREAM_LOG__LEVEL", "info"),
+                ("ACDSTREAM_LOG__LEVEL__X", "1"),
+            ],
+        );
+        // ...while descending through a value that is already set is refused by name.
+        assert!(has(&list, "ACDSTREAM_LOG__LEVEL__X"), "{list:?}");
+        let list = problems(None, &[("ACDSTREAM_ENGINE____MAX_QUEUES", "1")]);
+        assert!(has(&list, "empty key segment"), "{list:?}");
+    }
+
+    #[test]
+    fn windows_must_be_nonempty() {
+        assert_problem(
+            "[engine]\nwindows = []",
+            "engine.windows: must list at least one",
+        );
+    }
+
+    #[test]
+    fn windows_must_be_bucket_multiples() {
+        assert_problem(
+            "[engine]\nwindows = [\"5m\", \"25s\"]",
+            "engine.windows[1]: \"25s\" must be a positive multiple of 10s",
+        );
+        assert_problem("[engine]\nwindows = [\"0s\"]", "engine.windows[0]");
+        assert_problem(
+            "[engine]\nwindows = [\"5x\"]",
+            "engine.windows[0]: \"5x\" is not a duration",
+        );
+    }
+
+    #[test]
+    fn windows_must_be_unique() {
+        assert_problem(
+            "[engine]\nwindows = [\"60m\", \"5m\", \"1h\"]",
+            "engine.windows[2]: \"1h\" is as long as a window already listed (\"60m\")",
+        );
+    }
+
+    #[test]
+    fn interval_must_divide_the_day() {
+        assert_problem(
+            "[engine]\ninterval = \"7m\"",
+            "engine.interval: \"7m\" must be",
+        );
+        assert_problem("[engine]\ninterval = \"15s\"", "engine.interval");
+        assert_problem("[engine]\ninterval = \"0s\"", "engine.interval");
+        assert_problem("[engine]\ninterval = \"48h\"", "engine.interval");
+        for ok in ["10s", "15m", "1h", "8h", "24h"] {
+            load(Some(format!("[engine]\ninterval = \"{ok}\"").as_str()), &[]).unwrap();
+        }
+    }
+
+    #[test]
+    fn timezone_must_be_known() {
+        assert_problem(
+            "[engine]\ntimezone = \"Mars/Olympus_Mons\"",
+            "engine.timezone: unknown time zone \"Mars/Olympus_Mons\"",
+        );
+    }
+
+    #[test]
+    fn sl_target_must_be_a_ratio() {
+        assert_problem(
+            "[kpi.default]\nsl_target = 0.0",
+            "kpi.default.sl_target: 0 must be in (0, 1]",
+        );
+        assert_problem("[kpi.default]\nsl_target = 1.5", "kpi.default.sl_target");
+        assert_problem("[kpi.default]\nsl_target = nan", "kpi.default.sl_target");
+        assert_problem(
+            "[kpi.queues.vip]\nsl_target = 80",
+            "kpi.queues.vip.sl_target: 80 must be",
+        );
+        load(Some("[kpi.default]\nsl_target = 1"), &[]).unwrap();
+    }
+
+    #[test]
+    fn thresholds_must_be_positive() {
+        for key in ["sl_threshold", "short_abandon", "ring_cadence"] {
+            assert_problem(
+                &format!("[kpi.default]\n{key} = \"0s\""),
+                &format!("kpi.default.{key}: must be longer than 0s"),
+            );
+            assert_problem(
+                &format!("[kpi.queues.q1]\n{key} = \"0\""),
+                &format!("kpi.queues.q1.{key}"),
+            );
+        }
+    }
+
+    #[test]
+    fn short_abandon_may_exceed_the_threshold() {
+        let config = load(
+            Some("[kpi.default]\nsl_threshold = \"5s\"\nshort_abandon = \"10s\""),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.kpi.default.short_abandon, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn lateness_must_be_below_the_shortest_window() {
+        assert_problem(
+            "[engine]\nwindows = [\"15m\", \"1m\"]\nallowed_lateness = \"1m\"",
+            "engine.allowed_lateness: 1m must be shorter than the shortest window (1m)",
+        );
+        let config = load(Some("[engine]\nallowed_lateness = \"0s\""), &[]).unwrap();
+        assert_eq!(config.engine.allowed_lateness, Duration::ZERO);
+    }
+
+    #[test]
+    fn dedup_horizon_must_cover_the_lateness() {
+        assert_problem(
+            "[engine]\nallowed_lateness = \"2m\"\ndedup_horizon = \"1m\"",
+            "engine.dedup_horizon: 1m must be at least engine.allowed_lateness (2m)",
+        );
+    }
+
+    #[test]
+    fn caps_and_ages_must_be_positive() {
+        for key in [
+            "dedup_max_ids_per_queue",
+            "max_queues",
+            "max_agents_per_queue",
+            "max_events_per_call",
+        ] {
+            assert_problem(
+                &format!("[engine]\n{key} = 0"),
+                &format!("engine.{key}: must be greater than 0"),
+            );
+        }
+        assert_problem("[engine]\nmax_call_age = \"0s\"", "engine.max_call_age");
+        assert_problem(
+            "[engine]\nmax_future_skew = \"0s\"",
+            "engine.max_future_skew",
+        );
+    }
+
+    #[test]
+    fn publish_interval_has_a_floor() {
+        assert_problem(
+            "[publish]\ninterval = \"50ms\"",
+            "publish.interval: 50ms is too frequent; use at least 100ms",
+        );
+        load(Some("[publish]\ninterval = \"100ms\""), &[]).unwrap();
+    }
+
+    #[test]
+    fn http_log_values_are_checked() {
+        assert_problem("[http]\nlisten = \"localhost:9898\"", "http.listen");
+        assert_problem("[log]\nformat = \"xml\"", "log.format: \"xml\"");
+        assert_problem(
+            "[log]\nlevel = \"verbose\"",
+            "log.level: \"verbose\" is not a log level",
+        );
+        assert_problem("[log]\nlevel = \"info,acdstream=loud\"", "log.level");
+        assert_problem("[log]\nlevel = \"\"", "log.level");
+        load(Some("[log]\nlevel = \"info,acdstream=debug\""), &[]).unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let file = r#"
+            [engine]
+            windows = ["5m", "25s"]
+            interval = "7m"
+            timezone = "Nowhere/Special"
+            allowed_lateness = 30
+            max_queues = 0
+
+            [kpi.default]
+            sl_target = 2.0
+
+            [publish]
+            interval = "10ms"
+
+            [kpi.queues.vip]
+            sl_threshold = "10s"
+        "#;
+        let list = problems(Some(file), &[("ACDSTREAM_LOG__FORMAT", "yaml")]);
+        for needle in [
+            "engine.windows[1]",
+            "engine.interval",
+            "engine.timezone",
+            "engine.allowed_lateness: \"30\" is not a duration: \"30\" has no unit; write e.g. \"30s\"",
+            "engine.max_queues",
+            "kpi.default.sl_target",
+            "publish.interval",
+            "log.format: \"yaml\" is not a log format; use \"text\" or \"json\" (set by environment variable ACDSTREAM_LOG__FORMAT)",
+        ] {
+            assert!(has(&list, needle), "{needle:?} not in {list:#?}");
+        }
+        assert_eq!(list.len(), 8, "{list:#?}");
+        let msg = ConfigError::Invalid(list).to_string();
+        assert!(
+            msg.starts_with("invalid configuration (8 problems)"),
+            "{msg}"
+        );
+        assert_eq!(msg.lines().count(), 9, "one line per problem: {msg}");
+    }
+
+    #[test]
+    fn durations_parse() {
+        let ok = [
+            ("250ms", 250),
+            ("30s", 30_000),
+            ("5m", 300_000),
+            ("1h", 3_600_000),
+            ("2h30m", 9_000_000),
+            ("1h0m5s", 3_605_000),
+            ("1m500ms", 60_500),
+            (" 10s ", 10_000),
+            ("0", 0),
+            ("0s", 0),
+        ];
+        for (text, ms) in ok {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        let bad = [
+            ("", "empty"),
+            ("30", "has no unit"),
+            ("1.5s", "fractions"),
+            ("-5s", "negative"),
+            ("5 m", "unexpected"),
+            ("5d", "unknown unit \"d\""),
+            ("5M", "unknown unit \"M\""),
+            ("30m1h", "largest to smallest"),
+            ("1m1m", "largest to smallest"),
+            ("s", "expected a number"),
+            ("99999999999999999999s", "too long"),
+            ("9999999999999h", "too long"),
+        ];
+        for (text, needle) in bad {
+            let err = parse_duration(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+            assert!(
+                err.starts_with(&format!("\"{text}\" is not a duration")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations_format_canonically() {
+        for (ms, text) in [
+            (0, "0s"),
+            (250, "250ms"),
+            (90_000, "1m30s"),
+            (3_600_000, "1h"),
+            (9_000_500, "2h30m500ms"),
+        ] {
+            assert_eq!(format_duration(Duration::from_millis(ms)), text);
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)));
+        }
+    }
+}

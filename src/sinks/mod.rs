@@ -1,0 +1,24 @@
+//! Where KPI snapshots and service health go once the engine has computed them.
+//!
+//! - [`prometheus`]: gauges and counters in the process's `metrics` recorder, rendered for
+//!   scrapes by [`crate::http`].
+
+pub mod prometheus;
+
+pub use prometheus::{install, PrometheusSink};
+
+/// A sink could not be set up. Messages say what the operator (or a developer) should do.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(
+        "cannot install the Prometheus metrics recorder: another metrics recorder is already \
+         installed in this process; install the Prometheus sink once, at start-up"
+    )]
+    RecorderAlreadyInstalled,
+
+    #[error(
+        "cannot configure the Prometheus exporter: {0}; this is a bug in acdstream, \
+         please report it with this message"
+    )]
+    Exporter(String),
+}

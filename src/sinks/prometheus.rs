@@ -1,0 +1,563 @@
+//! The Prometheus sink: KPI snapshots, per-queue totals and the event ledger as `metrics`
+//! gauges and counters, rendered on scrape by [`crate::http`] through a [`PrometheusHandle`].
+//!
+//! Publishing runs every `publish.interval` for up to `engine.max_queues` queues, i.e. up to a
+//! million series per call. Registering a series (building its key, hashing it, looking it up
+//! in the registry) costs far more than storing its value, so the sink registers each series
+//! once and keeps the handle; a publish is then one map lookup per queue plus atomic stores.
+//! Handles belong to the recorder that was current when they were registered, so publish only
+//! after [`install`] (or, in tests, inside `metrics::with_local_recorder`).
+//!
+//! Series are never removed: a queue that stops appearing in snapshots keeps its last values.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use metrics::{counter, gauge, Counter, Gauge};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+use super::SinkError;
+use crate::event::Millis;
+use crate::kpi::{KpiSnapshot, NowKpis, QueueTotals, WindowKpis};
+use crate::ledger::{Ledger, RejectReason};
+use crate::telemetry::{self as t, label};
+
+/// Bucket bounds of [`t::EVENT_APPLY_LATENCY_SECONDS`]: applying an event normally takes
+/// microseconds, so resolution is spent there; a second or more means the engine is stalled.
+pub const APPLY_LATENCY_BUCKETS: [f64; 16] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// The exporter configuration acdstream uses; [`install`] makes it the global recorder.
+pub fn builder() -> Result<PrometheusBuilder, SinkError> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(t::EVENT_APPLY_LATENCY_SECONDS.to_owned()),
+            &APPLY_LATENCY_BUCKETS,
+        )
+        .map_err(|e| SinkError::Exporter(e.to_string()))
+}
+
+/// Installs the Prometheus recorder as the process's global `metrics` recorder (without an
+/// HTTP listener: [`crate::http`] serves `/metrics`) and describes every metric.
+pub fn install() -> Result<PrometheusHandle, SinkError> {
+    let handle = builder()?.install_recorder().map_err(|e| match e {
+        BuildError::FailedToSetGlobalRecorder(_) => SinkError::RecorderAlreadyInstalled,
+        other => SinkError::Exporter(other.to_string()),
+    })?;
+    t::describe();
+    Ok(handle)
+}
+
+/// Publishes snapshots, totals and the ledger as Prometheus series.
+pub struct PrometheusSink {
+    handle: PrometheusHandle,
+    // Only `publish` locks this, and never across an await; the mutex exists so that the sink
+    // can be shared (`&self`) with whatever task drives publishing.
+    cache: Mutex<Cache>,
+}
+
+impl PrometheusSink {
+    /// `handle` is the recorder's, from [`install`]; each publish also runs its upkeep, which
+    /// folds recorded histogram samples into the buckets so they cannot pile up between scrapes.
+    pub fn new(handle: PrometheusHandle) -> PrometheusSink {
+        PrometheusSink {
+            handle,
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    /// Sets every KPI gauge from `snapshots` (`None` → `NaN`), the `_total` counters from
+    /// `totals` and `ledger`, and the service-health gauges.
+    pub fn publish(
+        &self,
+        snapshots: &[KpiSnapshot],
+        totals: &[(String, QueueTotals)],
+        ledger: &Ledger,
+    ) {
+        self.publish_at(
+            jiff::Timestamp::now().as_millisecond(),
+            snapshots,
+            totals,
+            ledger,
+        );
+    }
+
+    fn publish_at(
+        &self,
+        now_ms: Millis,
+        snapshots: &[KpiSnapshot],
+        totals: &[(String, QueueTotals)],
+        ledger: &Ledger,
+    ) {
+        {
+            let mut guard = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            let cache = &mut *guard;
+            let service = cache.service.get_or_insert_with(ServiceHandles::register);
+            service.publish(now_ms, snapshots, ledger);
+
+            for snapshot in snapshots {
+                let queue = entry(&mut cache.queues, &snapshot.queue_id, QueueGauges::register);
+                queue.publish(snapshot);
+            }
+            for (queue_id, queue_totals) in totals {
+                entry(&mut cache.totals, queue_id, TotalCounters::register).publish(queue_totals);
+            }
+        }
+        self.handle.run_upkeep();
+    }
+}
+
+/// Looks `id` up, registering its handles on first sight. Two lookups on a miss (once per
+/// queue, ever) keep the hit path free of a key allocation.
+fn entry<'a, T>(
+    map: &'a mut HashMap<String, T>,
+    id: &str,
+    register: impl FnOnce(&str) -> T,
+) -> &'a mut T {
+    if !map.contains_key(id) {
+        map.insert(id.to_owned(), register(id));
+    }
+    map.get_mut(id).expect("inserted above")
+}
+
+fn nan_if_none(value: Option<f64>) -> f64 {
+    value.unwrap_or(f64::NAN)
+}
+
+#[derive(Default)]
+struct Cache {
+    /// Registered on the first publish, so that every label value exists from then on at 0.
+    service: Option<ServiceHandles>,
+    queues: HashMap<String, QueueGauges>,
+    totals: HashMap<String, TotalCounters>,
+}
+
+struct ServiceHandles {
+    /// In the order of [`t::EVENT_RESULTS`].
+    results: [Counter; 4],
+    /// In the order of [`RejectReason::ALL`].
+    rejected: [Counter; RejectReason::ALL.len()],
+    pending: Gauge,
+    queues: Gauge,
+    snapshot_age: Gauge,
+}
+
+impl ServiceHandles {
+    fn register() -> ServiceHandles {
+        gauge!(t::BUILD_INFO, label::VERSION => env!("CARGO_PKG_VERSION")).set(1.0);
+        ServiceHandles {
+            results: t::EVENT_RESULTS
+                .map(|result| counter!(t::EVENTS_TOTAL, label::RESULT => result)),
+            rejected: RejectReason::ALL
+                .map(|reason| counter!(t::EVENTS_REJECTED_TOTAL, label::REASON => reason.label())),
+            pending: gauge!(t::EVENTS_PENDING),
+            queues: gauge!(t::QUEUES),
+            snapshot_age: gauge!(t::SNAPSHOT_AGE_SECONDS),
+        }
+    }
+
+    fn publish(&self, now_ms: Millis, snapshots: &[KpiSnapshot], ledger: &Ledger) {
+        // The per-reason counters are read once and summed here, so that `rejected` always
+        // equals the sum of the reasons in one scrape (the ledger is written concurrently).
+        let mut rejected = 0;
+        for (counter, reason) in self.rejected.iter().zip(RejectReason::ALL) {
+            let n = ledger.rejected_by(reason);
+            rejected += n;
+            counter.absolute(n);
+        }
+        let counts = ledger.counts();
+        let [applied, duplicate, late, rejected_total] = &self.results;
+        applied.absolute(counts.applied);
+        duplicate.absolute(counts.duplicate);
+        late.absolute(counts.late);
+        rejected_total.absolute(rejected);
+        self.pending.set(counts.pending as f64);
+        self.queues.set(snapshots.len() as f64);
+
+        let oldest = snapshots.iter().map(|s| s.as_of).min();
+        let age_ms = oldest.map_or(0, |as_of| now_ms.saturating_sub(as_of).max(0));
+        self.snapshot_age.set(age_ms as f64 / 1000.0);
+    }
+}
+
+struct QueueGauges {
+    calls_waiting: Gauge,
+    oldest_wait: Gauge,
+    /// In the order of [`t::AGENT_STATES`].
+    agents: [Gauge; 5],
+    sl_target: Gauge,
+    sl_threshold: Gauge,
+    /// By window name; at most a handful, so a scan beats hashing.
+    windows: Vec<(String, WindowGauges)>,
+    queue_id: String,
+}
+
+impl QueueGauges {
+    fn register(queue: &str) -> QueueGauges {
+        let q = || queue.to_owned();
+        QueueGauges {
+            calls_waiting: gauge!(t::CALLS_WAITING, label::QUEUE => q()),
+            oldest_wait: gauge!(t::OLDEST_CALL_WAIT_SECONDS, label::QUEUE => q()),
+            agents: t::AGENT_STATES
+                .map(|state| gauge!(t::AGENTS, label::QUEUE => q(), label::STATE => state)),
+            sl_target: gauge!(t::SERVICE_LEVEL_TARGET_RATIO, label::QUEUE => q()),
+            sl_threshold: gauge!(t::SERVICE_LEVEL_THRESHOLD_SECONDS, label::QUEUE => q()),
+            windows: Vec::new(),
+            queue_id: q(),
+        }
+    }
+
+    fn publish(&mut self, snapshot: &KpiSnapshot) {
+        let NowKpis {
+            calls_waiting,
+            oldest_wait_seconds,
+            agents_ready,
+            agents_not_ready,
+            agents_busy,
+            agents_acw,
+            agents_logged_in,
+        } = snapshot.now;
+        self.calls_waiting.set(calls_waiting as f64);
+        self.oldest_wait.set(oldest_wait_seconds);
+        let agents = [
+            agents_ready,
+            agents_not_ready,
+            agents_busy,
+            agents_acw,
+            agents_logged_in,
+        ];
+        for (gauge, n) in self.agents.iter().zip(agents) {
+            gauge.set(n as f64);
+        }
+        self.sl_target.set(snapshot.sl_target);
+        self.sl_threshold.set(snapshot.sl_threshold_seconds);
+
+        for (name, kpis) in &snapshot.windows.0 {
+            let gauges = match self.windows.iter().position(|(n, _)| n == name) {
+                Some(i) => &self.windows[i].1,
+                None => {
+                    let gauges = WindowGauges::register(&self.queue_id, name);
+                    self.windows.push((name.clone(), gauges));
+                    &self.windows[self.windows.len() - 1].1
+                }
+            };
+            gauges.publish(kpis);
+        }
+    }
+}
+
+struct WindowGauges {
+    offered: Gauge,
+    answered: Gauge,
+    abandoned: Gauge,
+    /// In the order of [`t::SL_VARIANTS`].
+    service_level: [Gauge; 3],
+    asa: Gauge,
+    /// In the order of [`t::WAIT_QUANTILES`].
+    wait: [Gauge; 3],
+    abandon_ratio: Gauge,
+    rings_per_answer: Gauge,
+    ring_no_answer: Gauge,
+    transfer_ratio: Gauge,
+    talk: Gauge,
+    hold: Gauge,
+    acw: Gauge,
+    aht: Gauge,
+    occupancy: Gauge,
+    not_ready: Gauge,
+}
+
+impl WindowGauges {
+    fn register(queue: &str, window: &str) -> WindowGauges {
+        let q = || queue.to_owned();
+        let w = || window.to_owned();
+        let g = |name: &'static str| gauge!(name, label::QUEUE => q(), label::WINDOW => w());
+        WindowGauges {
+            offered: g(t::CALLS_OFFERED),
+            answered: g(t::CALLS_ANSWERED),
+            abandoned: g(t::CALLS_ABANDONED),
+            service_level: t::SL_VARIANTS.map(|variant| {
+                gauge!(t::SERVICE_LEVEL_RATIO,
+                    label::QUEUE => q(), label::WINDOW => w(), label::VARIANT => variant)
+            }),
+            asa: g(t::ASA_SECONDS),
+            wait: t::WAIT_QUANTILES.map(|quantile| {
+                gauge!(t::WAIT_SECONDS,
+                    label::QUEUE => q(), label::WINDOW => w(), label::QUANTILE => quantile)
+            }),
+            abandon_ratio: g(t::ABANDON_RATIO),
+            rings_per_answer: g(t::RINGS_PER_ANSWER),
+            ring_no_answer: g(t::RING_NO_ANSWER),
+            transfer_ratio: g(t::TRANSFER_RATIO),
+            talk: g(t::TALK_SECONDS),
+            hold: g(t::HOLD_SECONDS),
+            acw: g(t::ACW_SECONDS),
+            aht: g(t::AHT_SECONDS),
+            occupancy: g(t::OCCUPANCY_RATIO),
+            not_ready: g(t::NOT_READY_RATIO),
+        }
+    }
+
+    fn publish(&self, w: &WindowKpis) {
+        self.offered.set(w.offered as f64);
+        self.answered.set(w.answered as f64);
+        self.abandoned.set(w.abandoned as f64);
+        let sl = [
+            w.service_level,
+            w.service_level_ignore_abandons,
+            w.service_level_positive,
+        ];
+        for (gauge, value) in self.service_level.iter().zip(sl) {
+            gauge.set(nan_if_none(value));
+        }
+        self.asa.set(nan_if_none(w.asa_seconds));
+        let wait = [w.wait_p50_seconds, w.wait_p90_seconds, w.wait_p99_seconds];
+        for (gauge, value) in self.wait.iter().zip(wait) {
+            gauge.set(nan_if_none(value));
+        }
+        self.abandon_ratio.set(nan_if_none(w.abandon_rate));
+        self.rings_per_answer.set(nan_if_none(w.rings_per_answer));
+        self.ring_no_answer.set(w.ring_no_answer as f64);
+        self.transfer_ratio.set(nan_if_none(w.transfer_rate));
+        self.talk.set(nan_if_none(w.avg_talk_seconds));
+        self.hold.set(nan_if_none(w.avg_hold_seconds));
+        self.acw.set(nan_if_none(w.avg_acw_seconds));
+        self.aht.set(nan_if_none(w.aht_seconds));
+        self.occupancy.set(nan_if_none(w.occupancy));
+        self.not_ready.set(nan_if_none(w.not_ready_ratio));
+    }
+}
+
+/// In the order of the fields of [`QueueTotals`].
+struct TotalCounters([Counter; 8]);
+
+impl TotalCounters {
+    const NAMES: [&'static str; 8] = [
+        t::CALLS_OFFERED_TOTAL,
+        t::CALLS_ANSWERED_TOTAL,
+        t::CALLS_ABANDONED_TOTAL,
+        t::CALLS_SHORT_ABANDONED_TOTAL,
+        t::CALLS_TRANSFERRED_TOTAL,
+        t::RING_ATTEMPTS_TOTAL,
+        t::RING_NO_ANSWER_TOTAL,
+        t::CALLS_EXPIRED_TOTAL,
+    ];
+
+    fn register(queue: &str) -> TotalCounters {
+        TotalCounters(Self::NAMES.map(|name| counter!(name, label::QUEUE => queue.to_owned())))
+    }
+
+    fn publish(&self, totals: &QueueTotals) {
+        let QueueTotals {
+            offered,
+            answered,
+            abandoned,
+            short_abandoned,
+            transferred_out,
+            ring_attempts,
+            ring_no_answer,
+            expired_calls,
+        } = *totals;
+        let values = [
+            offered,
+            answered,
+            abandoned,
+            short_abandoned,
+            transferred_out,
+            ring_attempts,
+            ring_no_answer,
+            expired_calls,
+        ];
+        for (counter, value) in self.0.iter().zip(values) {
+            counter.absolute(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpi::Windows;
+    use crate::ledger::Outcome;
+
+    const AS_OF: Millis = 1_700_000_000_000;
+
+    fn snapshot() -> KpiSnapshot {
+        KpiSnapshot {
+            queue_id: "sales".into(),
+            as_of: AS_OF,
+            sl_threshold_seconds: 20.0,
+            sl_target: 0.8,
+            now: NowKpis {
+                calls_waiting: 4,
+                oldest_wait_seconds: 37.5,
+                agents_ready: 3,
+                agents_not_ready: 1,
+                agents_busy: 6,
+                agents_acw: 2,
+                agents_logged_in: 12,
+            },
+            windows: Windows(vec![
+                ("5m".into(), WindowKpis::default()),
+                (
+                    "15m".into(),
+                    WindowKpis {
+                        offered: 40,
+                        answered: 36,
+                        abandoned: 4,
+                        service_level: Some(0.75),
+                        service_level_ignore_abandons: Some(0.8),
+                        service_level_positive: Some(0.85),
+                        asa_seconds: Some(12.25),
+                        wait_p50_seconds: Some(8.0),
+                        wait_p90_seconds: Some(42.5),
+                        wait_p99_seconds: Some(90.0),
+                        abandon_rate: Some(0.1),
+                        ring_no_answer: 2,
+                        ..Default::default()
+                    },
+                ),
+            ]),
+        }
+    }
+
+    fn ledger() -> Ledger {
+        let ledger = Ledger::default();
+        for _ in 0..7 {
+            ledger.record(Outcome::Applied);
+        }
+        ledger.record(Outcome::Duplicate);
+        ledger.record(Outcome::Rejected(RejectReason::NoOffer));
+        ledger.record(Outcome::Rejected(RejectReason::NoOffer));
+        ledger.record(Outcome::Pending);
+        ledger
+    }
+
+    fn totals() -> Vec<(String, QueueTotals)> {
+        vec![(
+            "sales".into(),
+            QueueTotals {
+                offered: 120,
+                answered: 100,
+                expired_calls: 1,
+                ..Default::default()
+            },
+        )]
+    }
+
+    #[track_caller]
+    fn assert_line(text: &str, line: &str) {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing line {line:?} in:\n{text}"
+        );
+    }
+
+    #[test]
+    fn renders_every_series_with_exact_values() {
+        let recorder = builder().unwrap().build_recorder();
+        let handle = recorder.handle();
+        let sink = PrometheusSink::new(handle.clone());
+        metrics::with_local_recorder(&recorder, || {
+            t::describe();
+            metrics::histogram!(t::EVENT_APPLY_LATENCY_SECONDS).record(0.000_2);
+            sink.publish_at(AS_OF + 2_500, &[snapshot()], &totals(), &ledger());
+        });
+        let text = handle.render();
+
+        for line in [
+            r#"acd_service_level_ratio{queue="sales",window="15m",variant="default"} 0.75"#,
+            r#"acd_service_level_ratio{queue="sales",window="15m",variant="ignore_abandons"} 0.8"#,
+            r#"acd_service_level_ratio{queue="sales",window="15m",variant="positive"} 0.85"#,
+            r#"acd_service_level_ratio{queue="sales",window="5m",variant="default"} NaN"#,
+            r#"acd_asa_seconds{queue="sales",window="15m"} 12.25"#,
+            r#"acd_asa_seconds{queue="sales",window="5m"} NaN"#,
+            r#"acd_wait_seconds{queue="sales",window="15m",quantile="0.9"} 42.5"#,
+            r#"acd_calls_offered{queue="sales",window="15m"} 40"#,
+            r#"acd_calls_offered{queue="sales",window="5m"} 0"#,
+            r#"acd_ring_no_answer{queue="sales",window="15m"} 2"#,
+            r#"acd_abandon_ratio{queue="sales",window="15m"} 0.1"#,
+            r#"acd_occupancy_ratio{queue="sales",window="15m"} NaN"#,
+            r#"acd_calls_waiting{queue="sales"} 4"#,
+            r#"acd_oldest_call_wait_seconds{queue="sales"} 37.5"#,
+            r#"acd_agents{queue="sales",state="ready"} 3"#,
+            r#"acd_agents{queue="sales",state="logged_in"} 12"#,
+            r#"acd_service_level_target_ratio{queue="sales"} 0.8"#,
+            r#"acd_service_level_threshold_seconds{queue="sales"} 20"#,
+            r#"acd_calls_offered_total{queue="sales"} 120"#,
+            r#"acd_calls_expired_total{queue="sales"} 1"#,
+            r#"acd_calls_transferred_total{queue="sales"} 0"#,
+            r#"acd_events_total{result="applied"} 7"#,
+            r#"acd_events_total{result="duplicate"} 1"#,
+            r#"acd_events_total{result="late"} 0"#,
+            r#"acd_events_total{result="rejected"} 2"#,
+            r#"acd_events_rejected_total{reason="no_offer"} 2"#,
+            "acd_events_pending 1",
+            "acd_queues 1",
+            "acd_snapshot_age_seconds 2.5",
+            r#"acd_build_info{version="0.1.0"} 1"#,
+            r#"acd_event_apply_latency_seconds_bucket{le="0.00025"} 1"#,
+            r#"acd_event_apply_latency_seconds_bucket{le="0.0001"} 0"#,
+            "# TYPE acd_events_rejected_total counter",
+            "# TYPE acd_service_level_ratio gauge",
+        ] {
+            assert_line(&text, line);
+        }
+        for reason in RejectReason::ALL {
+            if reason != RejectReason::NoOffer {
+                assert_line(
+                    &text,
+                    &format!(
+                        "acd_events_rejected_total{{reason=\"{}\"}} 0",
+                        reason.label()
+                    ),
+                );
+            }
+        }
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("# HELP acd_service_level_ratio Service level")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn later_publishes_update_the_cached_series() {
+        let recorder = builder().unwrap().build_recorder();
+        let handle = recorder.handle();
+        let sink = PrometheusSink::new(handle.clone());
+        let ledger = ledger();
+        metrics::with_local_recorder(&recorder, || {
+            sink.publish_at(AS_OF, &[snapshot()], &totals(), &ledger);
+        });
+        // Outside the local recorder now: only handles registered above can reach it.
+        let mut changed = snapshot();
+        changed.now.calls_waiting = 9;
+        changed.windows.0[1].1.service_level = None;
+        ledger.record(Outcome::Applied);
+        sink.publish_at(AS_OF, &[changed], &totals(), &ledger);
+
+        let text = handle.render();
+        assert_line(&text, r#"acd_calls_waiting{queue="sales"} 9"#);
+        assert_line(
+            &text,
+            r#"acd_service_level_ratio{queue="sales",window="15m",variant="default"} NaN"#,
+        );
+        assert_line(&text, r#"acd_events_total{result="applied"} 8"#);
+    }
+
+    #[test]
+    fn install_sets_the_global_recorder_once() {
+        // The only test that touches the global recorder.
+        let handle = install().unwrap();
+        let sink = PrometheusSink::new(handle.clone());
+        sink.publish(&[], &[], &Ledger::default());
+        let text = handle.render();
+        assert_line(&text, "acd_queues 0");
+        assert_line(&text, r#"acd_events_rejected_total{reason="malformed"} 0"#);
+        let err = install().unwrap_err();
+        assert!(matches!(err, SinkError::RecorderAlreadyInstalled), "{err}");
+    }
+}

@@ -1,0 +1,333 @@
+//! The metric catalogue: every metric name acdstream exports, and its description.
+//!
+//! Names follow the Prometheus conventions: prefix `acd_`, base units in the name (`_seconds`,
+//! `_ratio` for 0–1 fractions), `_total` only on monotonic counters. Ratios are 0–1, never
+//! percentages; a ratio or mean with nothing to divide by is `NaN`, not 0.
+//!
+//! Labels are bounded: `queue` (at most `engine.max_queues` values), `window` (the configured
+//! windows plus `interval` and `today`), and the fixed value sets below. **No label ever carries
+//! a call id, an agent id or a caller number**: those are unbounded (every call adds a time
+//! series, which eventually exhausts Prometheus) and a caller's number is personal data that
+//! must not leak into a monitoring system with different retention and access rules.
+//!
+//! Call [`describe`] once, after installing the recorder, so that every metric has its
+//! `# HELP` text.
+
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+
+/// Label keys.
+pub mod label {
+    pub const QUEUE: &str = "queue";
+    pub const WINDOW: &str = "window";
+    pub const VARIANT: &str = "variant";
+    pub const QUANTILE: &str = "quantile";
+    pub const STATE: &str = "state";
+    pub const RESULT: &str = "result";
+    pub const REASON: &str = "reason";
+    pub const VERSION: &str = "version";
+}
+
+/// `variant` values of [`SERVICE_LEVEL_RATIO`].
+pub const SL_VARIANTS: [&str; 3] = ["default", "ignore_abandons", "positive"];
+/// `quantile` values of [`WAIT_SECONDS`].
+pub const WAIT_QUANTILES: [&str; 3] = ["0.5", "0.9", "0.99"];
+/// `state` values of [`AGENTS`].
+pub const AGENT_STATES: [&str; 5] = ["ready", "not_ready", "busy", "acw", "logged_in"];
+/// `result` values of [`EVENTS_TOTAL`] (pending events are a gauge, [`EVENTS_PENDING`]).
+pub const EVENT_RESULTS: [&str; 4] = ["applied", "duplicate", "late", "rejected"];
+
+// Monotonic per queue (label `queue`).
+pub const CALLS_OFFERED_TOTAL: &str = "acd_calls_offered_total";
+pub const CALLS_ANSWERED_TOTAL: &str = "acd_calls_answered_total";
+pub const CALLS_ABANDONED_TOTAL: &str = "acd_calls_abandoned_total";
+pub const CALLS_SHORT_ABANDONED_TOTAL: &str = "acd_calls_short_abandoned_total";
+pub const CALLS_TRANSFERRED_TOTAL: &str = "acd_calls_transferred_total";
+pub const RING_ATTEMPTS_TOTAL: &str = "acd_ring_attempts_total";
+pub const RING_NO_ANSWER_TOTAL: &str = "acd_ring_no_answer_total";
+pub const CALLS_EXPIRED_TOTAL: &str = "acd_calls_expired_total";
+
+// Window gauges (labels `queue`, `window`).
+pub const CALLS_OFFERED: &str = "acd_calls_offered";
+pub const CALLS_ANSWERED: &str = "acd_calls_answered";
+pub const CALLS_ABANDONED: &str = "acd_calls_abandoned";
+/// Extra label `variant`, one of [`SL_VARIANTS`].
+pub const SERVICE_LEVEL_RATIO: &str = "acd_service_level_ratio";
+pub const ASA_SECONDS: &str = "acd_asa_seconds";
+/// Extra label `quantile`, one of [`WAIT_QUANTILES`].
+pub const WAIT_SECONDS: &str = "acd_wait_seconds";
+pub const ABANDON_RATIO: &str = "acd_abandon_ratio";
+pub const RINGS_PER_ANSWER: &str = "acd_rings_per_answer";
+pub const RING_NO_ANSWER: &str = "acd_ring_no_answer";
+pub const TRANSFER_RATIO: &str = "acd_transfer_ratio";
+pub const TALK_SECONDS: &str = "acd_talk_seconds";
+pub const HOLD_SECONDS: &str = "acd_hold_seconds";
+pub const ACW_SECONDS: &str = "acd_acw_seconds";
+pub const AHT_SECONDS: &str = "acd_aht_seconds";
+pub const OCCUPANCY_RATIO: &str = "acd_occupancy_ratio";
+pub const NOT_READY_RATIO: &str = "acd_not_ready_ratio";
+
+// Point-in-time gauges (label `queue`).
+pub const CALLS_WAITING: &str = "acd_calls_waiting";
+pub const OLDEST_CALL_WAIT_SECONDS: &str = "acd_oldest_call_wait_seconds";
+/// Extra label `state`, one of [`AGENT_STATES`].
+pub const AGENTS: &str = "acd_agents";
+pub const SERVICE_LEVEL_TARGET_RATIO: &str = "acd_service_level_target_ratio";
+pub const SERVICE_LEVEL_THRESHOLD_SECONDS: &str = "acd_service_level_threshold_seconds";
+
+// Service health.
+/// Label `result`, one of [`EVENT_RESULTS`].
+pub const EVENTS_TOTAL: &str = "acd_events_total";
+/// Label `reason`, one of [`crate::ledger::RejectReason::label`].
+pub const EVENTS_REJECTED_TOTAL: &str = "acd_events_rejected_total";
+pub const EVENTS_PENDING: &str = "acd_events_pending";
+pub const QUEUES: &str = "acd_queues";
+pub const EVENT_APPLY_LATENCY_SECONDS: &str = "acd_event_apply_latency_seconds";
+pub const SNAPSHOT_AGE_SECONDS: &str = "acd_snapshot_age_seconds";
+/// Always 1; label `version` carries the running version.
+pub const BUILD_INFO: &str = "acd_build_info";
+
+/// Registers unit and help text for every metric with the current recorder.
+///
+/// Ratios are given no unit: `metrics` has no ratio unit and `Percent` would suggest 0–100.
+pub fn describe() {
+    // Monotonic counters.
+    describe_counter!(
+        CALLS_OFFERED_TOTAL,
+        Unit::Count,
+        "Calls offered to the queue since acdstream started."
+    );
+    describe_counter!(
+        CALLS_ANSWERED_TOTAL,
+        Unit::Count,
+        "Calls answered by an agent since acdstream started."
+    );
+    describe_counter!(
+        CALLS_ABANDONED_TOTAL,
+        Unit::Count,
+        "Calls where the caller hung up while waiting, since acdstream started."
+    );
+    describe_counter!(
+        CALLS_SHORT_ABANDONED_TOTAL,
+        Unit::Count,
+        "Abandoned calls that waited less than the queue's short-abandon time (often misdials), since acdstream started."
+    );
+    describe_counter!(
+        CALLS_TRANSFERRED_TOTAL,
+        Unit::Count,
+        "Calls transferred out of the queue since acdstream started."
+    );
+    describe_counter!(
+        RING_ATTEMPTS_TOTAL,
+        Unit::Count,
+        "Times a call was presented (rung) to an agent, since acdstream started."
+    );
+    describe_counter!(
+        RING_NO_ANSWER_TOTAL,
+        Unit::Count,
+        "Rings that the agent did not answer (ring-no-answer), since acdstream started."
+    );
+    describe_counter!(
+        CALLS_EXPIRED_TOTAL,
+        Unit::Count,
+        "Calls given up on because no end arrived within max_call_age (a lost event upstream), since acdstream started."
+    );
+
+    // Window gauges.
+    describe_gauge!(
+        CALLS_OFFERED,
+        Unit::Count,
+        "Calls offered to the queue within the window."
+    );
+    describe_gauge!(
+        CALLS_ANSWERED,
+        Unit::Count,
+        "Calls answered within the window."
+    );
+    describe_gauge!(
+        CALLS_ABANDONED,
+        Unit::Count,
+        "Calls abandoned by the caller within the window."
+    );
+    describe_gauge!(
+        SERVICE_LEVEL_RATIO,
+        "Service level: share of calls answered within the queue's threshold, 0-1 (NaN with no calls). variant=default is the queue's service level; ignore_abandons counts answered calls only; positive also counts calls abandoned within the threshold as met."
+    );
+    describe_gauge!(
+        ASA_SECONDS,
+        Unit::Seconds,
+        "Average speed of answer: mean wait of answered calls within the window (NaN with no answers)."
+    );
+    describe_gauge!(
+        WAIT_SECONDS,
+        Unit::Seconds,
+        "Wait before answer or abandon within the window, at the given quantile (0.9 = 90 % of callers waited at most this long)."
+    );
+    describe_gauge!(
+        ABANDON_RATIO,
+        "Share of offered calls that were abandoned within the window, 0-1."
+    );
+    describe_gauge!(
+        RINGS_PER_ANSWER,
+        "Mean number of rings before a call was answered within the window."
+    );
+    describe_gauge!(
+        RING_NO_ANSWER,
+        Unit::Count,
+        "Rings that the agent did not answer within the window."
+    );
+    describe_gauge!(
+        TRANSFER_RATIO,
+        "Share of calls transferred out of the queue within the window, 0-1."
+    );
+    describe_gauge!(
+        TALK_SECONDS,
+        Unit::Seconds,
+        "Mean talk time of calls handled within the window."
+    );
+    describe_gauge!(
+        HOLD_SECONDS,
+        Unit::Seconds,
+        "Mean time on hold of calls handled within the window."
+    );
+    describe_gauge!(
+        ACW_SECONDS,
+        Unit::Seconds,
+        "Mean after-call work (wrap-up) time within the window."
+    );
+    describe_gauge!(
+        AHT_SECONDS,
+        Unit::Seconds,
+        "Average handle time (talk + hold + after-call work) within the window."
+    );
+    describe_gauge!(
+        OCCUPANCY_RATIO,
+        "Occupancy: share of agents' available time spent on calls or after-call work within the window, 0-1."
+    );
+    describe_gauge!(
+        NOT_READY_RATIO,
+        "Share of agents' logged-in time spent not ready within the window, 0-1."
+    );
+
+    // Point-in-time gauges.
+    describe_gauge!(
+        CALLS_WAITING,
+        Unit::Count,
+        "Calls waiting in the queue right now."
+    );
+    describe_gauge!(
+        OLDEST_CALL_WAIT_SECONDS,
+        Unit::Seconds,
+        "How long the longest-waiting call has waited so far (0 when none is waiting)."
+    );
+    describe_gauge!(
+        AGENTS,
+        Unit::Count,
+        "Agents of the queue right now, by state (logged_in counts every logged-in agent)."
+    );
+    describe_gauge!(
+        SERVICE_LEVEL_TARGET_RATIO,
+        "The queue's configured service-level target, 0-1 (e.g. 0.8 = 80 %)."
+    );
+    describe_gauge!(
+        SERVICE_LEVEL_THRESHOLD_SECONDS,
+        Unit::Seconds,
+        "The queue's configured service-level threshold: answers within it count as in service level."
+    );
+
+    // Service health.
+    describe_counter!(
+        EVENTS_TOTAL,
+        Unit::Count,
+        "CTI events processed, by result: applied, duplicate (redelivery, dropped), late (beyond allowed_lateness, dropped), rejected (see acd_events_rejected_total)."
+    );
+    describe_counter!(
+        EVENTS_REJECTED_TOTAL,
+        Unit::Count,
+        "CTI events rejected, by reason; a rising rate means a CTI source sends events acdstream cannot use."
+    );
+    describe_gauge!(
+        EVENTS_PENDING,
+        Unit::Count,
+        "Call events held until their call's offered event arrives."
+    );
+    describe_gauge!(QUEUES, Unit::Count, "Queues currently tracked.");
+    describe_histogram!(
+        EVENT_APPLY_LATENCY_SECONDS,
+        Unit::Seconds,
+        "Time from receiving an event to its effect being applied to the queue state."
+    );
+    describe_gauge!(
+        SNAPSHOT_AGE_SECONDS,
+        Unit::Seconds,
+        "Age of the oldest published KPI snapshot; growing values mean the KPIs shown are stale."
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the version label shows the running acdstream version."
+    );
+}
+
+/// Every metric name, for tests and tooling that check the catalogue.
+pub const ALL: [&str; 36] = [
+    CALLS_OFFERED_TOTAL,
+    CALLS_ANSWERED_TOTAL,
+    CALLS_ABANDONED_TOTAL,
+    CALLS_SHORT_ABANDONED_TOTAL,
+    CALLS_TRANSFERRED_TOTAL,
+    RING_ATTEMPTS_TOTAL,
+    RING_NO_ANSWER_TOTAL,
+    CALLS_EXPIRED_TOTAL,
+    CALLS_OFFERED,
+    CALLS_ANSWERED,
+    CALLS_ABANDONED,
+    SERVICE_LEVEL_RATIO,
+    ASA_SECONDS,
+    WAIT_SECONDS,
+    ABANDON_RATIO,
+    RINGS_PER_ANSWER,
+    RING_NO_ANSWER,
+    TRANSFER_RATIO,
+    TALK_SECONDS,
+    HOLD_SECONDS,
+    ACW_SECONDS,
+    AHT_SECONDS,
+    OCCUPANCY_RATIO,
+    NOT_READY_RATIO,
+    CALLS_WAITING,
+    OLDEST_CALL_WAIT_SECONDS,
+    AGENTS,
+    SERVICE_LEVEL_TARGET_RATIO,
+    SERVICE_LEVEL_THRESHOLD_SECONDS,
+    EVENTS_TOTAL,
+    EVENTS_REJECTED_TOTAL,
+    EVENTS_PENDING,
+    QUEUES,
+    EVENT_APPLY_LATENCY_SECONDS,
+    SNAPSHOT_AGE_SECONDS,
+    BUILD_INFO,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_conventions() {
+        let mut names = ALL.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len(), "duplicate metric name");
+        for name in ALL {
+            assert!(name.starts_with("acd_"), "{name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{name}"
+            );
+            assert!(
+                !name.ends_with("_ms") && !name.contains("percent"),
+                "{name}"
+            );
+        }
+    }
+}
