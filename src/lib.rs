@@ -22,6 +22,7 @@
 
 pub mod config;
 pub mod decode;
+pub mod demo;
 
 pub mod event;
 pub mod http;

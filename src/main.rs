@@ -1,1 +1,274 @@
-fn main() {}
+//! The `acdstream` command line: the only place that turns errors into exit codes.
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use acdstream::config::{parse_duration, Config, LogFormat};
+use acdstream::decode::{self, Format};
+use acdstream::demo::{self, DemoOptions};
+use acdstream::replay;
+use acdstream::sim::{Scenario, Simulator};
+use acdstream::source::file::LineSource;
+
+/// Real-time ACD/CTI event stream processor: contact-centre KPIs (service level, ASA, abandon
+/// rate, occupancy …) over sliding windows, for Prometheus/Grafana wallboards.
+#[derive(Parser)]
+#[command(name = "acdstream", version, propagate_version = true)]
+struct Cli {
+    /// Configuration file (TOML; see acdstream.example.toml). Every setting can also be set
+    /// with an ACDSTREAM_<SECTION>__<KEY> environment variable.
+    #[arg(long, short, global = true, env = "ACDSTREAM_CONFIG")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a simulated contact centre in real time and serve its KPIs at /metrics (no Kafka).
+    Demo {
+        /// Address for /metrics, /healthz and /readyz [default: http.listen, 127.0.0.1:9898].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Simulated seconds per real second (10 shows an hour in 6 minutes).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Seed of the simulation; the same seed replays the same day.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Simulated history already in the windows at start-up (at most the longest window).
+        #[arg(long, default_value = "60m", value_parser = duration)]
+        warmup: Duration,
+    },
+    /// Replay a recorded JSON-lines event file and print the KPIs at its last event.
+    Replay {
+        /// Event file, one JSON event per line ("-" for standard input).
+        file: PathBuf,
+        /// Print one KPI snapshot JSON object per queue per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Window shown in the table.
+        #[arg(long, default_value = "today")]
+        window: String,
+        /// How many rejected lines to list.
+        #[arg(long, default_value_t = 20)]
+        show_rejections: usize,
+    },
+    /// Write simulated CTI events as JSON lines (the demo's model, as fast as possible).
+    Simulate {
+        /// Seed; the same seed, scenario and start give the same events.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Simulated time span.
+        #[arg(long, default_value = "2h", value_parser = duration)]
+        duration: Duration,
+        /// Start time, RFC 3339.
+        #[arg(long, default_value = "2026-01-05T08:00:00Z")]
+        start: jiff::Timestamp,
+        /// Scenario TOML (queues, surge, jitter, duplicates) instead of the built-in demo.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Deliver events up to this late (as several CTI servers would).
+        #[arg(long, value_parser = duration)]
+        jitter: Option<Duration>,
+        /// Share of events delivered twice (at-least-once source), 0 to 1.
+        #[arg(long)]
+        duplicates: Option<f64>,
+        /// Output file [default: standard output].
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("acdstream: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    match run(cli.command, config) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("acdstream: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ACDSTREAM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(command: Command, config: Config) -> Result<()> {
+    let settings = Arc::new(config.engine_settings());
+    match command {
+        Command::Demo {
+            listen,
+            speed,
+            seed,
+            warmup,
+        } => {
+            if warmup.as_millis() as i64 > settings.longest_window_ms() {
+                bail!("--warmup {warmup:?} is longer than the longest window; it would start out late");
+            }
+            let opts = DemoOptions {
+                listen: listen.unwrap_or(config.http.listen),
+                speed,
+                seed,
+                warmup,
+                publish_interval: config.publish.interval,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(async {
+                let shutdown = CancellationToken::new();
+                tokio::spawn(cancel_on_signal(shutdown.clone()));
+                let ledger = demo::run(opts, settings, shutdown).await?;
+                tracing::info!(
+                    consumed = ledger.consumed,
+                    applied = ledger.applied,
+                    rejected = ledger.rejected,
+                    "demo stopped"
+                );
+                Ok(())
+            })
+        }
+        Command::Replay {
+            file,
+            json,
+            window,
+            show_rejections,
+        } => {
+            let mut source = LineSource::open(&file)?;
+            let bar = progress_bar(source.total_bytes);
+            let wall = jiff::Timestamp::now().as_millisecond();
+            let report = replay::replay(&mut source, settings, wall, show_rejections, &mut |n| {
+                bar.set_position(n)
+            })?;
+            bar.finish_and_clear();
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            if json {
+                for snapshot in &report.snapshots {
+                    out.write_all(&decode::encode_snapshot(Format::Json, snapshot))?;
+                    out.write_all(b"\n")?;
+                }
+                eprint!("{}", replay::render_ledger(&report));
+            } else {
+                write!(out, "{}", replay::render_table(&report, &window))?;
+            }
+            out.flush()?;
+            Ok(())
+        }
+        Command::Simulate {
+            seed,
+            duration,
+            start,
+            scenario,
+            jitter,
+            duplicates,
+            out,
+        } => {
+            let mut scenario = match scenario {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading scenario {}", path.display()))?;
+                    toml::from_str::<Scenario>(&text)
+                        .with_context(|| format!("scenario {}", path.display()))?
+                }
+                None => Scenario::demo(),
+            };
+            scenario.duration_ms = duration.as_millis() as i64;
+            if let Some(j) = jitter {
+                scenario.out_of_order_jitter_ms = j.as_millis() as i64;
+            }
+            if let Some(d) = duplicates {
+                scenario.duplicate_ratio = d;
+            }
+            scenario.validate()?;
+            let sink: Box<dyn Write> = match &out {
+                Some(path) => Box::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                ),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut sink = BufWriter::new(sink);
+            let mut n = 0u64;
+            for event in Simulator::new(scenario, seed, start.as_millisecond()) {
+                sink.write_all(&decode::encode(Format::Json, &event))?;
+                sink.write_all(b"\n")?;
+                n += 1;
+            }
+            sink.flush()?;
+            if out.is_some() {
+                eprintln!("wrote {n} events");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(total) => indicatif::ProgressBar::new(total),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} replaying [{bar:40}] {bytes}/{total_bytes} ({eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// SIGINT or SIGTERM cancels the token: the one shutdown path.
+async fn cancel_on_signal(token: CancellationToken) {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for SIGTERM; Ctrl-C still works");
+                    let _ = tokio::signal::ctrl_c().await;
+                    token.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+    token.cancel();
+}

@@ -1,0 +1,281 @@
+//! `acdstream demo`: the simulator feeding the live engine, KPIs on `/metrics`, no Kafka.
+//!
+//! Three tasks joined by a bounded channel and one shutdown token:
+//! the simulator releases each event when the (optionally sped-up) demo clock reaches its
+//! time; the engine task applies events and, every publish interval, computes snapshots and
+//! publishes them to the registry and Prometheus; the HTTP task serves them. The simulation
+//! starts `warmup` in the past so that the windows are full from the first scrape.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{CtiEvent, Millis};
+use crate::http::{serve, HttpState};
+use crate::ledger::LedgerCounts;
+use crate::sim::{Scenario, Simulator, Surge};
+use crate::sinks::prometheus::{install, PrometheusSink};
+use crate::sinks::SinkError;
+use crate::state::{Engine, EngineSettings, SnapshotRegistry, TimeMode};
+use crate::telemetry;
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub listen: SocketAddr,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+    pub seed: u64,
+    /// How much simulated history exists when the demo starts.
+    pub warmup: Duration,
+    pub publish_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot listen on {addr}: {source}; pick another address with --listen")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("--speed must be a positive number of simulated seconds per second, got {0}")]
+    Speed(f64),
+}
+
+/// Simulated time: `origin_sim` at the real instant `origin`, advancing `speed` times faster.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoClock {
+    origin: Instant,
+    origin_sim: Millis,
+    speed: f64,
+}
+
+impl DemoClock {
+    pub fn new(origin_sim: Millis, speed: f64) -> DemoClock {
+        DemoClock {
+            origin: Instant::now(),
+            origin_sim,
+            speed,
+        }
+    }
+
+    pub fn now(&self) -> Millis {
+        self.at(self.origin.elapsed())
+    }
+
+    fn at(&self, elapsed: Duration) -> Millis {
+        self.origin_sim + (elapsed.as_secs_f64() * 1000.0 * self.speed) as Millis
+    }
+
+    /// Real time to wait until the clock reads `sim`.
+    pub fn until(&self, sim: Millis) -> Duration {
+        let ahead_ms = (sim - self.now()).max(0) as f64 / self.speed;
+        Duration::from_secs_f64(ahead_ms / 1000.0)
+    }
+}
+
+/// The demo contact centre, with its surge on `support` already under way at start-up.
+pub fn demo_scenario(warmup: Duration) -> Scenario {
+    let mut scenario = Scenario::demo();
+    scenario.duration_ms = 24 * 3_600_000;
+    scenario.surge = Some(Surge {
+        queue: "support".into(),
+        start_after_s: (warmup.as_secs_f64() - 300.0).max(0.0),
+        duration_s: 1_200.0,
+        factor: 2.5,
+    });
+    scenario
+}
+
+/// Runs until `shutdown` is cancelled; returns the final ledger.
+pub async fn run(
+    opts: DemoOptions,
+    settings: Arc<EngineSettings>,
+    shutdown: CancellationToken,
+) -> Result<LedgerCounts, DemoError> {
+    if !(opts.speed.is_finite() && opts.speed > 0.0) {
+        return Err(DemoError::Speed(opts.speed));
+    }
+    let handle = install()?;
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| DemoError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(opts.listen);
+    let ready = Arc::new(AtomicBool::new(false));
+    let http = tokio::spawn(serve(
+        listener,
+        HttpState {
+            handle: handle.clone(),
+            ready: ready.clone(),
+        },
+        shutdown.clone(),
+    ));
+    println!(
+        "acdstream demo: KPIs at http://{addr}/metrics (health: /healthz, /readyz); Ctrl-C to stop"
+    );
+
+    let real_now = jiff::Timestamp::now().as_millisecond();
+    let sim_start = real_now - real_now.rem_euclid(1000) - opts.warmup.as_millis() as Millis;
+    let clock = DemoClock::new(real_now, opts.speed);
+    let (tx, rx) = mpsc::channel::<(CtiEvent, Instant)>(4096);
+    let simulator = Simulator::new(demo_scenario(opts.warmup), opts.seed, sim_start);
+    let producer = tokio::spawn(produce(simulator, clock, tx, shutdown.clone()));
+
+    let engine = Engine::new(settings, TimeMode::Live);
+    let sink = PrometheusSink::new(handle);
+    let registry = SnapshotRegistry::default();
+    let ledger = consume(
+        engine,
+        rx,
+        clock,
+        &sink,
+        &registry,
+        &ready,
+        opts.publish_interval,
+        &shutdown,
+    )
+    .await;
+
+    shutdown.cancel();
+    let _ = producer.await;
+    let _ = http.await;
+    Ok(ledger)
+}
+
+async fn produce(
+    simulator: Simulator,
+    clock: DemoClock,
+    tx: mpsc::Sender<(CtiEvent, Instant)>,
+    shutdown: CancellationToken,
+) {
+    for event in simulator {
+        let wait = clock.until(event.ts);
+        if !wait.is_zero() {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return,
+            sent = tx.send((event, Instant::now())) => if sent.is_err() { return },
+        }
+    }
+    tracing::info!("simulation finished; windows will now decay");
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn consume(
+    mut engine: Engine,
+    mut rx: mpsc::Receiver<(CtiEvent, Instant)>,
+    clock: DemoClock,
+    sink: &PrometheusSink,
+    registry: &SnapshotRegistry,
+    ready: &AtomicBool,
+    publish_every: Duration,
+    shutdown: &CancellationToken,
+) -> LedgerCounts {
+    let latency = metrics::histogram!(telemetry::EVENT_APPLY_LATENCY_SECONDS);
+    let mut publish = tokio::time::interval(publish_every);
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut report = tokio::time::interval(Duration::from_secs(30));
+    report.tick().await;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            received = rx.recv() => match received {
+                Some((event, sent)) => {
+                    engine.apply(&event, 0, clock.now());
+                    latency.record(sent.elapsed().as_secs_f64());
+                }
+                None => break,
+            },
+            _ = publish.tick() => {
+                publish_all(&mut engine, clock.now(), sink, registry);
+                ready.store(true, Ordering::Relaxed);
+            }
+            _ = report.tick() => log_floor(registry),
+        }
+    }
+    // Drain what was already received, then publish once more so the last scrape is complete.
+    while let Ok((event, _)) = rx.try_recv() {
+        engine.apply(&event, 0, clock.now());
+    }
+    publish_all(&mut engine, clock.now(), sink, registry);
+    engine.ledger().counts()
+}
+
+fn publish_all(
+    engine: &mut Engine,
+    now: Millis,
+    sink: &PrometheusSink,
+    registry: &SnapshotRegistry,
+) {
+    engine.tick(now);
+    engine.take_resolutions();
+    let snapshots = engine.snapshots(now);
+    let totals = engine.totals();
+    sink.publish(&snapshots, &totals, engine.ledger());
+    for (snapshot, (_, t)) in snapshots.into_iter().zip(totals) {
+        registry.publish(snapshot, t);
+    }
+}
+
+/// One log line per queue: what a supervisor would glance at.
+fn log_floor(registry: &SnapshotRegistry) {
+    for q in registry.all() {
+        let s = &q.snapshot;
+        let w = s.windows.get("15m");
+        tracing::info!(
+            queue = %s.queue_id,
+            waiting = s.now.calls_waiting,
+            oldest_wait_s = s.now.oldest_wait_seconds,
+            sl_15m = ?w.and_then(|w| w.service_level).map(|v| (v * 1000.0).round() / 10.0),
+            asa_15m_s = ?w.and_then(|w| w.asa_seconds).map(|v| v.round()),
+            agents_ready = s.now.agents_ready,
+            agents_busy = s.now.agents_busy + s.now.agents_acw,
+            "floor"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_clock_runs_at_its_speed() {
+        let clock = DemoClock {
+            origin: Instant::now(),
+            origin_sim: 1_000_000,
+            speed: 10.0,
+        };
+        assert_eq!(clock.at(Duration::from_millis(1500)), 1_015_000);
+        let wait = clock.until(1_000_000 + 60_000);
+        assert!(
+            wait <= Duration::from_secs(6) && wait > Duration::from_millis(5_900),
+            "{wait:?}"
+        );
+        assert_eq!(clock.until(0), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_demo_surge_is_running_when_the_demo_starts() {
+        let s = demo_scenario(Duration::from_secs(3600));
+        let surge = s.surge.unwrap();
+        assert!(surge.start_after_s < 3600.0 && surge.start_after_s + surge.duration_s > 3600.0);
+        assert!(s.validate().is_ok());
+    }
+}
