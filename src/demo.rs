@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn the_demo_surge_is_running_when_the_demo_starts() {
         let s = demo_scenario(Duration::from_secs(3600));
-        let surge = s.surge.unwrap();
+        let surge = s.surge.clone().unwrap();
         assert!(surge.start_after_s < 3600.0 && surge.start_after_s + surge.duration_s > 3600.0);
         assert!(s.validate().is_ok());
     }

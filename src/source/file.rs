@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 /// Errors opening or reading an event file.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("cannot open event file {path}: {source}; check the path and its permissions")]
-    Open { path: PathBuf, source: io::Error },
-    #[error("reading event file failed after line {line}: {source}")]
-    Read { line: u64, source: io::Error },
+    #[error("cannot open event file {path}: {error}; check the path and its permissions")]
+    Open { path: PathBuf, error: io::Error },
+    #[error("reading event file failed after line {line}: {error}")]
+    Read { line: u64, error: io::Error },
 }
 
 /// A line-oriented event source: a file, or standard input for `-`.
@@ -31,9 +31,9 @@ impl LineSource {
                 None,
             ));
         }
-        let file = File::open(path).map_err(|source| SourceError::Open {
+        let file = File::open(path).map_err(|error| SourceError::Open {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let total = file.metadata().ok().map(|m| m.len());
         Ok(LineSource::from_reader(
@@ -58,9 +58,9 @@ impl LineSource {
         let n = self
             .reader
             .read_until(b'\n', &mut self.buf)
-            .map_err(|source| SourceError::Read {
+            .map_err(|error| SourceError::Read {
                 line: self.line,
-                source,
+                error,
             })?;
         if n == 0 {
             return Ok(None);

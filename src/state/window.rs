@@ -163,9 +163,7 @@ impl BucketRing {
             let i = self.slot(id);
             let b = &self.slots[i];
             if b.id == id {
-                for s in 0..N_AGENT_TIMES {
-                    self.base_agents[s] += b.steps[s] as i64;
-                }
+                add_steps(&mut self.base_agents, &b.steps);
             }
         }
         let first_new = (self.head + 1).max(target - self.len() + 1);
@@ -221,14 +219,11 @@ impl BucketRing {
                 }
                 let start = id * BUCKET_MS;
                 let end = (start + BUCKET_MS).min(as_of).max(start);
-                for s in 0..N_AGENT_TIMES {
-                    out.agent_ms[s] +=
-                        (agents[s] + b.steps[s] as i64) * (end - start) - b.step_offsets[s];
+                for (s, total) in out.agent_ms.iter_mut().enumerate() {
+                    *total += (agents[s] + b.steps[s] as i64) * (end - start) - b.step_offsets[s];
                 }
             }
-            for s in 0..N_AGENT_TIMES {
-                agents[s] += b.steps[s] as i64;
-            }
+            add_steps(&mut agents, &b.steps);
         }
         out
     }
@@ -238,9 +233,7 @@ impl BucketRing {
         let mut agents = self.base_agents;
         for b in self.slots.iter() {
             if b.id >= self.oldest() {
-                for s in 0..N_AGENT_TIMES {
-                    agents[s] += b.steps[s] as i64;
-                }
+                add_steps(&mut agents, &b.steps);
             }
         }
         agents
@@ -249,6 +242,12 @@ impl BucketRing {
     /// Bytes this ring occupies (for the memory budget).
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.slots)
+    }
+}
+
+fn add_steps(agents: &mut [i64; N_AGENT_TIMES], steps: &[i32; N_AGENT_TIMES]) {
+    for (n, step) in agents.iter_mut().zip(steps) {
+        *n += *step as i64;
     }
 }
 

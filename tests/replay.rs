@@ -1,0 +1,313 @@
+//! The `acdstream` binary end to end on recorded files: the checked-in fixture against KPIs
+//! computed by hand, and simulated days delivered out of order and twice.
+
+use std::path::Path;
+use std::process::Command;
+
+use acdstream::kpi::{KpiSnapshot, WindowKpis};
+
+fn acdstream() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_acdstream"))
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Runs `replay --json` and returns the snapshots and what was printed on stderr.
+fn replay_json(args: &[&str]) -> (Vec<KpiSnapshot>, String) {
+    let out = acdstream().args(args).output().expect("acdstream runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "replay failed: {stderr}");
+    let snapshots = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is a KPI snapshot"))
+        .collect();
+    (snapshots, stderr)
+}
+
+fn close(v: Option<f64>, expected: f64) -> bool {
+    v.is_some_and(|v| (v - expected).abs() < 1e-9)
+}
+
+/// Within HdrHistogram's 2 significant digits.
+fn near(v: Option<f64>, expected: f64) -> bool {
+    v.is_some_and(|v| (v - expected).abs() <= expected * 0.01)
+}
+
+fn window<'a>(s: &'a KpiSnapshot, name: &str) -> &'a WindowKpis {
+    s.windows
+        .get(name)
+        .unwrap_or_else(|| panic!("window {name}"))
+}
+
+/// `tests/fixtures/day.jsonl`: 2026-01-05 from 10:00:00 UTC, ending at 10:05:45 (t = 345 s).
+/// Lines are in arrival order: a hold after its unhold, an abandon before its offer and a
+/// ringing after its answer (all within the 30 s lateness), one redelivered line, one event
+/// 95 s behind its queue (late), and five bad lines. `replay.toml` gives support T = 30 s.
+///
+/// sales (T = 20 s), times in seconds:
+///
+/// | call | life | counts |
+/// |---|---|---|
+/// | c1 | offered 10, ring s1 12, answered 17, wrap 137, wrap_end 167 | wait 7 ≤ T, 1 ring, talk 120, ACW 30 |
+/// | c2 | offered 20, ring s2 22, ring s2 37, answered 40, hold 60–90, wrap 200, wrap_end 220 | wait 20 ≤ T, 4 rings, 1 RNA (22), talk 130, hold 30, ACW 20 |
+/// | c3 | offered 30, abandoned 33 | short abandon |
+/// | c4 | offered 41, transferred 76 → support | missed at 61 |
+/// | c5 | offered 100, abandoned 112 | abandoned within T |
+/// | c6 | offered 150, ring s1 170, answered 180, wrap 300, wrap_end 330 | missed at 170, 2 rings, talk 120, ACW 30 |
+/// | c7 | offered 200, abandoned 260 | abandoned, missed at 220 |
+/// | c8 | offered 280, still waiting at 345 | missed at 300 |
+///
+/// today: SL = 2 / (2 + 1 + 4) = 2/7; ignoring abandons 2/6; positive 3/7; ASA (7+20+30)/3 =
+/// 19 s; waits {7, 12, 20, 30, 60}: p50 20, p90 60; abandon rate 2/5; talk 370/3, hold 30/3,
+/// ACW 80/3, AHT 160 s; rings (1+4+2)/3; transfer rate 1/3. Agents over [0, 345]: s1 busy
+/// 125+130, ACW 30+30, ready 12+3+15; s2 busy 178, ACW 20, ready 22+10+55, not ready 60 →
+/// busy 433, ACW 80, ready 117, not ready 60: occupancy 513/630, not-ready 60/690.
+///
+/// 5m = [50, 345]: offered c5–c8 = 4; answered c6; abandoned c5, c7; transferred c4 (76);
+/// SL events: c5 abandoned within T, missed c4 (61), c6, c7, c8 → SL 0/5, positive 1/5;
+/// waits {12, 30, 60}; rings: c6's one ring, no RNA; wraps and wrap_ends all three.
+/// Agents: s1 busy 87+130, ACW 60, ready 3+15; s2 busy 150, ACW 20, ready 10+55, not ready 60
+/// → occupancy 447/530, not-ready 60/590.
+///
+/// support (T = 30 s): c4 offered 76, ring p1 80, answered 85 (wait 9), wrap 245, wrap_end 275;
+/// c9 offered 100, abandoned 140 (missed at 130); c10 offered 300, ring 305, answered 345
+/// (wait 45, missed at 330, 8 rings). p1: ready 80 + 30, busy 165 + 40, ACW 30.
+#[test]
+fn fixture_replay_matches_the_hand_computed_kpis() {
+    let (snapshots, stderr) = replay_json(&[
+        "--config",
+        &fixture("replay.toml"),
+        "replay",
+        &fixture("day.jsonl"),
+        "--json",
+    ]);
+    assert!(
+        stderr.contains("consumed 49 = applied 42 + duplicate 1 + late 1 + rejected 5"),
+        "{stderr}"
+    );
+    for line in [
+        "line 7: malformed",
+        "line 15: unknown_type",
+        "line 23: missing_agent_id",
+        "line 24: no_offer",
+        "line 32: out_of_sequence",
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in {stderr}");
+    }
+    assert_eq!(snapshots.len(), 2);
+    let (sales, support) = (&snapshots[0], &snapshots[1]);
+    assert_eq!(
+        (sales.queue_id.as_str(), support.queue_id.as_str()),
+        ("sales", "support")
+    );
+    assert_eq!(sales.as_of, 1_767_607_545_000);
+    assert_eq!(
+        (sales.sl_threshold_seconds, support.sl_threshold_seconds),
+        (20.0, 30.0)
+    );
+
+    for name in ["today", "interval", "60m", "15m"] {
+        let w = window(sales, name);
+        assert_eq!(
+            (
+                w.offered,
+                w.answered,
+                w.abandoned,
+                w.short_abandoned,
+                w.transferred_out
+            ),
+            (8, 3, 2, 1, 1)
+        );
+        assert_eq!(
+            (
+                w.answered_within_threshold,
+                w.abandoned_within_threshold,
+                w.reached_threshold
+            ),
+            (2, 1, 4)
+        );
+        assert!(
+            close(w.service_level, 2.0 / 7.0),
+            "{name}: {:?}",
+            w.service_level
+        );
+        assert!(close(w.service_level_ignore_abandons, 2.0 / 6.0));
+        assert!(close(w.service_level_positive, 3.0 / 7.0));
+        assert!(close(w.asa_seconds, 19.0));
+        assert!(
+            near(w.wait_p50_seconds, 20.0) && near(w.wait_p90_seconds, 60.0),
+            "{name}: {w:?}"
+        );
+        assert!(close(w.abandon_rate, 0.4));
+        assert!(close(w.avg_talk_seconds, 370.0 / 3.0) && close(w.avg_hold_seconds, 10.0));
+        assert!(close(w.avg_acw_seconds, 80.0 / 3.0) && close(w.aht_seconds, 160.0));
+        assert_eq!((w.ring_attempts, w.ring_no_answer), (4, 1));
+        assert!(close(w.rings_per_answer, 7.0 / 3.0) && close(w.transfer_rate, 1.0 / 3.0));
+        assert_eq!((w.busy_agent_seconds, w.acw_agent_seconds), (433.0, 80.0));
+        assert_eq!(
+            (w.ready_agent_seconds, w.not_ready_agent_seconds),
+            (117.0, 60.0)
+        );
+        assert!(close(w.occupancy, 513.0 / 630.0) && close(w.not_ready_ratio, 60.0 / 690.0));
+    }
+
+    let w = window(sales, "5m");
+    assert_eq!(
+        (
+            w.offered,
+            w.answered,
+            w.abandoned,
+            w.short_abandoned,
+            w.transferred_out
+        ),
+        (4, 1, 2, 0, 1)
+    );
+    assert_eq!(
+        (
+            w.answered_within_threshold,
+            w.abandoned_within_threshold,
+            w.reached_threshold
+        ),
+        (0, 1, 4)
+    );
+    assert!(close(w.service_level, 0.0) && close(w.service_level_positive, 0.2));
+    assert!(
+        close(w.asa_seconds, 30.0)
+            && near(w.wait_p50_seconds, 30.0)
+            && near(w.wait_p90_seconds, 60.0)
+    );
+    assert!(close(w.abandon_rate, 2.0 / 3.0));
+    assert_eq!(
+        (
+            w.ring_attempts,
+            w.ring_no_answer,
+            w.handled,
+            w.acw_completed
+        ),
+        (1, 0, 3, 3)
+    );
+    assert!(close(w.rings_per_answer, 2.0) && close(w.transfer_rate, 1.0));
+    assert_eq!((w.busy_agent_seconds, w.acw_agent_seconds), (367.0, 80.0));
+    assert_eq!(
+        (w.ready_agent_seconds, w.not_ready_agent_seconds),
+        (83.0, 60.0)
+    );
+    assert!(close(w.occupancy, 447.0 / 530.0) && close(w.not_ready_ratio, 60.0 / 590.0));
+
+    assert_eq!(sales.now.calls_waiting, 1);
+    assert_eq!(sales.now.oldest_wait_seconds, 65.0);
+    assert_eq!(
+        (
+            sales.now.agents_ready,
+            sales.now.agents_busy,
+            sales.now.agents_logged_in
+        ),
+        (2, 0, 2)
+    );
+
+    let w = window(support, "today");
+    assert_eq!(
+        (w.offered, w.answered, w.abandoned, w.transferred_out),
+        (3, 2, 1, 0)
+    );
+    assert_eq!(
+        (
+            w.answered_within_threshold,
+            w.abandoned_within_threshold,
+            w.reached_threshold
+        ),
+        (1, 0, 2)
+    );
+    assert!(close(w.service_level, 1.0 / 3.0) && close(w.asa_seconds, 27.0));
+    assert!(near(w.wait_p50_seconds, 40.0) && near(w.wait_p90_seconds, 45.0));
+    assert!(close(w.aht_seconds, 190.0) && close(w.avg_hold_seconds, 0.0));
+    assert!(close(w.rings_per_answer, 4.5) && close(w.transfer_rate, 0.0));
+    assert_eq!(
+        (
+            w.busy_agent_seconds,
+            w.acw_agent_seconds,
+            w.ready_agent_seconds
+        ),
+        (205.0, 30.0, 110.0)
+    );
+    assert!(close(w.occupancy, 235.0 / 345.0) && close(w.not_ready_ratio, 0.0));
+    assert_eq!((support.now.calls_waiting, support.now.agents_busy), (0, 1));
+}
+
+/// A simulated day delivered with up to 20 s of reordering and 5 % redeliveries gives exactly
+/// the KPIs of the same day delivered cleanly.
+#[test]
+fn out_of_order_and_redelivered_simulation_gives_identical_kpis() {
+    let dir = std::env::temp_dir().join(format!("acdstream-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let clean = dir.join("clean.jsonl");
+    let messy = dir.join("messy.jsonl");
+    let simulate = |path: &Path, extra: &[&str]| {
+        let status = acdstream()
+            .args(["simulate", "--seed", "7", "--duration", "3h", "--out"])
+            .arg(path)
+            .args(extra)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    simulate(&clean, &[]);
+    simulate(&messy, &["--jitter", "20s", "--duplicates", "0.05"]);
+
+    let (a, a_log) = replay_json(&["replay", clean.to_str().unwrap(), "--json"]);
+    let (b, b_log) = replay_json(&["replay", messy.to_str().unwrap(), "--json"]);
+    assert_eq!(a.len(), 4);
+    assert_eq!(a, b);
+    assert!(
+        a_log.contains("+ duplicate 0 + late 0 + rejected 0"),
+        "{a_log}"
+    );
+    assert!(b_log.contains("+ late 0 + rejected 0"), "{b_log}");
+    assert!(
+        !b_log.contains("duplicate 0 "),
+        "the messy day has redeliveries: {b_log}"
+    );
+    let support = a.iter().find(|s| s.queue_id == "support").unwrap();
+    assert!(
+        window(support, "today").offered > 500,
+        "a 3 h day with a surge"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn help_and_bad_config_are_clear() {
+    let out = acdstream().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["demo", "replay", "simulate"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    let dir = std::env::temp_dir().join(format!("acdstream-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[engine]\nwindows = [\"7s\"]\n[kpi.default]\nsl_target = 1.5\n",
+    )
+    .unwrap();
+    let out = acdstream()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["replay", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("engine.windows") && err.contains("kpi.default.sl_target"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
