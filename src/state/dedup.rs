@@ -51,9 +51,10 @@ impl Dedup {
         }
     }
 
-    /// How many ids are remembered now.
-    pub fn remembered(&self) -> usize {
-        self.by_time.len()
+    /// Heap bytes held: the hash set's table (8-byte key + 1 control byte per bucket) and
+    /// the time-ordered deque.
+    pub fn heap_bytes(&self) -> usize {
+        self.seen.capacity() * 9 + self.by_time.capacity() * std::mem::size_of::<(Millis, u64)>()
     }
 }
 
@@ -109,7 +110,7 @@ mod tests {
         for i in 0..5 {
             assert!(!d.check_and_insert(id_hash(&format!("e-{i}")), i, 3));
         }
-        assert_eq!(d.remembered(), 3);
+        assert_eq!(d.by_time.len(), 3);
         assert_eq!(d.evicted_early, 2);
         assert!(
             !d.check_and_insert(id_hash("e-0"), 10, 3),

@@ -16,7 +16,7 @@ use crate::kpi::{KpiSnapshot, NowKpis, QueueTotals, WindowKpis, Windows};
 use crate::ledger::{Outcome, RejectReason};
 
 use super::agent::{Agent, Effective, Input, InputKind};
-use super::call::{AgentKey, Call, CallEvent, CallKey, PhaseChange, Step};
+use super::call::{agent_key, AgentKey, Call, CallEvent, CallKey, PhaseChange, Step};
 use super::dedup::{id_hash, BuildIdentity, Dedup};
 use super::settings::{EngineSettings, QueueKpiSettings, BUCKET_MS};
 use super::window::{BucketRing, Delta, Period};
@@ -60,6 +60,8 @@ pub struct QueueState {
     /// sorted by time: the sliding windows' and the interval's wait percentiles.
     samples: VecDeque<(u32, u32)>,
     waiting: BTreeSet<(Millis, CallKey)>,
+    /// Origins (replay line, source offset) of events held until their call's offer arrives.
+    pending: HashMap<CallKey, Vec<u64>, BuildIdentity>,
     /// Waiting calls offered before this have been checked against the SL threshold; calls
     /// joining `waiting` later are checked when they join.
     threshold_cursor: Millis,
@@ -92,6 +94,7 @@ impl QueueState {
             today_waits: wait_histogram(),
             samples: VecDeque::new(),
             waiting: BTreeSet::new(),
+            pending: HashMap::default(),
             threshold_cursor: Millis::MIN,
             max_ts: Millis::MIN,
             clock,
@@ -137,7 +140,7 @@ impl QueueState {
                 agent_id, state, ..
             } => {
                 match self.agent_input(
-                    id_hash(agent_id),
+                    agent_key(agent_id),
                     Input {
                         ts: ev.ts,
                         kind: InputKind::State(*state),
@@ -149,18 +152,14 @@ impl QueueState {
                 }
             }
             crate::event::EventBody::Call { call_id, step } => {
-                let agent = step.agent_id().map_or(0, id_hash);
+                let agent = step.agent_id().map_or(0, agent_key);
                 if agent != 0 && !self.agents.contains_key(&agent) {
                     if self.agents.len() >= s.max_agents_per_queue {
                         return Outcome::Rejected(RejectReason::AgentLimit);
                     }
                     self.agents.insert(agent, Agent::default());
                 }
-                let event = CallEvent {
-                    ts: ev.ts,
-                    step: step_of(step),
-                    agent,
-                };
+                let event = CallEvent::new(ev.ts, step_of(step), agent);
                 self.apply_call(id_hash(call_id), event, origin, s, resolutions)
             }
         }
@@ -208,7 +207,7 @@ impl QueueState {
             return Outcome::Rejected(reason);
         }
         let Some(offered) = call.offered_at() else {
-            call.pending_origins.push(origin);
+            self.pending.entry(key).or_default().push(origin);
             return Outcome::Pending;
         };
         if call.is_waiting() && offered + kpi.sl_threshold_ms < self.clock {
@@ -221,7 +220,7 @@ impl QueueState {
         let new_sample = call.wait_sample(kpi);
         let new_waiting = call.is_waiting().then_some(offered);
         if !was_offered {
-            for origin in call.pending_origins.drain(..) {
+            for origin in self.pending.remove(&key).unwrap_or_default() {
                 resolutions.push(Resolution {
                     origin,
                     outcome: Outcome::Applied,
@@ -419,7 +418,7 @@ impl QueueState {
         for (&key, call) in &self.calls {
             match call.offered_at() {
                 None if call.events().first().is_some_and(|e| e.ts < watermark) => {
-                    for &origin in &call.pending_origins {
+                    for origin in self.pending.remove(&key).unwrap_or_default() {
                         resolutions.push(Resolution {
                             origin,
                             outcome: Outcome::Rejected(RejectReason::NoOffer),
@@ -470,11 +469,12 @@ impl QueueState {
 
     /// Rejects every event still waiting for its offer (end of input).
     pub fn resolve_all_pending(&mut self, resolutions: &mut Vec<Resolution>) {
-        self.calls.retain(|_, call| {
+        let pending = &mut self.pending;
+        self.calls.retain(|key, call| {
             if call.offered_at().is_some() {
                 return true;
             }
-            for &origin in &call.pending_origins {
+            for origin in pending.remove(key).unwrap_or_default() {
                 resolutions.push(Resolution {
                     origin,
                     outcome: Outcome::Rejected(RejectReason::NoOffer),
@@ -580,16 +580,9 @@ impl QueueState {
         self.calls.len()
     }
 
-    /// Bytes of per-queue state independent of traffic (windows, periods, histogram).
-    pub fn fixed_bytes(&self) -> usize {
-        std::mem::size_of::<QueueState>()
-            + self.ring.heap_bytes()
-            + self.today_waits.distinct_values() * std::mem::size_of::<u32>()
-    }
-
-    /// Bytes that grow with traffic: wait samples and remembered event ids.
-    pub fn variable_bytes(&self) -> usize {
-        self.samples.capacity() * 8 + self.dedup.remembered() * 34
+    /// Heap bytes of the remembered event ids (for the memory bench).
+    pub fn remembered_id_bytes(&self) -> usize {
+        self.dedup.heap_bytes()
     }
 }
 
