@@ -20,22 +20,38 @@ impl Drop for Killed {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).ok()?;
     let text = String::from_utf8_lossy(&raw).to_string();
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     // Prometheus answers with chunked encoding; its JSON never contains CRLF, so the chunk
     // sizes are the lines that are pure hex.
-    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        body.split("\r\n").filter(|l| !l.chars().all(|c| c.is_ascii_hexdigit())).collect()
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body.split("\r\n")
+            .filter(|l| !l.chars().all(|c| c.is_ascii_hexdigit()))
+            .collect()
     } else {
         body
     };
@@ -45,21 +61,27 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 fn encode(q: &str) -> String {
     q.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
 fn query(prom: u16, q: &str) -> Vec<Value> {
-    let (status, body) = http_get(prom, &format!("/api/v1/query?query={}", encode(q))).expect("prometheus answers");
+    let (status, body) =
+        http_get(prom, &format!("/api/v1/query?query={}", encode(q))).expect("prometheus answers");
     assert_eq!(status, 200, "{q}: {body}");
     let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     v["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
 fn value(sample: &Value) -> f64 {
-    sample["value"][1].as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
+    sample["value"][1]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
@@ -71,8 +93,14 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 }
 
 fn prometheus_binary() -> PathBuf {
-    let path = std::env::var_os("ACDSTREAM_TEST_PROMETHEUS").map(PathBuf::from).unwrap_or_else(|| "prometheus".into());
-    let found = Command::new(&path).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let path = std::env::var_os("ACDSTREAM_TEST_PROMETHEUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "prometheus".into());
+    let found = Command::new(&path)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     assert!(
         found.is_ok_and(|s| s.success()),
         "Prometheus is needed for this test: run scripts/test.sh (it installs Debian's prometheus) \
@@ -90,7 +118,15 @@ fn real_prometheus_scrapes_the_demo() {
 
     let _app = Killed(
         Command::new(env!("CARGO_BIN_EXE_acdstream"))
-            .args(["demo", "--listen", &format!("127.0.0.1:{app_port}"), "--speed", "20", "--warmup", "30m"])
+            .args([
+                "demo",
+                "--listen",
+                &format!("127.0.0.1:{app_port}"),
+                "--speed",
+                "20",
+                "--warmup",
+                "30m",
+            ])
             .env("ACDSTREAM_PUBLISH__INTERVAL", "250ms")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -110,8 +146,14 @@ fn real_prometheus_scrapes_the_demo() {
     .unwrap();
     let _prom = Killed(
         Command::new(prometheus)
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -128,11 +170,18 @@ fn real_prometheus_scrapes_the_demo() {
     let sl = query(prom_port, "acd_service_level_ratio");
     assert_eq!(sl.len(), 4 * 5 * 3, "4 queues × 5 windows × 3 variants");
     let queues = query(prom_port, "count by (queue) (acd_calls_waiting)");
-    let mut names: Vec<&str> = queues.iter().filter_map(|s| s["metric"]["queue"].as_str()).collect();
+    let mut names: Vec<&str> = queues
+        .iter()
+        .filter_map(|s| s["metric"]["queue"].as_str())
+        .collect();
     names.sort();
     assert_eq!(names, ["billing", "retention", "sales", "support"]);
     for state in ["ready", "not_ready", "busy", "acw", "logged_in"] {
-        assert_eq!(query(prom_port, &format!("acd_agents{{state=\"{state}\"}}")).len(), 4, "{state}");
+        assert_eq!(
+            query(prom_port, &format!("acd_agents{{state=\"{state}\"}}")).len(),
+            4,
+            "{state}"
+        );
     }
     // The demo staffs 20 + 32 + 12 + 9 agents, all logged in.
     let logged_in = query(prom_port, "sum(acd_agents{state=\"logged_in\"})");
@@ -140,16 +189,26 @@ fn real_prometheus_scrapes_the_demo() {
     // Applied events count up and nothing was rejected.
     let applied = query(prom_port, "acd_events_total{result=\"applied\"}");
     assert!(value(&applied[0]) > 1_000.0, "{applied:?}");
-    assert_eq!(value(&query(prom_port, "sum(acd_events_rejected_total)")[0]), 0.0);
+    assert_eq!(
+        value(&query(prom_port, "sum(acd_events_rejected_total)")[0]),
+        0.0
+    );
     // The surge queue is below its target in the 5-minute window while the others are not all.
-    let surging = query(prom_port, "acd_service_level_ratio{queue=\"support\",window=\"5m\",variant=\"default\"}");
-    assert!(value(&surging[0]) < 0.8, "support surges at start-up: {surging:?}");
+    let surging = query(
+        prom_port,
+        "acd_service_level_ratio{queue=\"support\",window=\"5m\",variant=\"default\"}",
+    );
+    assert!(
+        value(&surging[0]) < 0.8,
+        "support surges at start-up: {surging:?}"
+    );
 
     // No label can identify a call, an agent or a caller.
     let (_, body) = http_get(prom_port, "/api/v1/labels").unwrap();
     let labels: Value = serde_json::from_str(&body).unwrap();
     let allowed = [
-        "__name__", "instance", "job", "queue", "window", "variant", "quantile", "state", "result", "reason", "version", "le",
+        "__name__", "instance", "job", "queue", "window", "variant", "quantile", "state", "result",
+        "reason", "version", "le",
     ];
     for label in labels["data"].as_array().unwrap() {
         let label = label.as_str().unwrap();

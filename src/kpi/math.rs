@@ -123,8 +123,14 @@ pub fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpis {
     let avg_talk = ratio(seconds(s.sum_ms(Sum::Talk)), handled as f64);
     let avg_hold = ratio(seconds(s.sum_ms(Sum::Hold)), handled as f64);
     let avg_acw = ratio(seconds(s.sum_ms(Sum::Acw)), acw_completed as f64);
-    let aht = match (avg_talk, avg_hold, avg_acw) {
-        (Some(t), Some(h), Some(a)) => Some(t + h + a),
+    // talk + hold share a denominator; summing before dividing keeps AHT free of the
+    // rounding of three separate means.
+    let handle = ratio(
+        seconds(s.sum_ms(Sum::Talk) + s.sum_ms(Sum::Hold)),
+        handled as f64,
+    );
+    let aht = match (handle, avg_acw) {
+        (Some(h), Some(a)) => Some(h + a),
         _ => None,
     };
 
