@@ -40,17 +40,11 @@ pub fn replay(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ReplayReport, SourceError> {
     let mut engine = Engine::new(settings, TimeMode::EventTime);
-    let mut rejections = Vec::new();
-    let mut blank_lines = 0;
-    let note = |rejections: &mut Vec<Rejection>, line, reason, detail: String| {
-        if rejections.len() < keep_rejections {
-            rejections.push(Rejection {
-                line,
-                reason,
-                detail,
-            });
-        }
+    let mut rejections = Rejections {
+        keep: keep_rejections,
+        list: Vec::new(),
     };
+    let mut blank_lines = 0;
     let mut since_progress = 0u32;
     while let Some((line, bytes)) = source.next_line()? {
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -60,24 +54,15 @@ pub fn replay(
         match decode::decode(Format::Json, bytes) {
             Ok(event) => {
                 if let Outcome::Rejected(reason) = engine.apply(&event, line, wall) {
-                    note(&mut rejections, line, reason, reason.explain().to_string());
+                    rejections.note(line, reason, reason.explain().to_string());
                 }
             }
             Err(err) => {
                 engine.reject(err.reason());
-                note(&mut rejections, line, err.reason(), err.to_string());
+                rejections.note(line, err.reason(), err.to_string());
             }
         }
-        for r in engine.take_resolutions() {
-            if let Outcome::Rejected(reason) = r.outcome {
-                note(
-                    &mut rejections,
-                    r.origin,
-                    reason,
-                    reason.explain().to_string(),
-                );
-            }
-        }
+        rejections.note_resolved(&mut engine);
         since_progress += 1;
         if since_progress == 4096 {
             since_progress = 0;
@@ -86,16 +71,8 @@ pub fn replay(
     }
     progress(source.bytes_read());
     engine.finish();
-    for r in engine.take_resolutions() {
-        if let Outcome::Rejected(reason) = r.outcome {
-            note(
-                &mut rejections,
-                r.origin,
-                reason,
-                reason.explain().to_string(),
-            );
-        }
-    }
+    rejections.note_resolved(&mut engine);
+    let mut rejections = rejections.list;
     rejections.sort_by_key(|r| r.line);
     let snapshots = engine.snapshots(wall);
     let ledger = engine.ledger();
@@ -111,6 +88,33 @@ pub fn replay(
         rejections,
         blank_lines,
     })
+}
+
+/// The first `keep` rejections, for the report.
+struct Rejections {
+    keep: usize,
+    list: Vec<Rejection>,
+}
+
+impl Rejections {
+    fn note(&mut self, line: u64, reason: RejectReason, detail: String) {
+        if self.list.len() < self.keep {
+            self.list.push(Rejection {
+                line,
+                reason,
+                detail,
+            });
+        }
+    }
+
+    /// Pending events rejected later are reported at their own line.
+    fn note_resolved(&mut self, engine: &mut Engine) {
+        for r in engine.take_resolutions() {
+            if let Outcome::Rejected(reason) = r.outcome {
+                self.note(r.origin, reason, reason.explain().to_string());
+            }
+        }
+    }
 }
 
 fn pct(v: Option<f64>) -> String {

@@ -42,6 +42,25 @@ pub enum Count {
 
 pub const N_COUNTS: usize = 13;
 
+impl Count {
+    /// Every count, in index order.
+    pub const ALL: [Count; N_COUNTS] = [
+        Count::Offered,
+        Count::Answered,
+        Count::Abandoned,
+        Count::ShortAbandoned,
+        Count::TransferredOut,
+        Count::AnsweredWithinT,
+        Count::AbandonedWithinT,
+        Count::ReachedT,
+        Count::Handled,
+        Count::AcwCompleted,
+        Count::RingAttempts,
+        Count::RingNoAnswer,
+        Count::RingsToAnswer,
+    ];
+}
+
 /// Durations summed per window, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
@@ -205,6 +224,13 @@ mod tests {
             s.agent_ms[a as usize] = v;
         }
         s
+    }
+
+    #[test]
+    fn count_indices_match_their_position() {
+        for (i, c) in Count::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i);
+        }
     }
 
     #[test]

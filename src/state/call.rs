@@ -445,22 +445,7 @@ mod tests {
     }
 
     fn count_of(i: u8) -> Count {
-        use Count::*;
-        [
-            Offered,
-            Answered,
-            Abandoned,
-            ShortAbandoned,
-            TransferredOut,
-            AnsweredWithinT,
-            AbandonedWithinT,
-            ReachedT,
-            Handled,
-            AcwCompleted,
-            RingAttempts,
-            RingNoAnswer,
-            RingsToAnswer,
-        ][i as usize]
+        Count::ALL[i as usize]
     }
 
     fn sums(c: &Call) -> Vec<(Sum, i64)> {
