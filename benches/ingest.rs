@@ -68,5 +68,28 @@ fn ingest(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest);
+/// Computing every queue's snapshot (what each publish tick does) for 1,000 busy queues.
+fn snapshots(c: &mut Criterion) {
+    let settings = Arc::new(EngineSettings::default());
+    let mut engine = Engine::new(settings, TimeMode::EventTime);
+    let mut scenario = Scenario::demo();
+    scenario.duration_ms = 3_600_000;
+    let mut n = 0u64;
+    for copy in 0..250 {
+        for mut event in Simulator::new(scenario.clone(), copy, 1_767_571_200_000) {
+            event.queue_id = format!("{}-{copy:03}", event.queue_id);
+            engine.apply(&event, n, WALL);
+            n += 1;
+        }
+    }
+    let mut group = c.benchmark_group("publish");
+    group.throughput(Throughput::Elements(engine.queue_count() as u64));
+    group.sample_size(10);
+    group.bench_function("snapshots of 1000 queues", |b| {
+        b.iter(|| engine.snapshots(WALL))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest, snapshots);
 criterion_main!(benches);

@@ -9,10 +9,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{CtiEvent, Millis};
@@ -49,6 +50,7 @@ pub enum DemoError {
 }
 
 /// Simulated time: `origin_sim` at the real instant `origin`, advancing `speed` times faster.
+/// It reads tokio's clock, so tests can run the pipeline with paused time.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoClock {
     origin: Instant,
@@ -254,6 +256,47 @@ fn log_floor(registry: &SnapshotRegistry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pipeline_releases_each_event_on_time_and_applies_all_of_them() {
+        let start = 1_767_600_000_000;
+        let mut scenario = Scenario::demo();
+        scenario.queues.truncate(1);
+        scenario.surge = None;
+        scenario.duration_ms = 30 * 60_000;
+        let expected = Simulator::new(scenario.clone(), 3, start).count() as u64;
+        // Ten minutes of history at start-up, then twenty in (paused) real time.
+        let clock = DemoClock::new(start + 10 * 60_000, 1.0);
+        let began = Instant::now();
+        let (tx, rx) = mpsc::channel(16);
+        let shutdown = CancellationToken::new();
+        let simulator = Simulator::new(scenario, 3, start);
+        let producer = tokio::spawn(produce(simulator, clock, tx, shutdown.clone()));
+        let recorder = crate::sinks::prometheus::builder()
+            .unwrap()
+            .build_recorder();
+        let sink = PrometheusSink::new(recorder.handle());
+        let registry = SnapshotRegistry::default();
+        let ready = AtomicBool::new(false);
+        let engine = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+        let every = Duration::from_secs(1);
+        let ledger = consume(
+            engine, rx, clock, &sink, &registry, &ready, every, &shutdown,
+        )
+        .await;
+        producer.await.unwrap();
+
+        assert_eq!((ledger.consumed, ledger.applied), (expected, expected));
+        let elapsed = began.elapsed();
+        assert!(
+            elapsed >= Duration::from_secs(19 * 60) && elapsed <= Duration::from_secs(20 * 60),
+            "{elapsed:?}"
+        );
+        assert!(ready.load(Ordering::Relaxed));
+        let sales = registry.get("sales").expect("published");
+        assert!(sales.snapshot.windows.get("15m").unwrap().offered > 20);
+        assert!(sales.snapshot.as_of >= start + 29 * 60_000);
+    }
 
     #[test]
     fn the_demo_clock_runs_at_its_speed() {
