@@ -47,7 +47,12 @@ pub enum CallStep {
 }
 
 /// The agent state an `agent_state` event sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Serialised by variant index in queue checkpoints: reordering the variants changes the
+/// checkpoint format.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum AgentState {
     LoggedOut,
     Ready,

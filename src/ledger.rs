@@ -1,5 +1,8 @@
 //! What became of every consumed event: the ledger `consumed = applied + duplicate + late +
-//! rejected (+ pending, transiently)`.
+//! rejected + handed_off (+ pending, transiently)`.
+//!
+//! Pending events move between engines with their queue's checkpoint: the engine a queue
+//! leaves counts them as handed off, the one restoring it as consumed (and pending) there.
 //!
 //! Rejections are a closed set of cheap `Copy` reasons so the hot path counts them without
 //! allocating or logging; the reason's `label()` is the Prometheus `reason` label value.
@@ -148,6 +151,7 @@ pub struct Ledger {
     duplicate: AtomicU64,
     late: AtomicU64,
     pending: AtomicU64,
+    handed_off: AtomicU64,
     rejected: [AtomicU64; RejectReason::ALL.len()],
 }
 
@@ -159,13 +163,21 @@ pub struct LedgerCounts {
     pub duplicate: u64,
     pub late: u64,
     pub pending: u64,
+    /// Pending events that left with their queue's state (see [`Ledger::hand_off_pending`]).
+    pub handed_off: u64,
     pub rejected: u64,
 }
 
 impl LedgerCounts {
     /// The ledger identity; holds exactly once pending events are resolved.
     pub fn balances(&self) -> bool {
-        self.consumed == self.applied + self.duplicate + self.late + self.rejected + self.pending
+        self.consumed
+            == self.applied
+                + self.duplicate
+                + self.late
+                + self.rejected
+                + self.pending
+                + self.handed_off
     }
 }
 
@@ -180,6 +192,19 @@ impl Ledger {
     pub fn resolve_pending(&self, outcome: Outcome) {
         self.pending.fetch_sub(1, Ordering::Relaxed);
         self.count(outcome);
+    }
+
+    /// Pending events that arrive with a restored queue: another run consumed them, this one
+    /// holds them now and will resolve them.
+    pub fn carry_in_pending(&self, n: u64) {
+        self.consumed.fetch_add(n, Ordering::Relaxed);
+        self.pending.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Pending events that leave with a queue's state, to be resolved wherever it is restored.
+    pub fn hand_off_pending(&self, n: u64) {
+        self.pending.fetch_sub(n, Ordering::Relaxed);
+        self.handed_off.fetch_add(n, Ordering::Relaxed);
     }
 
     fn count(&self, outcome: Outcome) {
@@ -204,6 +229,7 @@ impl Ledger {
             duplicate: self.duplicate.load(Ordering::Relaxed),
             late: self.late.load(Ordering::Relaxed),
             pending: self.pending.load(Ordering::Relaxed),
+            handed_off: self.handed_off.load(Ordering::Relaxed),
             rejected: self
                 .rejected
                 .iter()
@@ -243,5 +269,20 @@ mod tests {
         assert_eq!((c.consumed, c.applied, c.pending, c.rejected), (4, 2, 0, 2));
         assert!(c.balances());
         assert_eq!(ledger.rejected_by(RejectReason::NoOffer), 1);
+    }
+
+    #[test]
+    fn pending_events_carried_in_and_handed_off_keep_the_ledger_balanced() {
+        let ledger = Ledger::default();
+        ledger.carry_in_pending(2);
+        ledger.record(Outcome::Pending);
+        ledger.resolve_pending(Outcome::Applied);
+        ledger.hand_off_pending(2);
+        let c = ledger.counts();
+        assert_eq!(
+            (c.consumed, c.applied, c.pending, c.handed_off),
+            (3, 1, 0, 2)
+        );
+        assert!(c.balances());
     }
 }

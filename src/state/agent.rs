@@ -8,6 +8,8 @@
 //! timeline after the settled point is re-derived on every change and the difference applied
 //! as steps, so late inputs within the lateness count exactly.
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::{AgentState, Millis};
 use crate::kpi::math::AgentTime;
 
@@ -15,7 +17,7 @@ use super::call::{CallKey, Phase};
 use super::window::Delta;
 
 /// What the agent is doing, for the windows and the `now` gauges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Effective {
     LoggedOut,
     Ready,
@@ -36,19 +38,19 @@ impl Effective {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum InputKind {
     State(AgentState),
     Call(CallKey, Phase),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Input {
     pub ts: Millis,
     pub kind: InputKind,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agent {
     settled_state: AgentState,
     /// Calls the agent is engaged in (busy or ACW) as of the settled point.

@@ -11,6 +11,8 @@
 //! call stays as it was. Until the call's `offered` is present, its other events are *pending*:
 //! kept, not counted, and rejected as `no_offer` once the lateness runs out.
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::Millis;
 use crate::kpi::math::{rings_before_answer, Count, Sum};
 use crate::ledger::RejectReason;
@@ -20,7 +22,7 @@ use super::window::Delta;
 
 /// Call steps in the order a life goes through them; the order breaks ties between events
 /// with the same millisecond so that sorting is independent of arrival.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Step {
     Offered,
     Ringing,
@@ -45,7 +47,7 @@ pub fn agent_key(agent_id: &str) -> AgentKey {
 
 /// One event of a call, 16 bytes. Fields are declared in sort order: time, then life order,
 /// then agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CallEvent {
     pub ts: Millis,
     pub step: Step,
@@ -69,7 +71,7 @@ impl CallEvent {
 }
 
 /// What a call's agent is doing for this call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Phase {
     /// ringing, talking, holding: the agent is busy with this call
     Busy,
@@ -85,7 +87,7 @@ pub struct PhaseChange {
     pub phase: Phase,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
     events: Vec<CallEvent>,
     /// The clock has passed offered + T while the call was still waiting.

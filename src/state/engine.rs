@@ -13,6 +13,7 @@ use crate::event::{CtiEvent, Millis};
 use crate::kpi::{KpiSnapshot, QueueTotals};
 use crate::ledger::{Ledger, Outcome, RejectReason};
 
+use super::checkpoint::{self, CheckpointError};
 use super::queue::{wait_histogram, QueueEvent, QueueState, Resolution};
 use super::settings::EngineSettings;
 
@@ -173,5 +174,61 @@ impl Engine {
 
     pub fn queue(&self, id: &str) -> Option<&QueueState> {
         self.queues.get(id)
+    }
+
+    /// Every queue id held, sorted.
+    pub fn queue_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.queues.keys().map(|id| id.to_string()).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// One queue's complete state as bytes (see [`checkpoint`](super::checkpoint) for the
+    /// format), stamped with `position`: the caller's input position the state reflects, i.e.
+    /// the last event applied. `None` if the engine holds no such queue.
+    pub fn checkpoint_queue(&self, queue_id: &str, position: u64) -> Option<Vec<u8>> {
+        let queue = self.queues.get(queue_id)?;
+        Some(checkpoint::encode(queue, &self.settings, position))
+    }
+
+    /// Restores a queue from a checkpoint, replacing any queue of that id, and returns the
+    /// queue id and the position it was written with: the caller applies the events after that
+    /// position next. On error the engine is unchanged.
+    ///
+    /// Events the checkpoint holds for their call's offer are counted in this engine's ledger
+    /// as consumed and pending, so that the ledger balances when they resolve here.
+    pub fn restore_queue(&mut self, bytes: &[u8]) -> Result<(String, u64), CheckpointError> {
+        let (queue, position) = checkpoint::decode(bytes, &self.settings)?;
+        let replaces = self.queues.contains_key(&queue.id);
+        if !replaces && self.queues.len() >= self.settings.max_queues {
+            return Err(CheckpointError::QueueLimit {
+                queue_id: queue.id.to_string(),
+                max_queues: self.settings.max_queues,
+            });
+        }
+        if self.mode == TimeMode::EventTime {
+            // The restored queue has seen event time up to its clock; without this, events
+            // after the checkpoint would be applied at an earlier now than without the restart.
+            self.newest_event = self.newest_event.max(queue.clock());
+        }
+        self.ledger.carry_in_pending(queue.pending_events());
+        let id = queue.id.to_string();
+        if let Some(old) = self.queues.insert(queue.id.clone(), queue) {
+            self.ledger.hand_off_pending(old.pending_events());
+        }
+        Ok((id, position))
+    }
+
+    /// Drops a queue's state (its partition moved to another instance, which restores it from
+    /// a checkpoint). Events it held for their call's offer leave with it: the ledger counts
+    /// them as handed off. False if there was no such queue.
+    pub fn remove_queue(&mut self, queue_id: &str) -> bool {
+        match self.queues.remove(queue_id) {
+            Some(queue) => {
+                self.ledger.hand_off_pending(queue.pending_events());
+                true
+            }
+            None => false,
+        }
     }
 }

@@ -14,11 +14,15 @@
 //!   time and re-derive their contributions when one arrives; the window accumulators receive
 //!   the difference (see [`window`]). Within the allowed lateness, arrival order never changes
 //!   a KPI.
+//! * **Restartable.** A queue's complete state can be written as a [`checkpoint`] with the
+//!   input position it reflects, and restored in another engine (after a restart, or on the
+//!   instance a partition moved to), which then applies the events after that position.
 //! * **Bounded memory.** Queues (`max_queues`), agents per queue, events per call and
 //!   remembered ids are capped; calls are dropped once settled or expired.
 
 mod agent;
 mod call;
+pub mod checkpoint;
 mod dedup;
 mod engine;
 mod queue;
@@ -26,6 +30,7 @@ mod registry;
 mod settings;
 pub mod window;
 
+pub use checkpoint::{settings_fingerprint, CheckpointError};
 pub use dedup::id_hash;
 pub use engine::{Engine, TimeMode};
 pub use queue::{QueueState, Resolution};

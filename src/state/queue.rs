@@ -17,6 +17,7 @@ use crate::ledger::{Outcome, RejectReason};
 
 use super::agent::{Agent, Effective, Input, InputKind};
 use super::call::{agent_key, AgentKey, Call, CallEvent, CallKey, PhaseChange, Step};
+use super::checkpoint::{CheckpointError, QueueImage};
 use super::dedup::{id_hash, BuildIdentity, Dedup};
 use super::settings::{EngineSettings, QueueKpiSettings, BUCKET_MS};
 use super::window::{BucketRing, Delta, Period};
@@ -78,8 +79,7 @@ pub struct QueueState {
 
 impl QueueState {
     pub fn new(id: Arc<str>, settings: &EngineSettings, clock: Millis) -> QueueState {
-        let span =
-            settings.longest_window_ms().max(settings.interval_ms) + settings.allowed_lateness_ms;
+        let span = ring_span(settings);
         let (i_start, i_end) = interval_bounds(clock, settings);
         let (d_start, d_end) = day_bounds(clock, settings);
         QueueState {
@@ -106,6 +106,110 @@ impl QueueState {
             phases: Vec::new(),
             old_phases: Vec::new(),
         }
+    }
+
+    /// Everything the queue has accumulated, for a checkpoint. Maps are written sorted by key
+    /// so that equal states give equal bytes.
+    pub(super) fn image(&self) -> QueueImage {
+        fn sorted<K: Ord + Copy, V: Clone>(map: &HashMap<K, V, BuildIdentity>) -> Vec<(K, V)> {
+            let mut v: Vec<(K, V)> = map.iter().map(|(&k, v)| (k, v.clone())).collect();
+            v.sort_unstable_by_key(|&(k, _)| k);
+            v
+        }
+        QueueImage {
+            calls: sorted(&self.calls),
+            pending: sorted(&self.pending),
+            agents: sorted(&self.agents),
+            dedup: self.dedup.image(),
+            ring: self.ring.image(),
+            interval: self.interval.clone(),
+            today: self.today.clone(),
+            today_waits: self
+                .today_waits
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+            samples: self.samples.iter().copied().collect(),
+            waiting: self.waiting.iter().copied().collect(),
+            threshold_cursor: self.threshold_cursor,
+            max_ts: self.max_ts,
+            clock: self.clock,
+            last_sweep: self.last_sweep,
+            totals: self.totals,
+            expired_calls: self.expired_calls,
+        }
+    }
+
+    /// The queue an image was taken of. The KPI settings and the ring's length come from `s`
+    /// (the checkpoint's settings fingerprint has already been matched against it). Refuses
+    /// images that break an invariant the queue relies on, so that damage that got past the
+    /// checksum is an error here rather than a panic or a wrong KPI later.
+    pub(super) fn from_image(
+        id: Arc<str>,
+        image: QueueImage,
+        s: &EngineSettings,
+    ) -> Result<QueueState, CheckpointError> {
+        fn unique<K: std::hash::Hash + Eq, V>(
+            entries: Vec<(K, V)>,
+            what: &str,
+        ) -> Result<HashMap<K, V, BuildIdentity>, CheckpointError> {
+            let n = entries.len();
+            let map: HashMap<K, V, BuildIdentity> = entries.into_iter().collect();
+            if map.len() != n {
+                return Err(CheckpointError::corrupt(format!("{what} listed twice")));
+            }
+            Ok(map)
+        }
+        let mut today_waits = wait_histogram();
+        for (value, count) in image.today_waits {
+            today_waits.record_n(value, count).map_err(|_| {
+                CheckpointError::corrupt("a wait beyond the wait histogram's bounds")
+            })?;
+        }
+        if !image.samples.is_sorted_by_key(|&(t, _)| t) {
+            return Err(CheckpointError::corrupt("wait samples out of time order"));
+        }
+        let waiting: BTreeSet<(Millis, CallKey)> = image.waiting.iter().copied().collect();
+        if waiting.len() != image.waiting.len() {
+            return Err(CheckpointError::corrupt("a waiting call listed twice"));
+        }
+        let ring = BucketRing::from_image(ring_span(s), image.ring)
+            .ok_or_else(|| CheckpointError::corrupt("bucket ring does not fit the windows"))?;
+        let dedup = Dedup::from_image(image.dedup)
+            .ok_or_else(|| CheckpointError::corrupt("an event id remembered twice"))?;
+        Ok(QueueState {
+            kpi: s.queue(&id).clone(),
+            id,
+            calls: unique(image.calls, "a call")?,
+            agents: unique(image.agents, "an agent")?,
+            dedup,
+            ring,
+            interval: image.interval,
+            today: image.today,
+            today_waits,
+            samples: image.samples.into(),
+            waiting,
+            pending: unique(image.pending, "a pending call")?,
+            threshold_cursor: image.threshold_cursor,
+            max_ts: image.max_ts,
+            clock: image.clock,
+            last_sweep: image.last_sweep,
+            totals: image.totals,
+            expired_calls: image.expired_calls,
+            deltas: Vec::new(),
+            old_deltas: Vec::new(),
+            phases: Vec::new(),
+            old_phases: Vec::new(),
+        })
+    }
+
+    /// Origins of events held for their call's offer.
+    pub(super) fn pending_events(&self) -> u64 {
+        self.pending.values().map(|o| o.len() as u64).sum()
+    }
+
+    pub(super) fn clock(&self) -> Millis {
+        self.clock
     }
 
     fn watermark(&self, s: &EngineSettings) -> Millis {
@@ -586,6 +690,12 @@ impl QueueState {
     }
 }
 
+/// History the bucket ring holds: the longest window (or the interval, whose wait percentiles
+/// come from the samples the ring's horizon keeps) plus the lateness.
+fn ring_span(s: &EngineSettings) -> Millis {
+    s.longest_window_ms().max(s.interval_ms) + s.allowed_lateness_ms
+}
+
 fn quantiles(h: &Histogram<u32>) -> WaitQuantiles {
     if h.is_empty() {
         return WaitQuantiles::default();
@@ -634,4 +744,67 @@ pub fn interval_bounds(ts: Millis, s: &EngineSettings) -> (Millis, Millis) {
     let (day_start, day_end) = day_bounds(ts, s);
     let start = day_start + (ts - day_start) / s.interval_ms * s.interval_ms;
     (start, (start + s.interval_ms).min(day_end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::CallStep;
+    use crate::state::tests::{a, scenario, WALL};
+    use crate::state::{Engine, TimeMode};
+
+    #[test]
+    fn an_image_restores_every_field_but_scratch_space() {
+        let s = Arc::new(EngineSettings::default());
+        let mut e = Engine::new(s.clone(), TimeMode::EventTime);
+        let mut script = scenario();
+        script.call(260.0, "c8", CallStep::Answered { agent_id: a("a1") }); // offer to come
+        for (i, ev) in script.events.iter().enumerate() {
+            e.apply(ev, i as u64, WALL);
+        }
+        let q = e.queue("sales").expect("sales");
+        assert!(!q.today_waits.is_empty() && !q.waiting.is_empty() && !q.pending.is_empty());
+        let r = QueueState::from_image(q.id.clone(), q.image(), &s).expect("restores");
+        let QueueState {
+            id,
+            kpi,
+            calls,
+            agents,
+            dedup,
+            ring,
+            interval,
+            today,
+            today_waits,
+            samples,
+            waiting,
+            pending,
+            threshold_cursor,
+            max_ts,
+            clock,
+            last_sweep,
+            totals,
+            expired_calls,
+            deltas: _,
+            old_deltas: _,
+            phases: _,
+            old_phases: _,
+        } = r;
+        assert_eq!(id, q.id);
+        assert_eq!(kpi, q.kpi);
+        assert_eq!(calls, q.calls);
+        assert_eq!(agents, q.agents);
+        assert_eq!(dedup, q.dedup);
+        assert_eq!(ring, q.ring);
+        assert_eq!((interval, today), (q.interval.clone(), q.today.clone()));
+        // Counts, total, min and max: the quantiles cannot tell the two apart.
+        assert!(today_waits == q.today_waits);
+        assert_eq!(samples, q.samples);
+        assert_eq!(waiting, q.waiting);
+        assert_eq!(pending, q.pending);
+        assert_eq!(
+            (threshold_cursor, max_ts, clock, last_sweep),
+            (q.threshold_cursor, q.max_ts, q.clock, q.last_sweep)
+        );
+        assert_eq!((totals, expired_calls), (q.totals, q.expired_calls));
+    }
 }

@@ -10,23 +10,23 @@ use crate::ledger::{Outcome, RejectReason};
 use super::{Engine, EngineSettings, Resolution, TimeMode};
 
 /// 2026-01-05 09:00:00 UTC, the start of an interval.
-const T0: Millis = 1_767_603_600_000;
-const WALL: Millis = T0 + 86_400_000;
+pub(super) const T0: Millis = 1_767_603_600_000;
+pub(super) const WALL: Millis = T0 + 86_400_000;
 
-fn at(s: f64) -> Millis {
+pub(super) fn at(s: f64) -> Millis {
     T0 + (s * 1000.0) as Millis
 }
 
-struct Script {
-    events: Vec<CtiEvent>,
+pub(super) struct Script {
+    pub(super) events: Vec<CtiEvent>,
 }
 
 impl Script {
-    fn new() -> Script {
+    pub(super) fn new() -> Script {
         Script { events: Vec::new() }
     }
 
-    fn call(&mut self, s: f64, call: &str, step: CallStep) -> &mut Script {
+    pub(super) fn call(&mut self, s: f64, call: &str, step: CallStep) -> &mut Script {
         let n = self.events.len();
         self.events.push(CtiEvent {
             event_id: format!("e{n}"),
@@ -40,7 +40,7 @@ impl Script {
         self
     }
 
-    fn agent(&mut self, s: f64, agent: &str, state: AgentState) -> &mut Script {
+    pub(super) fn agent(&mut self, s: f64, agent: &str, state: AgentState) -> &mut Script {
         let n = self.events.len();
         self.events.push(CtiEvent {
             event_id: format!("e{n}"),
@@ -56,7 +56,7 @@ impl Script {
     }
 }
 
-fn a(id: &str) -> String {
+pub(super) fn a(id: &str) -> String {
     id.to_string()
 }
 
@@ -72,7 +72,7 @@ fn a(id: &str) -> String {
 /// | c6 | offered 100, abandoned 110 (wait 10 s: abandoned within T) |
 ///
 /// Agents a1 and a2 ready at 0; a2 not ready 200–260.
-fn scenario() -> Script {
+pub(super) fn scenario() -> Script {
     let mut s = Script::new();
     s.agent(0.0, "a1", AgentState::Ready)
         .agent(0.0, "a2", AgentState::Ready);
@@ -104,7 +104,7 @@ fn scenario() -> Script {
     s
 }
 
-fn engine() -> Engine {
+pub(super) fn engine() -> Engine {
     Engine::new(Arc::new(EngineSettings::default()), TimeMode::EventTime)
 }
 
@@ -435,12 +435,14 @@ fn in_live_mode_a_quiet_queue_decays_to_no_value() {
     assert_eq!(quiet[0].windows.get("60m").unwrap().offered, 6);
 }
 
-mod props {
+/// The generators are reused by the checkpoint tests, hence `pub(in crate::state)`: `pub(super)`
+/// here would stop at this file's module.
+pub(super) mod props {
     use super::*;
     use proptest::prelude::*;
 
     #[derive(Debug, Clone)]
-    enum Life {
+    pub(in crate::state) enum Life {
         Answered {
             rings: u8,
             wait: u32,
@@ -457,7 +459,7 @@ mod props {
         },
     }
 
-    fn life() -> impl Strategy<Value = Life> {
+    pub(in crate::state) fn life() -> impl Strategy<Value = Life> {
         prop_oneof![
             (
                 0u8..3,
@@ -479,7 +481,10 @@ mod props {
     }
 
     /// A valid life for each call, plus agent state changes, in event-time order.
-    fn events(calls: &[(u32, u8, Life)], states: &[(u32, u8, u8)]) -> Vec<CtiEvent> {
+    pub(in crate::state) fn events(
+        calls: &[(u32, u8, Life)],
+        states: &[(u32, u8, u8)],
+    ) -> Vec<CtiEvent> {
         let mut s = Script::new();
         for agent in 0..3 {
             s.agent(0.0, &format!("a{agent}"), AgentState::Ready);

@@ -19,6 +19,8 @@
 //! the agent-milliseconds in S over `[start, end)` are `(n + d) × (end − start) − t`, so time
 //! is integrated exactly, up to the millisecond, without visiting each agent.
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::Millis;
 use crate::kpi::math::{AgentTime, Count, Sum, WindowSums, N_AGENT_TIMES, N_COUNTS, N_SUMS};
 
@@ -86,9 +88,11 @@ impl Delta {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Bucket {
-    /// Which 10-second bucket (time / BUCKET_MS) this slot holds; slots are reused.
+    /// Which 10-second bucket (time / BUCKET_MS) this slot holds; slots are reused. Not in
+    /// checkpoints: every slot holds a live bucket, so the id follows from the slot and `head`.
+    #[serde(skip)]
     id: i64,
     counts: [u32; N_COUNTS],
     sums_ms: [i64; N_SUMS],
@@ -103,10 +107,31 @@ impl Bucket {
             ..Bucket::default()
         }
     }
+
+    fn is_empty(&self) -> bool {
+        *self == Bucket::fresh(self.id)
+    }
+}
+
+/// A [`BucketRing`] as stored in a checkpoint. Only buckets with something in them are kept
+/// (a quiet queue's ring is almost all empty, and a checkpoint of 10,000 quiet queues should
+/// not cost 10,000 full rings), each with its distance from the oldest bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RingImage {
+    head: i64,
+    base_agents: [i64; N_AGENT_TIMES],
+    buckets: Vec<(u32, Bucket)>,
+}
+
+impl RingImage {
+    #[cfg(test)]
+    pub fn non_empty_buckets(&self) -> usize {
+        self.buckets.len()
+    }
 }
 
 /// Ring of 10-second buckets for the sliding windows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketRing {
     slots: Box<[Bucket]>,
     /// Newest bucket id the ring has advanced to.
@@ -239,6 +264,41 @@ impl BucketRing {
         agents
     }
 
+    pub fn image(&self) -> RingImage {
+        let oldest = self.oldest();
+        let buckets = (oldest..=self.head)
+            .filter_map(|id| {
+                let b = &self.slots[self.slot(id)];
+                (!b.is_empty()).then_some(((id - oldest) as u32, *b))
+            })
+            .collect();
+        RingImage {
+            head: self.head,
+            base_agents: self.base_agents,
+            buckets,
+        }
+    }
+
+    /// The ring an image was taken of, `span_ms` being the span it was built with; `None` if
+    /// the image does not fit a ring of that span.
+    pub fn from_image(span_ms: Millis, image: RingImage) -> Option<BucketRing> {
+        let mut ring = BucketRing::new(span_ms, image.head.checked_mul(BUCKET_MS)?);
+        ring.base_agents = image.base_agents;
+        let oldest = ring.oldest();
+        let mut previous = None;
+        for (offset, mut bucket) in image.buckets {
+            // Strictly increasing offsets: an image is written oldest first, once per bucket.
+            if offset as i64 >= ring.len() || previous.is_some_and(|p| p >= offset) {
+                return None;
+            }
+            previous = Some(offset);
+            bucket.id = oldest + offset as i64;
+            let i = ring.slot(bucket.id);
+            ring.slots[i] = bucket;
+        }
+        Some(ring)
+    }
+
     /// Bytes this ring occupies (for the memory budget).
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.slots)
@@ -252,7 +312,7 @@ fn add_steps(agents: &mut [i64; N_AGENT_TIMES], steps: &[i32; N_AGENT_TIMES]) {
 }
 
 /// Accumulator for one calendar period `[start, end)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Period {
     pub start: Millis,
     pub end: Millis,
