@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh machine (Rust toolchain and gcc
-# assumed), then runs the gate and every test.
+# assumed): Debian's prometheus and the tansu broker; then runs the gate and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,13 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Kafka-protocol broker of the integration tests; built once (about 10 minutes on 2 cores)
+# and then found in ~/.cargo/bin.
+if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
+  echo "installing the tansu broker for the Kafka integration tests"
+  cargo install tansu --version 0.6.0 --features dynostore,libsql --locked
 fi
 
 cargo fmt --check

@@ -26,8 +26,9 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 
+use crate::decode::Format;
 use crate::event::Millis;
-use crate::state::{EngineSettings, QueueKpiSettings, SlidingWindow, BUCKET_MS};
+use crate::state::{EngineSettings, QueueKpiSettings, SlidingWindow, TimeMode, BUCKET_MS};
 
 /// Prefix of every environment variable that overrides a setting.
 pub const ENV_PREFIX: &str = "ACDSTREAM_";
@@ -91,6 +92,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub publish: PublishConfig,
     pub log: LogConfig,
+    pub kafka: KafkaConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +109,8 @@ pub struct EngineConfig {
     pub max_queues: usize,
     pub max_agents_per_queue: usize,
     pub max_events_per_call: usize,
+    /// Where "now" comes from in `run`.
+    pub clock: TimeMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +143,47 @@ pub struct HttpConfig {
 pub struct PublishConfig {
     pub interval: Duration,
 }
+
+/// `[kafka]`: where `acdstream run` consumes events and publishes KPIs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    /// CTI events, keyed by queue id so that one partition owns each queue.
+    pub events_topic: String,
+    pub events_format: Format,
+    pub group_id: String,
+    /// KPI snapshots, keyed by queue id; meant to be compacted.
+    pub kpi_topic: String,
+    pub kpi_format: Format,
+    /// Rejected events with their original payload and the reason in headers.
+    pub dlq_topic: String,
+    /// Per-partition state checkpoints; compacted, as many partitions as `events_topic`.
+    pub checkpoint_topic: String,
+    pub checkpoint_interval: Duration,
+    /// How long a graceful shutdown may take before the process exits anyway.
+    pub shutdown_timeout: Duration,
+    /// librdkafka properties passed through (SASL, TLS, tuning), keys as librdkafka spells them.
+    pub properties: BTreeMap<String, String>,
+}
+
+/// librdkafka properties that acdstream sets itself because its guarantees depend on them.
+const OWNED_KAFKA_PROPERTIES: [(&str, &str); 5] = [
+    ("bootstrap.servers", "kafka.brokers"),
+    ("group.id", "kafka.group_id"),
+    (
+        "enable.auto.offset.store",
+        "offsets are stored only after an event is applied",
+    ),
+    (
+        "enable.auto.commit",
+        "stored offsets are committed by acdstream",
+    ),
+    (
+        "auto.offset.reset",
+        "a partition without a checkpoint is rebuilt from its start",
+    ),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -665,6 +710,17 @@ fn validate(raw: raw::File, overlay: &Overlay) -> Result<Config, ConfigError> {
     let max_queues = p.cap("engine.max_queues", e.max_queues);
     let max_agents_per_queue = p.cap("engine.max_agents_per_queue", e.max_agents_per_queue);
     let max_events_per_call = p.cap("engine.max_events_per_call", e.max_events_per_call);
+    let clock = match e.clock.trim() {
+        "wall" => Some(TimeMode::Live),
+        "event" => Some(TimeMode::EventTime),
+        other => {
+            p.add(
+                "engine.clock",
+                format!("\"{other}\" is not a clock; use \"wall\" (live) or \"event\" (newest event time)"),
+            );
+            None
+        }
+    };
 
     // KPI definitions: overrides are validated where they are written, then merged.
     let default_kpi = p.queue_kpi("kpi.default", &raw.kpi.default);
@@ -738,6 +794,8 @@ fn validate(raw: raw::File, overlay: &Overlay) -> Result<Config, ConfigError> {
         }
     };
 
+    let kafka = validate_kafka(&mut p, &raw.kafka);
+
     if !p.list.is_empty() {
         return Err(ConfigError::Invalid(p.list));
     }
@@ -756,6 +814,7 @@ fn validate(raw: raw::File, overlay: &Overlay) -> Result<Config, ConfigError> {
             max_queues: max_queues.expect(missing),
             max_agents_per_queue: max_agents_per_queue.expect(missing),
             max_events_per_call: max_events_per_call.expect(missing),
+            clock: clock.expect(missing),
         },
         kpi: KpiConfig {
             default: default_kpi.expect(missing),
@@ -771,6 +830,109 @@ fn validate(raw: raw::File, overlay: &Overlay) -> Result<Config, ConfigError> {
             level: level_ok.then(|| level.to_owned()).expect(missing),
             format: format.expect(missing),
         },
+        kafka: kafka.expect(missing),
+    })
+}
+
+fn validate_kafka(p: &mut Problems<'_>, k: &raw::Kafka) -> Option<KafkaConfig> {
+    let mut ok = true;
+    let mut name = |p: &mut Problems<'_>, path: &str, value: &str| -> String {
+        let value = value.trim();
+        if value.is_empty() {
+            p.add(path, "must not be empty");
+            ok = false;
+        }
+        value.to_owned()
+    };
+    let brokers = name(p, "kafka.brokers", &k.brokers);
+    let group_id = name(p, "kafka.group_id", &k.group_id);
+    let topics = [
+        (
+            "kafka.events_topic",
+            name(p, "kafka.events_topic", &k.events_topic),
+        ),
+        ("kafka.kpi_topic", name(p, "kafka.kpi_topic", &k.kpi_topic)),
+        ("kafka.dlq_topic", name(p, "kafka.dlq_topic", &k.dlq_topic)),
+        (
+            "kafka.checkpoint_topic",
+            name(p, "kafka.checkpoint_topic", &k.checkpoint_topic),
+        ),
+    ];
+    for (i, (path, topic)) in topics.iter().enumerate() {
+        if let Some((other, _)) = topics[..i]
+            .iter()
+            .find(|(_, t)| t == topic && !t.is_empty())
+        {
+            p.add(
+                path,
+                format!("\"{topic}\" is already {other}; each role needs its own topic"),
+            );
+            ok = false;
+        }
+    }
+    let mut format = |path: &str, text: &str| match text.trim().parse::<Format>() {
+        Ok(f) => Some(f),
+        Err(_) => {
+            p.add(
+                path,
+                format!("\"{text}\" is not a payload format; use \"protobuf\" or \"json\""),
+            );
+            None
+        }
+    };
+    let events_format = format("kafka.events_format", &k.events_format);
+    let kpi_format = format("kafka.kpi_format", &k.kpi_format);
+    let checkpoint_interval = p.positive("kafka.checkpoint_interval", &k.checkpoint_interval);
+    let shutdown_timeout = p.positive("kafka.shutdown_timeout", &k.shutdown_timeout);
+    let mut properties = BTreeMap::new();
+    for (key, value) in &k.properties {
+        // Environment variables cannot hold dots, so `SASL_MECHANISM` means `sasl.mechanism`.
+        let key = key.trim().replace('_', ".");
+        if let Some((_, instead)) = OWNED_KAFKA_PROPERTIES
+            .iter()
+            .find(|(owned, _)| *owned == key)
+        {
+            p.add(
+                &format!("kafka.properties.{key}"),
+                format!("is set by acdstream ({instead})"),
+            );
+            ok = false;
+            continue;
+        }
+        let value = match value {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                value.to_string()
+            }
+            other => {
+                p.add(
+                    &format!("kafka.properties.{key}"),
+                    format!(
+                        "must be a string, number or boolean, not {}",
+                        other.type_str()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        properties.insert(key, value);
+    }
+    if !ok {
+        return None;
+    }
+    Some(KafkaConfig {
+        brokers,
+        events_topic: topics[0].1.clone(),
+        events_format: events_format?,
+        group_id,
+        kpi_topic: topics[1].1.clone(),
+        kpi_format: kpi_format?,
+        dlq_topic: topics[2].1.clone(),
+        checkpoint_topic: topics[3].1.clone(),
+        checkpoint_interval: checkpoint_interval?,
+        shutdown_timeout: shutdown_timeout?,
+        properties,
     })
 }
 
@@ -922,6 +1084,7 @@ mod raw {
         pub http: Http,
         pub publish: Publish,
         pub log: Log,
+        pub kafka: Kafka,
     }
 
     #[derive(Debug, Deserialize)]
@@ -939,6 +1102,7 @@ mod raw {
         pub max_queues: u64,
         pub max_agents_per_queue: u64,
         pub max_events_per_call: u64,
+        pub clock: String,
     }
 
     impl Default for Engine {
@@ -955,6 +1119,7 @@ mod raw {
                 max_queues: 10_000,
                 max_agents_per_queue: 5_000,
                 max_events_per_call: 64,
+                clock: "wall".to_owned(),
             }
         }
     }
@@ -1040,6 +1205,42 @@ mod raw {
             Log {
                 level: "info".to_owned(),
                 format: "text".to_owned(),
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct Kafka {
+        pub brokers: String,
+        pub events_topic: String,
+        pub events_format: String,
+        pub group_id: String,
+        pub kpi_topic: String,
+        pub kpi_format: String,
+        pub dlq_topic: String,
+        pub checkpoint_topic: String,
+        pub checkpoint_interval: DurationText,
+        pub shutdown_timeout: DurationText,
+        /// Scalars of any TOML type: an environment override of `6000` parses as an integer.
+        pub properties: BTreeMap<String, toml::Value>,
+    }
+
+    impl Default for Kafka {
+        fn default() -> Self {
+            Kafka {
+                brokers: "127.0.0.1:9092".to_owned(),
+                events_topic: "cti.events".to_owned(),
+                events_format: "protobuf".to_owned(),
+                group_id: "acdstream".to_owned(),
+                kpi_topic: "acd.kpi".to_owned(),
+                kpi_format: "protobuf".to_owned(),
+                dlq_topic: "cti.events.dlq".to_owned(),
+                checkpoint_topic: "acd.checkpoints".to_owned(),
+                checkpoint_interval: d("30s"),
+                shutdown_timeout: d("10s"),
+                properties: BTreeMap::new(),
             }
         }
     }
@@ -1340,8 +1541,8 @@ mod tests {
             "{err}"
         );
 
-        let err = load(Some("[kafka]\nbrokers = \"x\"\n"), &[]).unwrap_err();
-        assert!(err.to_string().contains("unknown field `kafka`"), "{err}");
+        let err = load(Some("[kafka2]\nbrokers = \"x\"\n"), &[]).unwrap_err();
+        assert!(err.to_string().contains("unknown field `kafka2`"), "{err}");
 
         let err = load(None, &[("ACDSTREAM_ENGINE__LATENESS", "30s")]).unwrap_err();
         let msg = err.to_string();

@@ -41,10 +41,12 @@ pub enum RejectReason {
     QueueLimit,
     /// A new agent id beyond `max_agents_per_queue`.
     AgentLimit,
+    /// The queue's events arrive on more than one Kafka partition.
+    PartitionMismatch,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 18] = [
+    pub const ALL: [RejectReason; 19] = [
         RejectReason::Malformed,
         RejectReason::UnknownType,
         RejectReason::UnknownAgentState,
@@ -63,6 +65,7 @@ impl RejectReason {
         RejectReason::CallEventLimit,
         RejectReason::QueueLimit,
         RejectReason::AgentLimit,
+        RejectReason::PartitionMismatch,
     ];
 
     pub fn label(self) -> &'static str {
@@ -85,6 +88,7 @@ impl RejectReason {
             RejectReason::CallEventLimit => "call_event_limit",
             RejectReason::QueueLimit => "queue_limit",
             RejectReason::AgentLimit => "agent_limit",
+            RejectReason::PartitionMismatch => "partition_mismatch",
         }
     }
 
@@ -111,6 +115,9 @@ impl RejectReason {
             RejectReason::CallEventLimit => "call has more events than max_events_per_call",
             RejectReason::QueueLimit => "new queue beyond max_queues",
             RejectReason::AgentLimit => "new agent beyond max_agents_per_queue",
+            RejectReason::PartitionMismatch => {
+                "queue's events arrive on several partitions; key events by queue_id"
+            }
         }
     }
 

@@ -5,7 +5,8 @@
 //! Data flows `source → decode → state → kpi → sinks`:
 //!
 //! - [`source`]: where events come from: recorded files; [`sim`], the seeded call-centre
-//!   simulator (Erlang-A arrivals, handling, abandons, breaks, surges).
+//!   simulator (Erlang-A arrivals, handling, abandons, breaks, surges); and the Kafka consumer
+//!   in [`kafka`], which also holds the Kafka sinks (KPI topic, dead letters, checkpoints).
 //! - [`event`]: the CTI event contract as domain types (what every decoder produces).
 //! - [`decode`]: the JSON and protobuf wire formats of events and KPI snapshots, and why a
 //!   payload is rejected.
@@ -19,6 +20,7 @@
 //! - [`config`]: the TOML file and `ACDSTREAM_…` overrides, checked at start-up.
 //! - [`replay`]: a recorded file through the engine in event time, and its report.
 //! - [`demo`]: the simulator → engine → `/metrics` pipeline in real time.
+//! - [`run`]: the service: Kafka → engine → KPI topic, Prometheus, dead letters, checkpoints.
 
 pub mod config;
 pub mod decode;
@@ -26,10 +28,12 @@ pub mod demo;
 
 pub mod event;
 pub mod http;
+pub mod kafka;
 pub mod kpi;
 pub mod ledger;
 mod pb;
 pub mod replay;
+pub mod run;
 pub mod sim;
 pub mod sinks;
 pub mod source;

@@ -3,6 +3,7 @@
 use std::io::{BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 use acdstream::config::{parse_duration, Config, LogFormat};
 use acdstream::decode::{self, Format};
 use acdstream::demo::{self, DemoOptions};
-use acdstream::replay;
 use acdstream::sim::{Scenario, Simulator};
 use acdstream::source::file::LineSource;
+use acdstream::{kafka, replay, run, sinks};
 
 /// Real-time ACD/CTI event stream processor: contact-centre KPIs (service level, ASA, abandon
 /// rate, occupancy …) over sliding windows, for Prometheus/Grafana wallboards.
@@ -62,7 +63,16 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         show_rejections: usize,
     },
-    /// Write simulated CTI events as JSON lines (the demo's model, as fast as possible).
+    /// Run the service: consume CTI events from Kafka, publish KPIs to Kafka and /metrics.
+    Run,
+    /// Create the Kafka topics `run` uses (events, dead letters, compacted KPI and checkpoint
+    /// topics), as the configuration names them.
+    Topics {
+        /// Partitions of the events, KPI and checkpoint topics.
+        #[arg(long, default_value_t = 3)]
+        partitions: i32,
+    },
+    /// Write simulated CTI events as JSON lines, or produce them to Kafka with --brokers.
     Simulate {
         /// Seed; the same seed, scenario and start give the same events.
         #[arg(long, default_value_t = 42)]
@@ -85,6 +95,21 @@ enum Command {
         /// Output file [default: standard output].
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Produce to Kafka at these brokers instead of writing a file (keyed by queue_id).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Topic to produce to [default: kafka.events_topic].
+        #[arg(long)]
+        topic: Option<String>,
+        /// Payload format when producing [default: kafka.events_format].
+        #[arg(long)]
+        format: Option<Format>,
+        /// Produce in real time (× --speed) instead of as fast as possible.
+        #[arg(long)]
+        realtime: bool,
+        /// Simulated seconds per real second with --realtime.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
     },
 }
 
@@ -156,6 +181,20 @@ fn run(command: Command, config: Config) -> Result<()> {
                 Ok(())
             })
         }
+        Command::Run => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(serve_kafka(config))
+        }
+        Command::Topics { partitions } => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let specs = kafka::admin::topic_specs(&config.kafka, partitions);
+            for (topic, result) in
+                runtime.block_on(kafka::admin::create_topics(&config.kafka, &specs))?
+            {
+                println!("{topic}: {result}");
+            }
+            Ok(())
+        }
         Command::Replay {
             file,
             json,
@@ -191,6 +230,11 @@ fn run(command: Command, config: Config) -> Result<()> {
             jitter,
             duplicates,
             out,
+            brokers,
+            topic,
+            format,
+            realtime,
+            speed,
         } => {
             let mut scenario = match scenario {
                 Some(path) => {
@@ -209,6 +253,17 @@ fn run(command: Command, config: Config) -> Result<()> {
                 scenario.duplicate_ratio = d;
             }
             scenario.validate()?;
+            let simulator = Simulator::new(scenario, seed, start.as_millisecond());
+            if let Some(brokers) = brokers {
+                let mut kafka = config.kafka.clone();
+                kafka.brokers = brokers;
+                let topic = topic.unwrap_or_else(|| kafka.events_topic.clone());
+                let format = format.unwrap_or(kafka.events_format);
+                let pace = realtime.then_some(speed);
+                let n = produce_events(&kafka, &topic, format, simulator, pace)?;
+                eprintln!("produced {n} events to {topic}");
+                return Ok(());
+            }
             let sink: Box<dyn Write> = match &out {
                 Some(path) => Box::new(
                     std::fs::File::create(path)
@@ -218,7 +273,7 @@ fn run(command: Command, config: Config) -> Result<()> {
             };
             let mut sink = BufWriter::new(sink);
             let mut n = 0u64;
-            for event in Simulator::new(scenario, seed, start.as_millisecond()) {
+            for event in simulator {
                 sink.write_all(&decode::encode(Format::Json, &event))?;
                 sink.write_all(b"\n")?;
                 n += 1;
@@ -230,6 +285,80 @@ fn run(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `run`: the HTTP edge and the Kafka ingest thread, one shutdown token.
+async fn serve_kafka(config: Config) -> Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let handle = sinks::prometheus::install()?;
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("listening on {} (http.listen)", config.http.listen))?;
+    println!(
+        "acdstream: metrics at http://{}/metrics, health at /healthz and /readyz",
+        config.http.listen
+    );
+    let ready = Arc::new(AtomicBool::new(false));
+    let http = tokio::spawn(acdstream::http::serve(
+        listener,
+        acdstream::http::HttpState {
+            handle: handle.clone(),
+            ready: ready.clone(),
+        },
+        shutdown.clone(),
+    ));
+    let service = run::Service {
+        config,
+        sink: Arc::new(sinks::prometheus::PrometheusSink::new(handle)),
+        registry: Arc::new(acdstream::state::SnapshotRegistry::default()),
+        ready,
+        shutdown: shutdown.clone(),
+    };
+    let result = tokio::task::spawn_blocking(move || run::run(service))
+        .await
+        .context("ingest thread")?;
+    shutdown.cancel();
+    let _ = http.await;
+    result?;
+    Ok(())
+}
+
+/// `simulate --brokers`: the simulator's events to a Kafka topic, keyed by queue id.
+fn produce_events(
+    kafka: &acdstream::config::KafkaConfig,
+    topic: &str,
+    format: Format,
+    simulator: Simulator,
+    realtime_speed: Option<f64>,
+) -> Result<u64> {
+    let producer = kafka::producer::KafkaProducer::new(kafka)?;
+    let started = std::time::Instant::now();
+    let mut first_ts = None;
+    let mut n = 0u64;
+    for event in simulator {
+        if let Some(speed) = realtime_speed {
+            let first = *first_ts.get_or_insert(event.ts);
+            let due = Duration::from_secs_f64((event.ts - first) as f64 / 1000.0 / speed);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        if !producer.event(
+            topic,
+            event.queue_id.as_bytes(),
+            &decode::encode(format, &event),
+        ) {
+            bail!("cannot produce to {topic}; is the broker reachable?");
+        }
+        n += 1;
+    }
+    producer.flush(Duration::from_secs(30))?;
+    let failed = producer.stats.failed(kafka::producer::Role::Events);
+    if failed > 0 {
+        bail!("{failed} of {n} events were not delivered to {topic}");
+    }
+    Ok(n)
 }
 
 fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {

@@ -25,6 +25,8 @@ pub mod label {
     pub const RESULT: &str = "result";
     pub const REASON: &str = "reason";
     pub const VERSION: &str = "version";
+    pub const PARTITION: &str = "partition";
+    pub const ROLE: &str = "role";
 }
 
 /// `variant` values of [`SERVICE_LEVEL_RATIO`].
@@ -85,6 +87,22 @@ pub const EVENT_APPLY_LATENCY_SECONDS: &str = "acd_event_apply_latency_seconds";
 pub const SNAPSHOT_AGE_SECONDS: &str = "acd_snapshot_age_seconds";
 /// Always 1; label `version` carries the running version.
 pub const BUILD_INFO: &str = "acd_build_info";
+
+// The Kafka pipeline (`acdstream run`).
+/// 1 while a broker connection is up, 0 while the source is unreachable (KPIs are stale).
+pub const SOURCE_UP: &str = "acd_source_up";
+pub const LAST_EVENT_AGE_SECONDS: &str = "acd_last_event_age_seconds";
+/// Label `partition` (bounded by the events topic's partition count).
+pub const CONSUMER_LAG: &str = "acd_consumer_lag";
+/// Label `state` = assigned | ready.
+pub const PARTITIONS: &str = "acd_partitions";
+pub const REBALANCES_TOTAL: &str = "acd_rebalances_total";
+/// Labels `role` = kpi | dead_letter | checkpoint | events, `result` = delivered | failed.
+pub const KAFKA_RECORDS_TOTAL: &str = "acd_kafka_records_total";
+pub const CHECKPOINT_BYTES: &str = "acd_checkpoint_bytes";
+pub const REBUILD_SECONDS: &str = "acd_rebuild_seconds";
+/// Events at or after a partition's resume point that a restored queue already held.
+pub const EVENTS_SKIPPED_TOTAL: &str = "acd_events_skipped_total";
 
 /// Registers unit and help text for every metric with the current recorder.
 ///
@@ -265,10 +283,54 @@ pub fn describe() {
         BUILD_INFO,
         "Always 1; the version label shows the running acdstream version."
     );
+    describe_gauge!(
+        SOURCE_UP,
+        "1 while acdstream is connected to a Kafka broker; 0 means the KPIs shown are stale."
+    );
+    describe_gauge!(
+        LAST_EVENT_AGE_SECONDS,
+        Unit::Seconds,
+        "Time since the last event was consumed."
+    );
+    describe_gauge!(
+        CONSUMER_LAG,
+        Unit::Count,
+        "Events in the partition not yet consumed; a growing lag means acdstream falls behind."
+    );
+    describe_gauge!(
+        PARTITIONS,
+        Unit::Count,
+        "Events-topic partitions owned by this instance (assigned), and those whose state is rebuilt (ready)."
+    );
+    describe_counter!(
+        REBALANCES_TOTAL,
+        Unit::Count,
+        "Consumer-group rebalances seen by this instance."
+    );
+    describe_counter!(
+        KAFKA_RECORDS_TOTAL,
+        Unit::Count,
+        "Records produced to Kafka, by role (kpi, dead_letter, checkpoint) and result (delivered, failed)."
+    );
+    describe_gauge!(
+        CHECKPOINT_BYTES,
+        Unit::Bytes,
+        "Size of the last checkpoint round (all owned partitions)."
+    );
+    describe_gauge!(
+        REBUILD_SECONDS,
+        Unit::Seconds,
+        "Time the last partition took from assignment to ready (checkpoint restore and catch-up)."
+    );
+    describe_counter!(
+        EVENTS_SKIPPED_TOTAL,
+        Unit::Count,
+        "Events re-read after a restore that the restored state already held (not counted again)."
+    );
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 36] = [
+pub const ALL: [&str; 45] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -305,6 +367,15 @@ pub const ALL: [&str; 36] = [
     EVENT_APPLY_LATENCY_SECONDS,
     SNAPSHOT_AGE_SECONDS,
     BUILD_INFO,
+    SOURCE_UP,
+    LAST_EVENT_AGE_SECONDS,
+    CONSUMER_LAG,
+    PARTITIONS,
+    REBALANCES_TOTAL,
+    KAFKA_RECORDS_TOTAL,
+    CHECKPOINT_BYTES,
+    REBUILD_SECONDS,
+    EVENTS_SKIPPED_TOTAL,
 ];
 
 #[cfg(test)]

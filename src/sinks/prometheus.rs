@@ -29,9 +29,18 @@ pub const APPLY_LATENCY_BUCKETS: [f64; 16] = [
     0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
+/// Gauges and counters not updated for this long disappear from `/metrics`: every publish
+/// updates the series of the queues this instance owns, so the series of a queue whose
+/// partition moved to another instance vanish here soon after ([`PrometheusSink::forget`]).
+pub const IDLE_SERIES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The exporter configuration acdstream uses; [`install`] makes it the global recorder.
 pub fn builder() -> Result<PrometheusBuilder, SinkError> {
     PrometheusBuilder::new()
+        .idle_timeout(
+            metrics_util::MetricKindMask::COUNTER | metrics_util::MetricKindMask::GAUGE,
+            Some(IDLE_SERIES_TIMEOUT),
+        )
         .set_buckets_for_metric(
             Matcher::Full(t::EVENT_APPLY_LATENCY_SECONDS.to_owned()),
             &APPLY_LATENCY_BUCKETS,
@@ -106,6 +115,14 @@ impl PrometheusSink {
             }
         }
         self.handle.run_upkeep();
+    }
+
+    /// Stops publishing a queue (its partition moved elsewhere); its series leave `/metrics`
+    /// after [`IDLE_SERIES_TIMEOUT`].
+    pub fn forget(&self, queue_id: &str) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.queues.remove(queue_id);
+        cache.totals.remove(queue_id);
     }
 }
 

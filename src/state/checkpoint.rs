@@ -392,7 +392,13 @@ mod tests {
         apply_all(&mut whole, &s.events, 0);
         snapshots_at(&mut whole, at(3600.0));
         let mut c = restored(&whole);
-        let expired_at = at(4.0 * 3600.0 + 60.0);
+        // Calls expire by the queue's own event time: a sales event four hours on.
+        let mut later = Script::new();
+        later.agent(4.0 * 3600.0 + 60.0, "a2", AgentState::LoggedOut);
+        later.events[0].event_id = "later".into();
+        whole.apply(&later.events[0], 9, WALL);
+        c.apply(&later.events[0], 9, WALL);
+        let expired_at = at(4.0 * 3600.0 + 120.0);
         assert_eq!(
             snapshots_at(&mut c, expired_at),
             snapshots_at(&mut whole, expired_at)

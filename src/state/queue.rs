@@ -233,7 +233,11 @@ impl QueueState {
         {
             return Outcome::Duplicate;
         }
-        if ev.ts < self.watermark(s) || ev.ts < self.ring.horizon() {
+        // Only the queue's own event time decides lateness: when partitions or a backlog are
+        // consumed unevenly, "now" can run far ahead of a queue's events, and those events must
+        // still reach its calls, agents and `today`; what is older than the sliding windows'
+        // ring simply falls outside them.
+        if ev.ts < self.watermark(s) {
             return Outcome::Late;
         }
         self.max_ts = self.max_ts.max(ev.ts);
@@ -535,7 +539,9 @@ impl QueueState {
                     Some(end) if end < watermark && call.last_ts() < watermark => {
                         drop_calls.push(key)
                     }
-                    None if offered + s.max_call_age_ms <= self.clock => {
+                    // By the queue's event time, not the clock: replaying a backlog after
+                    // downtime must not expire calls whose end is still in the backlog.
+                    None if offered + s.max_call_age_ms <= self.max_ts => {
                         expire.push((key, (offered + s.max_call_age_ms).max(watermark)))
                     }
                     _ => {}

@@ -30,6 +30,11 @@ impl SnapshotRegistry {
         self.queues.insert(key, Arc::new(ArcSwap::new(published)));
     }
 
+    /// Stops publishing a queue (its partition moved to another instance).
+    pub fn remove(&self, queue_id: &str) {
+        self.queues.remove(queue_id);
+    }
+
     /// The latest state of one queue.
     pub fn get(&self, queue_id: &str) -> Option<Arc<Published>> {
         self.queues.get(queue_id).map(|slot| slot.load_full())

@@ -405,8 +405,15 @@ fn a_call_whose_end_never_comes_expires_and_frees_its_agent() {
     run(&mut e, &s.events);
     let snap = snapshot_at(&mut e, at(3600.0));
     assert_eq!((snap.now.calls_waiting, snap.now.agents_busy), (1, 1));
-    // Four hours later both calls have expired: nothing waits, the agent is ready again.
+    // The wall clock alone does not expire calls (a replayed backlog may still end them)…
     let snap = snapshot_at(&mut e, at(4.0 * 3600.0 + 60.0));
+    assert_eq!((snap.now.calls_waiting, snap.now.agents_busy), (1, 1));
+    // …the queue's own events four hours on do: nothing waits, the agent is ready again.
+    let mut later = Script::new();
+    later.agent(4.0 * 3600.0 + 60.0, "a2", AgentState::LoggedOut);
+    later.events[0].event_id = "later".into();
+    e.apply(&later.events[0], 9, WALL);
+    let snap = snapshot_at(&mut e, at(4.0 * 3600.0 + 120.0));
     assert_eq!(
         (
             snap.now.calls_waiting,

@@ -1,0 +1,195 @@
+//! Consume rate on a real broker: a bare rdkafka consumer that only reads the messages, against
+//! `acdstream run` consuming, decoding and applying the same pre-produced topic; then the
+//! receipt-to-state latency at a steady 50,000 events/s.
+//!
+//! `cargo bench --bench kafka` (needs tansu: `scripts/test.sh` installs it). Set
+//! `ACDSTREAM_BENCH_EVENTS` to change the topic size (default 2,000,000).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
+
+use acdstream::decode::{encode, Format};
+use acdstream::sim::{Scenario, Simulator};
+
+use common::{Broker, Deployment, Service};
+
+/// Protobuf events of as many simulated days as it takes, queue ids made distinct per day so
+/// that each day's queues are new queues (a contact centre of many queues).
+fn simulated_events(n: usize, first_day: u64) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::with_capacity(n);
+    let mut scenario = Scenario::demo();
+    scenario.duration_ms = 24 * 3_600_000;
+    let mut day = first_day;
+    while out.len() < n {
+        for mut e in Simulator::new(scenario.clone(), day, 1_767_571_200_000) {
+            e.queue_id = format!("{}-{day:03}", e.queue_id);
+            e.event_id = format!("{day}-{}", e.event_id);
+            out.push((e.queue_id.clone(), encode(Format::Protobuf, &e)));
+            if out.len() == n {
+                break;
+            }
+        }
+        day += 1;
+    }
+    out
+}
+
+fn producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .expect("producer")
+}
+
+fn send(p: &ThreadedProducer<DefaultProducerContext>, topic: &str, key: &str, payload: &[u8]) {
+    let mut record = BaseRecord::to(topic).key(key).payload(payload);
+    loop {
+        match p.send(record) {
+            Ok(()) => return,
+            Err((_, back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+/// A consumer that reads every message of the topic and does nothing with it.
+fn bare_consume(brokers: &str, topic: &str, partitions: i32, n: usize) -> Duration {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "bare-bench")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let start = Instant::now();
+    let mut seen = 0;
+    let mut bytes = 0usize;
+    while seen < n {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            bytes += rdkafka::Message::payload(&m).map_or(0, <[u8]>::len);
+            seen += 1;
+        }
+    }
+    std::hint::black_box(bytes);
+    start.elapsed()
+}
+
+/// p99 of a Prometheus histogram from `/metrics` text (upper bound of the bucket holding it).
+fn p99(metrics: &str, name: &str) -> Option<f64> {
+    let mut buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}_bucket{{")))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, l.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    buckets
+        .into_iter()
+        .find(|&(_, c)| c >= 0.99 * total)
+        .map(|(le, _)| le)
+}
+
+fn main() {
+    let n: usize = std::env::var("ACDSTREAM_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    let partitions = 3;
+    let broker = Broker::memory("bench-kafka");
+    let d = Deployment::new(&broker, "bench", partitions)
+        .with_env(("ACDSTREAM_KAFKA__EVENTS_FORMAT", "protobuf"))
+        .with_env(("ACDSTREAM_ENGINE__CLOCK", "event"))
+        .with_env(("ACDSTREAM_KAFKA__CHECKPOINT_INTERVAL", "30s"))
+        .with_env(("ACDSTREAM_PUBLISH__INTERVAL", "1s"))
+        .with_env(("ACDSTREAM_LOG__LEVEL", "warn"));
+    let topic = d.topic("events");
+
+    eprintln!("producing {n} events to {topic} ({partitions} partitions)…");
+    let events = simulated_events(n, 0);
+    let p = producer(&d.brokers);
+    let started = Instant::now();
+    for (key, payload) in &events {
+        send(&p, &topic, key, payload);
+    }
+    p.flush(Duration::from_secs(300)).expect("flush");
+    let avg = events.iter().map(|(_, p)| p.len()).sum::<usize>() / n;
+    eprintln!(
+        "produced in {:.1} s ({avg} B per event)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let bare = bare_consume(&d.brokers, &topic, partitions, n);
+    let bare_rate = n as f64 / bare.as_secs_f64();
+    println!(
+        "bare rdkafka consumer:            {n} events in {:.2} s = {:.0} events/s",
+        bare.as_secs_f64(),
+        bare_rate
+    );
+
+    let service = Service::start(&d, "bench");
+    let started = Instant::now();
+    common::wait_for(
+        "acdstream to consume the topic",
+        Duration::from_secs(600),
+        || service.metric("acd_events_total", &[]) >= n as f64,
+    );
+    let full = started.elapsed();
+    let full_rate = n as f64 / full.as_secs_f64();
+    println!(
+        "acdstream consume+decode+apply:   {n} events in {:.2} s = {:.0} events/s",
+        full.as_secs_f64(),
+        full_rate
+    );
+    println!(
+        "ratio acdstream / bare:           {:.2}",
+        full_rate / bare_rate
+    );
+
+    // Steady load: 50,000 events/s for 20 s, one batch every 10 ms.
+    let steady = simulated_events(1_000_000, 1_000);
+    let before = service.metrics_text();
+    let started = Instant::now();
+    for (i, chunk) in steady.chunks(500).take(2_000).enumerate() {
+        let due = Duration::from_millis(10 * i as u64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        for (key, payload) in chunk {
+            send(&p, &topic, key, payload);
+        }
+    }
+    p.flush(Duration::from_secs(60)).expect("flush");
+    std::thread::sleep(Duration::from_secs(3));
+    let after = service.metrics_text();
+    let name = "acd_event_apply_latency_seconds";
+    println!(
+        "receipt-to-state latency p99 at 50k events/s: ≤ {:?} s (before the steady phase: ≤ {:?} s)",
+        p99(&after, name),
+        p99(&before, name)
+    );
+}
