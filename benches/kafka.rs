@@ -1,6 +1,8 @@
 //! Consume rate on a real broker: a bare rdkafka consumer that only reads the messages, against
-//! `acdstream run` consuming, decoding and applying the same pre-produced topic; then the
-//! receipt-to-state latency at a steady 50,000 events/s.
+//! `acdstream run` consuming, decoding and applying the same pre-produced topic; the
+//! receipt-to-state latency at a steady 50,000 events/s; and how long an instance takes to
+//! rebuild the state of 1,000 queues holding an hour of traffic, from scratch and from the
+//! checkpoints after `kill -9`.
 //!
 //! `cargo bench --bench kafka` (needs tansu: `scripts/test.sh` installs it). Set
 //! `ACDSTREAM_BENCH_EVENTS` to change the topic size (default 2,000,000).
@@ -16,7 +18,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
 
 use acdstream::decode::{encode, Format};
-use acdstream::sim::{Scenario, Simulator};
+use acdstream::sim::{QueueModel, Scenario, Simulator};
 
 use common::{Broker, Deployment, Service};
 
@@ -191,5 +193,74 @@ fn main() {
         "receipt-to-state latency p99 at 50k events/s: ≤ {:?} s (before the steady phase: ≤ {:?} s)",
         p99(&after, name),
         p99(&before, name)
+    );
+    drop(service);
+    rebuild(&broker);
+}
+
+/// One hour of 1,000 queues (60 calls/h each): consumed from scratch, then, after `kill -9`,
+/// restored from the checkpoints.
+fn rebuild(broker: &Broker) {
+    let d = Deployment::new(broker, "rebuild", 4)
+        .with_env(("ACDSTREAM_KAFKA__EVENTS_FORMAT", "protobuf"))
+        .with_env(("ACDSTREAM_KAFKA__CHECKPOINT_INTERVAL", "5s"))
+        .with_env(("ACDSTREAM_LOG__LEVEL", "warn"));
+    let scenario = Scenario {
+        queues: (0..1000)
+            .map(|i| QueueModel {
+                id: format!("q{i:04}"),
+                ..QueueModel::default()
+            })
+            .collect(),
+        duration_ms: 3_600_000,
+        ..Scenario::default()
+    };
+    let p = producer(&d.brokers);
+    let topic = d.topic("events");
+    let mut n = 0usize;
+    for e in Simulator::new(scenario, 7, 1_767_600_000_000) {
+        send(&p, &topic, &e.queue_id, &encode(Format::Protobuf, &e));
+        n += 1;
+    }
+    p.flush(Duration::from_secs(120)).expect("flush");
+
+    let started = Instant::now();
+    let mut first = Service::start(&d, "rebuild-a");
+    common::wait_for(
+        "the first instance to consume the hour",
+        Duration::from_secs(600),
+        || first.metric("acd_events_total", &[]) >= n as f64,
+    );
+    let cold = started.elapsed();
+    let rounds = |s: &Service| {
+        s.metric(
+            "acd_kafka_records_total",
+            &["role=\"checkpoint\"", "result=\"delivered\""],
+        )
+    };
+    let before = rounds(&first);
+    common::wait_for("a checkpoint round", Duration::from_secs(60), || {
+        rounds(&first) > before + 1000.0
+    });
+    let round_bytes = first.metric("acd_checkpoint_bytes", &[]);
+    first.kill9();
+
+    let started = Instant::now();
+    let second = Service::start(&d, "rebuild-b");
+    common::wait_for(
+        "the restarted instance to be ready",
+        Duration::from_secs(600),
+        || second.ready(),
+    );
+    let warm = started.elapsed();
+    println!(
+        "rebuild of 1,000 queues × 1 h ({n} events) from the events:      {:.2} s",
+        cold.as_secs_f64()
+    );
+    println!(
+        "rebuild of the same after kill -9, from the checkpoints: {:.2} s to ready (last partition {:.2} s; a round is {:.1} MB)",
+        warm.as_secs_f64(),
+        second.metric("acd_rebuild_seconds", &[]),
+        round_bytes / 1e6,
     );
 }

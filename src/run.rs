@@ -435,17 +435,28 @@ impl Ingest {
         let mut bytes = 0;
         for (&p, partition) in &self.partitions {
             let mut queues = Vec::with_capacity(partition.queues.len());
+            let mut complete = true;
             for queue in &partition.queues {
                 // A restored queue still skipping holds events up to its own position.
                 let position = partition
                     .next_offset
                     .max(partition.skip_before.get(queue).copied().unwrap_or(0));
-                if let Some(state) = self.engine.checkpoint_queue(queue, position as u64) {
-                    bytes += state.len();
-                    if self.producer.checkpoint(p, &queue_key(p, queue), &state) {
+                match self.engine.checkpoint_queue(queue, position as u64) {
+                    Some(state) if self.producer.checkpoint(p, &queue_key(p, queue), &state) => {
+                        bytes += state.len();
                         queues.push(queue.clone());
                     }
+                    _ => complete = false,
                 }
+            }
+            // A marker that left a queue out would let a restore skip that queue's events:
+            // unless every queue was written, the previous round stays the one to resume from.
+            if !complete {
+                tracing::warn!(
+                    partition = p,
+                    "checkpoint round incomplete; keeping the previous one"
+                );
+                continue;
             }
             let marker = RoundMarker {
                 position: partition.next_offset,

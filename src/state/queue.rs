@@ -98,7 +98,7 @@ impl QueueState {
             threshold_cursor: Millis::MIN,
             max_ts: Millis::MIN,
             clock,
-            last_sweep: clock,
+            last_sweep: Millis::MIN,
             totals: [0; N_COUNTS],
             expired_calls: 0,
             deltas: Vec::new(),
@@ -470,9 +470,12 @@ impl QueueState {
             self.today_waits.reset();
         }
         self.mark_threshold_reached();
-        if clock - self.last_sweep >= BUCKET_MS {
+        // Everything a sweep does follows the queue's own event time (the watermark), so that
+        // is what paces it: a clock far ahead of the queue (a partition consumed behind the
+        // others) would otherwise stop the sweeps and let unsettled state pile up.
+        if self.max_ts.saturating_sub(self.last_sweep) >= BUCKET_MS {
             self.sweep(s, resolutions);
-            self.last_sweep = clock;
+            self.last_sweep = self.max_ts;
         }
     }
 
