@@ -2,13 +2,15 @@
 //! the exposition parses, the KPIs arrive with the documented names and labels, and no label
 //! carries a call, agent or caller identifier.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+
+mod common;
+
+use common::{free_port, http_get, wait_for};
 
 struct Killed(Child);
 
@@ -17,45 +19,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    // Prometheus answers with chunked encoding; its JSON never contains CRLF, so the chunk
-    // sizes are the lines that are pure hex.
-    let body = if text
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body.split("\r\n")
-            .filter(|l| !l.chars().all(|c| c.is_ascii_hexdigit()))
-            .collect()
-    } else {
-        body
-    };
-    Some((status, body))
 }
 
 fn encode(q: &str) -> String {
@@ -82,14 +45,6 @@ fn value(sample: &Value) -> f64 {
         .as_str()
         .and_then(|s| s.parse().ok())
         .unwrap_or(f64::NAN)
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn prometheus_binary() -> PathBuf {
