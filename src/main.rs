@@ -64,6 +64,7 @@ enum Command {
         show_rejections: usize,
     },
     /// Run the service: consume CTI events from Kafka, publish KPIs to Kafka and /metrics.
+    #[command(long_about = RUN_HELP)]
     Run,
     /// Create the Kafka topics `run` uses (events, dead letters, compacted KPI and checkpoint
     /// topics), as the configuration names them.
@@ -112,6 +113,24 @@ enum Command {
         speed: f64,
     },
 }
+
+const RUN_HELP: &str = "Run the service: consume CTI events from Kafka, publish KPI snapshots to \
+Kafka and serve /metrics, /healthz and /readyz.
+
+Settings ([kafka] in the TOML file, or ACDSTREAM_KAFKA__<KEY> variables):
+  brokers               bootstrap servers                      [127.0.0.1:9092]
+  events_topic          CTI events, keyed by queue_id          [cti.events]
+  events_format         protobuf | json                        [protobuf]
+  group_id              consumer group; instances split the partitions [acdstream]
+  kpi_topic             KPI snapshots, keyed by queue_id, compacted [acd.kpi]
+  kpi_format            protobuf | json                        [protobuf]
+  dlq_topic             rejected events with reasons in headers [cti.events.dlq]
+  checkpoint_topic      per-partition state, compacted          [acd.checkpoints]
+  checkpoint_interval   how often state is checkpointed         [30s]
+  shutdown_timeout      bound on a graceful stop                [10s]
+  properties.<name>     librdkafka properties passed through (TLS, SASL, tuning)
+Also [publish] interval (KPI cadence, 1s), [http] listen, [engine] clock = wall | event.
+`acdstream topics` creates the topics; acdstream.example.toml documents every setting.";
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
