@@ -1,6 +1,8 @@
-//! KPI definitions over window sums, and the snapshot that carries them out of the engine.
+//! KPI definitions over window sums, the snapshot that carries them out of the engine, and
+//! Erlang C staffing.
 
+pub mod erlang;
+pub mod math;
 mod snapshot;
 
 pub use snapshot::{KpiSnapshot, NowKpis, QueueTotals, WindowKpis, Windows};
-pub mod math;
