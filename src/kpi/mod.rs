@@ -4,5 +4,6 @@
 pub mod erlang;
 pub mod math;
 mod snapshot;
+pub mod surge;
 
 pub use snapshot::{KpiSnapshot, NowKpis, QueueTotals, WindowKpis, Windows};
