@@ -76,6 +76,12 @@ pub const AGENTS: &str = "acd_agents";
 pub const SERVICE_LEVEL_TARGET_RATIO: &str = "acd_service_level_target_ratio";
 pub const SERVICE_LEVEL_THRESHOLD_SECONDS: &str = "acd_service_level_threshold_seconds";
 
+// Erlang C staffing (label `queue`), from the 15-minute arrival rate and AHT.
+pub const REQUIRED_AGENTS: &str = "acd_required_agents";
+pub const STAFFED_AGENTS: &str = "acd_staffed_agents";
+pub const PREDICTED_SERVICE_LEVEL_RATIO: &str = "acd_predicted_service_level_ratio";
+pub const PREDICTED_ASA_SECONDS: &str = "acd_predicted_asa_seconds";
+
 // Service health.
 /// Label `result`, one of [`EVENT_RESULTS`].
 pub const EVENTS_TOTAL: &str = "acd_events_total";
@@ -284,6 +290,25 @@ pub fn describe() {
         "Always 1; the version label shows the running acdstream version."
     );
     describe_gauge!(
+        REQUIRED_AGENTS,
+        Unit::Count,
+        "Agents needed to meet the service-level target at the last 15 minutes' arrival rate and handle time (Erlang C)."
+    );
+    describe_gauge!(
+        STAFFED_AGENTS,
+        Unit::Count,
+        "Agents ready, busy or in after-call work now."
+    );
+    describe_gauge!(
+        PREDICTED_SERVICE_LEVEL_RATIO,
+        "Service level the agents staffed now should achieve at the current load (Erlang C); 0 when overloaded."
+    );
+    describe_gauge!(
+        PREDICTED_ASA_SECONDS,
+        Unit::Seconds,
+        "Average speed of answer the agents staffed now should achieve (Erlang C); +Inf when the load exceeds them."
+    );
+    describe_gauge!(
         SOURCE_UP,
         "1 while acdstream is connected to a Kafka broker; 0 means the KPIs shown are stale."
     );
@@ -330,7 +355,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 45] = [
+pub const ALL: [&str; 49] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -367,6 +392,10 @@ pub const ALL: [&str; 45] = [
     EVENT_APPLY_LATENCY_SECONDS,
     SNAPSHOT_AGE_SECONDS,
     BUILD_INFO,
+    REQUIRED_AGENTS,
+    STAFFED_AGENTS,
+    PREDICTED_SERVICE_LEVEL_RATIO,
+    PREDICTED_ASA_SECONDS,
     SOURCE_UP,
     LAST_EVENT_AGE_SECONDS,
     CONSUMER_LAG,

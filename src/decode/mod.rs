@@ -259,6 +259,7 @@ pub(crate) mod testing {
                 agents_acw: 1,
                 agents_logged_in: 8,
             },
+            staffing: None,
             windows: Windows(vec![
                 ("5m".into(), WindowKpis::default()),
                 (

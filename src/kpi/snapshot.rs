@@ -17,6 +17,24 @@ pub struct KpiSnapshot {
     /// Windows in configuration order: the sliding ones (`5m`, `15m`, `60m`), then `interval`
     /// and `today`.
     pub windows: Windows,
+    /// Erlang C beside the actuals, from the 15-minute arrival rate and AHT; `None` without
+    /// arrivals or a known AHT in that window.
+    #[serde(default)]
+    pub staffing: Option<Staffing>,
+}
+
+/// Agents required for the SL target, and what the agents staffed now should achieve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Staffing {
+    pub arrival_rate_per_minute: f64,
+    pub aht_seconds: f64,
+    /// Fewest agents whose predicted service level reaches the target (Erlang C).
+    pub required_agents: u32,
+    /// Agents ready, busy or in ACW now.
+    pub staffed_agents: u32,
+    pub predicted_service_level: f64,
+    /// `None` when the load is at or above the staffed agents: the queue grows without bound.
+    pub predicted_asa_seconds: Option<f64>,
 }
 
 /// Point-in-time values, not windowed.
@@ -140,6 +158,7 @@ mod tests {
             sl_threshold_seconds: 20.0,
             sl_target: 0.8,
             now: NowKpis::default(),
+            staffing: None,
             windows: Windows(vec![
                 ("5m".into(), WindowKpis::default()),
                 (

@@ -206,6 +206,8 @@ struct QueueGauges {
     agents: [Gauge; 5],
     sl_target: Gauge,
     sl_threshold: Gauge,
+    /// Required, staffed, predicted SL, predicted ASA.
+    staffing: [Gauge; 4],
     /// By window name; at most a handful, so a scan beats hashing.
     windows: Vec<(String, WindowGauges)>,
     queue_id: String,
@@ -221,6 +223,13 @@ impl QueueGauges {
                 .map(|state| gauge!(t::AGENTS, label::QUEUE => q(), label::STATE => state)),
             sl_target: gauge!(t::SERVICE_LEVEL_TARGET_RATIO, label::QUEUE => q()),
             sl_threshold: gauge!(t::SERVICE_LEVEL_THRESHOLD_SECONDS, label::QUEUE => q()),
+            staffing: [
+                t::REQUIRED_AGENTS,
+                t::STAFFED_AGENTS,
+                t::PREDICTED_SERVICE_LEVEL_RATIO,
+                t::PREDICTED_ASA_SECONDS,
+            ]
+            .map(|name| gauge!(name, label::QUEUE => q())),
             windows: Vec::new(),
             queue_id: q(),
         }
@@ -250,6 +259,19 @@ impl QueueGauges {
         }
         self.sl_target.set(snapshot.sl_target);
         self.sl_threshold.set(snapshot.sl_threshold_seconds);
+        let staffing = match snapshot.staffing {
+            Some(s) => [
+                s.required_agents as f64,
+                s.staffed_agents as f64,
+                s.predicted_service_level,
+                // No finite wait: the load is at or above the staffed agents.
+                s.predicted_asa_seconds.unwrap_or(f64::INFINITY),
+            ],
+            None => [f64::NAN; 4],
+        };
+        for (gauge, v) in self.staffing.iter().zip(staffing) {
+            gauge.set(v);
+        }
 
         for (name, kpis) in &snapshot.windows.0 {
             let gauges = match self.windows.iter().position(|(n, _)| n == name) {
@@ -416,6 +438,7 @@ mod tests {
                 agents_acw: 2,
                 agents_logged_in: 12,
             },
+            staffing: None,
             windows: Windows(vec![
                 ("5m".into(), WindowKpis::default()),
                 (

@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 
 use crate::event::{CallStep, Millis};
 use crate::kpi::math::{window_kpis, Count, WaitQuantiles, WindowSums, N_COUNTS};
-use crate::kpi::{KpiSnapshot, NowKpis, QueueTotals, WindowKpis, Windows};
+use crate::kpi::{erlang, KpiSnapshot, NowKpis, QueueTotals, Staffing, WindowKpis, Windows};
 use crate::ledger::{Outcome, RejectReason};
 
 use super::agent::{Agent, Effective, Input, InputKind};
@@ -636,14 +636,43 @@ impl QueueState {
             self.kpis(&today, quantiles(&self.today_waits)),
         ));
 
+        let now = self.now_kpis(as_of);
+        let staffing =
+            staffing_window(s, &windows).and_then(|(len_ms, w)| self.staffing(len_ms, w, &now));
         KpiSnapshot {
             queue_id: self.id.to_string(),
             as_of,
             sl_threshold_seconds: self.kpi.sl_threshold_ms as f64 / 1000.0,
             sl_target: self.kpi.sl_target,
-            now: self.now_kpis(as_of),
+            now,
             windows: Windows(windows),
+            staffing,
         }
+    }
+
+    /// Erlang C from a window's arrival rate and AHT, against the agents staffed now.
+    fn staffing(&self, len_ms: Millis, w: &WindowKpis, now: &NowKpis) -> Option<Staffing> {
+        let aht = w.aht_seconds?;
+        if w.offered == 0 || aht <= 0.0 {
+            return None;
+        }
+        let seconds = len_ms as f64 / 1000.0;
+        let load = erlang::load(w.offered as f64, seconds, aht);
+        let threshold = self.kpi.sl_threshold_ms as f64 / 1000.0;
+        let required = erlang::required_agents(load, aht, threshold, self.kpi.sl_target)?;
+        let staffed = (now.agents_ready + now.agents_busy + now.agents_acw) as u32;
+        let predicted = erlang::predict(staffed, load, aht, threshold);
+        Some(Staffing {
+            arrival_rate_per_minute: w.offered as f64 / (seconds / 60.0),
+            aht_seconds: aht,
+            required_agents: required.agents,
+            staffed_agents: staffed,
+            predicted_service_level: predicted.service_level,
+            predicted_asa_seconds: predicted
+                .asa_seconds
+                .is_finite()
+                .then_some(predicted.asa_seconds),
+        })
     }
 
     fn kpis(&self, sums: &WindowSums, q: WaitQuantiles) -> WindowKpis {
@@ -729,6 +758,24 @@ fn step_of(step: &CallStep) -> Step {
         CallStep::Abandoned => Step::Abandoned,
         CallStep::Transferred { .. } => Step::Transferred,
     }
+}
+
+/// The sliding window staffing is computed over: `15m` when configured (the industry's
+/// staffing interval), else the longest sliding window.
+fn staffing_window<'a>(
+    s: &EngineSettings,
+    windows: &'a [(String, WindowKpis)],
+) -> Option<(Millis, &'a WindowKpis)> {
+    let chosen = s
+        .sliding
+        .iter()
+        .find(|w| w.len_ms == 15 * 60_000)
+        .or_else(|| s.sliding.iter().max_by_key(|w| w.len_ms))?;
+    let kpis = windows
+        .iter()
+        .find(|(name, _)| *name == chosen.name)
+        .map(|(_, k)| k)?;
+    Some((chosen.len_ms, kpis))
 }
 
 /// Start of the local day holding `ts`, and of the next one (23 or 25 h away across DST).

@@ -647,3 +647,21 @@ fn a_queue_far_behind_the_engine_clock_still_settles_its_state() {
         "sales holds {size} bytes: its state was never settled"
     );
 }
+
+#[test]
+fn staffing_is_erlang_c_at_the_15_minute_rate_and_aht() {
+    let mut e = engine();
+    run(&mut e, &scenario().events);
+    let snap = snapshot_at(&mut e, at(300.0));
+    let s = snap.staffing.expect("arrivals and an AHT in 15m");
+    // 6 offered in 15 min (0.4/min), AHT 122 s: 0.813 Erlangs. By hand, one agent gives
+    // SL 21 %, two give 80.6 % (C = 0.235, ASA = 0.235 × 122 / 1.187 = 24.2 s); both are ready.
+    assert_eq!((s.arrival_rate_per_minute, s.aht_seconds), (0.4, 122.0));
+    assert_eq!((s.required_agents, s.staffed_agents), (2, 2));
+    assert!((s.predicted_service_level - 0.8065).abs() < 1e-3, "{s:?}");
+    assert!(
+        s.predicted_asa_seconds
+            .is_some_and(|a| (a - 24.2).abs() < 0.1),
+        "{s:?}"
+    );
+}
