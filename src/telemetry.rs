@@ -27,6 +27,10 @@ pub mod label {
     pub const VERSION: &str = "version";
     pub const PARTITION: &str = "partition";
     pub const ROLE: &str = "role";
+    pub const OUTCOME: &str = "outcome";
+    pub const ALERT: &str = "alert";
+    pub const SEVERITY: &str = "severity";
+    pub const CHANNEL: &str = "channel";
 }
 
 /// `variant` values of [`SERVICE_LEVEL_RATIO`].
@@ -35,6 +39,10 @@ pub const SL_VARIANTS: [&str; 3] = ["default", "ignore_abandons", "positive"];
 pub const WAIT_QUANTILES: [&str; 3] = ["0.5", "0.9", "0.99"];
 /// `state` values of [`AGENTS`].
 pub const AGENT_STATES: [&str; 5] = ["ready", "not_ready", "busy", "acw", "logged_in"];
+/// `outcome` values of [`SURGE_EPISODES_TOTAL`].
+pub const SURGE_OUTCOMES: [&str; 2] = ["responded", "subsided"];
+/// `channel` values of [`ALERT_DELIVERIES_TOTAL`].
+pub const ALERT_CHANNELS: [&str; 2] = ["kafka", "alertmanager"];
 /// `result` values of [`EVENTS_TOTAL`] (pending events are a gauge, [`EVENTS_PENDING`]).
 pub const EVENT_RESULTS: [&str; 4] = ["applied", "duplicate", "late", "rejected"];
 
@@ -81,6 +89,26 @@ pub const REQUIRED_AGENTS: &str = "acd_required_agents";
 pub const STAFFED_AGENTS: &str = "acd_staffed_agents";
 pub const PREDICTED_SERVICE_LEVEL_RATIO: &str = "acd_predicted_service_level_ratio";
 pub const PREDICTED_ASA_SECONDS: &str = "acd_predicted_asa_seconds";
+
+// Surge episodes (label `queue`; see `crate::kpi::surge`).
+pub const SURGE_ACTIVE: &str = "acd_surge_active";
+pub const SURGE_AGE_SECONDS: &str = "acd_surge_age_seconds";
+pub const SURGE_RESPONSE_LIMIT_SECONDS: &str = "acd_surge_response_limit_seconds";
+pub const SURGE_RESPONSE_EXCEEDED: &str = "acd_surge_response_exceeded";
+pub const SURGE_BASELINE_PER_MINUTE: &str = "acd_surge_baseline_per_minute";
+/// Extra label `window` (the sliding windows).
+pub const ARRIVAL_RATE_PER_MINUTE: &str = "acd_arrival_rate_per_minute";
+/// Histogram of finished episodes that were responded to.
+pub const SURGE_RESPONSE_SECONDS: &str = "acd_surge_response_seconds";
+/// Extra label `outcome`, one of [`SURGE_OUTCOMES`].
+pub const SURGE_EPISODES_TOTAL: &str = "acd_surge_episodes_total";
+
+// Alerts the service evaluates itself (labels `alert`, `severity`, and `queue` for queue alerts).
+pub const ALERTS_FIRING: &str = "acd_alerts_firing";
+/// Labels `alert`, `state` = firing | resolved.
+pub const ALERT_TRANSITIONS_TOTAL: &str = "acd_alert_transitions_total";
+/// Labels `channel`, one of [`ALERT_CHANNELS`], and `result` = delivered | failed.
+pub const ALERT_DELIVERIES_TOTAL: &str = "acd_alert_deliveries_total";
 
 // Service health.
 /// Label `result`, one of [`EVENT_RESULTS`].
@@ -309,6 +337,56 @@ pub fn describe() {
         "Average speed of answer the agents staffed now should achieve (Erlang C); +Inf when the load exceeds them."
     );
     describe_gauge!(
+        SURGE_ACTIVE,
+        "1 while a surge episode is open on the queue: arrivals reached the surge factor times the baseline and the service level has not recovered to target."
+    );
+    describe_gauge!(
+        SURGE_AGE_SECONDS,
+        Unit::Seconds,
+        "Age of the open surge episode (0 with none): how long the floor has had to respond."
+    );
+    describe_gauge!(
+        SURGE_RESPONSE_LIMIT_SECONDS,
+        Unit::Seconds,
+        "The queue's surge response limit: an open episode this old raises SurgeResponseExceeded."
+    );
+    describe_gauge!(
+        SURGE_RESPONSE_EXCEEDED,
+        "1 while the open surge episode is older than the response limit (SurgeResponseExceeded)."
+    );
+    describe_gauge!(
+        SURGE_BASELINE_PER_MINUTE,
+        "Arrivals per minute the short window is compared with: the trailing rate before it, or the forecast (NaN until the baseline window has been watched)."
+    );
+    describe_gauge!(
+        ARRIVAL_RATE_PER_MINUTE,
+        "Calls offered per minute over the window."
+    );
+    describe_histogram!(
+        SURGE_RESPONSE_SECONDS,
+        Unit::Seconds,
+        "Surge response time of finished episodes: onset until the service level was back at target."
+    );
+    describe_counter!(
+        SURGE_EPISODES_TOTAL,
+        Unit::Count,
+        "Finished surge episodes by outcome: responded (service level recovered) or subsided (arrivals fell back first)."
+    );
+    describe_gauge!(
+        ALERTS_FIRING,
+        "1 while the alert is firing, as evaluated by acdstream itself."
+    );
+    describe_counter!(
+        ALERT_TRANSITIONS_TOTAL,
+        Unit::Count,
+        "Alert transitions evaluated by acdstream, by alert and state (firing, resolved)."
+    );
+    describe_counter!(
+        ALERT_DELIVERIES_TOTAL,
+        Unit::Count,
+        "Alert notifications sent, by channel (kafka, alertmanager) and result (delivered, failed)."
+    );
+    describe_gauge!(
         SOURCE_UP,
         "1 while acdstream is connected to a Kafka broker; 0 means the KPIs shown are stale."
     );
@@ -355,7 +433,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 49] = [
+pub const ALL: [&str; 60] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -396,6 +474,17 @@ pub const ALL: [&str; 49] = [
     STAFFED_AGENTS,
     PREDICTED_SERVICE_LEVEL_RATIO,
     PREDICTED_ASA_SECONDS,
+    SURGE_ACTIVE,
+    SURGE_AGE_SECONDS,
+    SURGE_RESPONSE_LIMIT_SECONDS,
+    SURGE_RESPONSE_EXCEEDED,
+    SURGE_BASELINE_PER_MINUTE,
+    ARRIVAL_RATE_PER_MINUTE,
+    SURGE_RESPONSE_SECONDS,
+    SURGE_EPISODES_TOTAL,
+    ALERTS_FIRING,
+    ALERT_TRANSITIONS_TOTAL,
+    ALERT_DELIVERIES_TOTAL,
     SOURCE_UP,
     LAST_EVENT_AGE_SECONDS,
     CONSUMER_LAG,

@@ -189,7 +189,7 @@ pub(crate) mod testing {
     use proptest::prelude::*;
 
     use crate::event::{AgentState, CallStep, CtiEvent, EventBody, EventType};
-    use crate::kpi::{KpiSnapshot, NowKpis, WindowKpis, Windows};
+    use crate::kpi::{KpiSnapshot, NowKpis, SurgeSnapshot, WindowKpis, Windows};
     use crate::ledger::RejectReason;
 
     /// One valid event of the given type, with every field its type uses filled in.
@@ -260,6 +260,15 @@ pub(crate) mod testing {
                 agents_logged_in: 8,
             },
             staffing: None,
+            surge: SurgeSnapshot {
+                active: true,
+                onset: Some(1_699_999_700_000),
+                age_seconds: 300.0,
+                rate_per_minute: 4.4,
+                baseline_per_minute: Some(2.0),
+                response_limit_seconds: 600.0,
+                response_exceeded: false,
+            },
             windows: Windows(vec![
                 ("5m".into(), WindowKpis::default()),
                 (

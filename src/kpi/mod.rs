@@ -6,4 +6,4 @@ pub mod math;
 mod snapshot;
 pub mod surge;
 
-pub use snapshot::{KpiSnapshot, NowKpis, QueueTotals, Staffing, WindowKpis, Windows};
+pub use snapshot::{KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis, Windows};

@@ -21,6 +21,30 @@ pub struct KpiSnapshot {
     /// arrivals or a known AHT in that window.
     #[serde(default)]
     pub staffing: Option<Staffing>,
+    /// The queue's surge episode, if one is open (see [`crate::kpi::surge`]).
+    #[serde(default)]
+    pub surge: SurgeSnapshot,
+}
+
+/// A queue's surge state at `as_of`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SurgeSnapshot {
+    /// A surge episode is open: arrivals reached the surge factor × baseline and the short-window
+    /// service level has not yet recovered to target.
+    pub active: bool,
+    /// When the open episode began, Unix ms.
+    pub onset: Option<Millis>,
+    /// `as_of` − onset; 0 with no open episode.
+    pub age_seconds: f64,
+    /// Arrivals per minute over the short window (5 min by default).
+    pub rate_per_minute: f64,
+    /// The rate the short window is compared with: the trailing rate before it, or the
+    /// forecast. `None` until the queue has been watched for the whole baseline window.
+    pub baseline_per_minute: Option<f64>,
+    /// Age at which an unanswered surge raises SurgeResponseExceeded.
+    pub response_limit_seconds: f64,
+    /// The open episode is at least `response_limit_seconds` old.
+    pub response_exceeded: bool,
 }
 
 /// Agents required for the SL target, and what the agents staffed now should achieve.
@@ -159,6 +183,7 @@ mod tests {
             sl_target: 0.8,
             now: NowKpis::default(),
             staffing: None,
+            surge: SurgeSnapshot::default(),
             windows: Windows(vec![
                 ("5m".into(), WindowKpis::default()),
                 (

@@ -418,7 +418,7 @@ impl TotalCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kpi::Windows;
+    use crate::kpi::{SurgeSnapshot, Windows};
     use crate::ledger::Outcome;
 
     const AS_OF: Millis = 1_700_000_000_000;
@@ -439,6 +439,7 @@ mod tests {
                 agents_logged_in: 12,
             },
             staffing: None,
+            surge: SurgeSnapshot::default(),
             windows: Windows(vec![
                 ("5m".into(), WindowKpis::default()),
                 (

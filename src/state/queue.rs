@@ -647,6 +647,7 @@ impl QueueState {
             now,
             windows: Windows(windows),
             staffing,
+            surge: Default::default(),
         }
     }
 
