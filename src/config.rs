@@ -596,7 +596,10 @@ impl Problems<'_> {
     fn bucketed(&mut self, path: &str, text: &raw::DurationText) -> Option<Duration> {
         let d = self.positive(path, text)?;
         if millis(d) % BUCKET_MS != 0 {
-            self.add(path, format!("{} is not a multiple of 10s", format_duration(d)));
+            self.add(
+                path,
+                format!("{} is not a multiple of 10s", format_duration(d)),
+            );
             return None;
         }
         Some(d)
@@ -613,7 +616,8 @@ impl Problems<'_> {
         for (start, &calls) in raw {
             let offset = start.split_once(':').and_then(|(h, m)| {
                 let (h, m): (u64, u64) = (h.parse().ok()?, m.parse().ok()?);
-                (h < 24 && m < 60 && start.len() == 5).then(|| Duration::from_secs(h * 3600 + m * 60))
+                (h < 24 && m < 60 && start.len() == 5)
+                    .then(|| Duration::from_secs(h * 3600 + m * 60))
             });
             let Some(offset) = offset else {
                 self.add(path, format!("\"{start}\" is not an interval start; write it as \"HH:MM\", e.g. \"09:30\""));
@@ -621,7 +625,10 @@ impl Problems<'_> {
                 continue;
             };
             if !(calls.is_finite() && calls >= 0.0) {
-                self.add(path, format!("\"{start}\" = {calls}: forecast calls must be a number ≥ 0"));
+                self.add(
+                    path,
+                    format!("\"{start}\" = {calls}: forecast calls must be a number ≥ 0"),
+                );
                 ok = false;
                 continue;
             }
@@ -1551,6 +1558,63 @@ mod tests {
     fn assert_problem(file: &str, needle: &str) {
         let list = problems(Some(file), &[]);
         assert!(has(&list, needle), "{needle:?} not in {list:#?}");
+    }
+
+    #[test]
+    fn surge_settings_are_checked_and_reach_the_engine() {
+        let file = r#"
+            [kpi.default]
+            surge_response_limit = "5m"
+            [kpi.queues.vip]
+            surge_factor = 2.0
+            surge_forecast = { "09:00" = 60, "09:30" = 45 }
+        "#;
+        let s = load(Some(file), &[]).unwrap().engine_settings();
+        assert_eq!(s.default_queue.surge.response_limit_ms, 300_000);
+        let vip = &s.queues["vip"].surge;
+        assert_eq!(
+            (vip.factor, vip.response_limit_ms, vip.min_calls),
+            (2.0, 300_000, 10)
+        );
+        // Calls per 30-minute interval become a rate per minute.
+        let nine = 9 * 3_600_000;
+        assert_eq!(
+            vip.forecast_per_minute.iter().collect::<Vec<_>>(),
+            [(&nine, &2.0), (&(nine + 1_800_000), &1.5)]
+        );
+
+        let list = problems(
+            Some(
+                r#"
+                [kpi.default]
+                surge_window = "45s"
+                surge_factor = 1.0
+                surge_min_calls = 0
+                [kpi.queues.a]
+                surge_subside_factor = 1.6
+                [kpi.queues.b]
+                surge_forecast = { "9:00" = 10, "09:10" = 5, "10:00" = -1 }
+            "#,
+            ),
+            &[],
+        );
+        for needle in [
+            "kpi.default.surge_window: 45s is not a multiple of 10s",
+            "kpi.default.surge_factor: 1 must be a number above 1",
+            "kpi.default.surge_min_calls: must be at least 1",
+            "kpi.queues.b.surge_forecast: \"9:00\" is not an interval start",
+            "kpi.queues.b.surge_forecast: \"10:00\" = -1",
+        ] {
+            assert!(has(&list, needle), "{needle:?} not in {list:#?}");
+        }
+        assert_problem(
+            "[kpi.queues.a]\nsurge_subside_factor = 1.6\n",
+            "kpi.queues.a.surge_subside_factor: 1.6 is above surge_factor 1.5",
+        );
+        assert_problem(
+            "[kpi.queues.b]\nsurge_forecast = { \"09:10\" = 5 }\n",
+            "kpi.queues.b.surge_forecast: \"09:10\" is not the start of an interval of 30m",
+        );
     }
 
     #[test]

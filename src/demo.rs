@@ -230,6 +230,7 @@ fn publish_all(
     let snapshots = engine.snapshots(now);
     let totals = engine.totals();
     sink.publish(&snapshots, &totals, engine.ledger());
+    sink.record_episodes(&engine.take_episodes());
     for (snapshot, (_, t)) in snapshots.into_iter().zip(totals) {
         registry.publish(snapshot, t);
     }
@@ -316,7 +317,7 @@ mod tests {
 
     #[test]
     fn the_demo_surge_is_running_when_the_demo_starts() {
-        let s = demo_scenario(Duration::from_secs(3600));
+        let s = demo_scenario(Duration::from_secs(65 * 60));
         let surge = s.surge.clone().unwrap();
         assert!(surge.start_after_s < 3600.0 && surge.start_after_s + surge.duration_s > 3600.0);
         assert!(s.validate().is_ok());

@@ -63,8 +63,8 @@ pub struct SurgeInputs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EpisodeOutcome {
-    Responded,
-    Subsided,
+    Responded = 0,
+    Subsided = 1,
 }
 
 impl EpisodeOutcome {
@@ -123,10 +123,10 @@ impl SurgeDetector {
         let baseline = i
             .baseline_offered
             .map(|calls| per_minute(calls, s.baseline_window_ms));
-        let surging = baseline
-            .is_some_and(|b| i.short_offered >= s.min_calls && rate >= s.factor * b);
-        let below_subside = baseline.is_none_or(|b| rate < s.subside_factor * b)
-            || i.short_offered < s.min_calls;
+        let surging =
+            baseline.is_some_and(|b| i.short_offered >= s.min_calls && rate >= s.factor * b);
+        let below_subside =
+            baseline.is_none_or(|b| rate < s.subside_factor * b) || i.short_offered < s.min_calls;
         let sl_met = i.short_service_level.is_some_and(|sl| sl >= i.sl_target);
 
         let mut ended = None;
@@ -218,7 +218,10 @@ mod tests {
         d.evaluate(&at(2, 10, Some(0.5)), &s);
         let st = d.status();
         assert!(st.active && st.onset == Some(2 * MIN));
-        assert_eq!((st.rate_per_minute, st.baseline_per_minute), (2.0, Some(1.0)));
+        assert_eq!(
+            (st.rate_per_minute, st.baseline_per_minute),
+            (2.0, Some(1.0))
+        );
     }
 
     #[test]

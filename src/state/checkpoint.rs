@@ -121,6 +121,7 @@ pub(super) struct QueueImage {
     pub surge_evaluated: Millis,
     pub watched_since: Millis,
     pub finished_episodes: Vec<Episode>,
+    pub surge_outcomes: [u64; 2],
 }
 
 /// A hash of every setting whose change makes a queue's state meaningless: the sliding

@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 
 use crate::event::{CallStep, Millis};
 use crate::kpi::math::{service_level, window_kpis, Count, WaitQuantiles, WindowSums, N_COUNTS};
-use crate::kpi::surge::{Episode, SurgeDetector, SurgeInputs};
+use crate::kpi::surge::{Episode, EpisodeOutcome, SurgeDetector, SurgeInputs};
 use crate::kpi::{
     erlang, KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis, Windows,
 };
@@ -85,6 +85,8 @@ pub struct QueueState {
     watched_since: Millis,
     /// Episodes that ended, until the engine takes them.
     finished_episodes: Vec<Episode>,
+    /// Finished episodes by outcome: responded, subsided.
+    surge_outcomes: [u64; 2],
 }
 
 /// How far back in settled time missed bucket edges are still evaluated after the clock jumped
@@ -123,6 +125,7 @@ impl QueueState {
             surge_evaluated: settled_edge(clock, settings),
             watched_since: clock,
             finished_episodes: Vec::new(),
+            surge_outcomes: [0; 2],
         }
     }
 
@@ -159,6 +162,7 @@ impl QueueState {
             surge_evaluated: self.surge_evaluated,
             watched_since: self.watched_since,
             finished_episodes: self.finished_episodes.clone(),
+            surge_outcomes: self.surge_outcomes,
         }
     }
 
@@ -226,6 +230,7 @@ impl QueueState {
             surge_evaluated: image.surge_evaluated,
             watched_since: image.watched_since,
             finished_episodes: image.finished_episodes,
+            surge_outcomes: image.surge_outcomes,
         })
     }
 
@@ -267,6 +272,9 @@ impl QueueState {
             return Outcome::Late;
         }
         self.max_ts = self.max_ts.max(ev.ts);
+        // History reaches back to the oldest event, not to when the queue was created (a
+        // replayed backlog or the demo's warm-up is older than the clock).
+        self.watched_since = self.watched_since.min(ev.ts);
         self.advance(clock.max(ev.ts), s, resolutions);
 
         match ev.body {
@@ -549,6 +557,7 @@ impl QueueState {
             sl_target: self.kpi.sl_target,
         };
         if let Some(episode) = self.surge.evaluate(&inputs, rule) {
+            self.surge_outcomes[episode.outcome as usize] += 1;
             self.finished_episodes.push(episode);
         }
     }
@@ -687,6 +696,8 @@ impl QueueState {
             ring_attempts: t(Count::RingAttempts),
             ring_no_answer: t(Count::RingNoAnswer),
             expired_calls: self.expired_calls,
+            surge_responded: self.surge_outcomes[EpisodeOutcome::Responded as usize],
+            surge_subsided: self.surge_outcomes[EpisodeOutcome::Subsided as usize],
         }
     }
 
@@ -951,6 +962,7 @@ mod tests {
             surge_evaluated,
             watched_since,
             finished_episodes,
+            surge_outcomes,
         } = r;
         assert_eq!(id, q.id);
         assert_eq!(kpi, q.kpi);
@@ -972,7 +984,12 @@ mod tests {
         assert_eq!(surge, q.surge);
         assert_eq!(
             (surge_evaluated, watched_since, finished_episodes),
-            (q.surge_evaluated, q.watched_since, q.finished_episodes.clone())
+            (
+                q.surge_evaluated,
+                q.watched_since,
+                q.finished_episodes.clone()
+            )
         );
+        assert_eq!(surge_outcomes, q.surge_outcomes);
     }
 }
