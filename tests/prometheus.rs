@@ -42,7 +42,7 @@ fn real_prometheus_scrapes_the_demo() {
                 "--speed",
                 "20",
                 "--warmup",
-                "30m",
+                "65m",
             ])
             .env("ACDSTREAM_PUBLISH__INTERVAL", "250ms")
             .stdout(Stdio::null())
@@ -94,13 +94,24 @@ fn real_prometheus_scrapes_the_demo() {
         value(&surging[0]) < 0.8,
         "support surges at start-up: {surging:?}"
     );
+    // The demo's surge began 5 minutes before start-up against an hour of normal traffic, so the
+    // surge rule has its baseline and opens an episode on support within the first 30 s.
+    wait_for("the support surge episode", Duration::from_secs(20), || {
+        prom.query("acd_surge_active{queue=\"support\"} == 1").len() == 1
+    });
+    let rate = prom.query("acd_arrival_rate_per_minute{queue=\"support\",window=\"5m\"}");
+    let baseline = prom.query("acd_surge_baseline_per_minute{queue=\"support\"}");
+    assert!(
+        value(&rate[0]) >= 1.5 * value(&baseline[0]),
+        "{rate:?} vs {baseline:?}"
+    );
 
     // No label can identify a call, an agent or a caller.
     let (_, body) = http_get(prom.port(), "/api/v1/labels").unwrap();
     let labels: Value = serde_json::from_str(&body).unwrap();
     let allowed = [
         "__name__", "instance", "job", "queue", "window", "variant", "quantile", "state", "result",
-        "reason", "version", "le",
+        "reason", "version", "le", "outcome",
     ];
     for label in labels["data"].as_array().unwrap() {
         let label = label.as_str().unwrap();

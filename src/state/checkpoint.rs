@@ -513,7 +513,7 @@ mod tests {
         let bytes = sales_checkpoint(7);
         assert_eq!(
             (bytes.len(), xxh3_64(&bytes)),
-            (1060, 18247779295916639733),
+            (1062, 13687090499429870402),
             "checkpoint bytes"
         );
     }
