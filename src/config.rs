@@ -184,6 +184,9 @@ pub struct KafkaConfig {
     pub dlq_topic: String,
     /// Per-partition state checkpoints; compacted, as many partitions as `events_topic`.
     pub checkpoint_topic: String,
+    /// Alert notifications: one record per firing and per resolved transition.
+    pub alerts_topic: String,
+    pub alerts_format: Format,
     pub checkpoint_interval: Duration,
     /// How long a graceful shutdown may take before the process exits anyway.
     pub shutdown_timeout: Duration,
@@ -1042,6 +1045,10 @@ fn validate_kafka(p: &mut Problems<'_>, k: &raw::Kafka) -> Option<KafkaConfig> {
             "kafka.checkpoint_topic",
             name(p, "kafka.checkpoint_topic", &k.checkpoint_topic),
         ),
+        (
+            "kafka.alerts_topic",
+            name(p, "kafka.alerts_topic", &k.alerts_topic),
+        ),
     ];
     for (i, (path, topic)) in topics.iter().enumerate() {
         if let Some((other, _)) = topics[..i]
@@ -1067,6 +1074,7 @@ fn validate_kafka(p: &mut Problems<'_>, k: &raw::Kafka) -> Option<KafkaConfig> {
     };
     let events_format = format("kafka.events_format", &k.events_format);
     let kpi_format = format("kafka.kpi_format", &k.kpi_format);
+    let alerts_format = format("kafka.alerts_format", &k.alerts_format);
     let checkpoint_interval = p.positive("kafka.checkpoint_interval", &k.checkpoint_interval);
     let shutdown_timeout = p.positive("kafka.shutdown_timeout", &k.shutdown_timeout);
     let mut properties = BTreeMap::new();
@@ -1115,6 +1123,8 @@ fn validate_kafka(p: &mut Problems<'_>, k: &raw::Kafka) -> Option<KafkaConfig> {
         kpi_format: kpi_format?,
         dlq_topic: topics[2].1.clone(),
         checkpoint_topic: topics[3].1.clone(),
+        alerts_topic: topics[4].1.clone(),
+        alerts_format: alerts_format?,
         checkpoint_interval: checkpoint_interval?,
         shutdown_timeout: shutdown_timeout?,
         properties,
@@ -1974,6 +1984,8 @@ mod raw {
         pub kpi_format: String,
         pub dlq_topic: String,
         pub checkpoint_topic: String,
+        pub alerts_topic: String,
+        pub alerts_format: String,
         pub checkpoint_interval: DurationText,
         pub shutdown_timeout: DurationText,
         /// Scalars of any TOML type: an environment override of `6000` parses as an integer.
@@ -1991,6 +2003,8 @@ mod raw {
                 kpi_format: "protobuf".to_owned(),
                 dlq_topic: "cti.events.dlq".to_owned(),
                 checkpoint_topic: "acd.checkpoints".to_owned(),
+                alerts_topic: "acd.alerts".to_owned(),
+                alerts_format: "protobuf".to_owned(),
                 checkpoint_interval: d("30s"),
                 shutdown_timeout: d("10s"),
                 properties: BTreeMap::new(),
