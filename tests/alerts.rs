@@ -23,6 +23,12 @@ impl Drop for Killed {
     }
 }
 
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
 fn rules_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/rules/acdstream.rules.yml")
 }
@@ -145,41 +151,12 @@ fn a_late_surge_response_pages_through_prometheus_rules_and_the_direct_push_then
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A scenario written for this test: "hot" triples its arrivals for 20 minutes after 70 minutes
-/// of normal traffic, with 8 agents for a base load of 7 Erlangs; "calm" has 25 agents for 12
-/// Erlangs, so a chance burst there is answered at once and never ages.
-const SCENARIO: &str = r#"
-[[queues]]
-id = "hot"
-calls_per_hour = 240.0
-agents = 8
-mean_talk_s = 90.0
-mean_acw_s = 20.0
-break_probability = 0.0
-
-[[queues]]
-id = "calm"
-calls_per_hour = 600.0
-agents = 25
-mean_talk_s = 60.0
-mean_acw_s = 10.0
-break_probability = 0.0
-
-[surge]
-queue = "hot"
-start_after_s = 4200.0
-duration_s = 1200.0
-factor = 3.0
-"#;
-
-/// The alerts topic on a real broker: `run` in event time over two simulated hours, with a
-/// 5-minute response limit. One firing and one resolved SurgeResponseExceeded for "hot", with
+/// The alerts topic on a real broker: `run` in event time over two simulated hours of
+/// `tests/fixtures/surge-scenario.toml`, with a 5-minute response limit. One firing and one resolved SurgeResponseExceeded for "hot", with
 /// a readable summary, and nothing of the kind for "calm".
 #[test]
 fn the_alerts_topic_carries_the_firing_and_the_resolved_transition() {
-    let dir = scratch_dir("alerts-scenario");
-    let scenario = dir.join("scenario.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    let scenario = fixture("surge-scenario.toml");
     let broker = Broker::memory("alerts-topic");
     let d = Deployment::new(&broker, "alerts", 1)
         .with_env(("ACDSTREAM_ENGINE__CLOCK", "event"))
@@ -248,5 +225,4 @@ fn the_alerts_topic_carries_the_firing_and_the_resolved_transition() {
         .find(|r| r.headers.get("acd-alert").map(String::as_str) == Some("SurgeResponseExceeded"))
         .and_then(|r| r.key.clone());
     assert_eq!(key.as_deref(), Some("hot"), "keyed by queue");
-    std::fs::remove_dir_all(&dir).ok();
 }
