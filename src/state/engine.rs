@@ -105,7 +105,8 @@ impl Engine {
                     return Outcome::Rejected(RejectReason::QueueLimit);
                 }
                 let id: Arc<str> = Arc::from(event.queue_id.as_str());
-                let q = QueueState::new(id.clone(), &self.settings, now.max(event.ts));
+                let mut q = QueueState::new(id.clone(), &self.settings, now.max(event.ts));
+                q.set_surge_follows_events(self.mode == TimeMode::EventTime);
                 self.queues.entry(id).or_insert(q)
             }
         };
@@ -212,7 +213,8 @@ impl Engine {
     /// Events the checkpoint holds for their call's offer are counted in this engine's ledger
     /// as consumed and pending, so that the ledger balances when they resolve here.
     pub fn restore_queue(&mut self, bytes: &[u8]) -> Result<(String, u64), CheckpointError> {
-        let (queue, position) = checkpoint::decode(bytes, &self.settings)?;
+        let (mut queue, position) = checkpoint::decode(bytes, &self.settings)?;
+        queue.set_surge_follows_events(self.mode == TimeMode::EventTime);
         let replaces = self.queues.contains_key(&queue.id);
         if !replaces && self.queues.len() >= self.settings.max_queues {
             return Err(CheckpointError::QueueLimit {

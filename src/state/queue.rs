@@ -87,6 +87,8 @@ pub struct QueueState {
     finished_episodes: Vec<Episode>,
     /// Finished episodes by outcome: responded, subsided.
     surge_outcomes: [u64; 2],
+    /// Surge edges follow the queue's own events (event-time engines) rather than the clock.
+    surge_follows_events: bool,
 }
 
 /// How far back in settled time missed bucket edges are still evaluated after the clock jumped
@@ -126,6 +128,7 @@ impl QueueState {
             watched_since: clock,
             finished_episodes: Vec::new(),
             surge_outcomes: [0; 2],
+            surge_follows_events: false,
         }
     }
 
@@ -231,6 +234,7 @@ impl QueueState {
             watched_since: image.watched_since,
             finished_episodes: image.finished_episodes,
             surge_outcomes: image.surge_outcomes,
+            surge_follows_events: false,
         })
     }
 
@@ -514,11 +518,24 @@ impl QueueState {
         }
     }
 
-    /// Surge episodes are judged at bucket edges in settled time, `allowed_lateness` behind the
-    /// clock, so that an event arriving late within the lateness cannot change an episode: the
+    /// In an event-time engine "now" is the newest event of any queue, which a queue consumed
+    /// from a lagging partition can be far behind; its surge edges then follow its own events,
+    /// so that every edge is judged on complete data, as in a replay. A live engine follows
+    /// the clock, so that an episode on a queue whose calls stop still ends.
+    pub(super) fn set_surge_follows_events(&mut self, follows: bool) {
+        self.surge_follows_events = follows;
+    }
+
+    /// Surge episodes are judged at bucket edges in settled time, `allowed_lateness` behind
+    /// now, so that an event arriving late within the lateness cannot change an episode: the
     /// same events in any admissible order give the same episodes.
     fn evaluate_surge(&mut self, s: &EngineSettings) {
-        let settled = settled_edge(self.clock, s);
+        let now = if self.surge_follows_events {
+            self.max_ts.min(self.clock)
+        } else {
+            self.clock
+        };
+        let settled = settled_edge(now, s);
         if settled <= self.surge_evaluated {
             return;
         }
@@ -532,6 +549,11 @@ impl QueueState {
 
     fn evaluate_surge_at(&mut self, edge: Millis, s: &EngineSettings) {
         let rule = &self.kpi.surge;
+        // A window reaching back past what the ring holds would be judged short of calls.
+        let held_from = self.ring.horizon();
+        if edge - rule.short_window_ms < held_from {
+            return;
+        }
         // Windows ending just before the edge hold the buckets up to it, none after.
         let short = self.ring.window(rule.short_window_ms, edge - 1);
         let short_offered = short.count(Count::Offered);
@@ -544,7 +566,7 @@ impl QueueState {
                 .map(|per_minute| per_minute * rule.baseline_window_ms as f64 / 60_000.0)
         };
         let baseline_offered = forecast.or_else(|| {
-            (edge - lookback >= self.watched_since).then(|| {
+            (edge - lookback >= self.watched_since.max(held_from)).then(|| {
                 let all = self.ring.window(lookback, edge - 1).count(Count::Offered);
                 (all - short_offered) as f64
             })
@@ -963,6 +985,7 @@ mod tests {
             watched_since,
             finished_episodes,
             surge_outcomes,
+            surge_follows_events: _,
         } = r;
         assert_eq!(id, q.id);
         assert_eq!(kpi, q.kpi);

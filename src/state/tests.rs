@@ -717,7 +717,8 @@ fn a_surge_is_detected_timed_and_responded_to_as_computed_by_hand() {
     let events = surge_day();
     let mut e = engine();
     let n = &mut 0;
-    // Episodes are judged at bucket edges 30 s (the lateness) behind the clock. At the edge
+    // Episodes are judged at bucket edges 30 s (the lateness) behind the queue's newest event
+    // (the engine runs in event time). At the edge
     // 66:30 the last 5 minutes hold 9 calls (62, 63, 64, 65:00 … 66:15): 1.8/min against a
     // baseline of 60 calls in [1:30, 61:30) = 1/min, but fewer than 10 calls.
     let s = snapshot_after(&mut e, &events, n, at(4020.0)).surge;
@@ -725,9 +726,11 @@ fn a_surge_is_detected_timed_and_responded_to_as_computed_by_hand() {
     assert_eq!((s.rate_per_minute, s.baseline_per_minute), (1.8, Some(1.0)));
     // At 66:40 the window holds 10 (65:00 … 66:30 and 62–64): 2/min ≥ 1.5 × 1/min, and its service
     // level is 3 answered in T / (3 + 6 reached T unanswered) = 1/3: a surge from 66:40.
-    let s = snapshot_after(&mut e, &events, n, at(4030.0)).surge;
+    // (In event time the edges follow the queue's own events: the next one, at 67:15, settles
+    // the edge 66:40.)
+    let s = snapshot_after(&mut e, &events, n, at(4035.0)).surge;
     assert!(s.active && s.onset == Some(at(4000.0)), "{s:?}");
-    assert_eq!((s.age_seconds, s.rate_per_minute), (30.0, 2.0));
+    assert_eq!((s.age_seconds, s.rate_per_minute), (35.0, 2.0));
     assert!(!s.response_exceeded && s.response_limit_seconds == 600.0);
     // The age runs on the clock: the 600 s limit is reached at 76:40, not 30 s later.
     let s = snapshot_after(&mut e, &events, n, at(4599.0)).surge;
@@ -735,8 +738,9 @@ fn a_surge_is_detected_timed_and_responded_to_as_computed_by_hand() {
     let s = snapshot_after(&mut e, &events, n, at(4600.0)).surge;
     assert!(s.active && s.response_exceeded, "{s:?}");
     assert!(e.take_episodes().is_empty());
-    // Edge 84:00: window [79:00, 84:00) has 16 answered in T and 5 surge calls reaching T
-    // (79:05 … 80:05): 16/21 = 76 % < 80 %. Edge 84:10: 17 / (17 + 4) = 81 %: responded.
+    // Edge 84:00 (settled by the offer at 84:30): window [79:00, 84:00) has 16 answered in T
+    // and 5 surge calls reaching T (79:05 … 80:05): 16/21 = 76 % < 80 %. Edge 84:10 (settled by
+    // the wrap at 84:40): 17 / (17 + 4) = 81 %: responded.
     let s = snapshot_after(&mut e, &events, n, at(5070.0)).surge;
     assert!(s.active && s.response_exceeded);
     let s = snapshot_after(&mut e, &events, n, at(5080.0)).surge;
@@ -799,7 +803,7 @@ fn a_forecast_gives_a_new_queue_its_baseline() {
     s.events.sort_by_key(|e| e.ts);
 
     let mut plain = engine();
-    let snap = snapshot_after(&mut plain, &s.events, &mut 0, at(310.0)).surge;
+    let snap = snapshot_after(&mut plain, &s.events, &mut 0, at(330.0)).surge;
     assert!(
         !snap.active && snap.baseline_per_minute.is_none(),
         "{snap:?}"
@@ -818,6 +822,7 @@ fn a_forecast_gives_a_new_queue_its_baseline() {
         !snap.active && snap.baseline_per_minute == Some(1.0),
         "edge 4:30: 9 calls"
     );
-    let snap = snapshot_after(&mut forecast, &s.events, n, at(310.0)).surge;
+    // The next event, at 5:30, settles the edges up to 5:00; 4:40 is the first surging one.
+    let snap = snapshot_after(&mut forecast, &s.events, n, at(330.0)).surge;
     assert!(snap.active && snap.onset == Some(at(280.0)), "{snap:?}");
 }
