@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh machine (Rust toolchain and gcc
-# assumed): Debian's prometheus and the tansu broker; then runs the gate and every test.
+# assumed): Debian's prometheus (with promtool), prometheus-alertmanager (with amtool) and the
+# tansu broker; then runs the gate and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]} (Debian packages) for the integration tests"
   sudo=""

@@ -28,6 +28,7 @@ use jiff::tz::TimeZone;
 
 use crate::decode::Format;
 use crate::event::Millis;
+use crate::kpi::surge::SurgeSettings;
 use crate::state::{EngineSettings, QueueKpiSettings, SlidingWindow, TimeMode, BUCKET_MS};
 
 /// Prefix of every environment variable that overrides a setting.
@@ -126,12 +127,28 @@ pub struct KpiConfig {
     pub queues: BTreeMap<String, QueueKpi>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct QueueKpi {
     pub sl_threshold: Duration,
     pub sl_target: f64,
     pub short_abandon: Duration,
     pub ring_cadence: Duration,
+    pub surge: SurgeConfig,
+}
+
+/// A queue's surge rule (see [`crate::kpi::surge`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurgeConfig {
+    /// The short window whose arrival rate is compared with the baseline.
+    pub window: Duration,
+    /// The trailing window before the short one that gives the baseline rate.
+    pub baseline: Duration,
+    pub factor: f64,
+    pub subside_factor: f64,
+    pub min_calls: u64,
+    pub response_limit: Duration,
+    /// Forecast calls per interval, by the interval's start as an offset from local midnight.
+    pub forecast: BTreeMap<Duration, f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,24 +276,40 @@ impl Config {
             max_queues: e.max_queues,
             max_agents_per_queue: e.max_agents_per_queue,
             max_events_per_call: e.max_events_per_call,
-            default_queue: self.kpi.default.settings(),
+            default_queue: self.kpi.default.settings(e.interval),
             queues: self
                 .kpi
                 .queues
                 .iter()
-                .map(|(id, q)| (id.clone(), q.settings()))
+                .map(|(id, q)| (id.clone(), q.settings(e.interval)))
                 .collect::<HashMap<_, _>>(),
         }
     }
 }
 
 impl QueueKpi {
-    pub fn settings(&self) -> QueueKpiSettings {
+    /// In the engine's units; `interval` turns forecast calls per interval into a rate.
+    pub fn settings(&self, interval: Duration) -> QueueKpiSettings {
+        let s = &self.surge;
+        let interval_minutes = interval.as_secs_f64() / 60.0;
         QueueKpiSettings {
             sl_threshold_ms: millis(self.sl_threshold),
             sl_target: self.sl_target,
             short_abandon_ms: millis(self.short_abandon),
             ring_cadence_ms: millis(self.ring_cadence),
+            surge: SurgeSettings {
+                short_window_ms: millis(s.window),
+                baseline_window_ms: millis(s.baseline),
+                factor: s.factor,
+                subside_factor: s.subside_factor,
+                min_calls: s.min_calls,
+                response_limit_ms: millis(s.response_limit),
+                forecast_per_minute: s
+                    .forecast
+                    .iter()
+                    .map(|(&start, &calls)| (millis(start), calls / interval_minutes))
+                    .collect(),
+            },
         }
     }
 }
@@ -543,16 +576,65 @@ impl Problems<'_> {
     }
 
     fn queue_kpi(&mut self, path: &str, raw: &raw::QueueKpi) -> Option<QueueKpi> {
-        let sl_threshold = self.positive(&format!("{path}.sl_threshold"), &raw.sl_threshold);
-        let sl_target = self.sl_target(&format!("{path}.sl_target"), raw.sl_target);
-        let short_abandon = self.positive(&format!("{path}.short_abandon"), &raw.short_abandon);
-        let ring_cadence = self.positive(&format!("{path}.ring_cadence"), &raw.ring_cadence);
-        Some(QueueKpi {
-            sl_threshold: sl_threshold?,
-            sl_target: sl_target?,
-            short_abandon: short_abandon?,
-            ring_cadence: ring_cadence?,
-        })
+        let every_field = raw::QueueOverride {
+            sl_threshold: Some(raw.sl_threshold.clone()),
+            sl_target: Some(raw.sl_target),
+            short_abandon: Some(raw.short_abandon.clone()),
+            ring_cadence: Some(raw.ring_cadence.clone()),
+            surge_window: Some(raw.surge_window.clone()),
+            surge_baseline: Some(raw.surge_baseline.clone()),
+            surge_factor: Some(raw.surge_factor),
+            surge_subside_factor: Some(raw.surge_subside_factor),
+            surge_min_calls: Some(raw.surge_min_calls),
+            surge_response_limit: Some(raw.surge_response_limit.clone()),
+            surge_forecast: Some(raw.surge_forecast.clone()),
+        };
+        self.queue_override(path, &every_field, None)
+    }
+
+    /// A window the bucket ring can represent: a positive multiple of the bucket width.
+    fn bucketed(&mut self, path: &str, text: &raw::DurationText) -> Option<Duration> {
+        let d = self.positive(path, text)?;
+        if millis(d) % BUCKET_MS != 0 {
+            self.add(
+                path,
+                format!("{} is not a multiple of 10s", format_duration(d)),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
+    /// Offsets from local midnight ("HH:MM") to forecast calls, each ≥ 0.
+    fn forecast(
+        &mut self,
+        path: &str,
+        raw: &BTreeMap<String, f64>,
+    ) -> Option<BTreeMap<Duration, f64>> {
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        for (start, &calls) in raw {
+            let offset = start.split_once(':').and_then(|(h, m)| {
+                let (h, m): (u64, u64) = (h.parse().ok()?, m.parse().ok()?);
+                (h < 24 && m < 60 && start.len() == 5)
+                    .then(|| Duration::from_secs(h * 3600 + m * 60))
+            });
+            let Some(offset) = offset else {
+                self.add(path, format!("\"{start}\" is not an interval start; write it as \"HH:MM\", e.g. \"09:30\""));
+                ok = false;
+                continue;
+            };
+            if !(calls.is_finite() && calls >= 0.0) {
+                self.add(
+                    path,
+                    format!("\"{start}\" = {calls}: forecast calls must be a number ≥ 0"),
+                );
+                ok = false;
+                continue;
+            }
+            out.insert(offset, calls);
+        }
+        ok.then_some(out)
     }
 
     /// Checks only the fields the override sets: an inherited bad value is reported once, at
@@ -579,11 +661,78 @@ impl Problems<'_> {
             Some(text) => self.positive(&format!("{path}.ring_cadence"), text),
             None => default.map(|d| d.ring_cadence),
         };
+        let inherited = default.map(|d| &d.surge);
+        let window = match &raw.surge_window {
+            Some(text) => self.bucketed(&format!("{path}.surge_window"), text),
+            None => inherited.map(|d| d.window),
+        };
+        let baseline = match &raw.surge_baseline {
+            Some(text) => self.bucketed(&format!("{path}.surge_baseline"), text),
+            None => inherited.map(|d| d.baseline),
+        };
+        let factor = match raw.surge_factor {
+            // Written so that NaN fails too.
+            Some(f) if f > 1.0 && f.is_finite() => Some(f),
+            Some(f) => {
+                self.add(
+                    &format!("{path}.surge_factor"),
+                    format!("{f} must be a number above 1, e.g. 1.5 for \"50 % above baseline\""),
+                );
+                None
+            }
+            None => inherited.map(|d| d.factor),
+        };
+        let subside_factor = match raw.surge_subside_factor {
+            Some(f) if f >= 1.0 && f.is_finite() => Some(f),
+            Some(f) => {
+                self.add(
+                    &format!("{path}.surge_subside_factor"),
+                    format!("{f} must be a number of at least 1 (and at most surge_factor)"),
+                );
+                None
+            }
+            None => inherited.map(|d| d.subside_factor),
+        };
+        let min_calls = match raw.surge_min_calls {
+            Some(0) => {
+                self.add(&format!("{path}.surge_min_calls"), "must be at least 1");
+                None
+            }
+            Some(n) => Some(n),
+            None => inherited.map(|d| d.min_calls),
+        };
+        let response_limit = match &raw.surge_response_limit {
+            Some(text) => self.positive(&format!("{path}.surge_response_limit"), text),
+            None => inherited.map(|d| d.response_limit),
+        };
+        let forecast = match &raw.surge_forecast {
+            Some(table) => self.forecast(&format!("{path}.surge_forecast"), table),
+            None => inherited.map(|d| d.forecast.clone()),
+        };
+        if let (Some(f), Some(sub)) = (factor, subside_factor) {
+            if sub > f {
+                self.add(
+                    &format!("{path}.surge_subside_factor"),
+                    format!(
+                        "{sub} is above surge_factor {f}: a surge would end before it could start"
+                    ),
+                );
+            }
+        }
         Some(QueueKpi {
             sl_threshold: sl_threshold?,
             sl_target: sl_target?,
             short_abandon: short_abandon?,
             ring_cadence: ring_cadence?,
+            surge: SurgeConfig {
+                window: window?,
+                baseline: baseline?,
+                factor: factor?,
+                subside_factor: subside_factor.filter(|&sub| sub <= factor.unwrap_or(f64::MAX))?,
+                min_calls: min_calls?,
+                response_limit: response_limit?,
+                forecast: forecast?,
+            },
         })
     }
 }
@@ -793,6 +942,33 @@ fn validate(raw: raw::File, overlay: &Overlay) -> Result<Config, ConfigError> {
             None
         }
     };
+
+    // Forecasts are given per interval, so their keys must be interval starts.
+    if let Some(interval) = interval {
+        let kpis = default_kpi.iter().map(|k| ("kpi.default".to_string(), k));
+        let kpis = kpis.chain(queues.iter().map(|(id, k)| (format!("kpi.queues.{id}"), k)));
+        let misaligned: Vec<(String, Duration)> = kpis
+            .flat_map(|(path, k)| {
+                k.surge
+                    .forecast
+                    .keys()
+                    .filter(|start| start.as_millis() % interval.as_millis() != 0)
+                    .map(move |&start| (path.clone(), start))
+            })
+            .collect();
+        for (path, start) in misaligned {
+            let secs = start.as_secs();
+            p.add(
+                &format!("{path}.surge_forecast"),
+                format!(
+                    "\"{:02}:{:02}\" is not the start of an interval of {}",
+                    secs / 3600,
+                    secs / 60 % 60,
+                    format_duration(interval)
+                ),
+            );
+        }
+    }
 
     let kafka = validate_kafka(&mut p, &raw.kafka);
 
@@ -1140,6 +1316,13 @@ mod raw {
         pub sl_target: f64,
         pub short_abandon: DurationText,
         pub ring_cadence: DurationText,
+        pub surge_window: DurationText,
+        pub surge_baseline: DurationText,
+        pub surge_factor: f64,
+        pub surge_subside_factor: f64,
+        pub surge_min_calls: u64,
+        pub surge_response_limit: DurationText,
+        pub surge_forecast: BTreeMap<String, f64>,
     }
 
     impl Default for QueueKpi {
@@ -1149,6 +1332,13 @@ mod raw {
                 sl_target: 0.80,
                 short_abandon: d("5s"),
                 ring_cadence: d("5s"),
+                surge_window: d("5m"),
+                surge_baseline: d("60m"),
+                surge_factor: 1.5,
+                surge_subside_factor: 1.25,
+                surge_min_calls: 10,
+                surge_response_limit: d("10m"),
+                surge_forecast: BTreeMap::new(),
             }
         }
     }
@@ -1162,6 +1352,13 @@ mod raw {
         pub sl_target: Option<f64>,
         pub short_abandon: Option<DurationText>,
         pub ring_cadence: Option<DurationText>,
+        pub surge_window: Option<DurationText>,
+        pub surge_baseline: Option<DurationText>,
+        pub surge_factor: Option<f64>,
+        pub surge_subside_factor: Option<f64>,
+        pub surge_min_calls: Option<u64>,
+        pub surge_response_limit: Option<DurationText>,
+        pub surge_forecast: Option<BTreeMap<String, f64>>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -1364,6 +1561,63 @@ mod tests {
     }
 
     #[test]
+    fn surge_settings_are_checked_and_reach_the_engine() {
+        let file = r#"
+            [kpi.default]
+            surge_response_limit = "5m"
+            [kpi.queues.vip]
+            surge_factor = 2.0
+            surge_forecast = { "09:00" = 60, "09:30" = 45 }
+        "#;
+        let s = load(Some(file), &[]).unwrap().engine_settings();
+        assert_eq!(s.default_queue.surge.response_limit_ms, 300_000);
+        let vip = &s.queues["vip"].surge;
+        assert_eq!(
+            (vip.factor, vip.response_limit_ms, vip.min_calls),
+            (2.0, 300_000, 10)
+        );
+        // Calls per 30-minute interval become a rate per minute.
+        let nine = 9 * 3_600_000;
+        assert_eq!(
+            vip.forecast_per_minute.iter().collect::<Vec<_>>(),
+            [(&nine, &2.0), (&(nine + 1_800_000), &1.5)]
+        );
+
+        let list = problems(
+            Some(
+                r#"
+                [kpi.default]
+                surge_window = "45s"
+                surge_factor = 1.0
+                surge_min_calls = 0
+                [kpi.queues.a]
+                surge_subside_factor = 1.6
+                [kpi.queues.b]
+                surge_forecast = { "9:00" = 10, "09:10" = 5, "10:00" = -1 }
+            "#,
+            ),
+            &[],
+        );
+        for needle in [
+            "kpi.default.surge_window: 45s is not a multiple of 10s",
+            "kpi.default.surge_factor: 1 must be a number above 1",
+            "kpi.default.surge_min_calls: must be at least 1",
+            "kpi.queues.b.surge_forecast: \"9:00\" is not an interval start",
+            "kpi.queues.b.surge_forecast: \"10:00\" = -1",
+        ] {
+            assert!(has(&list, needle), "{needle:?} not in {list:#?}");
+        }
+        assert_problem(
+            "[kpi.queues.a]\nsurge_subside_factor = 1.6\n",
+            "kpi.queues.a.surge_subside_factor: 1.6 is above surge_factor 1.5",
+        );
+        assert_problem(
+            "[kpi.queues.b]\nsurge_forecast = { \"09:10\" = 5 }\n",
+            "kpi.queues.b.surge_forecast: \"09:10\" is not the start of an interval of 30m",
+        );
+    }
+
+    #[test]
     fn defaults_match_the_engine_defaults() {
         let config = load(None, &[]).unwrap();
         assert_eq!(config, Config::default());
@@ -1476,11 +1730,11 @@ mod tests {
         assert_eq!(config.log.format, LogFormat::Json);
 
         // Overrides fall back to [kpi.default] field by field, file and env combined.
-        let sales = config.kpi.queues["sales"];
+        let sales = &config.kpi.queues["sales"];
         assert_eq!(sales.sl_threshold, Duration::from_secs(30));
         assert_eq!(sales.sl_target, 0.9);
         assert_eq!(sales.short_abandon, Duration::from_secs(5));
-        let support = config.kpi.queues["support"];
+        let support = &config.kpi.queues["support"];
         assert_eq!(support.sl_target, 1.0);
         assert_eq!(support.sl_threshold, Duration::from_secs(15));
 

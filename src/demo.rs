@@ -230,6 +230,7 @@ fn publish_all(
     let snapshots = engine.snapshots(now);
     let totals = engine.totals();
     sink.publish(&snapshots, &totals, engine.ledger());
+    sink.record_episodes(&engine.take_episodes());
     for (snapshot, (_, t)) in snapshots.into_iter().zip(totals) {
         registry.publish(snapshot, t);
     }
@@ -316,9 +317,10 @@ mod tests {
 
     #[test]
     fn the_demo_surge_is_running_when_the_demo_starts() {
-        let s = demo_scenario(Duration::from_secs(3600));
+        let warmup = 65.0 * 60.0;
+        let s = demo_scenario(Duration::from_secs_f64(warmup));
         let surge = s.surge.clone().unwrap();
-        assert!(surge.start_after_s < 3600.0 && surge.start_after_s + surge.duration_s > 3600.0);
+        assert!(surge.start_after_s < warmup && surge.start_after_s + surge.duration_s > warmup);
         assert!(s.validate().is_ok());
     }
 }

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use acdstream::config::{parse_duration, Config, LogFormat};
+use acdstream::config::{format_duration, parse_duration, Config, LogFormat};
 use acdstream::decode::{self, Format};
 use acdstream::demo::{self, DemoOptions};
 use acdstream::sim::{Scenario, Simulator};
@@ -45,8 +45,9 @@ enum Command {
         /// Seed of the simulation; the same seed replays the same day.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Simulated history already in the windows at start-up (at most the longest window).
-        #[arg(long, default_value = "60m", value_parser = duration)]
+        /// Simulated history already in the windows at start-up (at most the longest window or
+        /// the surge window plus baseline): 65m or more gives the surge rule its baseline at once.
+        #[arg(long, default_value = "65m", value_parser = duration)]
         warmup: Duration,
     },
     /// Replay a recorded JSON-lines event file and print the KPIs at its last event.
@@ -176,8 +177,17 @@ fn run(command: Command, config: Config) -> Result<()> {
             seed,
             warmup,
         } => {
-            if warmup.as_millis() as i64 > settings.longest_window_ms() {
-                bail!("--warmup {warmup:?} is longer than the longest window; it would start out late");
+            // Older history than the windows and the surge baseline hold would start out late.
+            let history = settings
+                .longest_window_ms()
+                .max(settings.longest_surge_lookback_ms());
+            if warmup.as_millis() as i64 > history {
+                bail!(
+                    "--warmup {} is longer than the history the engine keeps ({}: the longest \
+                     window or the surge window plus baseline)",
+                    format_duration(warmup),
+                    format_duration(Duration::from_millis(history as u64))
+                );
             }
             let opts = DemoOptions {
                 listen: listen.unwrap_or(config.http.listen),
@@ -234,7 +244,11 @@ fn run(command: Command, config: Config) -> Result<()> {
                     out.write_all(&decode::encode_snapshot(Format::Json, snapshot))?;
                     out.write_all(b"\n")?;
                 }
-                eprint!("{}", replay::render_ledger(&report));
+                eprint!(
+                    "{}{}",
+                    replay::render_episodes(&report),
+                    replay::render_ledger(&report)
+                );
             } else {
                 write!(out, "{}", replay::render_table(&report, &window))?;
             }

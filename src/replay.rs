@@ -4,8 +4,10 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::config::format_duration;
 use crate::decode::{self, Format};
 use crate::event::Millis;
+use crate::kpi::surge::{Episode, EpisodeOutcome};
 use crate::kpi::{KpiSnapshot, WindowKpis};
 use crate::ledger::{LedgerCounts, Outcome, RejectReason};
 use crate::source::file::{LineSource, SourceError};
@@ -28,6 +30,9 @@ pub struct ReplayReport {
     /// The first rejections in line order (at most the number asked for).
     pub rejections: Vec<Rejection>,
     pub blank_lines: u64,
+    /// Surge episodes that ended, in the order they ended, with their queue id; episodes still
+    /// open at the end are in the snapshots.
+    pub episodes: Vec<(String, Episode)>,
 }
 
 /// Replays every line of `source`. `wall` is the real clock, only used to refuse timestamps
@@ -46,6 +51,7 @@ pub fn replay(
     };
     let mut blank_lines = 0;
     let mut since_progress = 0u32;
+    let mut episodes = Vec::new();
     while let Some((line, bytes)) = source.next_line()? {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             blank_lines += 1;
@@ -63,6 +69,7 @@ pub fn replay(
             }
         }
         rejections.note_resolved(&mut engine);
+        episodes.extend(engine.take_episodes());
         since_progress += 1;
         if since_progress == 4096 {
             since_progress = 0;
@@ -75,6 +82,7 @@ pub fn replay(
     let mut rejections = rejections.list;
     rejections.sort_by_key(|r| r.line);
     let snapshots = engine.snapshots(wall);
+    episodes.extend(engine.take_episodes());
     let ledger = engine.ledger();
     let rejected_by_reason = RejectReason::ALL
         .iter()
@@ -87,6 +95,10 @@ pub fn replay(
         rejected_by_reason,
         rejections,
         blank_lines,
+        episodes: episodes
+            .into_iter()
+            .map(|(queue, e)| (queue.to_string(), e))
+            .collect(),
     })
 }
 
@@ -179,7 +191,71 @@ pub fn render_table(report: &ReplayReport, window: &str) -> String {
         );
     }
     out.push('\n');
+    out.push_str(&render_episodes(report));
     out.push_str(&render_ledger(report));
+    out
+}
+
+fn timestamp(ms: Millis) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+fn duration_ms(ms: Millis) -> String {
+    format_duration(std::time::Duration::from_millis(ms.max(0) as u64))
+}
+
+/// Every surge episode: queue, onset, outcome and response time; then those still open.
+pub fn render_episodes(report: &ReplayReport) -> String {
+    let mut out = String::new();
+    let open: Vec<&KpiSnapshot> = report.snapshots.iter().filter(|s| s.surge.active).collect();
+    let count = |o: EpisodeOutcome| {
+        report
+            .episodes
+            .iter()
+            .filter(|(_, e)| e.outcome == o)
+            .count()
+    };
+    let _ = writeln!(
+        out,
+        "surge episodes: {} responded, {} subsided, {} open",
+        count(EpisodeOutcome::Responded),
+        count(EpisodeOutcome::Subsided),
+        open.len()
+    );
+    if report.episodes.is_empty() && open.is_empty() {
+        out.push('\n');
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "  {:<16} {:<24} {:<10} response",
+        "queue", "onset", "outcome"
+    );
+    for (queue, e) in &report.episodes {
+        let response = e.response_ms().map_or("-".into(), duration_ms);
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<24} {:<10} {response}",
+            queue,
+            timestamp(e.onset),
+            e.outcome.label()
+        );
+    }
+    for s in open {
+        let age = duration_ms((s.surge.age_seconds * 1000.0) as Millis);
+        let exceeded = if s.surge.response_exceeded {
+            ", response limit exceeded"
+        } else {
+            ""
+        };
+        let onset = s.surge.onset.map_or("-".into(), timestamp);
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<24} {:<10} ({age} so far{exceeded})",
+            s.queue_id, onset, "open"
+        );
+    }
+    out.push('\n');
     out
 }
 

@@ -370,15 +370,15 @@ impl Ingest {
             .filter(|(q, _)| self.is_published(q))
             .collect();
         for s in &snapshots {
-            let changed = self
-                .published
-                .get(&s.queue_id)
-                .is_none_or(|old| old.now != s.now || old.windows != s.windows);
+            let changed = self.published.get(&s.queue_id).is_none_or(|old| {
+                old.now != s.now || old.windows != s.windows || old.surge != s.surge
+            });
             if changed && self.producer.kpi(s) {
                 self.published.insert(s.queue_id.clone(), s.clone());
             }
         }
         self.sink.publish(&snapshots, &totals, self.engine.ledger());
+        self.sink.record_episodes(&self.engine.take_episodes());
         for (s, (_, total)) in snapshots.into_iter().zip(totals) {
             self.registry.publish(s, total);
         }

@@ -6,4 +6,6 @@ pub mod math;
 mod snapshot;
 pub mod surge;
 
-pub use snapshot::{KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis, Windows};
+pub use snapshot::{
+    KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis, Windows,
+};

@@ -124,6 +124,10 @@ pub struct QueueTotals {
     pub ring_no_answer: u64,
     /// Calls whose end never arrived within `max_call_age`.
     pub expired_calls: u64,
+    /// Finished surge episodes whose service level recovered.
+    pub surge_responded: u64,
+    /// Finished surge episodes whose arrivals fell back before the service level recovered.
+    pub surge_subsided: u64,
 }
 
 /// Named windows that keep their configured order in JSON (a map keyed by window name).

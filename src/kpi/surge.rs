@@ -12,6 +12,10 @@
 //! * **Hysteresis**: after an episode ends, a new onset needs the rate to have fallen below the
 //!   subside level first, so a rate hovering at the onset level does not flap.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
 use crate::event::Millis;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +26,9 @@ pub struct SurgeSettings {
     pub subside_factor: f64,
     pub min_calls: u64,
     pub response_limit_ms: Millis,
+    /// Forecast arrivals per minute by interval, keyed by the interval's start as an offset
+    /// from local midnight; where the current interval has one, it is the baseline.
+    pub forecast_per_minute: BTreeMap<Millis, f64>,
 }
 
 impl Default for SurgeSettings {
@@ -33,6 +40,7 @@ impl Default for SurgeSettings {
             subside_factor: 1.25,
             min_calls: 10,
             response_limit_ms: 10 * 60_000,
+            forecast_per_minute: BTreeMap::new(),
         }
     }
 }
@@ -43,21 +51,34 @@ pub struct SurgeInputs {
     pub now: Millis,
     /// Calls offered in the short window ending now.
     pub short_offered: u64,
-    /// Calls offered in the baseline window before the short window (or forecast for it).
-    pub baseline_offered: f64,
+    /// Calls offered in the baseline window before the short window (or forecast for it);
+    /// `None` while the queue has not been watched for the whole baseline window, when no
+    /// surge can start.
+    pub baseline_offered: Option<f64>,
     /// Service level over the short window, if there is one.
     pub short_service_level: Option<f64>,
     pub sl_target: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EpisodeOutcome {
-    Responded,
-    Subsided,
+    Responded = 0,
+    Subsided = 1,
+}
+
+impl EpisodeOutcome {
+    /// The `outcome` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            EpisodeOutcome::Responded => "responded",
+            EpisodeOutcome::Subsided => "subsided",
+        }
+    }
 }
 
 /// A finished episode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Episode {
     pub onset: Millis,
     pub ended: Millis,
@@ -72,18 +93,18 @@ impl Episode {
 }
 
 /// The live view of a queue's surge state.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SurgeStatus {
     pub active: bool,
     pub onset: Option<Millis>,
     pub age_ms: Millis,
     pub rate_per_minute: f64,
-    pub baseline_per_minute: f64,
+    pub baseline_per_minute: Option<f64>,
     /// The open episode is older than the response limit.
     pub response_exceeded: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SurgeDetector {
     onset: Option<Millis>,
     /// Off after an episode until the rate has fallen below the subside level.
@@ -99,9 +120,13 @@ impl SurgeDetector {
     /// Evaluates the queue at `i.now`; returns the episode that ended, if one did.
     pub fn evaluate(&mut self, i: &SurgeInputs, s: &SurgeSettings) -> Option<Episode> {
         let rate = per_minute(i.short_offered as f64, s.short_window_ms);
-        let baseline = per_minute(i.baseline_offered, s.baseline_window_ms);
-        let surging = i.short_offered >= s.min_calls && rate >= s.factor * baseline;
-        let below_subside = rate < s.subside_factor * baseline || i.short_offered < s.min_calls;
+        let baseline = i
+            .baseline_offered
+            .map(|calls| per_minute(calls, s.baseline_window_ms));
+        let surging =
+            baseline.is_some_and(|b| i.short_offered >= s.min_calls && rate >= s.factor * b);
+        let below_subside =
+            baseline.is_none_or(|b| rate < s.subside_factor * b) || i.short_offered < s.min_calls;
         let sl_met = i.short_service_level.is_some_and(|sl| sl >= i.sl_target);
 
         let mut ended = None;
@@ -173,7 +198,7 @@ mod tests {
         SurgeInputs {
             now: minute * MIN,
             short_offered: short,
-            baseline_offered: 60.0,
+            baseline_offered: Some(60.0),
             short_service_level: sl,
             sl_target: 0.8,
         }
@@ -193,7 +218,23 @@ mod tests {
         d.evaluate(&at(2, 10, Some(0.5)), &s);
         let st = d.status();
         assert!(st.active && st.onset == Some(2 * MIN));
-        assert_eq!((st.rate_per_minute, st.baseline_per_minute), (2.0, 1.0));
+        assert_eq!(
+            (st.rate_per_minute, st.baseline_per_minute),
+            (2.0, Some(1.0))
+        );
+    }
+
+    #[test]
+    fn no_surge_starts_without_a_baseline() {
+        let s = SurgeSettings::default();
+        let mut d = SurgeDetector::default();
+        let unknown = SurgeInputs {
+            baseline_offered: None,
+            ..at(0, 50, Some(0.2))
+        };
+        assert_eq!(d.evaluate(&unknown, &s), None);
+        assert!(!d.status().active);
+        assert_eq!(d.status().baseline_per_minute, None);
     }
 
     #[test]

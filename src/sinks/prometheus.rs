@@ -13,11 +13,15 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use metrics::{counter, gauge, Counter, Gauge};
+use std::sync::Arc;
+
+use metrics::{counter, gauge, histogram, Counter, Gauge};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::SinkError;
+use crate::config::parse_duration;
 use crate::event::Millis;
+use crate::kpi::surge::Episode;
 use crate::kpi::{KpiSnapshot, NowKpis, QueueTotals, WindowKpis};
 use crate::ledger::{Ledger, RejectReason};
 use crate::telemetry::{self as t, label};
@@ -27,6 +31,11 @@ use crate::telemetry::{self as t, label};
 pub const APPLY_LATENCY_BUCKETS: [f64; 16] = [
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
     0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// Bucket bounds of [`t::SURGE_RESPONSE_SECONDS`]: around the 10-minute response limit.
+pub const SURGE_RESPONSE_BUCKETS: [f64; 9] = [
+    60.0, 120.0, 300.0, 450.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0,
 ];
 
 /// Gauges and counters not updated for this long disappear from `/metrics`: every publish
@@ -45,6 +54,12 @@ pub fn builder() -> Result<PrometheusBuilder, SinkError> {
             Matcher::Full(t::EVENT_APPLY_LATENCY_SECONDS.to_owned()),
             &APPLY_LATENCY_BUCKETS,
         )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(t::SURGE_RESPONSE_SECONDS.to_owned()),
+                &SURGE_RESPONSE_BUCKETS,
+            )
+        })
         .map_err(|e| SinkError::Exporter(e.to_string()))
 }
 
@@ -115,6 +130,25 @@ impl PrometheusSink {
             }
         }
         self.handle.run_upkeep();
+    }
+
+    /// Records the response time of finished surge episodes that were responded to (their
+    /// counts by outcome are in the queue totals), and logs each: they are rare and exactly
+    /// what an on-call engineer looks for after a page.
+    pub fn record_episodes(&self, episodes: &[(Arc<str>, Episode)]) {
+        for (queue, episode) in episodes {
+            tracing::info!(
+                queue = &**queue,
+                onset = episode.onset,
+                outcome = episode.outcome.label(),
+                response_seconds = episode.response_ms().map(|ms| ms as f64 / 1000.0),
+                "surge episode ended"
+            );
+            if let Some(ms) = episode.response_ms() {
+                histogram!(t::SURGE_RESPONSE_SECONDS, label::QUEUE => queue.to_string())
+                    .record(ms as f64 / 1000.0);
+            }
+        }
     }
 
     /// Stops publishing a queue (its partition moved elsewhere); its series leave `/metrics`
@@ -212,6 +246,8 @@ struct QueueGauges {
     sl_threshold: Gauge,
     /// Required, staffed, predicted SL, predicted ASA.
     staffing: [Gauge; 4],
+    /// Active, age, response limit, response exceeded, baseline.
+    surge: [Gauge; 5],
     /// By window name; at most a handful, so a scan beats hashing.
     windows: Vec<(String, WindowGauges)>,
     queue_id: String,
@@ -232,6 +268,14 @@ impl QueueGauges {
                 t::STAFFED_AGENTS,
                 t::PREDICTED_SERVICE_LEVEL_RATIO,
                 t::PREDICTED_ASA_SECONDS,
+            ]
+            .map(|name| gauge!(name, label::QUEUE => q())),
+            surge: [
+                t::SURGE_ACTIVE,
+                t::SURGE_AGE_SECONDS,
+                t::SURGE_RESPONSE_LIMIT_SECONDS,
+                t::SURGE_RESPONSE_EXCEEDED,
+                t::SURGE_BASELINE_PER_MINUTE,
             ]
             .map(|name| gauge!(name, label::QUEUE => q())),
             windows: Vec::new(),
@@ -276,6 +320,17 @@ impl QueueGauges {
         for (gauge, v) in self.staffing.iter().zip(staffing) {
             gauge.set(v);
         }
+        let s = &snapshot.surge;
+        let surge = [
+            f64::from(u8::from(s.active)),
+            s.age_seconds,
+            s.response_limit_seconds,
+            f64::from(u8::from(s.response_exceeded)),
+            nan_if_none(s.baseline_per_minute),
+        ];
+        for (gauge, v) in self.surge.iter().zip(surge) {
+            gauge.set(v);
+        }
 
         for (name, kpis) in &snapshot.windows.0 {
             let gauges = match self.windows.iter().position(|(n, _)| n == name) {
@@ -310,6 +365,8 @@ struct WindowGauges {
     aht: Gauge,
     occupancy: Gauge,
     not_ready: Gauge,
+    /// Sliding windows only (their name is their length); with the length in minutes.
+    arrival_rate: Option<(Gauge, f64)>,
 }
 
 impl WindowGauges {
@@ -340,6 +397,9 @@ impl WindowGauges {
             aht: g(t::AHT_SECONDS),
             occupancy: g(t::OCCUPANCY_RATIO),
             not_ready: g(t::NOT_READY_RATIO),
+            arrival_rate: parse_duration(window)
+                .ok()
+                .map(|len| (g(t::ARRIVAL_RATE_PER_MINUTE), len.as_secs_f64() / 60.0)),
         }
     }
 
@@ -370,11 +430,14 @@ impl WindowGauges {
         self.aht.set(nan_if_none(w.aht_seconds));
         self.occupancy.set(nan_if_none(w.occupancy));
         self.not_ready.set(nan_if_none(w.not_ready_ratio));
+        if let Some((gauge, minutes)) = &self.arrival_rate {
+            gauge.set(w.offered as f64 / minutes);
+        }
     }
 }
 
 /// In the order of the fields of [`QueueTotals`].
-struct TotalCounters([Counter; 8]);
+struct TotalCounters([Counter; 10]);
 
 impl TotalCounters {
     const NAMES: [&'static str; 8] = [
@@ -389,7 +452,12 @@ impl TotalCounters {
     ];
 
     fn register(queue: &str) -> TotalCounters {
-        TotalCounters(Self::NAMES.map(|name| counter!(name, label::QUEUE => queue.to_owned())))
+        let q = || queue.to_owned();
+        let [a, b, c, d, e, f, g, h] = Self::NAMES.map(|name| counter!(name, label::QUEUE => q()));
+        let [responded, subsided] = t::SURGE_OUTCOMES.map(|outcome| {
+            counter!(t::SURGE_EPISODES_TOTAL, label::QUEUE => q(), label::OUTCOME => outcome)
+        });
+        TotalCounters([a, b, c, d, e, f, g, h, responded, subsided])
     }
 
     fn publish(&self, totals: &QueueTotals) {
@@ -402,6 +470,8 @@ impl TotalCounters {
             ring_attempts,
             ring_no_answer,
             expired_calls,
+            surge_responded,
+            surge_subsided,
         } = *totals;
         let values = [
             offered,
@@ -412,6 +482,8 @@ impl TotalCounters {
             ring_attempts,
             ring_no_answer,
             expired_calls,
+            surge_responded,
+            surge_subsided,
         ];
         for (counter, value) in self.0.iter().zip(values) {
             counter.absolute(value);
@@ -422,6 +494,7 @@ impl TotalCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kpi::surge::EpisodeOutcome;
     use crate::kpi::{SurgeSnapshot, Windows};
     use crate::ledger::Outcome;
 
@@ -443,7 +516,15 @@ mod tests {
                 agents_logged_in: 12,
             },
             staffing: None,
-            surge: SurgeSnapshot::default(),
+            surge: SurgeSnapshot {
+                active: true,
+                onset: Some(AS_OF - 300_000),
+                age_seconds: 300.0,
+                rate_per_minute: 4.4,
+                baseline_per_minute: Some(2.0),
+                response_limit_seconds: 600.0,
+                response_exceeded: false,
+            },
             windows: Windows(vec![
                 ("5m".into(), WindowKpis::default()),
                 (
@@ -487,6 +568,7 @@ mod tests {
                 offered: 120,
                 answered: 100,
                 expired_calls: 1,
+                surge_responded: 2,
                 ..Default::default()
             },
         )]
@@ -509,6 +591,21 @@ mod tests {
             t::describe();
             metrics::histogram!(t::EVENT_APPLY_LATENCY_SECONDS).record(0.000_2);
             sink.publish_at(AS_OF + 2_500, &[snapshot()], &totals(), &ledger());
+            let episode = |onset: Millis, ended: Millis, outcome| Episode {
+                onset,
+                ended,
+                outcome,
+            };
+            sink.record_episodes(&[
+                (
+                    "sales".into(),
+                    episode(0, 450_000, EpisodeOutcome::Responded),
+                ),
+                (
+                    "sales".into(),
+                    episode(0, 100_000, EpisodeOutcome::Subsided),
+                ),
+            ]);
         });
         let text = handle.render();
 
@@ -534,6 +631,18 @@ mod tests {
             r#"acd_calls_offered_total{queue="sales"} 120"#,
             r#"acd_calls_expired_total{queue="sales"} 1"#,
             r#"acd_calls_transferred_total{queue="sales"} 0"#,
+            r#"acd_surge_active{queue="sales"} 1"#,
+            r#"acd_surge_age_seconds{queue="sales"} 300"#,
+            r#"acd_surge_response_limit_seconds{queue="sales"} 600"#,
+            r#"acd_surge_response_exceeded{queue="sales"} 0"#,
+            r#"acd_surge_baseline_per_minute{queue="sales"} 2"#,
+            r#"acd_arrival_rate_per_minute{queue="sales",window="5m"} 0"#,
+            r#"acd_surge_episodes_total{queue="sales",outcome="responded"} 2"#,
+            r#"acd_surge_episodes_total{queue="sales",outcome="subsided"} 0"#,
+            // Only the responded episode has a response time.
+            r#"acd_surge_response_seconds_bucket{queue="sales",le="300"} 0"#,
+            r#"acd_surge_response_seconds_bucket{queue="sales",le="450"} 1"#,
+            r#"acd_surge_response_seconds_count{queue="sales"} 1"#,
             r#"acd_events_total{result="applied"} 7"#,
             r#"acd_events_total{result="duplicate"} 1"#,
             r#"acd_events_total{result="late"} 0"#,
@@ -550,6 +659,14 @@ mod tests {
         ] {
             assert_line(&text, line);
         }
+        // 40 offered in 15 minutes; interval and today have no length of their own.
+        assert!(
+            text.contains(
+                r#"acd_arrival_rate_per_minute{queue="sales",window="15m"} 2.66666666666666"#
+            ),
+            "{text}"
+        );
+        assert!(!text.contains(r#"acd_arrival_rate_per_minute{queue="sales",window="today"}"#));
         for reason in RejectReason::ALL {
             if reason != RejectReason::NoOffer {
                 assert_line(

@@ -23,7 +23,7 @@
 //!
 //! The state holds everything a queue accumulates (calls, pending origins, agents, remembered
 //! ids, the bucket ring's non-empty buckets, both periods, the `today` wait histogram as its
-//! non-empty (value, count) pairs, wait samples, waiting calls, clocks and totals), with maps
+//! non-empty (value, count) pairs, wait samples, waiting calls, clocks, totals and the surge detector), with maps
 //! written sorted by key so that equal states give equal bytes. What the settings define (the
 //! queue's KPI settings, the ring's length) is taken from the restoring engine, which is why a
 //! checkpoint only restores under the settings it was written with.
@@ -37,6 +37,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::event::Millis;
 use crate::kpi::math::N_COUNTS;
+use crate::kpi::surge::{Episode, SurgeDetector};
 
 use super::agent::Agent;
 use super::call::{AgentKey, Call, CallKey};
@@ -48,7 +49,7 @@ use super::window::{Period, RingImage};
 const MAGIC: &[u8; 4] = b"ACDQ";
 
 /// Version of the layout above and of the state's encoding.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 const VERSION_AT: usize = 4;
 const FINGERPRINT_AT: usize = 6;
@@ -116,6 +117,11 @@ pub(super) struct QueueImage {
     pub last_sweep: Millis,
     pub totals: [i64; N_COUNTS],
     pub expired_calls: u64,
+    pub surge: SurgeDetector,
+    pub surge_evaluated: Millis,
+    pub watched_since: Millis,
+    pub finished_episodes: Vec<Episode>,
+    pub surge_outcomes: [u64; 2],
 }
 
 /// A hash of every setting whose change makes a queue's state meaningless: the sliding
@@ -145,6 +151,8 @@ pub fn settings_fingerprint(s: &EngineSettings, queue_id: &str) -> u64 {
     c.u64(q.sl_target.to_bits());
     c.i64(q.short_abandon_ms);
     c.i64(q.ring_cadence_ms);
+    // The surge windows set how much history the ring holds.
+    c.i64(s.longest_surge_lookback_ms());
     xxh3_64(&c.0)
 }
 
@@ -496,16 +504,16 @@ mod tests {
     /// constants.
     #[test]
     fn format_is_pinned() {
-        assert_eq!(FORMAT_VERSION, 1);
+        assert_eq!(FORMAT_VERSION, 2);
         assert_eq!(
             settings_fingerprint(&EngineSettings::default(), "sales"),
-            8848370529884977982,
+            2252567939873859035,
             "settings fingerprint"
         );
         let bytes = sales_checkpoint(7);
         assert_eq!(
             (bytes.len(), xxh3_64(&bytes)),
-            (1032, 17554340794603980034),
+            (1062, 13687090499429870402),
             "checkpoint bytes"
         );
     }
@@ -608,11 +616,11 @@ mod tests {
             "failed restores leave the engine unchanged"
         );
 
-        let mut newer = bytes.clone();
-        newer[VERSION_AT] = 2;
+        let mut other = bytes.clone();
+        other[VERSION_AT] = 1;
         assert_eq!(
-            e.restore_queue(&newer),
-            Err(CheckpointError::UnsupportedVersion { found: 2 })
+            e.restore_queue(&other),
+            Err(CheckpointError::UnsupportedVersion { found: 1 })
         );
         assert_eq!(
             e.restore_queue(br#"{"queue_id":"sales"}"#),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 
 use crate::event::{CtiEvent, Millis};
+use crate::kpi::surge::Episode;
 use crate::kpi::{KpiSnapshot, QueueTotals};
 use crate::ledger::{Ledger, Outcome, RejectReason};
 
@@ -37,6 +38,8 @@ pub struct Engine {
     resolved: Vec<Resolution>,
     newest_event: Millis,
     scratch: Histogram<u32>,
+    /// Surge episodes that ended, with their queue, until the caller takes them.
+    episodes: Vec<(Arc<str>, Episode)>,
 }
 
 impl Engine {
@@ -50,6 +53,7 @@ impl Engine {
             resolved: Vec::new(),
             newest_event: Millis::MIN,
             scratch: wait_histogram(),
+            episodes: Vec::new(),
         }
     }
 
@@ -110,7 +114,9 @@ impl Engine {
             ts: event.ts,
             body: &event.body,
         };
-        queue.apply(ev, origin, now, &self.settings, &mut self.resolutions)
+        let outcome = queue.apply(ev, origin, now, &self.settings, &mut self.resolutions);
+        collect_episodes(queue, &mut self.episodes);
+        outcome
     }
 
     /// Counts an event that never reached the engine's state (undecodable).
@@ -124,6 +130,7 @@ impl Engine {
         let now = self.now(wall);
         for q in self.queues.values_mut() {
             q.advance(now, &self.settings, &mut self.resolutions);
+            collect_episodes(q, &mut self.episodes);
         }
         self.count_resolutions();
     }
@@ -151,11 +158,18 @@ impl Engine {
         for id in ids {
             if let Some(q) = self.queues.get_mut(&id) {
                 q.advance(now, &self.settings, &mut self.resolutions);
+                collect_episodes(q, &mut self.episodes);
                 out.push(q.snapshot(now, &self.settings, &mut self.scratch));
             }
         }
         self.count_resolutions();
         out
+    }
+
+    /// Surge episodes that ended since the last call, in the order they ended, with their
+    /// queue id.
+    pub fn take_episodes(&mut self) -> Vec<(Arc<str>, Episode)> {
+        std::mem::take(&mut self.episodes)
     }
 
     pub fn totals(&self) -> Vec<(String, QueueTotals)> {
@@ -230,5 +244,11 @@ impl Engine {
             }
             None => false,
         }
+    }
+}
+
+fn collect_episodes(queue: &mut QueueState, into: &mut Vec<(Arc<str>, Episode)>) {
+    if let Some(ended) = queue.take_finished_episodes() {
+        into.extend(ended.into_iter().map(|e| (queue.id.clone(), e)));
     }
 }

@@ -11,8 +11,11 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 
 use crate::event::{CallStep, Millis};
-use crate::kpi::math::{window_kpis, Count, WaitQuantiles, WindowSums, N_COUNTS};
-use crate::kpi::{erlang, KpiSnapshot, NowKpis, QueueTotals, Staffing, WindowKpis, Windows};
+use crate::kpi::math::{service_level, window_kpis, Count, WaitQuantiles, WindowSums, N_COUNTS};
+use crate::kpi::surge::{Episode, EpisodeOutcome, SurgeDetector, SurgeInputs};
+use crate::kpi::{
+    erlang, KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis, Windows,
+};
 use crate::ledger::{Outcome, RejectReason};
 
 use super::agent::{Agent, Effective, Input, InputKind};
@@ -75,7 +78,20 @@ pub struct QueueState {
     old_deltas: Vec<Delta>,
     phases: Vec<PhaseChange>,
     old_phases: Vec<PhaseChange>,
+    surge: SurgeDetector,
+    /// The last bucket edge the surge rule was evaluated at.
+    surge_evaluated: Millis,
+    /// When the queue's state began: a trailing baseline needs this far back to be known.
+    watched_since: Millis,
+    /// Episodes that ended, until the engine takes them.
+    finished_episodes: Vec<Episode>,
+    /// Finished episodes by outcome: responded, subsided.
+    surge_outcomes: [u64; 2],
 }
+
+/// How far back in settled time missed bucket edges are still evaluated after the clock jumped
+/// (a sparse queue in replay); the ring keeps this much extra history for it.
+const SURGE_CATCH_UP_MS: Millis = 2 * 60_000;
 
 impl QueueState {
     pub fn new(id: Arc<str>, settings: &EngineSettings, clock: Millis) -> QueueState {
@@ -105,6 +121,11 @@ impl QueueState {
             old_deltas: Vec::new(),
             phases: Vec::new(),
             old_phases: Vec::new(),
+            surge: SurgeDetector::default(),
+            surge_evaluated: settled_edge(clock, settings),
+            watched_since: clock,
+            finished_episodes: Vec::new(),
+            surge_outcomes: [0; 2],
         }
     }
 
@@ -137,6 +158,11 @@ impl QueueState {
             last_sweep: self.last_sweep,
             totals: self.totals,
             expired_calls: self.expired_calls,
+            surge: self.surge.clone(),
+            surge_evaluated: self.surge_evaluated,
+            watched_since: self.watched_since,
+            finished_episodes: self.finished_episodes.clone(),
+            surge_outcomes: self.surge_outcomes,
         }
     }
 
@@ -200,6 +226,11 @@ impl QueueState {
             old_deltas: Vec::new(),
             phases: Vec::new(),
             old_phases: Vec::new(),
+            surge: image.surge,
+            surge_evaluated: image.surge_evaluated,
+            watched_since: image.watched_since,
+            finished_episodes: image.finished_episodes,
+            surge_outcomes: image.surge_outcomes,
         })
     }
 
@@ -241,6 +272,9 @@ impl QueueState {
             return Outcome::Late;
         }
         self.max_ts = self.max_ts.max(ev.ts);
+        // History reaches back to the oldest event, not to when the queue was created (a
+        // replayed backlog or the demo's warm-up is older than the clock).
+        self.watched_since = self.watched_since.min(ev.ts);
         self.advance(clock.max(ev.ts), s, resolutions);
 
         match ev.body {
@@ -470,6 +504,7 @@ impl QueueState {
             self.today_waits.reset();
         }
         self.mark_threshold_reached();
+        self.evaluate_surge(s);
         // Everything a sweep does follows the queue's own event time (the watermark), so that
         // is what paces it: a clock far ahead of the queue (a partition consumed behind the
         // others) would otherwise stop the sweeps and let unsettled state pile up.
@@ -477,6 +512,59 @@ impl QueueState {
             self.sweep(s, resolutions);
             self.last_sweep = self.max_ts;
         }
+    }
+
+    /// Surge episodes are judged at bucket edges in settled time, `allowed_lateness` behind the
+    /// clock, so that an event arriving late within the lateness cannot change an episode: the
+    /// same events in any admissible order give the same episodes.
+    fn evaluate_surge(&mut self, s: &EngineSettings) {
+        let settled = settled_edge(self.clock, s);
+        if settled <= self.surge_evaluated {
+            return;
+        }
+        let mut edge = (self.surge_evaluated + BUCKET_MS).max(settled - SURGE_CATCH_UP_MS);
+        while edge <= settled {
+            self.evaluate_surge_at(edge, s);
+            edge += BUCKET_MS;
+        }
+        self.surge_evaluated = settled;
+    }
+
+    fn evaluate_surge_at(&mut self, edge: Millis, s: &EngineSettings) {
+        let rule = &self.kpi.surge;
+        // Windows ending just before the edge hold the buckets up to it, none after.
+        let short = self.ring.window(rule.short_window_ms, edge - 1);
+        let short_offered = short.count(Count::Offered);
+        let lookback = rule.short_window_ms + rule.baseline_window_ms;
+        let forecast = {
+            let (day_start, _) = day_bounds(edge - 1, s);
+            let (interval_start, _) = interval_bounds(edge - 1, s);
+            rule.forecast_per_minute
+                .get(&(interval_start - day_start))
+                .map(|per_minute| per_minute * rule.baseline_window_ms as f64 / 60_000.0)
+        };
+        let baseline_offered = forecast.or_else(|| {
+            (edge - lookback >= self.watched_since).then(|| {
+                let all = self.ring.window(lookback, edge - 1).count(Count::Offered);
+                (all - short_offered) as f64
+            })
+        });
+        let inputs = SurgeInputs {
+            now: edge,
+            short_offered,
+            baseline_offered,
+            short_service_level: service_level(&short),
+            sl_target: self.kpi.sl_target,
+        };
+        if let Some(episode) = self.surge.evaluate(&inputs, rule) {
+            self.surge_outcomes[episode.outcome as usize] += 1;
+            self.finished_episodes.push(episode);
+        }
+    }
+
+    /// Surge episodes that ended since the last call.
+    pub fn take_finished_episodes(&mut self) -> Option<Vec<Episode>> {
+        (!self.finished_episodes.is_empty()).then(|| std::mem::take(&mut self.finished_episodes))
     }
 
     fn mark_threshold_reached(&mut self) {
@@ -608,6 +696,8 @@ impl QueueState {
             ring_attempts: t(Count::RingAttempts),
             ring_no_answer: t(Count::RingNoAnswer),
             expired_calls: self.expired_calls,
+            surge_responded: self.surge_outcomes[EpisodeOutcome::Responded as usize],
+            surge_subsided: self.surge_outcomes[EpisodeOutcome::Subsided as usize],
         }
     }
 
@@ -647,7 +737,24 @@ impl QueueState {
             now,
             windows: Windows(windows),
             staffing,
-            surge: Default::default(),
+            surge: self.surge_snapshot(as_of),
+        }
+    }
+
+    /// The surge state as of `as_of`: the episode was judged in settled time, its age runs on
+    /// the clock so that the response limit is met on time, not `allowed_lateness` late.
+    fn surge_snapshot(&self, as_of: Millis) -> SurgeSnapshot {
+        let status = self.surge.status();
+        let limit_ms = self.kpi.surge.response_limit_ms;
+        let age_ms = status.onset.map_or(0, |onset| (as_of - onset).max(0));
+        SurgeSnapshot {
+            active: status.active,
+            onset: status.onset,
+            age_seconds: age_ms as f64 / 1000.0,
+            rate_per_minute: status.rate_per_minute,
+            baseline_per_minute: status.baseline_per_minute,
+            response_limit_seconds: limit_ms as f64 / 1000.0,
+            response_exceeded: status.active && age_ms >= limit_ms,
         }
     }
 
@@ -732,7 +839,13 @@ impl QueueState {
 /// History the bucket ring holds: the longest window (or the interval, whose wait percentiles
 /// come from the samples the ring's horizon keeps) plus the lateness.
 fn ring_span(s: &EngineSettings) -> Millis {
-    s.longest_window_ms().max(s.interval_ms) + s.allowed_lateness_ms
+    let surge = s.longest_surge_lookback_ms() + SURGE_CATCH_UP_MS;
+    s.longest_window_ms().max(s.interval_ms).max(surge) + s.allowed_lateness_ms
+}
+
+/// The newest bucket edge at or before settled time (the clock less the lateness).
+fn settled_edge(clock: Millis, s: &EngineSettings) -> Millis {
+    (clock - s.allowed_lateness_ms).div_euclid(BUCKET_MS) * BUCKET_MS
 }
 
 fn quantiles(h: &Histogram<u32>) -> WaitQuantiles {
@@ -845,6 +958,11 @@ mod tests {
             old_deltas: _,
             phases: _,
             old_phases: _,
+            surge,
+            surge_evaluated,
+            watched_since,
+            finished_episodes,
+            surge_outcomes,
         } = r;
         assert_eq!(id, q.id);
         assert_eq!(kpi, q.kpi);
@@ -863,5 +981,15 @@ mod tests {
             (q.threshold_cursor, q.max_ts, q.clock, q.last_sweep)
         );
         assert_eq!((totals, expired_calls), (q.totals, q.expired_calls));
+        assert_eq!(surge, q.surge);
+        assert_eq!(
+            (surge_evaluated, watched_since, finished_episodes),
+            (
+                q.surge_evaluated,
+                q.watched_since,
+                q.finished_episodes.clone()
+            )
+        );
+        assert_eq!(surge_outcomes, q.surge_outcomes);
     }
 }

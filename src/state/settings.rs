@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use crate::event::Millis;
+use crate::kpi::surge::SurgeSettings;
 
 /// Width of one bucket of the sliding windows: the coarsest a window edge can be.
 pub const BUCKET_MS: Millis = 10_000;
@@ -21,6 +22,8 @@ pub struct QueueKpiSettings {
     pub short_abandon_ms: Millis,
     /// Length of one ring, for `rings_per_answer`.
     pub ring_cadence_ms: Millis,
+    /// Surge episode detection and the response limit.
+    pub surge: SurgeSettings,
 }
 
 impl Default for QueueKpiSettings {
@@ -30,6 +33,7 @@ impl Default for QueueKpiSettings {
             sl_target: 0.80,
             short_abandon_ms: 5_000,
             ring_cadence_ms: 5_000,
+            surge: SurgeSettings::default(),
         }
     }
 }
@@ -111,5 +115,14 @@ impl EngineSettings {
             .map(|w| w.len_ms)
             .max()
             .unwrap_or(BUCKET_MS)
+    }
+
+    /// The longest history a queue's surge rule looks back over (short plus baseline window).
+    pub fn longest_surge_lookback_ms(&self) -> Millis {
+        std::iter::once(&self.default_queue)
+            .chain(self.queues.values())
+            .map(|q| q.surge.short_window_ms + q.surge.baseline_window_ms)
+            .max()
+            .unwrap_or(0)
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::event::{AgentState, CallStep, CtiEvent, EventBody, Millis};
+use crate::kpi::surge::EpisodeOutcome;
 use crate::kpi::{KpiSnapshot, WindowKpis};
 use crate::ledger::{Outcome, RejectReason};
 
@@ -664,4 +665,159 @@ fn staffing_is_erlang_c_at_the_15_minute_rate_and_aht() {
             .is_some_and(|a| (a - 24.2).abs() < 0.1),
         "{s:?}"
     );
+}
+
+/// Applies the events up to `until` not applied yet (`next` is the first of those), then
+/// snapshots "sales" at `until`.
+fn snapshot_after(
+    engine: &mut Engine,
+    events: &[CtiEvent],
+    next: &mut usize,
+    until: Millis,
+) -> KpiSnapshot {
+    while let Some(ev) = events.get(*next).filter(|e| e.ts <= until) {
+        engine.apply(ev, *next as u64, WALL);
+        *next += 1;
+    }
+    snapshot_at(engine, until)
+}
+
+/// A surge on "sales" (times in minutes after T0): one call a minute from 0 to 64, each answered
+/// after 5 s; from 65:00 to 79:45 four a minute, each abandoned after 60 s (20 s is T); from 80:00
+/// four a minute again, each answered after 5 s.
+fn surge_day() -> Vec<CtiEvent> {
+    let mut s = Script::new();
+    s.agent(0.0, "a1", AgentState::Ready);
+    let answered = |s: &mut Script, t: f64, id: &str| {
+        s.call(t, id, CallStep::Offered)
+            .call(t + 5.0, id, CallStep::Answered { agent_id: a("a1") })
+            .call(t + 10.0, id, CallStep::Wrap { agent_id: a("a1") })
+            .call(t + 12.0, id, CallStep::WrapEnd { agent_id: a("a1") });
+    };
+    for m in 0..65 {
+        answered(&mut s, m as f64 * 60.0, &format!("steady{m}"));
+    }
+    for j in 0..60 {
+        let t = 3900.0 + j as f64 * 15.0;
+        s.call(t, &format!("surge{j}"), CallStep::Offered).call(
+            t + 60.0,
+            &format!("surge{j}"),
+            CallStep::Abandoned,
+        );
+    }
+    for i in 0..40 {
+        answered(&mut s, 4800.0 + i as f64 * 15.0, &format!("after{i}"));
+    }
+    s.events.sort_by_key(|e| e.ts);
+    s.events
+}
+
+#[test]
+fn a_surge_is_detected_timed_and_responded_to_as_computed_by_hand() {
+    let events = surge_day();
+    let mut e = engine();
+    let n = &mut 0;
+    // Episodes are judged at bucket edges 30 s (the lateness) behind the clock. At the edge
+    // 66:30 the last 5 minutes hold 9 calls (62, 63, 64, 65:00 … 66:15): 1.8/min against a
+    // baseline of 60 calls in [1:30, 61:30) = 1/min, but fewer than 10 calls.
+    let s = snapshot_after(&mut e, &events, n, at(4020.0)).surge;
+    assert!(!s.active, "{s:?}");
+    assert_eq!((s.rate_per_minute, s.baseline_per_minute), (1.8, Some(1.0)));
+    // At 66:40 the window holds 10 (65:00 … 66:30 and 62–64): 2/min ≥ 1.5 × 1/min, and its service
+    // level is 3 answered in T / (3 + 6 reached T unanswered) = 1/3: a surge from 66:40.
+    let s = snapshot_after(&mut e, &events, n, at(4030.0)).surge;
+    assert!(s.active && s.onset == Some(at(4000.0)), "{s:?}");
+    assert_eq!((s.age_seconds, s.rate_per_minute), (30.0, 2.0));
+    assert!(!s.response_exceeded && s.response_limit_seconds == 600.0);
+    // The age runs on the clock: the 600 s limit is reached at 76:40, not 30 s later.
+    let s = snapshot_after(&mut e, &events, n, at(4599.0)).surge;
+    assert!(s.active && !s.response_exceeded && s.age_seconds == 599.0);
+    let s = snapshot_after(&mut e, &events, n, at(4600.0)).surge;
+    assert!(s.active && s.response_exceeded, "{s:?}");
+    assert!(e.take_episodes().is_empty());
+    // Edge 84:00: window [79:00, 84:00) has 16 answered in T and 5 surge calls reaching T
+    // (79:05 … 80:05): 16/21 = 76 % < 80 %. Edge 84:10: 17 / (17 + 4) = 81 %: responded.
+    let s = snapshot_after(&mut e, &events, n, at(5070.0)).surge;
+    assert!(s.active && s.response_exceeded);
+    let s = snapshot_after(&mut e, &events, n, at(5080.0)).surge;
+    assert!(
+        !s.active && !s.response_exceeded && s.onset.is_none(),
+        "{s:?}"
+    );
+    let episodes = e.take_episodes();
+    assert_eq!(episodes.len(), 1);
+    let (queue, episode) = &episodes[0];
+    assert_eq!(&**queue, "sales");
+    assert_eq!(
+        (episode.onset, episode.ended, episode.outcome),
+        (at(4000.0), at(5050.0), EpisodeOutcome::Responded)
+    );
+    assert_eq!(episode.response_ms(), Some(1_050_000), "17 min 30 s");
+    // Arrivals stay at 4/min, above the subside level: no new episode (hysteresis).
+    let s = snapshot_after(&mut e, &events, n, at(5400.0)).surge;
+    assert!(!s.active);
+    assert!(e.take_episodes().is_empty());
+}
+
+#[test]
+fn a_surge_is_judged_the_same_whatever_the_arrival_order_within_the_lateness() {
+    let mut events = surge_day();
+    // Swap neighbours up to 20 s apart: within the 30 s lateness.
+    let mut i = 0;
+    while i + 1 < events.len() {
+        if events[i + 1].ts - events[i].ts <= 20_000 {
+            events.swap(i, i + 1);
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    let mut e = engine();
+    run(&mut e, &events);
+    let episodes = e.take_episodes();
+    assert_eq!(episodes.len(), 1);
+    assert_eq!(
+        (episodes[0].1.onset, episodes[0].1.ended),
+        (at(4000.0), at(5050.0))
+    );
+}
+
+#[test]
+fn a_forecast_gives_a_new_queue_its_baseline() {
+    // Two calls a minute from 09:00, each abandoned after 60 s; the queue is new, so it has no
+    // trailing hour. A forecast of 30 calls for the 09:00 interval is 1/min: the tenth call
+    // (at 4:30) makes the window to the edge 4:40 hold 10 calls = 2/min, a surge.
+    let mut s = Script::new();
+    for k in 0..12 {
+        let t = k as f64 * 30.0;
+        s.call(t, &format!("c{k}"), CallStep::Offered).call(
+            t + 60.0,
+            &format!("c{k}"),
+            CallStep::Abandoned,
+        );
+    }
+    s.events.sort_by_key(|e| e.ts);
+
+    let mut plain = engine();
+    let snap = snapshot_after(&mut plain, &s.events, &mut 0, at(310.0)).surge;
+    assert!(
+        !snap.active && snap.baseline_per_minute.is_none(),
+        "{snap:?}"
+    );
+
+    let mut settings = EngineSettings::default();
+    settings
+        .default_queue
+        .surge
+        .forecast_per_minute
+        .insert(9 * 3_600_000, 1.0);
+    let mut forecast = Engine::new(Arc::new(settings), TimeMode::EventTime);
+    let n = &mut 0;
+    let snap = snapshot_after(&mut forecast, &s.events, n, at(300.0)).surge;
+    assert!(
+        !snap.active && snap.baseline_per_minute == Some(1.0),
+        "edge 4:30: 9 calls"
+    );
+    let snap = snapshot_after(&mut forecast, &s.events, n, at(310.0)).surge;
+    assert!(snap.active && snap.onset == Some(at(280.0)), "{snap:?}");
 }

@@ -1,7 +1,9 @@
 //! Real processes for the integration tests: a tansu Kafka broker, `acdstream run`, and small
-//! clients to produce and read topics.
+//! clients to produce and read topics; Prometheus and Alertmanager in [`alerting`].
 
 #![allow(dead_code)] // each test file uses a different part of the harness
+
+pub mod alerting;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -27,13 +29,28 @@ pub fn free_port() -> u16 {
 
 /// A GET over a fresh connection: status and body (chunked bodies are reassembled).
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_request(port, "GET", path, None)
+}
+
+/// A POST of a JSON body over a fresh connection: status and body.
+pub fn http_post_json(port: u16, path: &str, body: &Value) -> Option<(u16, String)> {
+    http_request(port, "POST", path, Some(body.to_string().as_bytes()))
+}
+
+fn http_request(port: u16, method: &str, path: &str, body: Option<&[u8]>) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(body) = body {
+        request += &format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+    }
+    request += "\r\n";
+    s.write_all(request.as_bytes()).ok()?;
+    s.write_all(body.unwrap_or_default()).ok()?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).ok()?;
     let text = String::from_utf8_lossy(&raw).to_string();
