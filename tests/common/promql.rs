@@ -1,47 +1,29 @@
-//! A real Prometheus (Debian's package, installed by `scripts/test.sh`) on a free loopback port,
-//! and its query API. Include it with `#[path = "common/prometheus.rs"] mod prometheus;` next
-//! to `mod common;` (it uses `crate::common`).
+//! A real Prometheus (Debian's package, installed by `scripts/test.sh`) started from a whole
+//! configuration file, and PromQL queries that return Prometheus' error instead of panicking,
+//! so that a test can list every bad query at once. Include it with
+//! `#[path = "common/promql.rs"] mod promql;` next to `mod common;`.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::common::alerting::{tool, url_encode};
 use crate::common::{free_port, http_get, wait_for};
 
-/// `prometheus` on the PATH, or `ACDSTREAM_TEST_PROMETHEUS`.
 pub fn binary() -> PathBuf {
-    tool("prometheus", "ACDSTREAM_TEST_PROMETHEUS")
+    tool("ACDSTREAM_TEST_PROMETHEUS", "prometheus", "prometheus")
 }
 
-/// `promtool` beside it (same package).
 pub fn promtool() -> PathBuf {
-    tool("promtool", "ACDSTREAM_TEST_PROMTOOL")
+    tool("ACDSTREAM_TEST_PROMTOOL", "promtool", "prometheus")
 }
 
-/// `amtool` (Debian's prometheus-alertmanager).
 pub fn amtool() -> PathBuf {
-    tool("amtool", "ACDSTREAM_TEST_AMTOOL")
-}
-
-fn tool(name: &str, var: &str) -> PathBuf {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| name.into());
-    let found = Command::new(&path)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    assert!(
-        found.is_ok_and(|s| s.success()),
-        "{name} is needed for this test: run scripts/test.sh (it installs Debian's prometheus \
-         and prometheus-alertmanager) or set {var}"
-    );
-    path
+    tool("ACDSTREAM_TEST_AMTOOL", "amtool", "prometheus-alertmanager")
 }
 
 /// A Prometheus process, killed on drop.
@@ -83,7 +65,7 @@ impl Prometheus {
 
     /// An instant query: the result vector, or Prometheus' error (parse or evaluation).
     pub fn query(&self, q: &str) -> Result<Vec<Value>, String> {
-        self.api(&format!("/api/v1/query?query={}", encode(q)))
+        self.api(&format!("/api/v1/query?query={}", url_encode(q)))
     }
 
     /// A range query over `[start, end]` (Unix seconds) at `step` seconds.
@@ -96,7 +78,7 @@ impl Prometheus {
     ) -> Result<Vec<Value>, String> {
         self.api(&format!(
             "/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
-            encode(q)
+            url_encode(q)
         ))
     }
 
@@ -131,18 +113,6 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Percent-encodes a query parameter.
-pub fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The value of an instant-vector sample (`NaN` when it is not a number).
