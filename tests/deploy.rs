@@ -1084,6 +1084,18 @@ fn compose_bundle_is_consistent() {
             problems.push(format!("{config_rel}: broker {broker} is not an advertised listener of a compose service ({advertised})"));
         }
     }
+    let cluster_id = kafka["environment"]["CLUSTER_ID"]
+        .as_str()
+        .unwrap_or_default();
+    if cluster_id.len() != 22
+        || !cluster_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        problems.push(format!(
+            "compose kafka: CLUSTER_ID {cluster_id:?} is not a KRaft id (16 bytes in URL-safe base64, 22 characters)"
+        ));
+    }
     if !kafka["image"]
         .as_str()
         .unwrap_or_default()
@@ -1669,15 +1681,21 @@ fn k8s_manifests_are_consistent() {
     let job = by_kind.get("Job").unwrap_or(&empty);
     let jc = &job["spec"]["template"]["spec"]["containers"][0];
     let args = command_text(&jc["args"]);
-    let partitions: i64 = args
-        .split_whitespace()
-        .skip_while(|w| *w != "--partitions")
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    if !args.starts_with("topics") || partitions < spec["replicas"].as_i64().unwrap_or(0) {
+    let flag = |name: &str| -> i64 {
+        args.split_whitespace()
+            .skip_while(|w| *w != name)
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    };
+    let (partitions, replication) = (flag("--partitions"), flag("--replication-factor"));
+    if !args.starts_with("topics")
+        || partitions < spec["replicas"].as_i64().unwrap_or(0)
+        || replication < 3
+    {
         problems.push(format!(
-            "Job: `topics --partitions N` with N ≥ replicas, has {args:?}"
+            "Job: `topics --partitions N --replication-factor R` with N ≥ replicas and R ≥ 3 (a \
+             production cluster), has {args:?}"
         ));
     }
     if jc["image"] != c["image"] || job["spec"]["template"]["spec"]["volumes"] != pod["volumes"] {
