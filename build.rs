@@ -4,7 +4,11 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=proto");
-    let files = ["acd/v1/events.proto", "acd/v1/kpi.proto"];
+    let files = [
+        "acd/v1/events.proto",
+        "acd/v1/kpi.proto",
+        "acd/v1/alert.proto",
+    ];
     // Panicking is how a build script fails; the message names the file and line at fault.
     let fds = protox::compile(files, ["proto"])
         .unwrap_or_else(|e| panic!("proto/ does not compile: {e:?}"));

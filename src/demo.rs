@@ -16,10 +16,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::{AlertDispatch, AlertSettings, HealthInputs};
 use crate::event::{CtiEvent, Millis};
 use crate::http::{serve, HttpState};
 use crate::ledger::LedgerCounts;
 use crate::sim::{Scenario, Simulator, Surge};
+use crate::sinks::alertmanager::AlertmanagerError;
 use crate::sinks::prometheus::{install, PrometheusSink};
 use crate::sinks::SinkError;
 use crate::state::{Engine, EngineSettings, SnapshotRegistry, TimeMode};
@@ -34,6 +36,8 @@ pub struct DemoOptions {
     /// How much simulated history exists when the demo starts.
     pub warmup: Duration,
     pub publish_interval: Duration,
+    /// The alert rules, and whether to push to Alertmanager.
+    pub alerts: AlertSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +51,8 @@ pub enum DemoError {
     Sink(#[from] SinkError),
     #[error("--speed must be a positive number of simulated seconds per second, got {0}")]
     Speed(f64),
+    #[error(transparent)]
+    Alertmanager(#[from] AlertmanagerError),
 }
 
 /// Simulated time: `origin_sim` at the real instant `origin`, advancing `speed` times faster.
@@ -133,14 +139,16 @@ pub async fn run(
     let producer = tokio::spawn(produce(simulator, clock, tx, shutdown.clone()));
 
     let engine = Engine::new(settings, TimeMode::Live);
-    let sink = PrometheusSink::new(handle);
-    let registry = SnapshotRegistry::default();
+    let mut outputs = Outputs {
+        sink: PrometheusSink::new(handle),
+        registry: SnapshotRegistry::default(),
+        alerts: AlertDispatch::start(opts.alerts, &shutdown)?,
+    };
     let ledger = consume(
         engine,
         rx,
         clock,
-        &sink,
-        &registry,
+        &mut outputs,
         &ready,
         opts.publish_interval,
         &shutdown,
@@ -177,13 +185,18 @@ async fn produce(
     tracing::info!("simulation finished; windows will now decay");
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where each publish goes.
+struct Outputs {
+    sink: PrometheusSink,
+    registry: SnapshotRegistry,
+    alerts: AlertDispatch,
+}
+
 async fn consume(
     mut engine: Engine,
     mut rx: mpsc::Receiver<(CtiEvent, Instant)>,
     clock: DemoClock,
-    sink: &PrometheusSink,
-    registry: &SnapshotRegistry,
+    outputs: &mut Outputs,
     ready: &AtomicBool,
     publish_every: Duration,
     shutdown: &CancellationToken,
@@ -205,34 +218,39 @@ async fn consume(
                 None => break,
             },
             _ = publish.tick() => {
-                publish_all(&mut engine, clock.now(), sink, registry);
+                publish_all(&mut engine, clock.now(), outputs);
                 ready.store(true, Ordering::Relaxed);
             }
-            _ = report.tick() => log_floor(registry),
+            _ = report.tick() => log_floor(&outputs.registry),
         }
     }
     // Drain what was already received, then publish once more so the last scrape is complete.
     while let Ok((event, _)) = rx.try_recv() {
         engine.apply(&event, 0, clock.now());
     }
-    publish_all(&mut engine, clock.now(), sink, registry);
+    publish_all(&mut engine, clock.now(), outputs);
     engine.ledger().counts()
 }
 
-fn publish_all(
-    engine: &mut Engine,
-    now: Millis,
-    sink: &PrometheusSink,
-    registry: &SnapshotRegistry,
-) {
+fn publish_all(engine: &mut Engine, now: Millis, out: &mut Outputs) {
     engine.tick(now);
     engine.take_resolutions();
     let snapshots = engine.snapshots(now);
     let totals = engine.totals();
-    sink.publish(&snapshots, &totals, engine.ledger());
-    sink.record_episodes(&engine.take_episodes());
+    out.sink.publish(&snapshots, &totals, engine.ledger());
+    out.sink.record_episodes(&engine.take_episodes());
+    let counts = engine.ledger().counts();
+    // The simulator is no source that can stall or lag: only the rejected ratio applies.
+    let health = HealthInputs {
+        events_total: counts.consumed - counts.pending,
+        rejected_total: counts.rejected,
+        ..HealthInputs::default()
+    };
+    // Alert timing runs on the real clock, whatever the demo's speed.
+    out.alerts
+        .evaluate(&snapshots, &health, jiff::Timestamp::now().as_millisecond());
     for (snapshot, (_, t)) in snapshots.into_iter().zip(totals) {
-        registry.publish(snapshot, t);
+        out.registry.publish(snapshot, t);
     }
 }
 
@@ -276,15 +294,15 @@ mod tests {
         let recorder = crate::sinks::prometheus::builder()
             .unwrap()
             .build_recorder();
-        let sink = PrometheusSink::new(recorder.handle());
-        let registry = SnapshotRegistry::default();
+        let mut outputs = metrics::with_local_recorder(&recorder, || Outputs {
+            sink: PrometheusSink::new(recorder.handle()),
+            registry: SnapshotRegistry::default(),
+            alerts: AlertDispatch::start(AlertSettings::default(), &shutdown).unwrap(),
+        });
         let ready = AtomicBool::new(false);
         let engine = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
         let every = Duration::from_secs(1);
-        let ledger = consume(
-            engine, rx, clock, &sink, &registry, &ready, every, &shutdown,
-        )
-        .await;
+        let ledger = consume(engine, rx, clock, &mut outputs, &ready, every, &shutdown).await;
         producer.await.unwrap();
 
         assert_eq!((ledger.consumed, ledger.applied), (expected, expected));
@@ -294,7 +312,7 @@ mod tests {
             "{elapsed:?}"
         );
         assert!(ready.load(Ordering::Relaxed));
-        let sales = registry.get("sales").expect("published");
+        let sales = outputs.registry.get("sales").expect("published");
         assert!(sales.snapshot.windows.get("15m").unwrap().offered > 20);
         assert!(sales.snapshot.as_of >= start + 29 * 60_000);
     }

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //!
-//! Data flows `source → decode → state → kpi → sinks`:
+//! Data flows `source → decode → state → kpi → sinks`, and alerts sit among the sinks'
+//! inputs: `kpi → alerts → sinks (kafka alerts topic, alertmanager)`.
 //!
 //! - [`source`]: where events come from: recorded files; [`sim`], the seeded call-centre
 //!   simulator (Erlang-A arrivals, handling, abandons, breaks, surges); and the Kafka consumer
@@ -14,7 +15,9 @@
 //! - [`ledger`]: outcome of every consumed event and the reasons for rejections.
 //! - [`state`]: per-queue state machines, sliding windows and the engine that applies events.
 //! - [`kpi`]: pure KPI math over window sums, and the KPI snapshot shape.
-//! - [`sinks`]: where KPIs go: Prometheus gauges and counters.
+//! - [`alerts`]: alert rules over the KPI snapshots and the service's health, and the pure
+//!   evaluator that turns them into firing and resolved transitions.
+//! - [`sinks`]: where KPIs and alerts go: Prometheus gauges and counters, Alertmanager.
 //! - [`telemetry`]: the catalogue of metric names, described once at start-up.
 //! - [`http`]: the HTTP edge: `/metrics`, `/healthz`, `/readyz`.
 //! - [`config`]: the TOML file and `ACDSTREAM_…` overrides, checked at start-up.
@@ -22,6 +25,7 @@
 //! - [`demo`]: the simulator → engine → `/metrics` pipeline in real time.
 //! - [`run`]: the service: Kafka → engine → KPI topic, Prometheus, dead letters, checkpoints.
 
+pub mod alerts;
 pub mod config;
 pub mod decode;
 pub mod demo;

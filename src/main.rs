@@ -131,9 +131,12 @@ Settings ([kafka] in the TOML file, or ACDSTREAM_KAFKA__<KEY> variables):
   dlq_topic             rejected events with reasons in headers [cti.events.dlq]
   checkpoint_topic      per-partition state, compacted          [acd.checkpoints]
   checkpoint_interval   how often state is checkpointed         [30s]
+  alerts_topic          alert firing/resolved notifications     [acd.alerts]
+  alerts_format         protobuf | json                        [protobuf]
   shutdown_timeout      bound on a graceful stop                [10s]
   properties.<name>     librdkafka properties passed through (TLS, SASL, tuning)
-Also [publish] interval (KPI cadence, 1s), [http] listen, [engine] clock = wall | event.
+Also [publish] interval (KPI cadence, 1s), [http] listen, [engine] clock = wall | event,
+[alerts] rules and alertmanager_url (push alerts to Alertmanager's v2 API).
 `acdstream topics` creates the topics; acdstream.example.toml documents every setting.";
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -198,6 +201,7 @@ fn run(command: Command, config: Config) -> Result<()> {
                 seed,
                 warmup,
                 publish_interval: config.publish.interval,
+                alerts: config.alerts.clone(),
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async {
@@ -349,9 +353,11 @@ async fn serve_kafka(config: Config) -> Result<()> {
         },
         shutdown.clone(),
     ));
+    let alerts = acdstream::alerts::AlertDispatch::start(config.alerts.clone(), &shutdown)?;
     let service = run::Service {
         config,
         sink: Arc::new(sinks::prometheus::PrometheusSink::new(handle)),
+        alerts,
         registry: Arc::new(acdstream::state::SnapshotRegistry::default()),
         ready,
         shutdown: shutdown.clone(),

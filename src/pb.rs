@@ -6,8 +6,9 @@
 
 use prost::Message;
 
+use crate::alerts::{Alert, AlertName, AlertState, Severity, Transition};
 use crate::decode::contract::{Parts, WireEnum, WireEvent};
-use crate::decode::DecodeError;
+use crate::decode::{alert_transition, quote, DecodeError};
 use crate::event::{self, CtiEvent};
 use crate::kpi::{KpiSnapshot, NowKpis, Staffing, SurgeSnapshot, WindowKpis, Windows};
 use crate::ledger::RejectReason;
@@ -35,6 +36,14 @@ pub(crate) fn encode_snapshot(snapshot: &KpiSnapshot) -> Vec<u8> {
 
 pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<KpiSnapshot, DecodeError> {
     decode_message::<wire::KpiSnapshot>(bytes, "acd.v1.KpiSnapshot")?.try_into()
+}
+
+pub(crate) fn encode_alert(transition: &Transition) -> Vec<u8> {
+    wire::AlertNotification::from(transition).encode_to_vec()
+}
+
+pub(crate) fn decode_alert(bytes: &[u8]) -> Result<Transition, DecodeError> {
+    decode_message::<wire::AlertNotification>(bytes, "acd.v1.AlertNotification")?.try_into()
 }
 
 fn decode_message<M: Message + Default>(
@@ -311,6 +320,72 @@ impl TryFrom<wire::KpiSnapshot> for KpiSnapshot {
                 .map(|s| surge!(s => SurgeSnapshot))
                 .unwrap_or_default(),
         })
+    }
+}
+
+impl From<&Transition> for wire::AlertNotification {
+    fn from(t: &Transition) -> wire::AlertNotification {
+        let a = &t.alert;
+        wire::AlertNotification {
+            alert: a.name.as_str().to_owned(),
+            queue: a.queue.clone(),
+            severity: match a.severity {
+                Severity::Page => wire::AlertSeverity::Page,
+                Severity::Ticket => wire::AlertSeverity::Ticket,
+            }
+            .into(),
+            state: match t.state {
+                AlertState::Firing => wire::AlertState::Firing,
+                AlertState::Resolved => wire::AlertState::Resolved,
+            }
+            .into(),
+            starts_at: a.starts_at,
+            ends_at: t.ends_at(),
+            value: a.value,
+            threshold: a.threshold,
+            summary: a.summary.clone(),
+            description: a.description.clone(),
+        }
+    }
+}
+
+impl TryFrom<wire::AlertNotification> for Transition {
+    type Error = DecodeError;
+
+    fn try_from(m: wire::AlertNotification) -> Result<Transition, DecodeError> {
+        let name =
+            AlertName::parse(&m.alert).ok_or_else(|| DecodeError::UnknownAlert(quote(&m.alert)))?;
+        let severity = match wire::AlertSeverity::try_from(m.severity) {
+            Ok(wire::AlertSeverity::Page) => Severity::Page,
+            Ok(wire::AlertSeverity::Ticket) => Severity::Ticket,
+            Ok(wire::AlertSeverity::Unspecified) | Err(_) => {
+                return Err(DecodeError::InvalidAlert(format!(
+                    "`severity` {} is not PAGE or TICKET",
+                    m.severity
+                )))
+            }
+        };
+        let state = match wire::AlertState::try_from(m.state) {
+            Ok(wire::AlertState::Firing) => AlertState::Firing,
+            Ok(wire::AlertState::Resolved) => AlertState::Resolved,
+            Ok(wire::AlertState::Unspecified) | Err(_) => {
+                return Err(DecodeError::InvalidAlert(format!(
+                    "`state` {} is not FIRING or RESOLVED",
+                    m.state
+                )))
+            }
+        };
+        let alert = Alert {
+            name,
+            queue: m.queue,
+            severity,
+            starts_at: m.starts_at,
+            value: m.value,
+            threshold: m.threshold,
+            summary: m.summary,
+            description: m.description,
+        };
+        alert_transition(alert, state, m.ends_at)
     }
 }
 

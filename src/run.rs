@@ -21,6 +21,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::{AlertDispatch, HealthInputs};
 use crate::config::{Config, KafkaConfig};
 use crate::decode::decode;
 use crate::event::Millis;
@@ -38,6 +39,8 @@ use crate::telemetry::{self as t, label};
 pub struct Service {
     pub config: Config,
     pub sink: Arc<PrometheusSink>,
+    /// Started by the caller inside the async runtime (it may own an Alertmanager push task).
+    pub alerts: AlertDispatch,
     pub registry: Arc<SnapshotRegistry>,
     pub ready: Arc<AtomicBool>,
     pub shutdown: CancellationToken,
@@ -58,8 +61,9 @@ pub fn run(service: Service) -> Result<LedgerCounts, KafkaSinkError> {
     });
     let consumer = consumer::consumer(&kafka, inspect)?;
     let producer = KafkaProducer::new(&kafka)?;
-    let mut ingest = Ingest::new(&service, settings, consumer::signals(&consumer), producer);
-    ingest.run(&consumer, &service.shutdown);
+    let shutdown = service.shutdown.clone();
+    let mut ingest = Ingest::new(service, settings, consumer::signals(&consumer), producer);
+    ingest.run(&consumer, &shutdown);
     Ok(ingest.finish(&consumer, kafka.shutdown_timeout))
 }
 
@@ -89,6 +93,7 @@ struct Ingest {
     signals: Arc<SourceSignals>,
     producer: KafkaProducer,
     sink: Arc<PrometheusSink>,
+    alerts: AlertDispatch,
     registry: Arc<SnapshotRegistry>,
     ready: Arc<AtomicBool>,
     partitions: BTreeMap<i32, Partition>,
@@ -118,7 +123,7 @@ fn wall() -> Millis {
 
 impl Ingest {
     fn new(
-        service: &Service,
+        service: Service,
         settings: Arc<EngineSettings>,
         signals: Arc<SourceSignals>,
         producer: KafkaProducer,
@@ -129,9 +134,10 @@ impl Ingest {
             engine: Engine::new(settings, service.config.engine.clock),
             signals,
             producer,
-            sink: service.sink.clone(),
-            registry: service.registry.clone(),
-            ready: service.ready.clone(),
+            sink: service.sink,
+            alerts: service.alerts,
+            registry: service.registry,
+            ready: service.ready,
             partitions: BTreeMap::new(),
             queue_partition: HashMap::new(),
             held: HashMap::new(),
@@ -379,10 +385,33 @@ impl Ingest {
         }
         self.sink.publish(&snapshots, &totals, self.engine.ledger());
         self.sink.record_episodes(&self.engine.take_episodes());
+        let health = self.health();
+        for transition in self.alerts.evaluate(&snapshots, &health, now) {
+            self.producer.alert(&transition);
+        }
         for (s, (_, total)) in snapshots.into_iter().zip(totals) {
             self.registry.publish(s, total);
         }
         self.publish_health();
+    }
+
+    /// What the service-health alerts look at.
+    fn health(&self) -> HealthInputs {
+        let counts = self.engine.ledger().counts();
+        let lag = self
+            .signals
+            .lag()
+            .into_iter()
+            .filter(|(p, _)| self.partitions.contains_key(p))
+            .map(|(_, lag)| lag.max(0) as u64)
+            .sum();
+        HealthInputs {
+            source_up: Some(self.signals.broker_up()),
+            last_event_age_ms: self.last_event.map(|t| t.elapsed().as_millis() as Millis),
+            consumer_lag: Some(lag),
+            events_total: counts.consumed - counts.pending,
+            rejected_total: counts.rejected,
+        }
     }
 
     fn publish_health(&mut self) {
@@ -411,13 +440,19 @@ impl Ingest {
         metrics::counter!(t::REBALANCES_TOTAL)
             .absolute(self.signals.rebalances.load(Ordering::Relaxed));
         metrics::counter!(t::EVENTS_SKIPPED_TOTAL).absolute(self.skipped);
-        for role in [Role::Kpi, Role::DeadLetter, Role::Checkpoint] {
+        for role in [Role::Kpi, Role::DeadLetter, Role::Checkpoint, Role::Alert] {
             for (result, n) in [
                 ("delivered", self.producer.stats.delivered(role)),
                 ("failed", self.producer.stats.failed(role)),
             ] {
                 metrics::counter!(t::KAFKA_RECORDS_TOTAL, label::ROLE => role.label(), label::RESULT => result).absolute(n);
             }
+        }
+        for (result, n) in [
+            ("delivered", self.producer.stats.delivered(Role::Alert)),
+            ("failed", self.producer.stats.failed(Role::Alert)),
+        ] {
+            metrics::counter!(t::ALERT_DELIVERIES_TOTAL, label::CHANNEL => "kafka", label::RESULT => result).absolute(n);
         }
         metrics::gauge!(t::CHECKPOINT_BYTES).set(self.checkpoint_bytes as f64);
         if let Some(took) = self.last_rebuild {

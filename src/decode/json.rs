@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 
 use super::contract::{Parts, WireEnum, WireEvent};
-use super::{quote, DecodeError};
+use super::{alert_transition, quote, DecodeError};
+use crate::alerts::{Alert, AlertName, AlertState, Severity, Transition};
 use crate::event::{AgentState, CtiEvent, EventType, Millis};
 use crate::kpi::KpiSnapshot;
 
@@ -68,6 +69,58 @@ pub(crate) fn encode_snapshot(snapshot: &KpiSnapshot) -> Vec<u8> {
 
 pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<KpiSnapshot, DecodeError> {
     from_line(bytes, "a KPI snapshot")
+}
+
+pub(crate) fn encode_alert(t: &Transition) -> Vec<u8> {
+    let a = &t.alert;
+    let out = JsonAlert {
+        alert: a.name.as_str().to_owned(),
+        queue: a.queue.clone(),
+        severity: a.severity,
+        state: t.state,
+        starts_at: a.starts_at,
+        ends_at: t.ends_at(),
+        value: a.value,
+        threshold: a.threshold,
+        summary: a.summary.clone(),
+        description: a.description.clone(),
+    };
+    // Strings and numbers into a Vec: serde_json has no way to fail here.
+    serde_json::to_vec(&out).expect("an alert always serializes to JSON")
+}
+
+pub(crate) fn decode_alert(bytes: &[u8]) -> Result<Transition, DecodeError> {
+    let m: JsonAlert = from_line(bytes, "an alert notification")?;
+    // A string rather than the enum, so that a name from a newer version gets the same
+    // message as in protobuf instead of serde's list of variants.
+    let name =
+        AlertName::parse(&m.alert).ok_or_else(|| DecodeError::UnknownAlert(quote(&m.alert)))?;
+    let alert = Alert {
+        name,
+        queue: m.queue,
+        severity: m.severity,
+        starts_at: m.starts_at,
+        value: m.value,
+        threshold: m.threshold,
+        summary: m.summary,
+        description: m.description,
+    };
+    alert_transition(alert, m.state, m.ends_at)
+}
+
+/// `acd.v1.AlertNotification` with the proto's field names.
+#[derive(Serialize, Deserialize)]
+struct JsonAlert {
+    alert: String,
+    queue: Option<String>,
+    severity: Severity,
+    state: AlertState,
+    starts_at: Millis,
+    ends_at: Option<Millis>,
+    value: f64,
+    threshold: f64,
+    summary: String,
+    description: String,
 }
 
 fn from_line<'a, T: Deserialize<'a>>(

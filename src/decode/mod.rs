@@ -16,6 +16,10 @@
 //! [`RejectReason::Malformed`] with a message saying so: it is a producer bug, not a missing
 //! value, and rounding it silently would hide a unit mix-up.
 //!
+//! Alert notifications (`proto/acd/v1/alert.proto`) go out the same two ways: one
+//! `acd.v1.AlertNotification` per transition, or its JSON form with the same field names
+//! ([`encode_alert`], [`decode_alert`]).
+//!
 //! Encoders write no framing: no trailing newline for JSON, no length prefix for protobuf.
 
 pub(crate) mod contract;
@@ -27,7 +31,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{CtiEvent, EventType};
+use crate::alerts::{Alert, AlertState, Transition};
+use crate::event::{CtiEvent, EventType, Millis};
 use crate::kpi::KpiSnapshot;
 use crate::ledger::RejectReason;
 
@@ -88,6 +93,10 @@ pub enum DecodeError {
     NotProtobuf { what: &'static str, detail: String },
     #[error("KPI snapshot is incomplete: {0}")]
     IncompleteSnapshot(String),
+    #[error("`alert` {0} is not an alert this version of acdstream knows")]
+    UnknownAlert(String),
+    #[error("alert notification is invalid: {0}")]
+    InvalidAlert(String),
     #[error("`event_id` is required")]
     MissingEventId,
     #[error("`ts` (Unix milliseconds) is required")]
@@ -121,7 +130,9 @@ impl DecodeError {
             | DecodeError::JsonShape { .. }
             | DecodeError::TimestampNotInteger(_)
             | DecodeError::NotProtobuf { .. }
-            | DecodeError::IncompleteSnapshot(_) => RejectReason::Malformed,
+            | DecodeError::IncompleteSnapshot(_)
+            | DecodeError::UnknownAlert(_)
+            | DecodeError::InvalidAlert(_) => RejectReason::Malformed,
             DecodeError::MissingEventId => RejectReason::MissingEventId,
             DecodeError::MissingTimestamp => RejectReason::MissingTimestamp,
             DecodeError::InvalidTimestamp(_) => RejectReason::InvalidTimestamp,
@@ -168,12 +179,68 @@ pub fn decode_snapshot(format: Format, bytes: &[u8]) -> Result<KpiSnapshot, Deco
     }
 }
 
+/// Encodes an alert transition as published on the alerts topic.
+pub fn encode_alert(format: Format, transition: &Transition) -> Vec<u8> {
+    match format {
+        Format::Json => json::encode_alert(transition),
+        Format::Protobuf => protobuf::encode_alert(transition),
+    }
+}
+
+/// Decodes an alert transition written by [`encode_alert`].
+pub fn decode_alert(format: Format, bytes: &[u8]) -> Result<Transition, DecodeError> {
+    match format {
+        Format::Json => json::decode_alert(bytes),
+        Format::Protobuf => protobuf::decode_alert(bytes),
+    }
+}
+
+/// The rules both alert decoders share: `ends_at` is set exactly for a resolved alert (it is
+/// the transition's time; a firing transition happens at `starts_at`), and queue alerts name
+/// their queue while service alerts do not.
+pub(crate) fn alert_transition(
+    alert: Alert,
+    state: AlertState,
+    ends_at: Option<Millis>,
+) -> Result<Transition, DecodeError> {
+    let name = alert.name;
+    match (name.is_queue_alert(), alert.queue.as_deref()) {
+        (true, None | Some("")) => {
+            return Err(DecodeError::InvalidAlert(format!(
+                "{name} is a queue alert but `queue` is missing"
+            )))
+        }
+        (false, Some(queue)) => {
+            return Err(DecodeError::InvalidAlert(format!(
+                "{name} is a service alert but has `queue` {}",
+                quote(queue)
+            )))
+        }
+        _ => {}
+    }
+    let at = match (state, ends_at) {
+        (AlertState::Firing, None) => alert.starts_at,
+        (AlertState::Resolved, Some(ends_at)) => ends_at,
+        (AlertState::Firing, Some(_)) => {
+            return Err(DecodeError::InvalidAlert(format!(
+                "firing {name} has `ends_at`; only a resolved alert ends"
+            )))
+        }
+        (AlertState::Resolved, None) => {
+            return Err(DecodeError::InvalidAlert(format!(
+                "resolved {name} has no `ends_at`"
+            )))
+        }
+    };
+    Ok(Transition { alert, state, at })
+}
+
 /// At most this many characters of a producer's value go into an error message: enough to
 /// recognise it, bounded so a hostile payload cannot flood logs or dead-letter headers.
 const QUOTE_MAX_CHARS: usize = 40;
 
 /// A producer's string value, quoted and escaped for an error message.
-fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     match value.char_indices().nth(QUOTE_MAX_CHARS) {
         None => format!("{value:?}"),
         Some((cut, _)) => format!("{:?}…", &value[..cut]),
@@ -188,6 +255,7 @@ pub(crate) mod testing {
 
     use proptest::prelude::*;
 
+    use crate::alerts::{Alert, AlertName, AlertState, Severity, Transition};
     use crate::event::{AgentState, CallStep, CtiEvent, EventBody, EventType};
     use crate::kpi::{KpiSnapshot, NowKpis, SurgeSnapshot, WindowKpis, Windows};
     use crate::ledger::RejectReason;
@@ -299,6 +367,47 @@ pub(crate) mod testing {
         }
     }
 
+    /// A firing queue alert, the same alert resolved, and a firing service alert.
+    pub(crate) fn sample_transitions() -> Vec<Transition> {
+        let abandon = Alert {
+            name: AlertName::AbandonRateHigh,
+            queue: Some("sales".into()),
+            severity: Severity::Ticket,
+            starts_at: 1_700_000_000_000,
+            value: 2.0 / 11.0,
+            threshold: 0.05,
+            summary: "sales: abandon rate 15m 18.2 % above 5 %".into(),
+            description: "Anrufer legten auf — \"quoted\"\nnext line".into(),
+        };
+        let lag = Alert {
+            name: AlertName::ConsumerLagHigh,
+            queue: None,
+            severity: Severity::Page,
+            starts_at: 1_700_000_060_000,
+            value: 25_000.0,
+            threshold: 10_000.0,
+            summary: "acdstream: consumer lag 25000 events above 10000".into(),
+            description: String::new(),
+        };
+        vec![
+            Transition {
+                alert: abandon.clone(),
+                state: AlertState::Firing,
+                at: abandon.starts_at,
+            },
+            Transition {
+                alert: abandon,
+                state: AlertState::Resolved,
+                at: 1_700_000_420_000,
+            },
+            Transition {
+                alert: lag,
+                state: AlertState::Firing,
+                at: 1_700_000_060_000,
+            },
+        ]
+    }
+
     /// The reasons a decoder can give; the rest are the engine's.
     pub(crate) fn decoder_reasons() -> BTreeSet<RejectReason> {
         use crate::ledger::RejectReason::*;
@@ -374,8 +483,9 @@ pub(crate) mod testing {
 mod tests {
     use proptest::prelude::*;
 
-    use super::testing::{sample, sample_snapshot, valid_event};
+    use super::testing::{sample, sample_snapshot, sample_transitions, valid_event};
     use super::*;
+    use crate::alerts::AlertName;
 
     #[test]
     fn format_parses_from_cli_and_config_spelling() {
@@ -514,6 +624,95 @@ mod tests {
             .contains(r#""5m":{"offered":0"#));
     }
 
+    #[test]
+    fn alerts_round_trip_in_both_formats() {
+        for format in Format::ALL {
+            for t in sample_transitions() {
+                let bytes = encode_alert(format, &t);
+                assert_eq!(decode_alert(format, &bytes), Ok(t.clone()), "{format}");
+            }
+        }
+    }
+
+    #[test]
+    fn alert_json_has_the_proto_field_names() {
+        let [_, resolved, service] = <[Transition; 3]>::try_from(sample_transitions()).unwrap();
+        let json = String::from_utf8(encode_alert(Format::Json, &resolved)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"alert":"AbandonRateHigh","queue":"sales","severity":"ticket","state":"resolved","starts_at":1700000000000,"ends_at":1700000420000,"value":0.18181818181818182,"threshold":0.05,"summary":"sales: abandon rate 15m 18.2 % above 5 %","description":"Anrufer legten auf — \"quoted\"\nnext line"}"#
+        );
+        let json = String::from_utf8(encode_alert(Format::Json, &service)).unwrap();
+        assert!(
+            json.starts_with(
+                r#"{"alert":"ConsumerLagHigh","queue":null,"severity":"page","state":"firing","starts_at":1700000060000,"ends_at":null,"value":25000.0,"#
+            ),
+            "{json}"
+        );
+        // Absent optional fields may be left out; unknown fields are ignored.
+        let minimal = br#"{"alert":"SourceStalled","severity":"page","state":"firing","starts_at":5,"value":400,"threshold":300,"summary":"s","description":"","extra":1}"#;
+        let t = decode_alert(Format::Json, minimal).unwrap();
+        assert_eq!(
+            (t.alert.name, t.at, t.alert.value),
+            (AlertName::SourceStalled, 5, 400.0)
+        );
+    }
+
+    #[test]
+    fn inconsistent_alerts_are_rejected_with_the_reason() {
+        let [firing, resolved, service] =
+            <[Transition; 3]>::try_from(sample_transitions()).unwrap();
+        let json = |t: &Transition| String::from_utf8(encode_alert(Format::Json, t)).unwrap();
+        let cases = [
+            (
+                json(&resolved).replace(r#""ends_at":1700000420000"#, r#""ends_at":null"#),
+                "alert notification is invalid: resolved AbandonRateHigh has no `ends_at`",
+            ),
+            (
+                json(&firing).replace(r#""ends_at":null"#, r#""ends_at":7"#),
+                "alert notification is invalid: firing AbandonRateHigh has `ends_at`; only a \
+                 resolved alert ends",
+            ),
+            (
+                json(&firing).replace(r#""queue":"sales""#, r#""queue":null"#),
+                "alert notification is invalid: AbandonRateHigh is a queue alert but `queue` is \
+                 missing",
+            ),
+            (
+                json(&service).replace(r#""queue":null"#, r#""queue":"sales""#),
+                "alert notification is invalid: ConsumerLagHigh is a service alert but has \
+                 `queue` \"sales\"",
+            ),
+            (
+                json(&firing).replace("AbandonRateHigh", "QueueOnFire"),
+                "`alert` \"QueueOnFire\" is not an alert this version of acdstream knows",
+            ),
+        ];
+        for (payload, message) in cases {
+            let err = decode_alert(Format::Json, payload.as_bytes()).unwrap_err();
+            assert_eq!(err.to_string(), message);
+            assert_eq!(err.reason(), RejectReason::Malformed);
+        }
+        let err = decode_alert(
+            Format::Json,
+            json(&firing).replace("ticket", "sms").as_bytes(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::JsonShape {
+                    what: "an alert notification",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        for format in Format::ALL {
+            assert_eq!(decode_alert(format, b""), Err(DecodeError::Empty));
+        }
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
@@ -523,6 +722,7 @@ mod tests {
                     prop_assert_eq!(decode(format, &encode(format, &event)), Ok(event));
                 }
                 let _ = decode_snapshot(format, &bytes);
+                let _ = decode_alert(format, &bytes);
             }
         }
 

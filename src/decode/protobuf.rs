@@ -1,10 +1,13 @@
-//! The protobuf form: one `acd.v1.CtiEvent` or `acd.v1.KpiSnapshot` message per payload, with
-//! no length prefix (Kafka frames each message).
+//! The protobuf form: one `acd.v1.CtiEvent`, `acd.v1.KpiSnapshot` or
+//! `acd.v1.AlertNotification` message per payload, with no length prefix (Kafka frames each
+//! message).
 //!
 //! The generated types stay behind `crate::pb`; this module only routes to it, and its tests
 //! feed hand-written wire bytes, as a producer in another language would send them.
 
-pub(crate) use crate::pb::{decode_event, decode_snapshot, encode_event, encode_snapshot};
+pub(crate) use crate::pb::{
+    decode_alert, decode_event, decode_snapshot, encode_alert, encode_event, encode_snapshot,
+};
 
 #[cfg(test)]
 mod tests {
@@ -180,6 +183,46 @@ mod tests {
         assert_eq!(
             decode_event(&bytes).unwrap_err(),
             DecodeError::MissingAgentId(EventType::Answered)
+        );
+    }
+
+    /// A double field (wire type 1).
+    fn double(field: u8, value: f64) -> Vec<u8> {
+        let mut out = vec![field << 3 | 1];
+        out.extend_from_slice(&value.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn hand_written_alert_bytes_decode_like_the_generated_encoder_writes_them() {
+        use crate::alerts::{AlertName, AlertState, Severity};
+        // acd.v1.AlertNotification: alert 1, queue 2, severity 3 (TICKET = 2), state 4
+        // (RESOLVED = 2), starts_at 5, ends_at 6, value 7, threshold 8, summary 9.
+        let bytes = message(&[
+            text(1, "AsaHigh"),
+            text(2, "sales"),
+            varint(3, 2),
+            varint(4, 2),
+            varint(5, 1_700_000_000_000),
+            varint(6, 1_700_000_420_000),
+            double(7, 34.25),
+            double(8, 20.0),
+            text(9, "sales: ASA 15m 34.3 s above 20 s"),
+        ]);
+        let t = decode_alert(&bytes).unwrap();
+        assert_eq!(
+            (t.alert.name, t.alert.queue.as_deref(), t.alert.severity),
+            (AlertName::AsaHigh, Some("sales"), Severity::Ticket)
+        );
+        assert_eq!((t.state, t.at), (AlertState::Resolved, 1_700_000_420_000));
+        assert_eq!((t.alert.value, t.alert.threshold), (34.25, 20.0));
+        assert_eq!(t.alert.description, "");
+        assert_eq!(encode_alert(&t), bytes);
+
+        let unspecified = message(&[text(1, "AsaHigh"), text(2, "sales"), varint(4, 1)]);
+        assert_eq!(
+            decode_alert(&unspecified).unwrap_err().to_string(),
+            "alert notification is invalid: `severity` 0 is not PAGE or TICKET"
         );
     }
 

@@ -18,8 +18,9 @@ pub struct TopicSpec {
     pub compact: bool,
 }
 
-/// The four topics of `acdstream run`: events and dead letters, the compacted KPI topic, and
-/// the compacted checkpoint topic with as many partitions as the events.
+/// The five topics of `acdstream run`: events and dead letters, the compacted KPI topic, the
+/// compacted checkpoint topic with as many partitions as the events, and the alerts topic
+/// (a log of transitions, not compacted: every firing and resolve is a notification).
 pub fn topic_specs(cfg: &KafkaConfig, partitions: i32) -> Vec<TopicSpec> {
     let spec = |name: &str, partitions, compact| TopicSpec {
         name: name.to_string(),
@@ -31,6 +32,7 @@ pub fn topic_specs(cfg: &KafkaConfig, partitions: i32) -> Vec<TopicSpec> {
         spec(&cfg.dlq_topic, 1, false),
         spec(&cfg.kpi_topic, partitions, true),
         spec(&cfg.checkpoint_topic, partitions, true),
+        spec(&cfg.alerts_topic, 1, false),
     ]
 }
 
@@ -109,7 +111,7 @@ pub fn partition_count(
 /// partition per events partition. Returns the events topic's partition count.
 pub fn check_topics(cfg: &KafkaConfig, timeout: Duration) -> Result<usize, KafkaSinkError> {
     let events = partition_count(cfg, &cfg.events_topic, timeout)?;
-    for topic in [&cfg.kpi_topic, &cfg.dlq_topic] {
+    for topic in [&cfg.kpi_topic, &cfg.dlq_topic, &cfg.alerts_topic] {
         partition_count(cfg, topic, timeout)?;
     }
     let checkpoints = partition_count(cfg, &cfg.checkpoint_topic, timeout)?;

@@ -1,4 +1,4 @@
-//! The Kafka sinks: KPI snapshots, dead letters and checkpoints, through one producer.
+//! The Kafka sinks: KPI snapshots, alerts, dead letters and checkpoints, through one producer.
 //!
 //! Sends never block the ingest loop: records go to librdkafka's queue and a background thread
 //! delivers them. Deliveries and failures are counted per role for the service's metrics.
@@ -13,8 +13,9 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::ClientContext;
 
 use super::{client_config, default_property, KafkaSinkError};
+use crate::alerts::Transition;
 use crate::config::KafkaConfig;
-use crate::decode::{encode_snapshot, Format};
+use crate::decode::{encode_alert, encode_snapshot, Format};
 use crate::kpi::KpiSnapshot;
 use crate::ledger::RejectReason;
 
@@ -25,10 +26,17 @@ pub enum Role {
     DeadLetter,
     Checkpoint,
     Events,
+    Alert,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Kpi, Role::DeadLetter, Role::Checkpoint, Role::Events];
+    pub const ALL: [Role; 5] = [
+        Role::Kpi,
+        Role::DeadLetter,
+        Role::Checkpoint,
+        Role::Events,
+        Role::Alert,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -36,6 +44,7 @@ impl Role {
             Role::DeadLetter => "dead_letter",
             Role::Checkpoint => "checkpoint",
             Role::Events => "events",
+            Role::Alert => "alert",
         }
     }
 }
@@ -43,8 +52,8 @@ impl Role {
 /// Delivered and failed records per role.
 #[derive(Debug, Default)]
 pub struct ProduceStats {
-    delivered: [AtomicU64; 4],
-    failed: [AtomicU64; 4],
+    delivered: [AtomicU64; 5],
+    failed: [AtomicU64; 5],
 }
 
 impl ProduceStats {
@@ -95,6 +104,8 @@ pub struct KafkaProducer {
     kpi_format: Format,
     dlq_topic: String,
     checkpoint_topic: String,
+    alerts_topic: String,
+    alerts_format: Format,
     pub stats: Arc<ProduceStats>,
 }
 
@@ -122,6 +133,8 @@ impl KafkaProducer {
             kpi_format: cfg.kpi_format,
             dlq_topic: cfg.dlq_topic.clone(),
             checkpoint_topic: cfg.checkpoint_topic.clone(),
+            alerts_topic: cfg.alerts_topic.clone(),
+            alerts_format: cfg.alerts_format,
             stats,
         })
     }
@@ -166,6 +179,35 @@ impl KafkaProducer {
             .payload(&payload[..])
             .headers(headers);
         self.send(Role::Kpi, record)
+    }
+
+    /// One alert transition (firing or resolved), keyed by queue id (the alert name for
+    /// service alerts) so that one queue's notifications stay in order.
+    pub fn alert(&self, transition: &Transition) -> bool {
+        let payload = encode_alert(self.alerts_format, transition);
+        let a = &transition.alert;
+        let key = a.queue.as_deref().unwrap_or(a.name.as_str());
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "content-type",
+                value: Some(match self.alerts_format {
+                    Format::Protobuf => "application/x-protobuf; proto=acd.v1.AlertNotification",
+                    Format::Json => "application/json",
+                }),
+            })
+            .insert(Header {
+                key: "acd-alert",
+                value: Some(a.name.as_str()),
+            })
+            .insert(Header {
+                key: "acd-state",
+                value: Some(transition.state.as_str()),
+            });
+        let record = BaseRecord::with_opaque_to(&self.alerts_topic, Role::Alert as usize)
+            .key(key.as_bytes())
+            .payload(&payload[..])
+            .headers(headers);
+        self.send(Role::Alert, record)
     }
 
     /// A rejected event with its original key and payload, the reason and where it came from.

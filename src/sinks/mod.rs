@@ -1,8 +1,14 @@
-//! Where KPI snapshots and service health go once the engine has computed them.
+//! Where KPI snapshots, service health and alerts go once they have been computed.
 //!
 //! - [`prometheus`]: gauges and counters in the process's `metrics` recorder, rendered for
 //!   scrapes by [`crate::http`].
+//! - [`alert_metrics`]: the alert evaluator's state as gauges and counters in the same recorder.
+//! - [`alertmanager`]: the direct push of alerts to Alertmanager's API.
+//!
+//! The Kafka sinks (KPI topic, dead letters, checkpoints) live in [`crate::kafka`].
 
+pub mod alert_metrics;
+pub mod alertmanager;
 pub mod prometheus;
 
 pub use prometheus::{install, PrometheusSink};

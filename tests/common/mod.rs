@@ -237,6 +237,8 @@ impl Deployment {
             ("ACDSTREAM_KAFKA__EVENTS_TOPIC", self.topic("events")),
             ("ACDSTREAM_KAFKA__KPI_TOPIC", self.topic("kpi")),
             ("ACDSTREAM_KAFKA__DLQ_TOPIC", self.topic("dlq")),
+            ("ACDSTREAM_KAFKA__ALERTS_TOPIC", self.topic("alerts")),
+            ("ACDSTREAM_KAFKA__ALERTS_FORMAT", "json".into()),
             (
                 "ACDSTREAM_KAFKA__CHECKPOINT_TOPIC",
                 self.topic("checkpoints"),
