@@ -29,6 +29,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 
+use common::alerting::Alertmanager;
 use common::{Broker, Deployment, Service};
 use grafana::{
     all_panels, queries, strings, substitute, title, var_refs, variable_promql, variables,
@@ -555,10 +556,12 @@ fn compose_prometheus_config(hosts: &BTreeMap<&str, String>) -> (String, Vec<Pat
 /// Everything running: broker, acdstream run, the real-time feed, Prometheus.
 struct Live {
     prom: Prometheus,
+    alertmanager: Alertmanager,
     service: Service,
     _feeder: Feeder,
     _broker: Broker,
     started: f64,
+    dir: PathBuf,
 }
 
 fn now_s() -> f64 {
@@ -568,9 +571,28 @@ fn now_s() -> f64 {
 fn start_live() -> Live {
     let dir = common::scratch_dir("deploy-live");
     let broker = Broker::memory("deploy-broker");
+    // Alertmanager with the shipped configuration: Prometheus sends the rules' alerts to it and
+    // acdstream pushes its own (its receivers are placeholders that fail to deliver).
+    let alertmanager =
+        Alertmanager::start_with_config(&dir.join("alertmanager"), &read(ALERTMANAGER));
+    let compose_config = config_of("deploy/compose/acdstream.toml");
+    let alertmanager_url = compose_config
+        .alerts
+        .alertmanager_url
+        .as_deref()
+        .map(|u| {
+            let compose_host = u.trim_start_matches("http://").trim_end_matches('/');
+            assert_eq!(
+                compose_host, "alertmanager:9093",
+                "compose alertmanager_url"
+            );
+            alertmanager.url()
+        })
+        .unwrap_or_default();
     // acdstream as compose runs it: its config file, the wall clock and 1 s publishing; the
-    // harness's environment only moves it to the test's broker, topics and port.
+    // harness's environment only moves it to the test's broker, topics, port and Alertmanager.
     let d = Deployment::new(&broker, "deploy", 3)
+        .with_env(("ACDSTREAM_ALERTS__ALERTMANAGER_URL", &alertmanager_url))
         .with_env((
             "ACDSTREAM_CONFIG",
             repo()
@@ -635,7 +657,7 @@ fn start_live() -> Live {
         ("acdstream:9898", format!("127.0.0.1:{}", service.http_port)),
         (
             "alertmanager:9093",
-            format!("127.0.0.1:{}", common::free_port()),
+            format!("127.0.0.1:{}", alertmanager.port()),
         ),
     ]
     .into_iter()
@@ -652,10 +674,12 @@ fn start_live() -> Live {
     });
     Live {
         prom,
+        alertmanager,
         service,
         _feeder: feeder,
         _broker: broker,
         started,
+        dir,
     }
 }
 
@@ -834,6 +858,30 @@ fn every_dashboard_query_has_data_on_a_real_prometheus() {
         "acdstream exposes {series} series for {} queues\n",
         queues.len()
     ));
+    // What reached the shipped Alertmanager, by path.
+    let mut received: Vec<String> = live
+        .alertmanager
+        .alerts_api()
+        .iter()
+        .map(|a| {
+            let l = &a["labels"];
+            format!(
+                "{} {} (origin {})",
+                l["alertname"].as_str().unwrap_or(""),
+                l["queue"].as_str().unwrap_or(""),
+                l["origin"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    received.sort();
+    report(&format!(
+        "Alertmanager (deploy/alertmanager/alertmanager.yml) holds: {}\n",
+        if received.is_empty() {
+            "no alert yet".to_string()
+        } else {
+            received.join(", ")
+        }
+    ));
     let floor = &boards.iter().find(|b| b.file == WALLBOARD).unwrap().json;
     report(&grafana::render_wallboard(prom, floor, &queues));
     if !problems.is_empty() {
@@ -843,6 +891,9 @@ fn every_dashboard_query_has_data_on_a_real_prometheus() {
         ));
     }
     fail_all("dashboard queries on a real Prometheus", &problems);
+    let dir = live.dir.clone();
+    drop(live);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn tail(text: &str, n: usize) -> String {
@@ -1109,6 +1160,16 @@ fn compose_bundle_is_consistent() {
             "compose kafka: the official apache/kafka image in KRaft mode (broker,controller)"
                 .into(),
         );
+    }
+
+    // acdstream's own alerts go to the alertmanager service (which listens on 9093).
+    if let Some(url) = &config.alerts.alertmanager_url {
+        let host_port = url.trim_start_matches("http://").trim_end_matches('/');
+        if host_port != "alertmanager:9093" || !services.contains_key("alertmanager") {
+            problems.push(format!(
+                "{config_rel}: alerts.alertmanager_url {url} is not the alertmanager service"
+            ));
+        }
     }
 
     // topics and simulator: same image and configuration, the right commands.
