@@ -357,6 +357,35 @@ fn dashboards_are_well_formed() {
         "wallboard layout: {height} of {TV_ROWS} grid units with {QUEUES_PER_TV} queues (one queue strip: {repeated} units), 24 columns\n"
     ));
 
+    // The operations dashboard's heap model uses the README's current figures.
+    let (per_queue, per_call, per_id) = readme_memory_figures();
+    let ops = &boards
+        .iter()
+        .find(|b| b.file == "operations.json")
+        .unwrap()
+        .json;
+    let heap = all_panels(ops)
+        .into_iter()
+        .find(|p| title(p).starts_with("Engine heap"))
+        .map(|p| {
+            p["targets"][0]["expr"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .unwrap_or_default();
+    for factor in [
+        format!("* {}", per_queue.round()),
+        format!("* {per_call}"),
+        format!("* {per_id}"),
+    ] {
+        if !heap.contains(&factor) {
+            problems.push(format!(
+                "operations.json: the estimated heap must use the README's figures ({factor}): {heap}"
+            ));
+        }
+    }
+
     // Provisioning: the datasource the variable defaults to, and the provider path.
     let ds = yaml("grafana/provisioning/datasources/acdstream.yml");
     let prom_ds: Vec<&Value> = ds["datasources"]
@@ -1673,6 +1702,19 @@ fn k8s_manifests_are_consistent() {
     // (the README's rebuild bench size), 10 calls in flight per queue and an hour of event ids,
     // plus librdkafka's pre-fetch queue (64 MiB), must fit in the request.
     let (per_queue, per_call, per_id) = readme_memory_figures();
+    // The comment's arithmetic quotes the README's current figures.
+    let deployment_text = read("deploy/k8s/deployment.yaml");
+    for figure in [
+        format!("{:.1} KiB", per_queue / 1024.0),
+        format!("{per_call} B"),
+        format!("{per_id} B"),
+    ] {
+        if !deployment_text.contains(&figure) {
+            problems.push(format!(
+                "deployment.yaml: the memory arithmetic does not use the README's {figure}"
+            ));
+        }
+    }
     let heap = 1000.0 * per_queue + 10_000.0 * per_call + 324_898.0 * per_id;
     let needed = heap / 1_048_576.0 + 64.0;
     let requests = &c["resources"]["requests"];
