@@ -73,6 +73,9 @@ enum Command {
         /// Partitions of the events, KPI and checkpoint topics.
         #[arg(long, default_value_t = 3)]
         partitions: i32,
+        /// Replicas of each partition: 1 for a single broker, 3 on a production cluster.
+        #[arg(long, default_value_t = 1)]
+        replication_factor: i32,
     },
     /// Write simulated CTI events as JSON lines, or produce them to Kafka with --brokers.
     Simulate {
@@ -218,12 +221,17 @@ fn run(command: Command, config: Config) -> Result<()> {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(serve_kafka(config))
         }
-        Command::Topics { partitions } => {
+        Command::Topics {
+            partitions,
+            replication_factor,
+        } => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let specs = kafka::admin::topic_specs(&config.kafka, partitions);
-            for (topic, result) in
-                runtime.block_on(kafka::admin::create_topics(&config.kafka, &specs))?
-            {
+            for (topic, result) in runtime.block_on(kafka::admin::create_topics(
+                &config.kafka,
+                &specs,
+                replication_factor,
+            ))? {
                 println!("{topic}: {result}");
             }
             Ok(())

@@ -45,17 +45,24 @@ fn admin(cfg: &KafkaConfig) -> Result<AdminClient<DefaultClientContext>, KafkaSi
         })
 }
 
-/// Creates the topics; one that already exists is left as it is. Returns what happened to each.
+/// Creates the topics with `replication_factor` replicas of each partition (1 for a single
+/// broker; 3 for a production cluster); one that already exists is left as it is. Returns what
+/// happened to each.
 pub async fn create_topics(
     cfg: &KafkaConfig,
     specs: &[TopicSpec],
+    replication_factor: i32,
 ) -> Result<Vec<(String, String)>, KafkaSinkError> {
     let admin = admin(cfg)?;
     let compact = [("cleanup.policy", "compact")];
     let topics: Vec<NewTopic<'_>> = specs
         .iter()
         .map(|s| {
-            let t = NewTopic::new(&s.name, s.partitions, TopicReplication::Fixed(1));
+            let t = NewTopic::new(
+                &s.name,
+                s.partitions,
+                TopicReplication::Fixed(replication_factor),
+            );
             if s.compact {
                 compact.iter().fold(t, |t, (k, v)| t.set(k, v))
             } else {

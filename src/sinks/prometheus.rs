@@ -193,11 +193,13 @@ struct ServiceHandles {
     pending: Gauge,
     queues: Gauge,
     snapshot_age: Gauge,
+    /// Set again on every publish: a gauge left unchanged for [`IDLE_SERIES_TIMEOUT`] leaves
+    /// `/metrics`.
+    build_info: Gauge,
 }
 
 impl ServiceHandles {
     fn register() -> ServiceHandles {
-        gauge!(t::BUILD_INFO, label::VERSION => env!("CARGO_PKG_VERSION")).set(1.0);
         ServiceHandles {
             results: t::EVENT_RESULTS
                 .map(|result| counter!(t::EVENTS_TOTAL, label::RESULT => result)),
@@ -206,6 +208,7 @@ impl ServiceHandles {
             pending: gauge!(t::EVENTS_PENDING),
             queues: gauge!(t::QUEUES),
             snapshot_age: gauge!(t::SNAPSHOT_AGE_SECONDS),
+            build_info: gauge!(t::BUILD_INFO, label::VERSION => env!("CARGO_PKG_VERSION")),
         }
     }
 
@@ -226,6 +229,7 @@ impl ServiceHandles {
         rejected_total.absolute(rejected);
         self.pending.set(counts.pending as f64);
         self.queues.set(snapshots.len() as f64);
+        self.build_info.set(1.0);
 
         let oldest = snapshots.iter().map(|s| s.as_of).min();
         let age_ms = oldest.map_or(0, |as_of| now_ms.saturating_sub(as_of).max(0));
