@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,16 +12,7 @@ use serde_json::Value;
 mod common;
 
 use common::alerting::{Alertmanager, Prometheus, WebhookReceiver};
-use common::{free_port, http_get, scratch_dir, wait_for, Broker, Deployment, Service};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{free_port, scratch_dir, wait_for, Broker, Demo, Deployment, Service};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -67,29 +58,16 @@ fn a_late_surge_response_pages_through_prometheus_rules_and_the_direct_push_then
     let webhook = WebhookReceiver::start();
     let alertmanager = Alertmanager::start(&dir.join("am"), &webhook.url());
     let app_port = free_port();
-    let _app = Killed(
-        Command::new(env!("CARGO_BIN_EXE_acdstream"))
-            .args([
-                "demo",
-                "--listen",
-                &format!("127.0.0.1:{app_port}"),
-                "--speed",
-                "60",
-                "--warmup",
-                "65m",
-            ])
-            .env("ACDSTREAM_PUBLISH__INTERVAL", "250ms")
-            .env("ACDSTREAM_KPI__QUEUES__SUPPORT__SURGE_RESPONSE_LIMIT", "5m")
-            .env("ACDSTREAM_ALERTS__ALERTMANAGER_URL", alertmanager.url())
-            .env("ACDSTREAM_ALERTS__RESEND_INTERVAL", "2s")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("demo starts"),
+    let am_url = alertmanager.url();
+    let _app = Demo::start(
+        app_port,
+        60,
+        &[
+            ("ACDSTREAM_KPI__QUEUES__SUPPORT__SURGE_RESPONSE_LIMIT", "5m"),
+            ("ACDSTREAM_ALERTS__ALERTMANAGER_URL", &am_url),
+            ("ACDSTREAM_ALERTS__RESEND_INTERVAL", "2s"),
+        ],
     );
-    wait_for("the demo to be ready", Duration::from_secs(20), || {
-        http_get(app_port, "/readyz").is_some_and(|(s, _)| s == 200)
-    });
     let prometheus = Prometheus::start(
         &dir.join("prom"),
         app_port,

@@ -2,7 +2,6 @@
 //! the exposition parses, the KPIs arrive with the documented names and labels, and no label
 //! carries a call, agent or caller identifier.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -10,16 +9,7 @@ use serde_json::Value;
 mod common;
 
 use common::alerting::Prometheus;
-use common::{free_port, http_get, scratch_dir, wait_for};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{free_port, http_get, scratch_dir, wait_for, Demo};
 
 fn value(sample: &Value) -> f64 {
     sample["value"][1]
@@ -33,26 +23,7 @@ fn real_prometheus_scrapes_the_demo() {
     let dir = scratch_dir("prom");
     let app_port = free_port();
 
-    let _app = Killed(
-        Command::new(env!("CARGO_BIN_EXE_acdstream"))
-            .args([
-                "demo",
-                "--listen",
-                &format!("127.0.0.1:{app_port}"),
-                "--speed",
-                "20",
-                "--warmup",
-                "65m",
-            ])
-            .env("ACDSTREAM_PUBLISH__INTERVAL", "250ms")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("demo starts"),
-    );
-    wait_for("the demo to be ready", Duration::from_secs(20), || {
-        http_get(app_port, "/readyz").is_some_and(|(s, _)| s == 200)
-    });
+    let _app = Demo::start(app_port, 20, &[]);
 
     let prom = Prometheus::start(&dir, app_port, &[], None);
     wait_for("a successful scrape", Duration::from_secs(30), || {

@@ -537,3 +537,34 @@ pub fn simulate(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, Vec<String>)
         .collect();
     (file, lines)
 }
+
+/// `acdstream demo` on a loopback port: 65 minutes of simulated history (the surge rule's
+/// baseline), publishing every 250 ms, `speed` × real time; killed when dropped.
+pub struct Demo(Child);
+
+impl Demo {
+    /// Starts it and waits until `/readyz` answers 200.
+    pub fn start(port: u16, speed: u32, env: &[(&str, &str)]) -> Demo {
+        let child = Command::new(env!("CARGO_BIN_EXE_acdstream"))
+            .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--speed", &speed.to_string(), "--warmup", "65m"])
+            .env("ACDSTREAM_PUBLISH__INTERVAL", "250ms")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("demo starts");
+        let demo = Demo(child);
+        wait_for("the demo to be ready", Duration::from_secs(20), || {
+            http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+        });
+        demo
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
