@@ -121,6 +121,9 @@ pub const EVENT_APPLY_LATENCY_SECONDS: &str = "acd_event_apply_latency_seconds";
 pub const SNAPSHOT_AGE_SECONDS: &str = "acd_snapshot_age_seconds";
 /// Always 1; label `version` carries the running version.
 pub const BUILD_INFO: &str = "acd_build_info";
+/// The standard process metric (Linux, from `/proc/self/status`), under its standard name so
+/// that existing dashboards and alerts find it.
+pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
 
 // The Kafka pipeline (`acdstream run`).
 /// 1 while a broker connection is up, 0 while the source is unreachable (KPIs are stale).
@@ -314,6 +317,11 @@ pub fn describe() {
         "Age of the oldest published KPI snapshot; growing values mean the KPIs shown are stale."
     );
     describe_gauge!(
+        PROCESS_RESIDENT_MEMORY_BYTES,
+        Unit::Bytes,
+        "Resident memory of the acdstream process."
+    );
+    describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label shows the running acdstream version."
     );
@@ -433,7 +441,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 60] = [
+pub const ALL: [&str; 61] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -470,6 +478,7 @@ pub const ALL: [&str; 60] = [
     EVENT_APPLY_LATENCY_SECONDS,
     SNAPSHOT_AGE_SECONDS,
     BUILD_INFO,
+    PROCESS_RESIDENT_MEMORY_BYTES,
     REQUIRED_AGENTS,
     STAFFED_AGENTS,
     PREDICTED_SERVICE_LEVEL_RATIO,
@@ -507,7 +516,10 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ALL.len(), "duplicate metric name");
         for name in ALL {
-            assert!(name.starts_with("acd_"), "{name}");
+            assert!(
+                name.starts_with("acd_") || name == PROCESS_RESIDENT_MEMORY_BYTES,
+                "{name}"
+            );
             assert!(
                 name.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),

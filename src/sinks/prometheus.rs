@@ -177,6 +177,20 @@ fn nan_if_none(value: Option<f64>) -> f64 {
     value.unwrap_or(f64::NAN)
 }
 
+/// `VmRSS` of `/proc/self/status`; `None` where there is no such file (not Linux).
+fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kib * 1024)
+}
+
 #[derive(Default)]
 struct Cache {
     /// Registered on the first publish, so that every label value exists from then on at 0.
@@ -193,6 +207,7 @@ struct ServiceHandles {
     pending: Gauge,
     queues: Gauge,
     snapshot_age: Gauge,
+    resident_memory: Gauge,
     /// Set again on every publish: a gauge left unchanged for [`IDLE_SERIES_TIMEOUT`] leaves
     /// `/metrics`.
     build_info: Gauge,
@@ -208,6 +223,7 @@ impl ServiceHandles {
             pending: gauge!(t::EVENTS_PENDING),
             queues: gauge!(t::QUEUES),
             snapshot_age: gauge!(t::SNAPSHOT_AGE_SECONDS),
+            resident_memory: gauge!(t::PROCESS_RESIDENT_MEMORY_BYTES),
             build_info: gauge!(t::BUILD_INFO, label::VERSION => env!("CARGO_PKG_VERSION")),
         }
     }
@@ -234,6 +250,9 @@ impl ServiceHandles {
         let oldest = snapshots.iter().map(|s| s.as_of).min();
         let age_ms = oldest.map_or(0, |as_of| now_ms.saturating_sub(as_of).max(0));
         self.snapshot_age.set(age_ms as f64 / 1000.0);
+        if let Some(bytes) = resident_memory_bytes() {
+            self.resident_memory.set(bytes as f64);
+        }
     }
 }
 
@@ -667,6 +686,12 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains(r#"acd_arrival_rate_per_minute{queue="sales",window="today"}"#));
+        let rss: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        assert!(rss > 1e6, "this test process has megabytes resident: {rss}");
         for reason in RejectReason::ALL {
             if reason != RejectReason::NoOffer {
                 assert_line(
