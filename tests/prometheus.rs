@@ -82,7 +82,7 @@ fn real_prometheus_scrapes_the_demo() {
     let labels: Value = serde_json::from_str(&body).unwrap();
     let allowed = [
         "__name__", "instance", "job", "queue", "window", "variant", "quantile", "state", "result",
-        "reason", "version", "le", "outcome",
+        "reason", "version", "le", "outcome", "alert", "severity", "channel",
     ];
     for label in labels["data"].as_array().unwrap() {
         let label = label.as_str().unwrap();

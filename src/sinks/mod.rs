@@ -5,7 +5,7 @@
 //! - [`alert_metrics`]: the alert evaluator's state as gauges and counters in the same recorder.
 //! - [`alertmanager`]: the direct push of alerts to Alertmanager's API.
 //!
-//! The Kafka sinks (KPI topic, dead letters, checkpoints) live in [`crate::kafka`].
+//! The Kafka sinks (KPI and alerts topics, dead letters, checkpoints) live in [`crate::kafka`].
 
 pub mod alert_metrics;
 pub mod alertmanager;
