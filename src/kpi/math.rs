@@ -129,12 +129,14 @@ fn seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// The queue's service level over the sums (the default variant), `None` with no calls.
-pub fn service_level(s: &WindowSums) -> Option<f64> {
-    let answered_in = s.count(Count::AnsweredWithinT) as f64;
-    let abandoned_in = s.count(Count::AbandonedWithinT) as f64;
-    let reached = s.count(Count::ReachedT) as f64;
-    ratio(answered_in, answered_in + abandoned_in + reached)
+/// The queue's service level (the default variant) from calls answered within T, abandoned
+/// within T and reaching T unanswered; `None` with no calls.
+pub fn service_level(answered_in: u64, abandoned_in: u64, reached: u64) -> Option<f64> {
+    let answered_in = answered_in as f64;
+    ratio(
+        answered_in,
+        answered_in + abandoned_in as f64 + reached as f64,
+    )
 }
 
 /// Every windowed KPI, by the definitions in `docs/kpis.md`.
@@ -174,7 +176,7 @@ pub fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpis {
         answered_within_threshold: answered_in as u64,
         abandoned_within_threshold: abandoned_in as u64,
         reached_threshold: reached as u64,
-        service_level: service_level(s),
+        service_level: service_level(answered_in as u64, abandoned_in as u64, reached as u64),
         service_level_ignore_abandons: ratio(answered_in, answered_in + reached),
         service_level_positive: ratio(
             answered_in + abandoned_in,

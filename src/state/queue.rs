@@ -554,9 +554,17 @@ impl QueueState {
         if edge - rule.short_window_ms < held_from {
             return;
         }
-        // Windows ending just before the edge hold the buckets up to it, none after.
-        let short = self.ring.window(rule.short_window_ms, edge - 1);
-        let short_offered = short.count(Count::Offered);
+        let short_from = edge - rule.short_window_ms;
+        let [short_offered, answered_in, abandoned_in, reached] = self.ring.counts_between(
+            short_from,
+            edge,
+            [
+                Count::Offered,
+                Count::AnsweredWithinT,
+                Count::AbandonedWithinT,
+                Count::ReachedT,
+            ],
+        );
         let lookback = rule.short_window_ms + rule.baseline_window_ms;
         let forecast = {
             let (day_start, _) = day_bounds(edge - 1, s);
@@ -566,16 +574,14 @@ impl QueueState {
                 .map(|per_minute| per_minute * rule.baseline_window_ms as f64 / 60_000.0)
         };
         let baseline_offered = forecast.or_else(|| {
-            (edge - lookback >= self.watched_since.max(held_from)).then(|| {
-                let all = self.ring.window(lookback, edge - 1).count(Count::Offered);
-                (all - short_offered) as f64
-            })
+            (edge - lookback >= self.watched_since.max(held_from))
+                .then(|| self.ring.offered_between(edge - lookback, short_from) as f64)
         });
         let inputs = SurgeInputs {
             now: edge,
             short_offered,
             baseline_offered,
-            short_service_level: service_level(&short),
+            short_service_level: service_level(answered_in, abandoned_in, reached),
             sl_target: self.kpi.sl_target,
         };
         if let Some(episode) = self.surge.evaluate(&inputs, rule) {

@@ -134,6 +134,9 @@ impl RingImage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketRing {
     slots: Box<[Bucket]>,
+    /// Each slot's offered count again, packed: the surge rule sums it over an hour of buckets
+    /// every ten seconds, which through the wide slots would read the whole ring each time.
+    offered: Box<[u32]>,
     /// Newest bucket id the ring has advanced to.
     head: i64,
     /// Agents in each state at the start of the oldest bucket still in the ring.
@@ -148,6 +151,7 @@ impl BucketRing {
         let slots = vec![Bucket::fresh(i64::MIN); len].into_boxed_slice();
         let mut ring = BucketRing {
             slots,
+            offered: vec![0; len].into_boxed_slice(),
             head,
             base_agents: [0; N_AGENT_TIMES],
         };
@@ -195,6 +199,7 @@ impl BucketRing {
         for id in first_new..=target {
             let i = self.slot(id);
             self.slots[i] = Bucket::fresh(id);
+            self.offered[i] = 0;
         }
         self.head = target;
     }
@@ -217,6 +222,9 @@ impl BucketRing {
             Delta::Count { what, by, .. } => {
                 let c = &mut b.counts[what.0 as usize];
                 *c = c.wrapping_add_signed(by as i32);
+                if what.0 == Count::Offered as u8 {
+                    self.offered[i] = *c;
+                }
             }
             Delta::Sum { what, ms, .. } => b.sums_ms[what.0 as usize] += ms,
             Delta::AgentStep { ts, state, by } => {
@@ -249,6 +257,33 @@ impl BucketRing {
                 }
             }
             add_steps(&mut agents, &b.steps);
+        }
+        out
+    }
+
+    /// Totals of a few counts over the buckets in `[from, to)` (bucket edges), as far as the
+    /// ring holds them: the cheap path for a rule that needs a handful of counts rather than a
+    /// whole window's KPIs.
+    pub fn counts_between<const N: usize>(
+        &self,
+        from: Millis,
+        to: Millis,
+        which: [Count; N],
+    ) -> [u64; N] {
+        let first = from.div_euclid(BUCKET_MS).max(self.oldest());
+        let last = (to.div_euclid(BUCKET_MS) - 1).min(self.head);
+        let mut out = [0u64; N];
+        if last < first {
+            return out;
+        }
+        // The buckets are consecutive slots from `first`'s, wrapping once at the end.
+        let start = self.slot(first);
+        let n = (last - first + 1) as usize;
+        let (tail, head) = self.slots.split_at(start);
+        for bucket in head.iter().chain(tail).take(n) {
+            for (total, c) in out.iter_mut().zip(which) {
+                *total += bucket.counts[c as usize] as u64;
+            }
         }
         out
     }
@@ -294,6 +329,7 @@ impl BucketRing {
             previous = Some(offset);
             bucket.id = oldest + offset as i64;
             let i = ring.slot(bucket.id);
+            ring.offered[i] = bucket.counts[Count::Offered as usize];
             ring.slots[i] = bucket;
         }
         Some(ring)
@@ -301,7 +337,22 @@ impl BucketRing {
 
     /// Bytes this ring occupies (for the memory budget).
     pub fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.slots)
+        std::mem::size_of_val(&*self.slots) + std::mem::size_of_val(&*self.offered)
+    }
+
+    /// Calls offered in the buckets of `[from, to)` (bucket edges), as far as the ring holds
+    /// them: [`Self::counts_between`] for the one count the surge baseline needs, read from
+    /// the packed copy.
+    pub fn offered_between(&self, from: Millis, to: Millis) -> u64 {
+        let first = from.div_euclid(BUCKET_MS).max(self.oldest());
+        let last = (to.div_euclid(BUCKET_MS) - 1).min(self.head);
+        if last < first {
+            return 0;
+        }
+        let start = self.slot(first);
+        let n = (last - first + 1) as usize;
+        let (tail, head) = self.offered.split_at(start);
+        head.iter().chain(tail).take(n).map(|&c| c as u64).sum()
     }
 }
 
@@ -533,6 +584,17 @@ mod props {
             prop_assert_eq!(w.count(Count::Offered) as i64, expected);
             prop_assert_eq!(w.agent_ms(AgentTime::Ready), brute_agent_ms(&timed, from, as_of));
             prop_assert!(as_of - from <= len && as_of - from > len - BUCKET_MS);
+            // The cheap path agrees with the window ending at a bucket edge.
+            let edge = as_of.div_euclid(BUCKET_MS) * BUCKET_MS;
+            let [offered] = ring.counts_between(edge - len, edge, [Count::Offered]);
+            let expected: i64 = counts
+                .iter()
+                .filter(|&&(t, _)| (edge - len..edge).contains(&(as_of - t)))
+                .map(|&(_, by)| by)
+                .sum();
+            prop_assert_eq!(offered as i64, expected);
+            prop_assert_eq!(offered, ring.window(len, edge - 1).count(Count::Offered));
+            prop_assert_eq!(offered, ring.offered_between(edge - len, edge));
         }
     }
 }
