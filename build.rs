@@ -1,4 +1,4 @@
-//! Compiles the wire contract in `proto/` into Rust, included by `src/pb.rs`.
+//! Compiles the wire contract in `proto/` into Rust, included by `src/decode/pb.rs`.
 //!
 //! `protox` parses the `.proto` files in pure Rust so that building needs no system `protoc`.
 

@@ -2,49 +2,49 @@
 //!
 //! # Layout
 //!
-//! Data flows `source → decode → state → kpi → alerts → sinks (prometheus, kafka,
-//! alertmanager)`: every publish tick turns the engine's state into KPI snapshots, the alert
-//! evaluator turns those into firing and resolved transitions, and both leave through the sinks.
+//! Data flows `sources → decode → state → kpi → pipeline → sinks`. An event enters through a
+//! [`sources`] file, is decoded by [`decode`] and applied to the per-queue state by the
+//! [`pipeline`]; every publish tick the pipeline turns [`state`] into [`kpi`] snapshots,
+//! evaluates the [`alerts`] rules on them, and hands both to the [`sinks`].
 //!
-//! - [`source`]: where events come from: recorded files; [`sim`], the seeded call-centre
-//!   simulator (Erlang-A arrivals, handling, abandons, breaks, surges); and the Kafka consumer
-//!   in [`kafka`], which also holds the Kafka sinks (KPI and alerts topics, dead letters,
-//!   checkpoints).
+//! - [`sources`]: where events come from, one file per source behind one trait: recorded
+//!   files, the simulator (timed by the demo clock), Kafka.
 //! - [`event`]: the CTI event contract as domain types (what every decoder produces).
-//! - [`decode`]: the JSON and protobuf wire formats of events and KPI snapshots, and why a
-//!   payload is rejected.
-//! - `pb` (private): the code generated from `proto/acd/v1`, the only module naming its types.
+//! - [`decode`]: the JSON and protobuf wire formats of events, KPI snapshots and alerts, and
+//!   why a payload is rejected; the generated protobuf code stays private inside it.
 //! - [`ledger`]: outcome of every consumed event and the reasons for rejections.
 //! - [`state`]: per-queue state machines, sliding windows and the engine that applies events.
 //! - [`kpi`]: pure KPI math over window sums, the KPI snapshot shape, Erlang C staffing and
 //!   the surge-episode detector.
-//! - [`alerts`]: alert rules over the KPI snapshots and the service's health, the pure
-//!   evaluator that turns them into firing and resolved transitions, and the per-publish
-//!   dispatch shared by `demo` and `run`.
-//! - [`sinks`]: where KPIs and alerts go: Prometheus gauges and counters, Alertmanager.
+//! - [`alerts`]: alert rules over the KPI snapshots and the service's health, and the pure
+//!   evaluator that turns them into firing and resolved transitions.
+//! - [`pipeline`]: the one loop: apply, publish, alert, hand to the sinks; partitions,
+//!   checkpoints and the bounded stop.
+//! - [`sinks`]: where KPIs and alerts go: Prometheus and the HTTP edge, Alertmanager, Kafka.
+//! - [`sim`]: the seeded call-centre simulator (Erlang-A arrivals, handling, abandons, breaks,
+//!   surges) behind the demo source, `simulate` and the benches.
+//! - [`kafka`]: what the Kafka source and sink share: client settings, topics, the checkpoint
+//!   protocol, topic admin.
 //! - [`telemetry`]: the catalogue of metric names, described once at start-up.
-//! - [`http`]: the HTTP edge: `/metrics`, `/healthz`, `/readyz`.
 //! - [`config`]: the TOML file and `ACDSTREAM_…` overrides, checked at start-up.
-//! - [`replay`]: a recorded file through the engine in event time, and its report.
-//! - [`demo`]: the simulator → engine → `/metrics` (and alerts) pipeline in real time.
-//! - [`run`]: the service: Kafka → engine → KPI and alerts topics, Prometheus, Alertmanager,
-//!   dead letters, checkpoints.
+//! - The commands, each a thin wiring of a source, a clock and sinks: [`replay`] (a file in
+//!   event time, and its report), [`demo`] (the simulator in real time), [`run`] (the Kafka
+//!   service); [`serve`] starts what the live two share (the recorder, HTTP, alerting).
 
 pub mod alerts;
 pub mod config;
 pub mod decode;
 pub mod demo;
-
 pub mod event;
-pub mod http;
 pub mod kafka;
 pub mod kpi;
 pub mod ledger;
-mod pb;
+pub mod pipeline;
 pub mod replay;
 pub mod run;
+pub mod serve;
 pub mod sim;
 pub mod sinks;
-pub mod source;
+pub mod sources;
 pub mod state;
 pub mod telemetry;

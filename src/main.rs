@@ -1,22 +1,24 @@
 //! The `acdstream` command line: the only place that turns errors into exit codes.
 
+use std::future::Future;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use acdstream::config::{format_duration, parse_duration, Config, LogFormat};
 use acdstream::decode::{self, Format};
 use acdstream::demo::{self, DemoOptions};
 use acdstream::sim::{Scenario, Simulator};
-use acdstream::source::file::LineSource;
-use acdstream::{kafka, replay, run, sinks};
+use acdstream::sinks::kafka::Role;
+use acdstream::sources::file::{FileSource, LineSource};
+use acdstream::{kafka, replay, run};
 
 /// Real-time ACD/CTI event stream processor: contact-centre KPIs (service level, ASA, abandon
 /// rate, occupancy …) over sliding windows, for Prometheus/Grafana wallboards.
@@ -195,19 +197,18 @@ fn run(command: Command, config: Config) -> Result<()> {
                     format_duration(Duration::from_millis(history as u64))
                 );
             }
+            let stop_within = config.kafka.shutdown_timeout;
             let opts = DemoOptions {
                 listen: listen.unwrap_or(config.http.listen),
                 speed,
                 seed,
                 warmup,
                 publish_interval: config.publish.interval,
+                shutdown_timeout: stop_within,
                 alerts: config.alerts.clone(),
             };
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(async {
-                let shutdown = CancellationToken::new();
-                tokio::spawn(cancel_on_signal(shutdown.clone()));
-                let ledger = demo::run(opts, settings, shutdown).await?;
+            live(stop_within, |shutdown, tasks| async move {
+                let ledger = demo::run(opts, settings, &shutdown, &tasks).await?;
                 tracing::info!(
                     consumed = ledger.consumed,
                     applied = ledger.applied,
@@ -218,17 +219,20 @@ fn run(command: Command, config: Config) -> Result<()> {
             })
         }
         Command::Run => {
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(serve_kafka(config))
+            let stop_within = config.kafka.shutdown_timeout;
+            live(stop_within, |shutdown, tasks| async move {
+                run::run(config, &shutdown, &tasks).await?;
+                Ok(())
+            })
         }
         Command::Topics {
             partitions,
             replication_factor,
         } => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let specs = kafka::admin::topic_specs(&config.kafka, partitions);
+            let specs = kafka::admin::topic_specs(&run::topics(&config.kafka), partitions);
             for (topic, result) in runtime.block_on(kafka::admin::create_topics(
-                &config.kafka,
+                &run::client(&config.kafka),
                 &specs,
                 replication_factor,
             ))? {
@@ -242,12 +246,21 @@ fn run(command: Command, config: Config) -> Result<()> {
             window,
             show_rejections,
         } => {
-            let mut source = LineSource::open(&file)?;
-            let bar = progress_bar(source.total_bytes);
+            let lines = LineSource::open(&file)?;
+            let bar = progress_bar(lines.total_bytes);
+            let progress = bar.clone();
+            let source = FileSource::new(
+                lines,
+                &file.display().to_string(),
+                Box::new(move |n| progress.set_position(n)),
+            );
             let wall = jiff::Timestamp::now().as_millisecond();
-            let report = replay::replay(&mut source, settings, wall, show_rejections, &mut |n| {
-                bar.set_position(n)
-            })?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .context("starting the async runtime")?;
+            let report =
+                runtime.block_on(replay::replay(source, settings, wall, show_rejections))?;
             bar.finish_and_clear();
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
@@ -332,43 +345,36 @@ fn run(command: Command, config: Config) -> Result<()> {
     }
 }
 
-/// `run`: the HTTP edge and the Kafka ingest thread, one shutdown token.
-async fn serve_kafka(config: Config) -> Result<()> {
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    let handle = sinks::prometheus::install()?;
-    let listener = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .with_context(|| format!("listening on {} (http.listen)", config.http.listen))?;
-    println!(
-        "acdstream: metrics at http://{}/metrics, health at /healthz and /readyz",
-        config.http.listen
-    );
-    let ready = Arc::new(AtomicBool::new(false));
-    let http = tokio::spawn(acdstream::http::serve(
-        listener,
-        acdstream::http::HttpState {
-            handle: handle.clone(),
-            ready: ready.clone(),
-        },
-        shutdown.clone(),
-    ));
-    let alerts = acdstream::alerts::AlertDispatch::start(config.alerts.clone(), &shutdown)?;
-    let service = run::Service {
-        config,
-        sink: Arc::new(sinks::prometheus::PrometheusSink::new(handle)),
-        alerts,
-        registry: Arc::new(acdstream::state::SnapshotRegistry::default()),
-        ready,
-        shutdown: shutdown.clone(),
-    };
-    let result = tokio::task::spawn_blocking(move || run::run(service))
-        .await
-        .context("ingest thread")?;
-    shutdown.cancel();
-    let _ = http.await;
-    result?;
-    Ok(())
+/// A live command (`demo`, `run`) on a multi-threaded runtime, with the one shutdown path:
+/// SIGINT or SIGTERM cancels `shutdown`; the command then stops its pipeline (bounded by
+/// `stop_within` inside), and the tasks it left on `tasks` (HTTP, the Alertmanager push) get
+/// what is left of the deadline to deliver and end. A second signal, or the deadline
+/// passing, ends the process at once.
+fn live<F, Fut>(stop_within: Duration, command: F) -> Result<()>
+where
+    F: FnOnce(CancellationToken, TaskTracker) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        // Time for the pipeline's own bounded stop, and then for the tasks to finish.
+        let deadline = stop_within + stop_within / 2;
+        tokio::spawn(on_signals(shutdown.clone(), deadline));
+        let result = command(shutdown.clone(), tasks.clone()).await;
+        shutdown.cancel();
+        tasks.close();
+        if tokio::time::timeout(stop_within / 2, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "background tasks (HTTP, Alertmanager push) did not end in time; stopping anyway"
+            );
+        }
+        result
+    })
 }
 
 /// `simulate --brokers`: the simulator's events to a Kafka topic, keyed by queue id.
@@ -379,7 +385,7 @@ fn produce_events(
     simulator: Simulator,
     realtime_speed: Option<f64>,
 ) -> Result<u64> {
-    let producer = kafka::producer::KafkaProducer::new(kafka)?;
+    let producer = run::kafka_sink(kafka)?;
     let started = std::time::Instant::now();
     let mut first_ts = None;
     let mut n = 0u64;
@@ -401,7 +407,7 @@ fn produce_events(
         n += 1;
     }
     producer.flush(Duration::from_secs(30))?;
-    let failed = producer.stats.failed(kafka::producer::Role::Events);
+    let failed = producer.stats.failed(Role::Events);
     if failed > 0 {
         bail!("{failed} of {n} events were not delivered to {topic}");
     }
@@ -424,27 +430,63 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
-/// SIGINT or SIGTERM cancels the token: the one shutdown path.
-async fn cancel_on_signal(token: CancellationToken) {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(err) => {
-                    tracing::warn!(%err, "cannot listen for SIGTERM; Ctrl-C still works");
-                    let _ = tokio::signal::ctrl_c().await;
-                    token.cancel();
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+/// The first SIGINT or SIGTERM cancels the token: the one shutdown path. A second one, or
+/// `deadline` passing after the first, exits at once with a non-zero code.
+async fn on_signals(token: CancellationToken, deadline: Duration) {
+    let mut signals = Signals::new();
+    signals.next().await;
+    tracing::info!(
+        "shutting down (within {}; a second Ctrl-C stops at once)",
+        format_duration(deadline)
+    );
+    token.cancel();
+    tokio::select! {
+        () = signals.next() => {
+            tracing::warn!("second signal: exiting without finishing the shutdown");
+            std::process::exit(130);
+        }
+        // A second of slack: a stop that ends right at its bounds is not a hung one.
+        () = tokio::time::sleep(deadline + Duration::from_secs(1)) => {
+            tracing::error!(
+                "shutdown did not finish within {}; exiting anyway",
+                format_duration(deadline)
+            );
+            std::process::exit(1);
         }
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("shutting down");
-    token.cancel();
+}
+
+/// SIGINT and SIGTERM as one stream (SIGINT alone where SIGTERM cannot be had).
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let term = signal(SignalKind::terminate())
+                .inspect_err(
+                    |err| tracing::warn!(%err, "cannot listen for SIGTERM; Ctrl-C still works"),
+                )
+                .ok();
+            Signals { term }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(term) = &mut self.term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -1,131 +1,42 @@
-//! `acdstream replay`: a recorded event file through the same engine the live service runs,
-//! with "now" taken from event time so the result is deterministic.
+//! `acdstream replay`: a recorded event file through the same pipeline the live service runs,
+//! with "now" taken from event time so that the result is deterministic, and its report.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::format_duration;
-use crate::decode::{self, Format};
 use crate::event::Millis;
-use crate::kpi::surge::{Episode, EpisodeOutcome};
+use crate::kpi::surge::EpisodeOutcome;
 use crate::kpi::{KpiSnapshot, WindowKpis};
-use crate::ledger::{LedgerCounts, Outcome, RejectReason};
-use crate::source::file::{LineSource, SourceError};
+use crate::pipeline::{Clock, Pipeline, PipelineSettings, Report, Sinks};
+use crate::sources::file::{FileSource, SourceError};
 use crate::state::{Engine, EngineSettings, TimeMode};
 
-/// One rejected line, for the report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rejection {
-    pub line: u64,
-    pub reason: RejectReason,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct ReplayReport {
-    pub snapshots: Vec<KpiSnapshot>,
-    pub ledger: LedgerCounts,
-    /// Every reason that occurred, with its count.
-    pub rejected_by_reason: Vec<(RejectReason, u64)>,
-    /// The first rejections in line order (at most the number asked for).
-    pub rejections: Vec<Rejection>,
-    pub blank_lines: u64,
-    /// Surge episodes that ended, in the order they ended, with their queue id; episodes still
-    /// open at the end are in the snapshots.
-    pub episodes: Vec<(String, Episode)>,
-}
-
-/// Replays every line of `source`. `wall` is the real clock, only used to refuse timestamps
-/// from the future; `progress` is told how many bytes have been read.
-pub fn replay(
-    source: &mut LineSource,
+/// Replays every line of `source` (a [`FileSource`] over the file). `wall` is the real
+/// clock, only used to refuse timestamps from the future; the first `keep_rejections`
+/// rejections are listed with their line numbers.
+pub async fn replay(
+    mut source: FileSource,
     settings: Arc<EngineSettings>,
     wall: Millis,
     keep_rejections: usize,
-    progress: &mut dyn FnMut(u64),
-) -> Result<ReplayReport, SourceError> {
-    let mut engine = Engine::new(settings, TimeMode::EventTime);
-    let mut rejections = Rejections {
-        keep: keep_rejections,
-        list: Vec::new(),
-    };
-    let mut blank_lines = 0;
-    let mut since_progress = 0u32;
-    let mut episodes = Vec::new();
-    while let Some((line, bytes)) = source.next_line()? {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            blank_lines += 1;
-            continue;
-        }
-        match decode::decode(Format::Json, bytes) {
-            Ok(event) => {
-                if let Outcome::Rejected(reason) = engine.apply(&event, line, wall) {
-                    rejections.note(line, reason, reason.explain().to_string());
-                }
-            }
-            Err(err) => {
-                engine.reject(err.reason());
-                rejections.note(line, err.reason(), err.to_string());
-            }
-        }
-        rejections.note_resolved(&mut engine);
-        episodes.extend(engine.take_episodes());
-        since_progress += 1;
-        if since_progress == 4096 {
-            since_progress = 0;
-            progress(source.bytes_read());
-        }
-    }
-    progress(source.bytes_read());
-    engine.finish();
-    rejections.note_resolved(&mut engine);
-    let mut rejections = rejections.list;
-    rejections.sort_by_key(|r| r.line);
-    let snapshots = engine.snapshots(wall);
-    episodes.extend(engine.take_episodes());
-    let ledger = engine.ledger();
-    let rejected_by_reason = RejectReason::ALL
-        .iter()
-        .map(|&r| (r, ledger.rejected_by(r)))
-        .filter(|&(_, n)| n > 0)
-        .collect();
-    Ok(ReplayReport {
-        snapshots,
-        ledger: ledger.counts(),
-        rejected_by_reason,
-        rejections,
-        blank_lines,
-        episodes: episodes
-            .into_iter()
-            .map(|(queue, e)| (queue.to_string(), e))
-            .collect(),
-    })
-}
-
-/// The first `keep` rejections, for the report.
-struct Rejections {
-    keep: usize,
-    list: Vec<Rejection>,
-}
-
-impl Rejections {
-    fn note(&mut self, line: u64, reason: RejectReason, detail: String) {
-        if self.list.len() < self.keep {
-            self.list.push(Rejection {
-                line,
-                reason,
-                detail,
-            });
-        }
-    }
-
-    /// Pending events rejected later are reported at their own line.
-    fn note_resolved(&mut self, engine: &mut Engine) {
-        for r in engine.take_resolutions() {
-            if let Outcome::Rejected(reason) = r.outcome {
-                self.note(r.origin, reason, reason.explain().to_string());
-            }
-        }
+) -> Result<Report, SourceError> {
+    let pipeline = Pipeline::new(
+        Engine::new(settings, TimeMode::EventTime),
+        Clock::Fixed(wall),
+        PipelineSettings {
+            keep_rejections,
+            ..PipelineSettings::default()
+        },
+        Sinks::default(),
+    );
+    // Nothing stops a replay but the end of its file.
+    let report = pipeline.run(&mut source, &CancellationToken::new()).await;
+    match source.take_error() {
+        Some(error) => Err(error),
+        None => Ok(report),
     }
 }
 
@@ -142,7 +53,7 @@ fn num(v: Option<f64>) -> String {
 }
 
 /// The human report: one row per queue for `window`, then the ledger and rejections.
-pub fn render_table(report: &ReplayReport, window: &str) -> String {
+pub fn render_table(report: &Report, window: &str) -> String {
     let mut out = String::new();
     let as_of = report
         .snapshots
@@ -205,7 +116,7 @@ fn duration_ms(ms: Millis) -> String {
 }
 
 /// Every surge episode: queue, onset, outcome and response time; then those still open.
-pub fn render_episodes(report: &ReplayReport) -> String {
+pub fn render_episodes(report: &Report) -> String {
     let mut out = String::new();
     let open: Vec<&KpiSnapshot> = report.snapshots.iter().filter(|s| s.surge.active).collect();
     let count = |o: EpisodeOutcome| {
@@ -260,7 +171,7 @@ pub fn render_episodes(report: &ReplayReport) -> String {
 }
 
 /// The ledger line, rejections by reason and the first rejected lines.
-pub fn render_ledger(report: &ReplayReport) -> String {
+pub fn render_ledger(report: &Report) -> String {
     let mut out = String::new();
     let l = &report.ledger;
     let _ = writeln!(
@@ -288,7 +199,8 @@ pub fn render_ledger(report: &ReplayReport) -> String {
             .collect();
         let _ = writeln!(out, "rejected by reason: {}", by.join(", "));
         for r in &report.rejections {
-            let _ = writeln!(out, "  line {}: {}: {}", r.line, r.reason.label(), r.detail);
+            let line = r.origin.position;
+            let _ = writeln!(out, "  line {line}: {}: {}", r.reason.label(), r.detail);
         }
         let shown = report.rejections.len() as u64;
         if l.rejected > shown {
@@ -299,68 +211,4 @@ pub fn render_ledger(report: &ReplayReport) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const WALL: Millis = 1_800_000_000_000;
-
-    fn run(text: &'static str) -> ReplayReport {
-        let mut src = LineSource::from(text.as_bytes());
-        replay(
-            &mut src,
-            Arc::new(EngineSettings::default()),
-            WALL,
-            10,
-            &mut |_| {},
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn bad_lines_are_reported_with_their_line_numbers_and_the_ledger_balances() {
-        let report = run(concat!(
-            r#"{"event_id":"1","ts":1767603600000,"type":"offered","call_id":"c1","queue_id":"q"}"#,
-            "\n",
-            "not json\n",
-            "\n",
-            r#"{"event_id":"2","ts":1767603601000,"type":"answered","call_id":"c9","queue_id":"q","agent_id":"a"}"#,
-            "\n",
-            r#"{"event_id":"3","ts":1767603602000,"type":"teleported","call_id":"c1","queue_id":"q"}"#,
-            "\n",
-            r#"{"event_id":"1","ts":1767603600000,"type":"offered","call_id":"c1","queue_id":"q"}"#,
-            "\n",
-        ));
-        let l = report.ledger;
-        assert_eq!(
-            (
-                l.consumed,
-                l.applied,
-                l.duplicate,
-                l.late,
-                l.rejected,
-                l.pending
-            ),
-            (5, 1, 1, 0, 3, 0)
-        );
-        let lines: Vec<(u64, RejectReason)> = report
-            .rejections
-            .iter()
-            .map(|r| (r.line, r.reason))
-            .collect();
-        assert_eq!(
-            lines,
-            vec![
-                (2, RejectReason::Malformed),
-                (4, RejectReason::NoOffer),
-                (5, RejectReason::UnknownType)
-            ]
-        );
-        assert_eq!(report.blank_lines, 1);
-        let text = render_table(&report, "today");
-        assert!(
-            text.contains("consumed 5 = applied 1 + duplicate 1 + late 0 + rejected 3"),
-            "{text}"
-        );
-        assert!(text.contains("line 4: no_offer"), "{text}");
-    }
-}
+mod tests;

@@ -11,7 +11,6 @@
 //! [`crate::decode::encode_alert`]), Alertmanager's API ([`crate::sinks::alertmanager`]) and
 //! `/metrics` ([`crate::sinks::alert_metrics`]).
 
-pub mod dispatch;
 pub mod evaluator;
 pub mod rules;
 
@@ -21,7 +20,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Millis;
 
-pub use dispatch::AlertDispatch;
 pub use evaluator::{AlertEvaluator, HealthInputs, REJECTED_WINDOW_MS};
 pub use rules::{
     AlertSettings, LagRule, OldestWaitRule, QueueRules, RejectedRule, ServiceLevelRule,

@@ -24,6 +24,7 @@
 
 pub(crate) mod contract;
 mod json;
+mod pb;
 mod protobuf;
 
 use std::fmt;

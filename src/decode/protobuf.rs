@@ -2,10 +2,10 @@
 //! `acd.v1.AlertNotification` message per payload, with no length prefix (Kafka frames each
 //! message).
 //!
-//! The generated types stay behind `crate::pb`; this module only routes to it, and its tests
+//! The generated types stay behind the private `pb` module beside this one; this module only routes to it, and its tests
 //! feed hand-written wire bytes, as a producer in another language would send them.
 
-pub(crate) use crate::pb::{
+pub(crate) use super::pb::{
     decode_alert, decode_event, decode_snapshot, encode_alert, encode_event, encode_snapshot,
 };
 

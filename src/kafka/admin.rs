@@ -6,8 +6,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
-use super::{client_config, KafkaSinkError};
-use crate::config::KafkaConfig;
+use super::{client_config, ClientSettings, KafkaSinkError, Topics};
 
 /// A topic acdstream uses, with how it should be created.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,22 +20,22 @@ pub struct TopicSpec {
 /// The five topics of `acdstream run`: events and dead letters, the compacted KPI topic, the
 /// compacted checkpoint topic with as many partitions as the events, and the alerts topic
 /// (a log of transitions, not compacted: every firing and resolve is a notification).
-pub fn topic_specs(cfg: &KafkaConfig, partitions: i32) -> Vec<TopicSpec> {
+pub fn topic_specs(topics: &Topics, partitions: i32) -> Vec<TopicSpec> {
     let spec = |name: &str, partitions, compact| TopicSpec {
         name: name.to_string(),
         partitions,
         compact,
     };
     vec![
-        spec(&cfg.events_topic, partitions, false),
-        spec(&cfg.dlq_topic, 1, false),
-        spec(&cfg.kpi_topic, partitions, true),
-        spec(&cfg.checkpoint_topic, partitions, true),
-        spec(&cfg.alerts_topic, 1, false),
+        spec(&topics.events, partitions, false),
+        spec(&topics.dead_letters, 1, false),
+        spec(&topics.kpi, partitions, true),
+        spec(&topics.checkpoints, partitions, true),
+        spec(&topics.alerts, 1, false),
     ]
 }
 
-fn admin(cfg: &KafkaConfig) -> Result<AdminClient<DefaultClientContext>, KafkaSinkError> {
+fn admin(cfg: &ClientSettings) -> Result<AdminClient<DefaultClientContext>, KafkaSinkError> {
     client_config(cfg)
         .create()
         .map_err(|error| KafkaSinkError::Client {
@@ -49,7 +48,7 @@ fn admin(cfg: &KafkaConfig) -> Result<AdminClient<DefaultClientContext>, KafkaSi
 /// broker; 3 for a production cluster); one that already exists is left as it is. Returns what
 /// happened to each.
 pub async fn create_topics(
-    cfg: &KafkaConfig,
+    cfg: &ClientSettings,
     specs: &[TopicSpec],
     replication_factor: i32,
 ) -> Result<Vec<(String, String)>, KafkaSinkError> {
@@ -86,7 +85,7 @@ pub async fn create_topics(
 
 /// Partition count of a topic, or an error saying it is missing.
 pub fn partition_count(
-    cfg: &KafkaConfig,
+    cfg: &ClientSettings,
     topic: &str,
     timeout: Duration,
 ) -> Result<usize, KafkaSinkError> {
@@ -109,16 +108,20 @@ pub fn partition_count(
 
 /// Start-up check: every topic exists, and the checkpoint topic can hold one checkpoint
 /// partition per events partition. Returns the events topic's partition count.
-pub fn check_topics(cfg: &KafkaConfig, timeout: Duration) -> Result<usize, KafkaSinkError> {
-    let events = partition_count(cfg, &cfg.events_topic, timeout)?;
-    for topic in [&cfg.kpi_topic, &cfg.dlq_topic, &cfg.alerts_topic] {
+pub fn check_topics(
+    cfg: &ClientSettings,
+    topics: &Topics,
+    timeout: Duration,
+) -> Result<usize, KafkaSinkError> {
+    let events = partition_count(cfg, &topics.events, timeout)?;
+    for topic in [&topics.kpi, &topics.dead_letters, &topics.alerts] {
         partition_count(cfg, topic, timeout)?;
     }
-    let checkpoints = partition_count(cfg, &cfg.checkpoint_topic, timeout)?;
+    let checkpoints = partition_count(cfg, &topics.checkpoints, timeout)?;
     if checkpoints < events {
         return Err(KafkaSinkError::CheckpointPartitions {
-            checkpoints: cfg.checkpoint_topic.clone(),
-            events: cfg.events_topic.clone(),
+            checkpoints: topics.checkpoints.clone(),
+            events: topics.events.clone(),
             have: checkpoints,
             need: events,
         });

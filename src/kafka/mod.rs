@@ -1,20 +1,42 @@
-//! The Kafka edge of `acdstream run`, one file per role:
+//! What the Kafka source and the Kafka sink share:
 //!
-//! - [`consumer`]: the event source: a group consumer whose rebalance callback restores the
-//!   assigned partitions from their checkpoints and starts them at the right offset; it also
-//!   watches broker health and consumer lag.
-//! - [`producer`]: the sinks: KPI snapshots, dead letters and checkpoints.
-//! - [`checkpoints`]: the checkpoint topic's protocol (keys, round markers, where to resume).
-//! - [`admin`]: topic checks at start-up, and topic creation for tests and demos.
+//! - [`ClientSettings`] and [`Topics`]: the brokers, librdkafka's pass-through properties and
+//!   the five topic names, as plain values (the configuration builds them; nothing here reads
+//!   the configuration).
+//! - [`checkpoints`]: the checkpoint topic's protocol (keys, round markers, where to resume),
+//!   written by [`crate::sinks::kafka`] and read by [`crate::sources::kafka`].
+//! - [`admin`]: topic checks at start-up, and topic creation (`acdstream topics`, tests).
 
 pub mod admin;
 pub mod checkpoints;
-pub mod consumer;
-pub mod producer;
+
+use std::collections::BTreeMap;
 
 use rdkafka::ClientConfig;
 
-use crate::config::KafkaConfig;
+/// The brokers and librdkafka properties every client of acdstream is created with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    /// librdkafka properties passed through (SASL, TLS, tuning), keys as librdkafka spells them.
+    pub properties: BTreeMap<String, String>,
+}
+
+/// The topics of `acdstream run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    /// CTI events, keyed by queue id so that one partition owns each queue.
+    pub events: String,
+    /// Rejected events with their original payload and the reason in headers.
+    pub dead_letters: String,
+    /// KPI snapshots, keyed by queue id; compacted.
+    pub kpi: String,
+    /// Per-partition state checkpoints; compacted, as many partitions as `events`.
+    pub checkpoints: String,
+    /// Alert notifications: one record per firing and per resolved transition.
+    pub alerts: String,
+}
 
 /// Errors at the Kafka boundary, phrased for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +71,10 @@ pub enum KafkaSinkError {
         partition: i32,
         error: rdkafka::error::KafkaError,
     },
+    #[error(
+        "cannot start the Kafka poll thread: {0}; the process may be out of threads or memory"
+    )]
+    Thread(String),
     #[error("Kafka request failed: {0}")]
     Request(#[from] rdkafka::error::KafkaError),
 }
@@ -61,7 +87,7 @@ pub(crate) fn default_property(c: &mut ClientConfig, key: &str, value: &str) {
 }
 
 /// Client settings shared by every client: the brokers, then the pass-through properties.
-pub fn client_config(cfg: &KafkaConfig) -> ClientConfig {
+pub(crate) fn client_config(cfg: &ClientSettings) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &cfg.brokers);
     for (key, value) in &cfg.properties {

@@ -1,14 +1,17 @@
-//! Where KPI snapshots, service health and alerts go once they have been computed.
+//! Where KPI snapshots, service health and alerts go once they have been computed, one file
+//! per sink; each takes its own settings, never the whole configuration.
 //!
 //! - [`prometheus`]: gauges and counters in the process's `metrics` recorder, rendered for
-//!   scrapes by [`crate::http`].
+//!   scrapes by [`http`].
 //! - [`alert_metrics`]: the alert evaluator's state as gauges and counters in the same recorder.
 //! - [`alertmanager`]: the direct push of alerts to Alertmanager's API.
-//!
-//! The Kafka sinks (KPI and alerts topics, dead letters, checkpoints) live in [`crate::kafka`].
+//! - [`kafka`]: the KPI and alerts topics, dead letters and checkpoints.
+//! - [`http`]: `/metrics`, `/healthz` and `/readyz`.
 
 pub mod alert_metrics;
 pub mod alertmanager;
+pub mod http;
+pub mod kafka;
 pub mod prometheus;
 
 pub use prometheus::{install, PrometheusSink};

@@ -6,9 +6,9 @@
 
 use prost::Message;
 
+use super::contract::{Parts, WireEnum, WireEvent};
+use super::{alert_transition, quote, DecodeError};
 use crate::alerts::{Alert, AlertName, AlertState, Severity, Transition};
-use crate::decode::contract::{Parts, WireEnum, WireEvent};
-use crate::decode::{alert_transition, quote, DecodeError};
 use crate::event::{self, CtiEvent};
 use crate::kpi::{KpiSnapshot, NowKpis, Staffing, SurgeSnapshot, WindowKpis, Windows};
 use crate::ledger::RejectReason;

@@ -1,4 +1,4 @@
-//! The Kafka sinks: KPI snapshots, alerts, dead letters and checkpoints, through one producer.
+//! The Kafka sink: KPI snapshots, alerts, dead letters and checkpoints, through one producer.
 //!
 //! Sends never block the ingest loop: records go to librdkafka's queue and a background thread
 //! delivers them. Deliveries and failures are counted per role for the service's metrics.
@@ -12,10 +12,9 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
-use super::{client_config, default_property, KafkaSinkError};
 use crate::alerts::Transition;
-use crate::config::KafkaConfig;
 use crate::decode::{encode_alert, encode_snapshot, Format};
+use crate::kafka::{client_config, default_property, ClientSettings, KafkaSinkError, Topics};
 use crate::kpi::KpiSnapshot;
 use crate::ledger::RejectReason;
 
@@ -93,13 +92,23 @@ pub struct DeadLetter<'a> {
     pub payload: &'a [u8],
     pub reason: RejectReason,
     pub detail: &'a str,
-    pub source_topic: &'a str,
+    /// Where in the events topic it was read.
     pub partition: i32,
     pub offset: i64,
 }
 
-pub struct KafkaProducer {
+/// What the sink needs to know: where to connect, the topics and the payload formats.
+#[derive(Debug, Clone)]
+pub struct KafkaSinkSettings {
+    pub client: ClientSettings,
+    pub topics: Topics,
+    pub kpi_format: Format,
+    pub alerts_format: Format,
+}
+
+pub struct KafkaSink {
     producer: ThreadedProducer<DeliveryCounter>,
+    events_topic: String,
     kpi_topic: String,
     kpi_format: Format,
     dlq_topic: String,
@@ -112,10 +121,10 @@ pub struct KafkaProducer {
 /// How long a send waits for room in librdkafka's queue before giving up on a record.
 const QUEUE_FULL_PATIENCE: Duration = Duration::from_secs(5);
 
-impl KafkaProducer {
-    pub fn new(cfg: &KafkaConfig) -> Result<KafkaProducer, KafkaSinkError> {
+impl KafkaSink {
+    pub fn new(settings: &KafkaSinkSettings) -> Result<KafkaSink, KafkaSinkError> {
         let stats = Arc::new(ProduceStats::default());
-        let mut c = client_config(cfg);
+        let mut c = client_config(&settings.client);
         // Checkpoints and dead letters must not be lost to a leader change.
         c.set("acks", "all");
         default_property(&mut c, "linger.ms", "5");
@@ -127,14 +136,16 @@ impl KafkaProducer {
                 role: "producer",
                 error,
             })?;
-        Ok(KafkaProducer {
+        let topics = &settings.topics;
+        Ok(KafkaSink {
             producer,
-            kpi_topic: cfg.kpi_topic.clone(),
-            kpi_format: cfg.kpi_format,
-            dlq_topic: cfg.dlq_topic.clone(),
-            checkpoint_topic: cfg.checkpoint_topic.clone(),
-            alerts_topic: cfg.alerts_topic.clone(),
-            alerts_format: cfg.alerts_format,
+            events_topic: topics.events.clone(),
+            kpi_topic: topics.kpi.clone(),
+            kpi_format: settings.kpi_format,
+            dlq_topic: topics.dead_letters.clone(),
+            checkpoint_topic: topics.checkpoints.clone(),
+            alerts_topic: topics.alerts.clone(),
+            alerts_format: settings.alerts_format,
             stats,
         })
     }
@@ -225,7 +236,7 @@ impl KafkaProducer {
             })
             .insert(Header {
                 key: "acd-source-topic",
-                value: Some(d.source_topic),
+                value: Some(self.events_topic.as_str()),
             })
             .insert(Header {
                 key: "acd-source-partition",

@@ -1,0 +1,107 @@
+//! What the live commands (`demo`, `run`) start around their pipeline, once: the Prometheus
+//! recorder, the HTTP edge (`/metrics`, `/healthz`, `/readyz`) and the sinks that go with
+//! them, all tied to one shutdown token and one task tracker that the caller joins.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::alerts::AlertSettings;
+use crate::pipeline::{Alerting, Sinks};
+use crate::sinks::alertmanager::AlertmanagerError;
+use crate::sinks::http::{serve, HttpState};
+use crate::sinks::kafka::KafkaSink;
+use crate::sinks::prometheus::{install, PrometheusSink};
+use crate::sinks::SinkError;
+use crate::state::EngineSettings;
+
+/// Why a live command could not start. Messages say what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "cannot listen on {addr}: {source}; pick another address with --listen or http.listen"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Alertmanager(#[from] AlertmanagerError),
+}
+
+/// The running HTTP edge and what the pipeline's sinks share with it.
+pub struct Served {
+    /// The address actually bound (the port, when 0 was asked for).
+    pub addr: SocketAddr,
+    handle: PrometheusHandle,
+    ready: Arc<AtomicBool>,
+}
+
+/// Installs the Prometheus recorder and serves HTTP on `listen` until `shutdown`; the server
+/// task is tracked by `tasks`.
+pub async fn start(
+    listen: SocketAddr,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Result<Served, ServeError> {
+    let handle = install()?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(listen);
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = HttpState {
+        handle: handle.clone(),
+        ready: ready.clone(),
+    };
+    let server = serve(listener, state, shutdown.clone());
+    tasks.spawn(async move {
+        if let Err(error) = server.await {
+            tracing::error!(%error, "the HTTP server stopped");
+        }
+    });
+    Ok(Served {
+        addr,
+        handle,
+        ready,
+    })
+}
+
+impl Served {
+    /// The sinks of a live pipeline: Prometheus (for the engine's sliding windows), alerting
+    /// (its Alertmanager push task on `tasks`) and, for `run`, Kafka.
+    pub fn sinks(
+        &self,
+        engine: &EngineSettings,
+        alerts: AlertSettings,
+        kafka: Option<KafkaSink>,
+        tasks: &TaskTracker,
+    ) -> Result<Sinks, ServeError> {
+        let sliding: Vec<(String, Duration)> = engine
+            .sliding
+            .iter()
+            .map(|w| {
+                let len = Duration::from_millis(w.len_ms.max(0) as u64);
+                (w.name.clone(), len)
+            })
+            .collect();
+        Ok(Sinks {
+            prometheus: Some(PrometheusSink::new(self.handle.clone(), &sliding)),
+            alerts: Some(Alerting::start(alerts, tasks)?),
+            kafka,
+            ready: self.ready.clone(),
+            ..Sinks::default()
+        })
+    }
+}

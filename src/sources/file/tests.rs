@@ -1,0 +1,22 @@
+use super::*;
+
+#[test]
+fn lines_are_numbered_and_stripped() {
+    let mut src = LineSource::from(&b"a\r\n\nb"[..]);
+    assert_eq!(src.next_line().unwrap(), Some((1, &b"a"[..])));
+    assert_eq!(src.next_line().unwrap(), Some((2, &b""[..])));
+    assert_eq!(src.next_line().unwrap(), Some((3, &b"b"[..])));
+    assert_eq!(src.next_line().unwrap(), None);
+    assert_eq!(src.bytes_read(), 5);
+}
+
+#[test]
+fn a_missing_file_says_which() {
+    let err = LineSource::open(Path::new("/nonexistent/events.jsonl"))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("/nonexistent/events.jsonl"),
+        "{err}"
+    );
+}

@@ -1,0 +1,144 @@
+//! Where events come from, one file per source, all behind [`Source`]:
+//!
+//! - [`file`]: a recorded JSON-lines file or standard input (`replay`).
+//! - [`sim`]: the seeded simulator, releasing each event when the demo clock reaches its time
+//!   (`demo`).
+//! - [`kafka`]: a consumer-group member whose partitions start where their checkpoints say
+//!   (`run`).
+//!
+//! A source hands the pipeline [`Input`]s: events (encoded, or already decoded) with their
+//! [`Origin`], and the partitions it starts or stops owning. The pipeline does everything
+//! else — decode, apply, reject, publish — the same way for every source.
+
+pub mod file;
+pub mod kafka;
+pub mod sim;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Instant;
+
+use crate::decode::Format;
+use crate::event::CtiEvent;
+
+/// Where an event came from: a partition of its source and its position there (a Kafka offset,
+/// a file's line number, the simulator's sequence number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub partition: i32,
+    pub position: i64,
+}
+
+/// Bits of [`Origin::pack`] that hold the position: 2^44 positions per partition.
+const POSITION_BITS: u32 = 44;
+
+impl Origin {
+    /// The engine's opaque `u64` origin: the partition in the high bits, the position below.
+    pub fn pack(self) -> u64 {
+        (self.partition as u64) << POSITION_BITS
+            | (self.position as u64 & ((1 << POSITION_BITS) - 1))
+    }
+
+    pub fn unpack(origin: u64) -> Origin {
+        Origin {
+            partition: (origin >> POSITION_BITS) as i32,
+            position: (origin & ((1 << POSITION_BITS) - 1)) as i64,
+        }
+    }
+}
+
+/// One thing a source hands the pipeline.
+pub enum Input<'a> {
+    /// An event as its producer wrote it, in the source's [`Source::format`].
+    Encoded {
+        origin: Origin,
+        key: Option<&'a [u8]>,
+        payload: &'a [u8],
+        /// When it was received, for the receipt-to-state latency; `None` where that means
+        /// nothing (a file).
+        received: Option<Instant>,
+    },
+    /// An event the source made itself (the simulator).
+    Decoded {
+        origin: Origin,
+        event: &'a CtiEvent,
+        received: Option<Instant>,
+    },
+    /// A line with nothing on it: counted, never an event.
+    Blank,
+    /// The source now owns these partitions.
+    Assigned(Vec<Assignment>),
+    /// The source no longer owns these partitions: their queues leave this instance.
+    Revoked(Vec<i32>),
+    /// The partition's history has been read: what comes next is live. For a source that
+    /// cannot tell ahead where the present starts (the simulator's warm-up).
+    CaughtUp(i32),
+}
+
+/// A partition the source starts reading, and how to rebuild its state.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub partition: i32,
+    /// Position of the first event that will be read.
+    pub start: i64,
+    /// The partition has caught up (its KPIs mean something) once read up to here.
+    pub caught_up_at: i64,
+    /// Checkpoints to restore first: queue id, the position its queue resumes at (earlier
+    /// events are already in it), the checkpoint's bytes.
+    pub restore: Vec<(String, i64, Vec<u8>)>,
+    pub since: Instant,
+}
+
+impl Assignment {
+    /// A partition read from its start, caught up at [`Input::CaughtUp`].
+    pub fn from_start(partition: i32) -> Assignment {
+        Assignment {
+            partition,
+            start: 0,
+            caught_up_at: i64::MAX,
+            restore: Vec::new(),
+            since: Instant::now(),
+        }
+    }
+}
+
+/// What a source that can stall or lag says about itself, for the health alerts and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct SourceStatus {
+    /// The source's server is reachable.
+    pub up: bool,
+    /// Events not yet read, per partition.
+    pub lag: BTreeMap<i32, i64>,
+    /// Partition assignments and revocations so far.
+    pub rebalances: u64,
+}
+
+/// An event source. The pipeline waits on [`Source::wait`] (together with its timers and the
+/// shutdown signal) and then takes what is available with [`Source::drain`], so that a busy
+/// source is read in batches without an await per event.
+pub trait Source {
+    /// The format of [`Input::Encoded`] payloads.
+    fn format(&self) -> Format;
+
+    /// Name of the source for dead letters and logs (a topic, a file).
+    fn name(&self) -> &str;
+
+    /// Waits until input is available (`true`) or the source has ended (`false`). Must be
+    /// cancel-safe: the pipeline drops it when a timer or shutdown comes first.
+    fn wait(&mut self) -> impl Future<Output = bool>;
+
+    /// Hands at most `max` inputs that are available now to `each`, without waiting.
+    fn drain(&mut self, max: usize, each: &mut dyn FnMut(Input<'_>));
+
+    /// `None` for a source that cannot stall or lag (a file, the simulator).
+    fn status(&self) -> Option<SourceStatus> {
+        None
+    }
+
+    /// Stops taking new input: [`Source::wait`] turns `false` once what was already received
+    /// has been drained.
+    fn stop(&mut self) {}
+
+    /// The graceful end, after the final publish: say how far the source was read.
+    fn finish(&mut self) {}
+}
