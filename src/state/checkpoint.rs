@@ -21,35 +21,29 @@
 //! | 26 + *n* | … | the queue's state, [postcard](https://postcard.jamesmunns.com) |
 //! | end − 8 | 8 | XXH3-64 of every byte before it |
 //!
-//! The state holds everything a queue accumulates (calls, pending origins, agents, remembered
-//! ids, the bucket ring's non-empty buckets, both periods, the `today` wait histogram as its
-//! non-empty (value, count) pairs, wait samples, waiting calls, clocks, totals and the surge detector), with maps
-//! written sorted by key so that equal states give equal bytes. What the settings define (the
-//! queue's KPI settings, the ring's length) is taken from the restoring engine, which is why a
-//! checkpoint only restores under the settings it was written with.
+//! The state is the queue's own serialisation: [`QueueState`] and its parts (calls, agents,
+//! remembered ids, the bucket ring's non-empty buckets, both periods, the `today` wait
+//! histogram as its non-empty (value, count) pairs, wait samples, waiting calls, clocks, totals
+//! and the surge detector) derive it, with maps written sorted by key so that equal states give
+//! equal bytes. This module only frames it. What the settings define (the queue's KPI
+//! settings, the ring's length) is taken from the restoring engine, which is why a checkpoint
+//! only restores under the settings it was written with.
 //!
 //! Changing what the state holds, or how, changes the format: bump [`FORMAT_VERSION`] (the
 //! `format_is_pinned` test fails until then). Old checkpoints are then refused and their queues
 //! rebuilt from the events, never misread.
 
-use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::event::Millis;
-use crate::kpi::math::N_COUNTS;
-use crate::kpi::surge::{Episode, SurgeDetector};
-
-use super::agent::Agent;
-use super::call::{AgentKey, Call, CallKey};
-use super::dedup::DedupImage;
 use super::queue::QueueState;
 use super::settings::{EngineSettings, BUCKET_MS};
-use super::window::{Period, RingImage};
 
 const MAGIC: &[u8; 4] = b"ACDQ";
 
-/// Version of the layout above and of the state's encoding.
-pub const FORMAT_VERSION: u16 = 2;
+/// Version of the layout above and of the state's encoding. 3: the queue's parts serialise
+/// themselves, and a ring bucket is written with its distance back from the newest bucket
+/// (2: from the oldest).
+pub const FORMAT_VERSION: u16 = 3;
 
 const VERSION_AT: usize = 4;
 const FINGERPRINT_AT: usize = 6;
@@ -72,8 +66,9 @@ pub enum CheckpointError {
     )]
     Truncated { len: usize },
     #[error(
-        "checkpoint has format version {found}, this build reads version {FORMAT_VERSION}; \
-         the queue will be rebuilt from the events instead"
+        "checkpoint has format version {found} (written by {} acdstream), this build reads \
+         only version {FORMAT_VERSION}; the queue will be rebuilt from the events instead",
+        written_by(.found)
     )]
     UnsupportedVersion { found: u16 },
     #[error("checkpoint is corrupt ({0}); the queue will be rebuilt from the events instead")]
@@ -91,37 +86,18 @@ pub enum CheckpointError {
     QueueLimit { queue_id: String, max_queues: usize },
 }
 
-impl CheckpointError {
-    pub(super) fn corrupt(what: impl Into<String>) -> CheckpointError {
-        CheckpointError::Corrupt(what.into())
+fn written_by(version: &u16) -> &'static str {
+    if *version < FORMAT_VERSION {
+        "an earlier"
+    } else {
+        "a later"
     }
 }
 
-/// A queue's state as written: everything but scratch space and what the settings define.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct QueueImage {
-    pub calls: Vec<(CallKey, Call)>,
-    pub pending: Vec<(CallKey, Vec<u64>)>,
-    pub agents: Vec<(AgentKey, Agent)>,
-    pub dedup: DedupImage,
-    pub ring: RingImage,
-    pub interval: Period,
-    pub today: Period,
-    /// The non-empty (value, count) pairs of the `today` wait histogram.
-    pub today_waits: Vec<(u64, u32)>,
-    pub samples: Vec<(u32, u32)>,
-    pub waiting: Vec<(Millis, CallKey)>,
-    pub threshold_cursor: Millis,
-    pub max_ts: Millis,
-    pub clock: Millis,
-    pub last_sweep: Millis,
-    pub totals: [i64; N_COUNTS],
-    pub expired_calls: u64,
-    pub surge: SurgeDetector,
-    pub surge_evaluated: Millis,
-    pub watched_since: Millis,
-    pub finished_episodes: Vec<Episode>,
-    pub surge_outcomes: [u64; 2],
+impl CheckpointError {
+    fn corrupt(what: impl Into<String>) -> CheckpointError {
+        CheckpointError::Corrupt(what.into())
+    }
 }
 
 /// A hash of every setting whose change makes a queue's state meaningless: the sliding
@@ -197,8 +173,8 @@ pub(super) fn encode(queue: &QueueState, s: &EngineSettings, position: u64) -> V
     out.extend_from_slice(&position.to_le_bytes());
     out.extend_from_slice(&id_len.to_le_bytes());
     out.extend_from_slice(id);
-    let mut out = postcard::to_extend(&queue.image(), out)
-        .expect("a queue image serialises: every sequence in it has a known length");
+    let mut out = postcard::to_extend(queue, out)
+        .expect("a queue's state serialises: every sequence in it has a known length");
     let checksum = xxh3_64(&out);
     out.extend_from_slice(&checksum.to_le_bytes());
     out
@@ -251,12 +227,20 @@ pub(super) fn decode(
             queue_id: queue_id.to_owned(),
         });
     }
-    let (image, rest) = postcard::take_from_bytes::<QueueImage>(&body[state_at..])
-        .map_err(|e| CheckpointError::corrupt(format!("state does not decode: {e}")))?;
+    let (queue, rest) =
+        postcard::take_from_bytes::<QueueState>(&body[state_at..]).map_err(|e| match e {
+            // postcard keeps no message for what a part of the state refuses while being read.
+            postcard::Error::SerdeDeCustom => CheckpointError::corrupt(
+                "state breaks an invariant (an entry out of order, listed twice or out of bounds)",
+            ),
+            e => CheckpointError::corrupt(format!("state does not decode: {e}")),
+        })?;
     if !rest.is_empty() {
         return Err(CheckpointError::corrupt("bytes left over after the state"));
     }
-    let queue = QueueState::from_image(queue_id.into(), image, s)?;
+    let queue = queue
+        .restored(queue_id.into(), s)
+        .map_err(CheckpointError::corrupt)?;
     Ok((queue, position))
 }
 

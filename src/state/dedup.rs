@@ -16,8 +16,12 @@ pub fn id_hash(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// The event ids seen within the horizon. A checkpoint holds them in the order they are
+/// forgotten; the set is not written (see [`Dedup::reindex`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dedup {
+    /// Exactly the ids of `by_time`, for lookups.
+    #[serde(skip)]
     seen: HashSet<u64, BuildIdentity>,
     by_time: VecDeque<(Millis, u64)>,
     /// Ids forgotten before their horizon because of the cap.
@@ -53,47 +57,22 @@ impl Dedup {
         }
     }
 
-    pub fn image(&self) -> DedupImage {
-        DedupImage {
-            by_time: self.by_time.iter().copied().collect(),
-            evicted_early: self.evicted_early,
-        }
+    /// Rebuilds the lookup set from the ids a checkpoint holds; false (and nothing usable) if
+    /// an id appears twice, which no `Dedup` ever holds.
+    pub fn reindex(&mut self) -> bool {
+        self.seen = HashSet::with_capacity_and_hasher(self.by_time.len(), BuildIdentity);
+        self.by_time.iter().all(|&(_, hash)| self.seen.insert(hash))
     }
 
-    /// `None` if an id appears twice, which no `Dedup` ever holds.
-    pub fn from_image(image: DedupImage) -> Option<Dedup> {
-        let mut seen = HashSet::with_capacity_and_hasher(image.by_time.len(), BuildIdentity);
-        for &(_, hash) in &image.by_time {
-            if !seen.insert(hash) {
-                return None;
-            }
-        }
-        Some(Dedup {
-            seen,
-            by_time: image.by_time.into(),
-            evicted_early: image.evicted_early,
-        })
+    #[cfg(test)]
+    pub fn remembered(&self) -> usize {
+        self.by_time.len()
     }
 
     /// Heap bytes held: the hash set's table (8-byte key + 1 control byte per bucket) and
     /// the time-ordered deque.
     pub fn heap_bytes(&self) -> usize {
         self.seen.capacity() * 9 + self.by_time.capacity() * std::mem::size_of::<(Millis, u64)>()
-    }
-}
-
-/// A [`Dedup`] as stored in a checkpoint: the ids in the order they are forgotten. The set is
-/// not stored; it is exactly the ids of the deque.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DedupImage {
-    by_time: Vec<(Millis, u64)>,
-    evicted_early: u64,
-}
-
-impl DedupImage {
-    #[cfg(test)]
-    pub fn remembered(&self) -> usize {
-        self.by_time.len()
     }
 }
 

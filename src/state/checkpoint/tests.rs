@@ -3,10 +3,9 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
-use crate::event::{AgentState, CallStep, CtiEvent, EventBody};
+use crate::event::{AgentState, CallStep, CtiEvent, EventBody, Millis};
 use crate::kpi::KpiSnapshot;
 use crate::ledger::{Outcome, RejectReason};
-use crate::sim::{Scenario, Simulator};
 use crate::state::tests::props::{events, life};
 use crate::state::tests::{a, at, scenario, Script, T0, WALL};
 use crate::state::{Engine, QueueKpiSettings, Resolution, SlidingWindow, TimeMode};
@@ -232,7 +231,7 @@ fn the_header_holds_the_position_and_the_queue_id() {
 /// constants.
 #[test]
 fn format_is_pinned() {
-    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION, 3);
     assert_eq!(
         settings_fingerprint(&EngineSettings::default(), "sales"),
         2252567939873859035,
@@ -241,9 +240,29 @@ fn format_is_pinned() {
     let bytes = sales_checkpoint(7);
     assert_eq!(
         (bytes.len(), xxh3_64(&bytes)),
-        (1062, 13687090499429870402),
+        (1048, 8231767523588003755),
         "checkpoint bytes"
     );
+}
+
+#[test]
+fn a_checkpoint_of_an_earlier_format_is_refused_with_a_clear_message() {
+    let mut old = sales_checkpoint(3);
+    old[VERSION_AT..FINGERPRINT_AT].copy_from_slice(&(FORMAT_VERSION - 1).to_le_bytes());
+    let mut e = Engine::new(settings(), TimeMode::EventTime);
+    let err = e.restore_queue(&old).unwrap_err();
+    assert_eq!(
+        err,
+        CheckpointError::UnsupportedVersion {
+            found: FORMAT_VERSION - 1
+        }
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("an earlier acdstream") && msg.contains("rebuilt from the events"),
+        "{msg}"
+    );
+    assert_eq!(e.queue_count(), 0);
 }
 
 #[test]
@@ -455,47 +474,6 @@ fn a_restore_replaces_the_queue_of_that_id_and_respects_max_queues() {
         }
     );
     assert_eq!(e.queue_ids(), vec!["sales".to_string()]);
-}
-
-/// Prints the size of the busiest demo queue's checkpoint after an hour (run with
-/// `--nocapture`); the bound only catches an encoding gone badly wrong.
-#[test]
-fn checkpoint_size_of_a_busy_queue_after_an_hour_of_the_demo() {
-    let scenario = Scenario {
-        duration_ms: 3_600_000,
-        ..Scenario::demo()
-    };
-    let mut e = Engine::new(settings(), TimeMode::EventTime);
-    let mut n = 0;
-    for (i, ev) in Simulator::new(scenario, 7, T0).enumerate() {
-        e.apply(&ev, i as u64, WALL);
-        n = i as u64;
-    }
-    let q = e.queue("support").expect("support is in the demo");
-    let bytes = e.checkpoint_queue("support", n).unwrap();
-    let image = q.image();
-    fn size<T: Serialize>(v: &T) -> usize {
-        postcard::to_allocvec(v).map_or(0, |v| v.len())
-    }
-    println!(
-        "checkpoint of `support` after 1 h of the demo: {} bytes \
-         (remembered ids {} × {} B, ring {} B in {} non-empty buckets, calls {} in {} B, \
-         agents {} in {} B, wait samples {} in {} B, today histogram {} pairs in {} B)",
-        bytes.len(),
-        image.dedup.remembered(),
-        size(&image.dedup) / image.dedup.remembered().max(1),
-        size(&image.ring),
-        image.ring.non_empty_buckets(),
-        image.calls.len(),
-        size(&image.calls),
-        image.agents.len(),
-        size(&image.agents),
-        image.samples.len(),
-        size(&image.samples),
-        image.today_waits.len(),
-        size(&image.today_waits),
-    );
-    assert!(bytes.len() < 200_000, "{} bytes", bytes.len());
 }
 
 proptest! {

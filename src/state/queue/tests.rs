@@ -1,6 +1,7 @@
 use super::*;
 use crate::event::CallStep;
-use crate::state::tests::{a, scenario, WALL};
+use crate::sim::{Scenario, Simulator};
+use crate::state::tests::{a, scenario, T0, WALL};
 use crate::state::{Engine, TimeMode};
 
 #[test]
@@ -14,7 +15,11 @@ fn an_image_restores_every_field_but_scratch_space() {
     }
     let q = e.queue("sales").expect("sales");
     assert!(!q.today_waits.is_empty() && !q.waiting.is_empty() && !q.pending.is_empty());
-    let r = QueueState::from_image(q.id.clone(), q.image(), &s).expect("restores");
+    let bytes = postcard::to_allocvec(q).expect("serialises");
+    let r = postcard::from_bytes::<QueueState>(&bytes)
+        .expect("deserialises")
+        .restored(q.id.clone(), &s)
+        .expect("restores");
     let QueueState {
         id,
         kpi,
@@ -72,4 +77,50 @@ fn an_image_restores_every_field_but_scratch_space() {
         )
     );
     assert_eq!(surge_outcomes, q.surge_outcomes);
+}
+
+/// Prints the size of the busiest demo queue's checkpoint after an hour (run with
+/// `--nocapture`); the bound only catches an encoding gone badly wrong.
+#[test]
+fn checkpoint_size_of_a_busy_queue_after_an_hour_of_the_demo() {
+    let scenario = Scenario {
+        duration_ms: 3_600_000,
+        ..Scenario::demo()
+    };
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::EventTime);
+    let mut n = 0;
+    for (i, ev) in Simulator::new(scenario, 7, T0).enumerate() {
+        e.apply(&ev, i as u64, WALL);
+        n = i as u64;
+    }
+    let q = e.queue("support").expect("support is in the demo");
+    let bytes = e.checkpoint_queue("support", n).unwrap();
+    fn size<T: Serialize>(v: &T) -> usize {
+        postcard::to_allocvec(v).map_or(0, |v| v.len())
+    }
+    // As written: a map's pairs in key order are as long as the map; the histogram's pairs.
+    let today_waits: Vec<(u64, u32)> = q
+        .today_waits
+        .iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect();
+    println!(
+        "checkpoint of `support` after 1 h of the demo: {} bytes \
+         (remembered ids {} × {} B, ring {} B in {} non-empty buckets, calls {} in {} B, \
+         agents {} in {} B, wait samples {} in {} B, today histogram {} pairs in {} B)",
+        bytes.len(),
+        q.dedup.remembered(),
+        size(&q.dedup) / q.dedup.remembered().max(1),
+        size(&q.ring),
+        q.ring.non_empty_buckets(),
+        q.calls.len(),
+        size(&q.calls),
+        q.agents.len(),
+        size(&q.agents),
+        q.samples.len(),
+        size(&q.samples),
+        today_waits.len(),
+        size(&today_waits),
+    );
+    assert!(bytes.len() < 200_000, "{} bytes", bytes.len());
 }
