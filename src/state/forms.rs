@@ -80,3 +80,6 @@ pub mod ascending_set {
         Ok(items.into_iter().collect())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -83,3 +83,23 @@ fn period_counts_from_its_start_and_carries_agents_over() {
     assert_eq!(s.count(Count::Offered), 0);
     assert_eq!(s.agent_ms(AgentTime::Ready), 100_000);
 }
+
+#[test]
+fn a_ring_written_and_read_back_fits_into_the_same_ring() {
+    let mut ring = BucketRing::new(3_600_000, T0);
+    ring.apply(&Delta::step(T0, AgentTime::Ready, 2));
+    ring.advance(T0 + 3_000_000);
+    ring.apply(&Delta::step(T0 + 100_000, AgentTime::Busy, 1));
+    ring.apply(&Delta::count(T0 + 2_990_000, Count::Offered, 3));
+    ring.advance(T0 + 3_700_000); // the step at T0 is folded into the base counts
+    let bytes = postcard::to_allocvec(&ring).expect("serialises");
+    let read: BucketRing = postcard::from_bytes(&bytes).expect("deserialises");
+    assert_eq!(read.fit(3_600_000), Some(ring.clone()));
+    // A ring of a shorter span cannot hold the oldest bucket written.
+    assert_eq!(read.fit(600_000), None);
+    // Buckets are written oldest first, once each.
+    let mut form: RingForm<Bucket> = postcard::from_bytes(&bytes).expect("the ring's form");
+    form.buckets.reverse();
+    let reversed = postcard::to_allocvec(&form).expect("serialises");
+    assert!(postcard::from_bytes::<BucketRing>(&reversed).is_err());
+}
