@@ -16,8 +16,12 @@ pub fn id_hash(id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// The event ids seen within the horizon. A checkpoint holds them in the order they are
+/// forgotten; the set is not written (see [`Dedup::reindex`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dedup {
+    /// Exactly the ids of `by_time`, for lookups.
+    #[serde(skip)]
     seen: HashSet<u64, BuildIdentity>,
     by_time: VecDeque<(Millis, u64)>,
     /// Ids forgotten before their horizon because of the cap.
@@ -53,47 +57,22 @@ impl Dedup {
         }
     }
 
-    pub fn image(&self) -> DedupImage {
-        DedupImage {
-            by_time: self.by_time.iter().copied().collect(),
-            evicted_early: self.evicted_early,
-        }
+    /// Rebuilds the lookup set from the ids a checkpoint holds; false (and nothing usable) if
+    /// an id appears twice, which no `Dedup` ever holds.
+    pub fn reindex(&mut self) -> bool {
+        self.seen = HashSet::with_capacity_and_hasher(self.by_time.len(), BuildIdentity);
+        self.by_time.iter().all(|&(_, hash)| self.seen.insert(hash))
     }
 
-    /// `None` if an id appears twice, which no `Dedup` ever holds.
-    pub fn from_image(image: DedupImage) -> Option<Dedup> {
-        let mut seen = HashSet::with_capacity_and_hasher(image.by_time.len(), BuildIdentity);
-        for &(_, hash) in &image.by_time {
-            if !seen.insert(hash) {
-                return None;
-            }
-        }
-        Some(Dedup {
-            seen,
-            by_time: image.by_time.into(),
-            evicted_early: image.evicted_early,
-        })
+    #[cfg(test)]
+    pub fn remembered(&self) -> usize {
+        self.by_time.len()
     }
 
     /// Heap bytes held: the hash set's table (8-byte key + 1 control byte per bucket) and
     /// the time-ordered deque.
     pub fn heap_bytes(&self) -> usize {
         self.seen.capacity() * 9 + self.by_time.capacity() * std::mem::size_of::<(Millis, u64)>()
-    }
-}
-
-/// A [`Dedup`] as stored in a checkpoint: the ids in the order they are forgotten. The set is
-/// not stored; it is exactly the ids of the deque.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DedupImage {
-    by_time: Vec<(Millis, u64)>,
-    evicted_early: u64,
-}
-
-impl DedupImage {
-    #[cfg(test)]
-    pub fn remembered(&self) -> usize {
-        self.by_time.len()
     }
 }
 
@@ -128,39 +107,4 @@ impl std::hash::BuildHasher for BuildIdentity {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_repeated_id_is_a_duplicate_until_it_expires() {
-        let mut d = Dedup::default();
-        let h = id_hash("e-1");
-        assert!(!d.check_and_insert(h, 1_000, 10));
-        assert!(d.check_and_insert(h, 1_000, 10));
-        d.expire(1_000);
-        assert!(d.check_and_insert(h, 1_000, 10), "cutoff is exclusive");
-        d.expire(1_001);
-        assert!(!d.check_and_insert(h, 5_000, 10));
-    }
-
-    #[test]
-    fn the_cap_forgets_the_oldest_and_counts_it() {
-        let mut d = Dedup::default();
-        for i in 0..5 {
-            assert!(!d.check_and_insert(id_hash(&format!("e-{i}")), i, 3));
-        }
-        assert_eq!(d.by_time.len(), 3);
-        assert_eq!(d.evicted_early, 2);
-        assert!(
-            !d.check_and_insert(id_hash("e-0"), 10, 3),
-            "e-0 was forgotten"
-        );
-        assert!(d.check_and_insert(id_hash("e-4"), 10, 3));
-    }
-
-    #[test]
-    fn hash_is_the_documented_xxh3() {
-        // Fixed so that remembered ids survive a rebuild (checkpoints).
-        assert_eq!(id_hash(""), 0x2d06800538d394c2);
-    }
-}
+mod tests;

@@ -25,6 +25,7 @@ mod call;
 pub mod checkpoint;
 mod dedup;
 mod engine;
+mod forms;
 mod queue;
 mod registry;
 mod settings;

@@ -9,6 +9,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::event::{CallStep, Millis};
 use crate::kpi::math::{service_level, window_kpis, Count, WaitQuantiles, WindowSums, N_COUNTS};
@@ -20,8 +22,8 @@ use crate::ledger::{Outcome, RejectReason};
 
 use super::agent::{Agent, Effective, Input, InputKind};
 use super::call::{agent_key, AgentKey, Call, CallEvent, CallKey, PhaseChange, Step};
-use super::checkpoint::{CheckpointError, QueueImage};
 use super::dedup::{id_hash, BuildIdentity, Dedup};
+use super::forms::{ascending_set, sorted_map};
 use super::settings::{EngineSettings, QueueKpiSettings, BUCKET_MS};
 use super::window::{BucketRing, Delta, Period};
 
@@ -50,21 +52,38 @@ pub struct Resolution {
     pub outcome: Outcome,
 }
 
+/// A queue's state is also its checkpoint (see [`checkpoint`](super::checkpoint)): everything
+/// it accumulates is serialised, with maps written sorted by key so that equal states give
+/// equal bytes. Not written: the id (the checkpoint's header holds it), what the settings
+/// define and scratch space. A deserialised queue is completed by [`QueueState::restored`].
+#[derive(Serialize, Deserialize)]
 pub struct QueueState {
+    #[serde(skip)]
     pub id: Arc<str>,
+    /// From the settings.
+    #[serde(skip)]
     kpi: QueueKpiSettings,
+    #[serde(with = "sorted_map")]
     calls: HashMap<CallKey, Call, BuildIdentity>,
+    #[serde(with = "sorted_map")]
     agents: HashMap<AgentKey, Agent, BuildIdentity>,
     dedup: Dedup,
     ring: BucketRing,
     interval: Period,
     today: Period,
+    /// Written as its non-empty (value, count) pairs.
+    #[serde(
+        serialize_with = "recorded_pairs",
+        deserialize_with = "wait_histogram_of_pairs"
+    )]
     today_waits: Histogram<u32>,
     /// (seconds since SAMPLE_EPOCH, wait ms) of waits that ended within the sample horizon,
     /// sorted by time: the sliding windows' and the interval's wait percentiles.
     samples: VecDeque<(u32, u32)>,
+    #[serde(with = "ascending_set")]
     waiting: BTreeSet<(Millis, CallKey)>,
     /// Origins (replay line, source offset) of events held until their call's offer arrives.
+    #[serde(with = "sorted_map")]
     pending: HashMap<CallKey, Vec<u64>, BuildIdentity>,
     /// Waiting calls offered before this have been checked against the SL threshold; calls
     /// joining `waiting` later are checked when they join.
@@ -74,9 +93,13 @@ pub struct QueueState {
     last_sweep: Millis,
     totals: [i64; N_COUNTS],
     expired_calls: u64,
+    #[serde(skip)]
     deltas: Vec<Delta>,
+    #[serde(skip)]
     old_deltas: Vec<Delta>,
+    #[serde(skip)]
     phases: Vec<PhaseChange>,
+    #[serde(skip)]
     old_phases: Vec<PhaseChange>,
     surge: SurgeDetector,
     /// The last bucket edge the surge rule was evaluated at.
@@ -87,7 +110,9 @@ pub struct QueueState {
     finished_episodes: Vec<Episode>,
     /// Finished episodes by outcome: responded, subsided.
     surge_outcomes: [u64; 2],
-    /// Surge edges follow the queue's own events (event-time engines) rather than the clock.
+    /// Surge edges follow the queue's own events (event-time engines) rather than the clock;
+    /// the engine sets it.
+    #[serde(skip)]
     surge_follows_events: bool,
 }
 
@@ -132,110 +157,30 @@ impl QueueState {
         }
     }
 
-    /// Everything the queue has accumulated, for a checkpoint. Maps are written sorted by key
-    /// so that equal states give equal bytes.
-    pub(super) fn image(&self) -> QueueImage {
-        fn sorted<K: Ord + Copy, V: Clone>(map: &HashMap<K, V, BuildIdentity>) -> Vec<(K, V)> {
-            let mut v: Vec<(K, V)> = map.iter().map(|(&k, v)| (k, v.clone())).collect();
-            v.sort_unstable_by_key(|&(k, _)| k);
-            v
-        }
-        QueueImage {
-            calls: sorted(&self.calls),
-            pending: sorted(&self.pending),
-            agents: sorted(&self.agents),
-            dedup: self.dedup.image(),
-            ring: self.ring.image(),
-            interval: self.interval.clone(),
-            today: self.today.clone(),
-            today_waits: self
-                .today_waits
-                .iter_recorded()
-                .map(|v| (v.value_iterated_to(), v.count_at_value()))
-                .collect(),
-            samples: self.samples.iter().copied().collect(),
-            waiting: self.waiting.iter().copied().collect(),
-            threshold_cursor: self.threshold_cursor,
-            max_ts: self.max_ts,
-            clock: self.clock,
-            last_sweep: self.last_sweep,
-            totals: self.totals,
-            expired_calls: self.expired_calls,
-            surge: self.surge.clone(),
-            surge_evaluated: self.surge_evaluated,
-            watched_since: self.watched_since,
-            finished_episodes: self.finished_episodes.clone(),
-            surge_outcomes: self.surge_outcomes,
-        }
-    }
-
-    /// The queue an image was taken of. The KPI settings and the ring's length come from `s`
-    /// (the checkpoint's settings fingerprint has already been matched against it). Refuses
-    /// images that break an invariant the queue relies on, so that damage that got past the
-    /// checksum is an error here rather than a panic or a wrong KPI later.
-    pub(super) fn from_image(
+    /// Completes a deserialised queue: its id, and what the settings define (the KPI settings,
+    /// the ring's length) from `s`, which the checkpoint's settings fingerprint has already
+    /// been matched against; the remembered ids' lookup set is rebuilt. Refuses a state that
+    /// breaks an invariant the queue relies on, so that damage that got past the checksum is
+    /// an error here rather than a panic or a wrong KPI later. (What each part can check on
+    /// its own, such as keys listed twice, it refuses while being read.)
+    pub(super) fn restored(
+        mut self,
         id: Arc<str>,
-        image: QueueImage,
         s: &EngineSettings,
-    ) -> Result<QueueState, CheckpointError> {
-        fn unique<K: std::hash::Hash + Eq, V>(
-            entries: Vec<(K, V)>,
-            what: &str,
-        ) -> Result<HashMap<K, V, BuildIdentity>, CheckpointError> {
-            let n = entries.len();
-            let map: HashMap<K, V, BuildIdentity> = entries.into_iter().collect();
-            if map.len() != n {
-                return Err(CheckpointError::corrupt(format!("{what} listed twice")));
-            }
-            Ok(map)
+    ) -> Result<QueueState, &'static str> {
+        if !self.samples.iter().is_sorted_by_key(|&(t, _)| t) {
+            return Err("wait samples out of time order");
         }
-        let mut today_waits = wait_histogram();
-        for (value, count) in image.today_waits {
-            today_waits.record_n(value, count).map_err(|_| {
-                CheckpointError::corrupt("a wait beyond the wait histogram's bounds")
-            })?;
+        if !self.dedup.reindex() {
+            return Err("an event id remembered twice");
         }
-        if !image.samples.is_sorted_by_key(|&(t, _)| t) {
-            return Err(CheckpointError::corrupt("wait samples out of time order"));
-        }
-        let waiting: BTreeSet<(Millis, CallKey)> = image.waiting.iter().copied().collect();
-        if waiting.len() != image.waiting.len() {
-            return Err(CheckpointError::corrupt("a waiting call listed twice"));
-        }
-        let ring = BucketRing::from_image(ring_span(s), image.ring)
-            .ok_or_else(|| CheckpointError::corrupt("bucket ring does not fit the windows"))?;
-        let dedup = Dedup::from_image(image.dedup)
-            .ok_or_else(|| CheckpointError::corrupt("an event id remembered twice"))?;
-        Ok(QueueState {
-            kpi: s.queue(&id).clone(),
-            id,
-            calls: unique(image.calls, "a call")?,
-            agents: unique(image.agents, "an agent")?,
-            dedup,
-            ring,
-            interval: image.interval,
-            today: image.today,
-            today_waits,
-            samples: image.samples.into(),
-            waiting,
-            pending: unique(image.pending, "a pending call")?,
-            threshold_cursor: image.threshold_cursor,
-            max_ts: image.max_ts,
-            clock: image.clock,
-            last_sweep: image.last_sweep,
-            totals: image.totals,
-            expired_calls: image.expired_calls,
-            deltas: Vec::new(),
-            old_deltas: Vec::new(),
-            phases: Vec::new(),
-            old_phases: Vec::new(),
-            surge: image.surge,
-            surge_evaluated: image.surge_evaluated,
-            watched_since: image.watched_since,
-            finished_episodes: image.finished_episodes,
-            surge_outcomes: image.surge_outcomes,
-            surge_follows_events: false,
-        })
+        self.ring = self
+            .ring
+            .fit(ring_span(s))
+            .ok_or("bucket ring does not fit the windows")?;
+        self.kpi = s.queue(&id).clone();
+        self.id = id;
+        Ok(self)
     }
 
     /// Origins of events held for their call's offer.
@@ -876,6 +821,23 @@ fn settled_edge(clock: Millis, s: &EngineSettings) -> Millis {
     (clock - s.allowed_lateness_ms).div_euclid(BUCKET_MS) * BUCKET_MS
 }
 
+fn recorded_pairs<S: Serializer>(h: &Histogram<u32>, ser: S) -> Result<S::Ok, S::Error> {
+    let pairs: Vec<(u64, u32)> = h
+        .iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect();
+    pairs.serialize(ser)
+}
+
+fn wait_histogram_of_pairs<'de, D: Deserializer<'de>>(de: D) -> Result<Histogram<u32>, D::Error> {
+    let mut h = wait_histogram();
+    for (value, count) in Vec::<(u64, u32)>::deserialize(de)? {
+        h.record_n(value, count)
+            .map_err(|_| D::Error::custom("a wait beyond the wait histogram's bounds"))?;
+    }
+    Ok(h)
+}
+
 fn quantiles(h: &Histogram<u32>) -> WaitQuantiles {
     if h.is_empty() {
         return WaitQuantiles::default();
@@ -945,80 +907,4 @@ pub fn interval_bounds(ts: Millis, s: &EngineSettings) -> (Millis, Millis) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::CallStep;
-    use crate::state::tests::{a, scenario, WALL};
-    use crate::state::{Engine, TimeMode};
-
-    #[test]
-    fn an_image_restores_every_field_but_scratch_space() {
-        let s = Arc::new(EngineSettings::default());
-        let mut e = Engine::new(s.clone(), TimeMode::EventTime);
-        let mut script = scenario();
-        script.call(260.0, "c8", CallStep::Answered { agent_id: a("a1") }); // offer to come
-        for (i, ev) in script.events.iter().enumerate() {
-            e.apply(ev, i as u64, WALL);
-        }
-        let q = e.queue("sales").expect("sales");
-        assert!(!q.today_waits.is_empty() && !q.waiting.is_empty() && !q.pending.is_empty());
-        let r = QueueState::from_image(q.id.clone(), q.image(), &s).expect("restores");
-        let QueueState {
-            id,
-            kpi,
-            calls,
-            agents,
-            dedup,
-            ring,
-            interval,
-            today,
-            today_waits,
-            samples,
-            waiting,
-            pending,
-            threshold_cursor,
-            max_ts,
-            clock,
-            last_sweep,
-            totals,
-            expired_calls,
-            deltas: _,
-            old_deltas: _,
-            phases: _,
-            old_phases: _,
-            surge,
-            surge_evaluated,
-            watched_since,
-            finished_episodes,
-            surge_outcomes,
-            surge_follows_events: _,
-        } = r;
-        assert_eq!(id, q.id);
-        assert_eq!(kpi, q.kpi);
-        assert_eq!(calls, q.calls);
-        assert_eq!(agents, q.agents);
-        assert_eq!(dedup, q.dedup);
-        assert_eq!(ring, q.ring);
-        assert_eq!((interval, today), (q.interval.clone(), q.today.clone()));
-        // Counts, total, min and max: the quantiles cannot tell the two apart.
-        assert!(today_waits == q.today_waits);
-        assert_eq!(samples, q.samples);
-        assert_eq!(waiting, q.waiting);
-        assert_eq!(pending, q.pending);
-        assert_eq!(
-            (threshold_cursor, max_ts, clock, last_sweep),
-            (q.threshold_cursor, q.max_ts, q.clock, q.last_sweep)
-        );
-        assert_eq!((totals, expired_calls), (q.totals, q.expired_calls));
-        assert_eq!(surge, q.surge);
-        assert_eq!(
-            (surge_evaluated, watched_since, finished_episodes),
-            (
-                q.surge_evaluated,
-                q.watched_since,
-                q.finished_episodes.clone()
-            )
-        );
-        assert_eq!(surge_outcomes, q.surge_outcomes);
-    }
-}
+mod tests;

@@ -19,7 +19,8 @@
 //! the agent-milliseconds in S over `[start, end)` are `(n + d) × (end − start) − t`, so time
 //! is integrated exactly, up to the millisecond, without visiting each agent.
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::event::Millis;
 use crate::kpi::math::{AgentTime, Count, Sum, WindowSums, N_AGENT_TIMES, N_COUNTS, N_SUMS};
@@ -90,8 +91,9 @@ impl Delta {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Bucket {
-    /// Which 10-second bucket (time / BUCKET_MS) this slot holds; slots are reused. Not in
-    /// checkpoints: every slot holds a live bucket, so the id follows from the slot and `head`.
+    /// Which 10-second bucket (time / BUCKET_MS) this slot holds; slots are reused, and every
+    /// slot holds a live bucket (one of the ring's `oldest()..=head`). Not in checkpoints: a
+    /// bucket is written with its distance back from the ring's `head`.
     #[serde(skip)]
     id: i64,
     counts: [u32; N_COUNTS],
@@ -110,23 +112,6 @@ impl Bucket {
 
     fn is_empty(&self) -> bool {
         *self == Bucket::fresh(self.id)
-    }
-}
-
-/// A [`BucketRing`] as stored in a checkpoint. Only buckets with something in them are kept
-/// (a quiet queue's ring is almost all empty, and a checkpoint of 10,000 quiet queues should
-/// not cost 10,000 full rings), each with its distance from the oldest bucket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RingImage {
-    head: i64,
-    base_agents: [i64; N_AGENT_TIMES],
-    buckets: Vec<(u32, Bucket)>,
-}
-
-impl RingImage {
-    #[cfg(test)]
-    pub fn non_empty_buckets(&self) -> usize {
-        self.buckets.len()
     }
 }
 
@@ -299,40 +284,27 @@ impl BucketRing {
         agents
     }
 
-    pub fn image(&self) -> RingImage {
-        let oldest = self.oldest();
-        let buckets = (oldest..=self.head)
-            .filter_map(|id| {
-                let b = &self.slots[self.slot(id)];
-                (!b.is_empty()).then_some(((id - oldest) as u32, *b))
-            })
-            .collect();
-        RingImage {
-            head: self.head,
-            base_agents: self.base_agents,
-            buckets,
-        }
-    }
-
-    /// The ring an image was taken of, `span_ms` being the span it was built with; `None` if
-    /// the image does not fit a ring of that span.
-    pub fn from_image(span_ms: Millis, image: RingImage) -> Option<BucketRing> {
-        let mut ring = BucketRing::new(span_ms, image.head.checked_mul(BUCKET_MS)?);
-        ring.base_agents = image.base_agents;
-        let oldest = ring.oldest();
-        let mut previous = None;
-        for (offset, mut bucket) in image.buckets {
-            // Strictly increasing offsets: an image is written oldest first, once per bucket.
-            if offset as i64 >= ring.len() || previous.is_some_and(|p| p >= offset) {
+    /// A ring of `span_ms` (the span it is built with) holding this ring's buckets, base counts
+    /// and head: what completes a ring read from a checkpoint, which holds only the buckets
+    /// written (its length is the settings', not the checkpoint's). `None` if a bucket is
+    /// older than such a ring holds.
+    pub fn fit(&self, span_ms: Millis) -> Option<BucketRing> {
+        let mut ring = BucketRing::new(span_ms, self.head.checked_mul(BUCKET_MS)?);
+        ring.base_agents = self.base_agents;
+        for bucket in self.slots.iter() {
+            if !(ring.oldest()..=ring.head).contains(&bucket.id) {
                 return None;
             }
-            previous = Some(offset);
-            bucket.id = oldest + offset as i64;
             let i = ring.slot(bucket.id);
             ring.offered[i] = bucket.counts[Count::Offered as usize];
-            ring.slots[i] = bucket;
+            ring.slots[i] = *bucket;
         }
         Some(ring)
+    }
+
+    #[cfg(test)]
+    pub fn non_empty_buckets(&self) -> usize {
+        self.slots.iter().filter(|b| !b.is_empty()).count()
     }
 
     /// Bytes this ring occupies (for the memory budget).
@@ -353,6 +325,63 @@ impl BucketRing {
         let n = (last - first + 1) as usize;
         let (tail, head) = self.offered.split_at(start);
         head.iter().chain(tail).take(n).map(|&c| c as u64).sum()
+    }
+}
+
+/// A ring as written in a checkpoint: only buckets with something in them (a quiet queue's
+/// ring is almost all empty, and a checkpoint of 10,000 quiet queues should not cost 10,000
+/// full rings), oldest first, each with its distance back from `head`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "BucketRing")]
+struct RingForm<B> {
+    head: i64,
+    base_agents: [i64; N_AGENT_TIMES],
+    buckets: Vec<(u32, B)>,
+}
+
+impl Serialize for BucketRing {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        // Every slot holds a live bucket (see `Bucket::id`): in time order from `oldest()`.
+        let buckets = (self.oldest()..=self.head)
+            .map(|id| &self.slots[self.slot(id)])
+            .filter(|b| !b.is_empty())
+            .map(|b| ((self.head - b.id) as u32, b))
+            .collect();
+        RingForm {
+            head: self.head,
+            base_agents: self.base_agents,
+            buckets,
+        }
+        .serialize(ser)
+    }
+}
+
+/// Reads the written buckets only: the ring's length comes from the settings, so a restored
+/// queue calls [`BucketRing::fit`] before anything else touches the ring.
+impl<'de> Deserialize<'de> for BucketRing {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<BucketRing, D::Error> {
+        let form = RingForm::<Bucket>::deserialize(de)?;
+        // Oldest first, once per bucket.
+        if !form.buckets.is_sorted_by(|a, b| a.0 > b.0) {
+            return Err(D::Error::custom(
+                "ring buckets out of order or listed twice",
+            ));
+        }
+        let slots = form
+            .buckets
+            .into_iter()
+            .map(|(distance, mut bucket)| {
+                bucket.id = form.head.checked_sub(distance as i64)?;
+                Some(bucket)
+            })
+            .collect::<Option<Box<[Bucket]>>>()
+            .ok_or_else(|| D::Error::custom("ring bucket before the first representable one"))?;
+        Ok(BucketRing {
+            slots,
+            offered: Box::default(),
+            head: form.head,
+            base_agents: form.base_agents,
+        })
     }
 }
 
@@ -432,93 +461,7 @@ impl Period {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const T0: Millis = 1_700_000_000_000; // a bucket boundary (divisible by 10 s)
-
-    #[test]
-    fn counts_land_in_the_window_that_holds_their_time() {
-        let mut ring = BucketRing::new(3_600_000, T0);
-        ring.advance(T0 + 600_000);
-        ring.apply(&Delta::count(T0 + 10_000, Count::Offered, 1)); // 9m50s before as_of
-        ring.apply(&Delta::count(T0 + 400_000, Count::Offered, 1)); // 3m20s before
-        ring.apply(&Delta::count(T0 + 599_999, Count::Offered, 1));
-        let as_of = T0 + 600_000;
-        assert_eq!(ring.window(300_000, as_of).count(Count::Offered), 2);
-        assert_eq!(ring.window(900_000, as_of).count(Count::Offered), 3);
-    }
-
-    #[test]
-    fn agent_time_is_integrated_to_the_millisecond() {
-        let mut ring = BucketRing::new(3_600_000, T0);
-        ring.advance(T0 + 120_000);
-        // Agent A ready from T0+5s, busy from T0+65.5s; agent B ready from T0+30s.
-        ring.apply(&Delta::step(T0 + 5_000, AgentTime::Ready, 1));
-        ring.apply(&Delta::step(T0 + 30_000, AgentTime::Ready, 1));
-        ring.apply(&Delta::step(T0 + 65_500, AgentTime::Ready, -1));
-        ring.apply(&Delta::step(T0 + 65_500, AgentTime::Busy, 1));
-        let w = ring.window(3_600_000, T0 + 120_000);
-        // ready: A 60.5 s + B 90 s; busy: A 54.5 s
-        assert_eq!(w.agent_ms(AgentTime::Ready), 60_500 + 90_000);
-        assert_eq!(w.agent_ms(AgentTime::Busy), 54_500);
-        // The last minute only: A ready 5.5 s then busy 54.5 s, B ready 60 s.
-        let w = ring.window(60_000, T0 + 120_000);
-        assert_eq!(w.agent_ms(AgentTime::Busy), 54_500);
-        assert_eq!(w.agent_ms(AgentTime::Ready), 60_000 + 5_500);
-    }
-
-    #[test]
-    fn evicted_steps_keep_agents_counted() {
-        let mut ring = BucketRing::new(300_000, T0);
-        ring.apply(&Delta::step(T0, AgentTime::Ready, 1));
-        ring.advance(T0 + 3_600_000); // far beyond the ring
-        assert_eq!(ring.agents_now()[AgentTime::Ready as usize], 1);
-        let w = ring.window(300_000, T0 + 3_600_000);
-        assert_eq!(w.agent_ms(AgentTime::Ready), 300_000);
-    }
-
-    #[test]
-    fn order_of_deltas_does_not_matter() {
-        let deltas = [
-            Delta::count(T0 + 1_000, Count::Answered, 1),
-            Delta::sum(T0 + 1_000, Sum::WaitAnswered, 12_000),
-            Delta::step(T0 + 2_000, AgentTime::Busy, 1),
-            Delta::step(T0 + 25_000, AgentTime::Busy, -1),
-            Delta::step(T0 + 25_000, AgentTime::Acw, 1),
-        ];
-        let mut a = BucketRing::new(900_000, T0);
-        let mut b = BucketRing::new(900_000, T0);
-        a.advance(T0 + 60_000);
-        b.advance(T0 + 60_000);
-        for d in &deltas {
-            a.apply(d);
-        }
-        for d in deltas.iter().rev() {
-            b.apply(d);
-        }
-        assert_eq!(
-            a.window(900_000, T0 + 60_000),
-            b.window(900_000, T0 + 60_000)
-        );
-        // A retraction cancels exactly.
-        a.apply(&deltas[1].negated());
-        assert_eq!(a.window(900_000, T0 + 60_000).sum_ms(Sum::WaitAnswered), 0);
-    }
-
-    #[test]
-    fn period_counts_from_its_start_and_carries_agents_over() {
-        let mut p = Period::new(T0, T0 + 1_800_000);
-        p.apply(&Delta::step(T0 + 60_000, AgentTime::Ready, 2));
-        p.apply(&Delta::count(T0 + 70_000, Count::Offered, 1));
-        p.roll(T0 + 1_800_000, T0 + 3_600_000);
-        p.apply(&Delta::count(T0 + 1_799_000, Count::Offered, 1)); // belongs to the old period
-        p.apply(&Delta::step(T0 + 1_790_000, AgentTime::Ready, -1)); // before start: 1 agent at start
-        let s = p.sums(T0 + 1_800_000 + 100_000);
-        assert_eq!(s.count(Count::Offered), 0);
-        assert_eq!(s.agent_ms(AgentTime::Ready), 100_000);
-    }
-}
+mod tests;
 
 #[cfg(test)]
 mod props {

@@ -1,0 +1,126 @@
+use super::*;
+use crate::event::CallStep;
+use crate::sim::{Scenario, Simulator};
+use crate::state::tests::{a, scenario, T0, WALL};
+use crate::state::{Engine, TimeMode};
+
+#[test]
+fn an_image_restores_every_field_but_scratch_space() {
+    let s = Arc::new(EngineSettings::default());
+    let mut e = Engine::new(s.clone(), TimeMode::EventTime);
+    let mut script = scenario();
+    script.call(260.0, "c8", CallStep::Answered { agent_id: a("a1") }); // offer to come
+    for (i, ev) in script.events.iter().enumerate() {
+        e.apply(ev, i as u64, WALL);
+    }
+    let q = e.queue("sales").expect("sales");
+    assert!(!q.today_waits.is_empty() && !q.waiting.is_empty() && !q.pending.is_empty());
+    let bytes = postcard::to_allocvec(q).expect("serialises");
+    let r = postcard::from_bytes::<QueueState>(&bytes)
+        .expect("deserialises")
+        .restored(q.id.clone(), &s)
+        .expect("restores");
+    let QueueState {
+        id,
+        kpi,
+        calls,
+        agents,
+        dedup,
+        ring,
+        interval,
+        today,
+        today_waits,
+        samples,
+        waiting,
+        pending,
+        threshold_cursor,
+        max_ts,
+        clock,
+        last_sweep,
+        totals,
+        expired_calls,
+        deltas: _,
+        old_deltas: _,
+        phases: _,
+        old_phases: _,
+        surge,
+        surge_evaluated,
+        watched_since,
+        finished_episodes,
+        surge_outcomes,
+        surge_follows_events: _,
+    } = r;
+    assert_eq!(id, q.id);
+    assert_eq!(kpi, q.kpi);
+    assert_eq!(calls, q.calls);
+    assert_eq!(agents, q.agents);
+    assert_eq!(dedup, q.dedup);
+    assert_eq!(ring, q.ring);
+    assert_eq!((interval, today), (q.interval.clone(), q.today.clone()));
+    // Counts, total, min and max: the quantiles cannot tell the two apart.
+    assert!(today_waits == q.today_waits);
+    assert_eq!(samples, q.samples);
+    assert_eq!(waiting, q.waiting);
+    assert_eq!(pending, q.pending);
+    assert_eq!(
+        (threshold_cursor, max_ts, clock, last_sweep),
+        (q.threshold_cursor, q.max_ts, q.clock, q.last_sweep)
+    );
+    assert_eq!((totals, expired_calls), (q.totals, q.expired_calls));
+    assert_eq!(surge, q.surge);
+    assert_eq!(
+        (surge_evaluated, watched_since, finished_episodes),
+        (
+            q.surge_evaluated,
+            q.watched_since,
+            q.finished_episodes.clone()
+        )
+    );
+    assert_eq!(surge_outcomes, q.surge_outcomes);
+}
+
+/// Prints the size of the busiest demo queue's checkpoint after an hour (run with
+/// `--nocapture`); the bound only catches an encoding gone badly wrong.
+#[test]
+fn checkpoint_size_of_a_busy_queue_after_an_hour_of_the_demo() {
+    let scenario = Scenario {
+        duration_ms: 3_600_000,
+        ..Scenario::demo()
+    };
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::EventTime);
+    let mut n = 0;
+    for (i, ev) in Simulator::new(scenario, 7, T0).enumerate() {
+        e.apply(&ev, i as u64, WALL);
+        n = i as u64;
+    }
+    let q = e.queue("support").expect("support is in the demo");
+    let bytes = e.checkpoint_queue("support", n).unwrap();
+    fn size<T: Serialize>(v: &T) -> usize {
+        postcard::to_allocvec(v).map_or(0, |v| v.len())
+    }
+    // As written: a map's pairs in key order are as long as the map; the histogram's pairs.
+    let today_waits: Vec<(u64, u32)> = q
+        .today_waits
+        .iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect();
+    println!(
+        "checkpoint of `support` after 1 h of the demo: {} bytes \
+         (remembered ids {} × {} B, ring {} B in {} non-empty buckets, calls {} in {} B, \
+         agents {} in {} B, wait samples {} in {} B, today histogram {} pairs in {} B)",
+        bytes.len(),
+        q.dedup.remembered(),
+        size(&q.dedup) / q.dedup.remembered().max(1),
+        size(&q.ring),
+        q.ring.non_empty_buckets(),
+        q.calls.len(),
+        size(&q.calls),
+        q.agents.len(),
+        size(&q.agents),
+        q.samples.len(),
+        size(&q.samples),
+        today_waits.len(),
+        size(&today_waits),
+    );
+    assert!(bytes.len() < 200_000, "{} bytes", bytes.len());
+}

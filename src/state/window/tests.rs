@@ -1,0 +1,105 @@
+use super::*;
+
+const T0: Millis = 1_700_000_000_000; // a bucket boundary (divisible by 10 s)
+
+#[test]
+fn counts_land_in_the_window_that_holds_their_time() {
+    let mut ring = BucketRing::new(3_600_000, T0);
+    ring.advance(T0 + 600_000);
+    ring.apply(&Delta::count(T0 + 10_000, Count::Offered, 1)); // 9m50s before as_of
+    ring.apply(&Delta::count(T0 + 400_000, Count::Offered, 1)); // 3m20s before
+    ring.apply(&Delta::count(T0 + 599_999, Count::Offered, 1));
+    let as_of = T0 + 600_000;
+    assert_eq!(ring.window(300_000, as_of).count(Count::Offered), 2);
+    assert_eq!(ring.window(900_000, as_of).count(Count::Offered), 3);
+}
+
+#[test]
+fn agent_time_is_integrated_to_the_millisecond() {
+    let mut ring = BucketRing::new(3_600_000, T0);
+    ring.advance(T0 + 120_000);
+    // Agent A ready from T0+5s, busy from T0+65.5s; agent B ready from T0+30s.
+    ring.apply(&Delta::step(T0 + 5_000, AgentTime::Ready, 1));
+    ring.apply(&Delta::step(T0 + 30_000, AgentTime::Ready, 1));
+    ring.apply(&Delta::step(T0 + 65_500, AgentTime::Ready, -1));
+    ring.apply(&Delta::step(T0 + 65_500, AgentTime::Busy, 1));
+    let w = ring.window(3_600_000, T0 + 120_000);
+    // ready: A 60.5 s + B 90 s; busy: A 54.5 s
+    assert_eq!(w.agent_ms(AgentTime::Ready), 60_500 + 90_000);
+    assert_eq!(w.agent_ms(AgentTime::Busy), 54_500);
+    // The last minute only: A ready 5.5 s then busy 54.5 s, B ready 60 s.
+    let w = ring.window(60_000, T0 + 120_000);
+    assert_eq!(w.agent_ms(AgentTime::Busy), 54_500);
+    assert_eq!(w.agent_ms(AgentTime::Ready), 60_000 + 5_500);
+}
+
+#[test]
+fn evicted_steps_keep_agents_counted() {
+    let mut ring = BucketRing::new(300_000, T0);
+    ring.apply(&Delta::step(T0, AgentTime::Ready, 1));
+    ring.advance(T0 + 3_600_000); // far beyond the ring
+    assert_eq!(ring.agents_now()[AgentTime::Ready as usize], 1);
+    let w = ring.window(300_000, T0 + 3_600_000);
+    assert_eq!(w.agent_ms(AgentTime::Ready), 300_000);
+}
+
+#[test]
+fn order_of_deltas_does_not_matter() {
+    let deltas = [
+        Delta::count(T0 + 1_000, Count::Answered, 1),
+        Delta::sum(T0 + 1_000, Sum::WaitAnswered, 12_000),
+        Delta::step(T0 + 2_000, AgentTime::Busy, 1),
+        Delta::step(T0 + 25_000, AgentTime::Busy, -1),
+        Delta::step(T0 + 25_000, AgentTime::Acw, 1),
+    ];
+    let mut a = BucketRing::new(900_000, T0);
+    let mut b = BucketRing::new(900_000, T0);
+    a.advance(T0 + 60_000);
+    b.advance(T0 + 60_000);
+    for d in &deltas {
+        a.apply(d);
+    }
+    for d in deltas.iter().rev() {
+        b.apply(d);
+    }
+    assert_eq!(
+        a.window(900_000, T0 + 60_000),
+        b.window(900_000, T0 + 60_000)
+    );
+    // A retraction cancels exactly.
+    a.apply(&deltas[1].negated());
+    assert_eq!(a.window(900_000, T0 + 60_000).sum_ms(Sum::WaitAnswered), 0);
+}
+
+#[test]
+fn period_counts_from_its_start_and_carries_agents_over() {
+    let mut p = Period::new(T0, T0 + 1_800_000);
+    p.apply(&Delta::step(T0 + 60_000, AgentTime::Ready, 2));
+    p.apply(&Delta::count(T0 + 70_000, Count::Offered, 1));
+    p.roll(T0 + 1_800_000, T0 + 3_600_000);
+    p.apply(&Delta::count(T0 + 1_799_000, Count::Offered, 1)); // belongs to the old period
+    p.apply(&Delta::step(T0 + 1_790_000, AgentTime::Ready, -1)); // before start: 1 agent at start
+    let s = p.sums(T0 + 1_800_000 + 100_000);
+    assert_eq!(s.count(Count::Offered), 0);
+    assert_eq!(s.agent_ms(AgentTime::Ready), 100_000);
+}
+
+#[test]
+fn a_ring_written_and_read_back_fits_into_the_same_ring() {
+    let mut ring = BucketRing::new(3_600_000, T0);
+    ring.apply(&Delta::step(T0, AgentTime::Ready, 2));
+    ring.advance(T0 + 3_000_000);
+    ring.apply(&Delta::step(T0 + 100_000, AgentTime::Busy, 1));
+    ring.apply(&Delta::count(T0 + 2_990_000, Count::Offered, 3));
+    ring.advance(T0 + 3_700_000); // the step at T0 is folded into the base counts
+    let bytes = postcard::to_allocvec(&ring).expect("serialises");
+    let read: BucketRing = postcard::from_bytes(&bytes).expect("deserialises");
+    assert_eq!(read.fit(3_600_000), Some(ring.clone()));
+    // A ring of a shorter span cannot hold the oldest bucket written.
+    assert_eq!(read.fit(600_000), None);
+    // Buckets are written oldest first, once each.
+    let mut form: RingForm<Bucket> = postcard::from_bytes(&bytes).expect("the ring's form");
+    form.buckets.reverse();
+    let reversed = postcard::to_allocvec(&form).expect("serialises");
+    assert!(postcard::from_bytes::<BucketRing>(&reversed).is_err());
+}
