@@ -346,10 +346,10 @@ fn run(command: Command, config: Config) -> Result<()> {
 }
 
 /// A live command (`demo`, `run`) on a multi-threaded runtime, with the one shutdown path:
-/// SIGINT or SIGTERM cancels `shutdown`; the command then stops its pipeline (bounded by
-/// `stop_within` inside), and the tasks it left on `tasks` (HTTP, the Alertmanager push) get
-/// what is left of the deadline to deliver and end. A second signal, or the deadline
-/// passing, ends the process at once.
+/// SIGINT or SIGTERM cancels `shutdown`; the command stops its pipeline (which keeps to its
+/// share of `stop_within`), and the tasks it left on `tasks` (HTTP, the Alertmanager push) get
+/// the rest of `stop_within` to deliver and end. A second signal, or `stop_within` passing
+/// with the process still there, ends it at once.
 fn live<F, Fut>(stop_within: Duration, command: F) -> Result<()>
 where
     F: FnOnce(CancellationToken, TaskTracker) -> Fut,
@@ -359,16 +359,22 @@ where
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        // Time for the pipeline's own bounded stop, and then for the tasks to finish.
-        let deadline = stop_within + stop_within / 2;
-        tokio::spawn(on_signals(shutdown.clone(), deadline));
+        tokio::spawn(on_signals(shutdown.clone(), stop_within));
+        let stopping_since = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.cancelled().await;
+                tokio::time::Instant::now()
+            }
+        });
         let result = command(shutdown.clone(), tasks.clone()).await;
         shutdown.cancel();
         tasks.close();
-        if tokio::time::timeout(stop_within / 2, tasks.wait())
-            .await
-            .is_err()
-        {
+        let deadline = match stopping_since.await {
+            Ok(since) => since + stop_within,
+            Err(_) => tokio::time::Instant::now(),
+        };
+        if tokio::time::timeout_at(deadline, tasks.wait()).await.is_err() {
             tracing::warn!(
                 "background tasks (HTTP, Alertmanager push) did not end in time; stopping anyway"
             );
@@ -430,8 +436,8 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
-/// The first SIGINT or SIGTERM cancels the token: the one shutdown path. A second one, or
-/// `deadline` passing after the first, exits at once with a non-zero code.
+/// The first SIGINT or SIGTERM cancels the token: the one shutdown path. A second one exits at
+/// once (code 130); so does a stop still going a second past `deadline` (code 1).
 async fn on_signals(token: CancellationToken, deadline: Duration) {
     let mut signals = Signals::new();
     signals.next().await;

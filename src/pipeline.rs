@@ -70,8 +70,9 @@ pub struct PipelineSettings {
     pub publish_interval: Option<Duration>,
     /// Checkpoint cadence, with a Kafka sink.
     pub checkpoint_interval: Duration,
-    /// How long the stop may take: half for applying what was already received, half for
-    /// the sinks to deliver.
+    /// How long the whole stop may take: the pipeline spends at most 40 % of it applying
+    /// what was already received and 40 % letting the Kafka sink deliver; the rest is for the
+    /// other tasks (the Alertmanager push) to finish.
     pub shutdown_timeout: Duration,
     /// Rejections listed in the report (the rest are counted).
     pub keep_rejections: usize,
@@ -703,14 +704,14 @@ impl Pipeline {
         self.checkpoint_bytes = bytes;
     }
 
-    /// The one way to stop: take what the source already received (bounded by half the
-    /// shutdown timeout), publish and checkpoint once more, let the Kafka sink deliver (the
-    /// other half), tell the source how far it got. A batch run (no publish interval) instead
+    /// The one way to stop: take what the source already received (bounded by 40 % of the
+    /// shutdown timeout), publish and checkpoint once more, let the Kafka sink deliver (another
+    /// 40 %), tell the source how far it got. A batch run (no publish interval) instead
     /// resolves what is still pending and reports every queue's KPIs.
     async fn finish<S: Source>(mut self, source: &mut S) -> Report {
-        let half = self.settings.shutdown_timeout / 2;
+        let share = self.settings.shutdown_timeout * 2 / 5;
         source.stop();
-        let deadline = tokio::time::Instant::now() + half;
+        let deadline = tokio::time::Instant::now() + share;
         while let Ok(true) = tokio::time::timeout_at(deadline, source.wait()).await {
             self.take(source, BATCH);
         }
@@ -718,7 +719,7 @@ impl Pipeline {
             self.publish(&source.status());
             self.checkpoint_round();
             if let Some(kafka) = &self.sinks.kafka {
-                if let Err(error) = kafka.flush(half) {
+                if let Err(error) = kafka.flush(share) {
                     tracing::warn!(%error, in_flight = kafka.in_flight(), "not every KPI/checkpoint record was delivered");
                 }
             }

@@ -96,7 +96,7 @@ fn alerts_firing_at_shutdown_reach_alertmanager() {
 
 /// An Alertmanager that accepts connections and never answers: the push of the final alerts
 /// hangs (for up to its 60-second timeout), so the stop waits for it, but only within its
-/// bound (1.5 × `kafka.shutdown_timeout`, 4 s here); a second signal ends it at once.
+/// bound (`kafka.shutdown_timeout`, 4 s here); a second signal ends it at once.
 #[test]
 fn a_hung_sink_cannot_hold_the_stop_and_a_second_signal_forces_it() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -114,10 +114,10 @@ fn a_hung_sink_cannot_hold_the_stop_and_a_second_signal_forces_it() {
     let mut child = demo(&dir, &env);
     terminate(&child);
     let (status, took) = wait_exit(&mut child, Duration::from_secs(20));
-    // The pipeline's stop takes what it takes (no Kafka here: about nothing), then the hung
-    // push gets half the timeout: 2 s, well under the 60 s it would take on its own.
-    assert!(took >= Duration::from_secs(2), "{took:?}");
-    assert!(took < Duration::from_secs(8), "{took:?}");
+    // The pipeline's own stop takes next to nothing here (no Kafka), so the hung push gets
+    // the rest of the 4 s, and not the 60 s it would take on its own.
+    assert!(took >= Duration::from_millis(3_500), "{took:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
     assert_eq!(status.code(), Some(0));
     let log = std::fs::read_to_string(dir.join("demo.log")).unwrap();
     assert!(log.contains("did not end in time"), "{log}");
