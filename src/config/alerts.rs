@@ -191,25 +191,6 @@ enum Level {
     Count,
 }
 
-/// The parts every threshold rule has.
-#[derive(Debug, Clone, Copy)]
-struct Limit {
-    enabled: bool,
-    threshold: f64,
-    clear: f64,
-    for_ms: Millis,
-    severity: Severity,
-}
-
-/// The parts of a threshold rule one table sets.
-struct LimitFields<'a> {
-    enabled: Option<bool>,
-    threshold: Option<f64>,
-    clear: Option<f64>,
-    for_duration: Option<&'a DurationText>,
-    severity: Option<&'a str>,
-}
-
 /// Checks for `[alerts]`; each reports at the key's path and yields `None` when invalid.
 /// A table inherits what it leaves out from its base (the built-in rules for
 /// `[alerts.default]`, that for `[alerts.queues.<id>]`); a base of `None` is invalid itself, and
@@ -224,6 +205,14 @@ impl Problems<'_> {
             );
         }
         parsed
+    }
+
+    fn own_severity(&mut self, path: &str, own: Option<&String>) -> Option<Option<Severity>> {
+        own.map(|text| self.severity(&format!("{path}.severity"), text))
+    }
+
+    fn own_for(&mut self, path: &str, own: Option<&DurationText>) -> Option<Option<Millis>> {
+        own.map(|text| self.duration(&format!("{path}.for"), text).map(millis))
     }
 
     fn threshold(&mut self, path: &str, value: f64, level: Level) -> Option<f64> {
@@ -277,18 +266,29 @@ impl Problems<'_> {
         None
     }
 
-    fn for_duration(&mut self, path: &str, text: Option<&DurationText>) -> Option<Option<Millis>> {
-        text.map(|text| self.duration(&format!("{path}.for"), text).map(millis))
-    }
-
-    fn limit(
+    fn own_window(
         &mut self,
         path: &str,
-        o: LimitFields<'_>,
-        base: Option<Limit>,
+        own: Option<&String>,
+        windows: &[WindowConfig],
+    ) -> Option<Option<String>> {
+        own.map(|name| self.window(&format!("{path}.window"), name, windows))
+    }
+
+    fn threshold_rule(
+        &mut self,
+        path: &str,
+        o: Option<&ThresholdAlert>,
+        base: Option<&ThresholdRule>,
         level: Level,
-    ) -> Option<Limit> {
-        let enabled = o.enabled.or(base.map(|b| b.enabled));
+        windows: &[WindowConfig],
+    ) -> Option<ThresholdRule> {
+        let Some(o) = o else {
+            return base.cloned();
+        };
+        let window = self
+            .own_window(path, o.window.as_ref(), windows)
+            .unwrap_or_else(|| base.map(|b| b.window.clone()));
         let threshold = match o.threshold {
             Some(v) => self.threshold(&format!("{path}.threshold"), v, level),
             None => base.map(|b| b.threshold),
@@ -297,13 +297,10 @@ impl Problems<'_> {
             Some(v) => self.clear_level(&format!("{path}.clear"), v, level),
             None => base.map(|b| b.clear),
         };
-        let for_ms = self
-            .for_duration(path, o.for_duration)
-            .unwrap_or(base.map(|b| b.for_ms));
-        let severity = match o.severity {
-            Some(text) => self.severity(&format!("{path}.severity"), text),
-            None => base.map(|b| b.severity),
-        };
+        let for_ms =
+            (self.own_for(path, o.for_duration.as_ref())).unwrap_or(base.map(|b| b.for_ms));
+        let severity =
+            (self.own_severity(path, o.severity.as_ref())).unwrap_or(base.map(|b| b.severity));
         let (threshold, clear) = (threshold?, clear?);
         if clear > threshold {
             let (key, message) = if o.clear.is_some() {
@@ -326,8 +323,9 @@ impl Problems<'_> {
             self.add(&format!("{path}.{key}"), message);
             return None;
         }
-        Some(Limit {
-            enabled: enabled?,
+        Some(ThresholdRule {
+            enabled: o.enabled.or(base.map(|b| b.enabled))?,
+            window: window?,
             threshold,
             clear,
             for_ms: for_ms?,
@@ -335,77 +333,36 @@ impl Problems<'_> {
         })
     }
 
-    fn threshold_rule(
-        &mut self,
-        path: &str,
-        o: Option<&ThresholdAlert>,
-        base: Option<&ThresholdRule>,
-        level: Level,
-        windows: &[WindowConfig],
-    ) -> Option<ThresholdRule> {
-        let Some(o) = o else {
-            return base.cloned();
-        };
-        let window = match &o.window {
-            Some(name) => self.window(&format!("{path}.window"), name, windows),
-            None => base.map(|b| b.window.clone()),
-        };
-        let fields = LimitFields {
-            enabled: o.enabled,
-            threshold: o.threshold,
-            clear: o.clear,
-            for_duration: o.for_duration.as_ref(),
-            severity: o.severity.as_deref(),
-        };
-        let base_limit = base.map(|b| Limit {
-            enabled: b.enabled,
-            threshold: b.threshold,
-            clear: b.clear,
-            for_ms: b.for_ms,
-            severity: b.severity,
-        });
-        let limit = self.limit(path, fields, base_limit, level);
-        let (window, limit) = (window?, limit?);
-        Some(ThresholdRule {
-            enabled: limit.enabled,
-            window,
-            threshold: limit.threshold,
-            clear: limit.clear,
-            for_ms: limit.for_ms,
-            severity: limit.severity,
-        })
-    }
-
+    /// A threshold rule without a window: the oldest wait is a point-in-time value.
     fn oldest_wait_rule(
         &mut self,
         path: &str,
         o: Option<&OldestWaitAlert>,
         base: Option<&OldestWaitRule>,
     ) -> Option<OldestWaitRule> {
-        let Some(o) = o else {
-            return base.cloned();
-        };
-        let fields = LimitFields {
+        let o = o.map(|o| ThresholdAlert {
             enabled: o.enabled,
+            window: None,
             threshold: o.threshold,
             clear: o.clear,
-            for_duration: o.for_duration.as_ref(),
-            severity: o.severity.as_deref(),
-        };
-        let base_limit = base.map(|b| Limit {
+            for_duration: o.for_duration.clone(),
+            severity: o.severity.clone(),
+        });
+        let base = base.map(|b| ThresholdRule {
             enabled: b.enabled,
+            window: String::new(),
             threshold: b.threshold,
             clear: b.clear,
             for_ms: b.for_ms,
             severity: b.severity,
         });
-        let limit = self.limit(path, fields, base_limit, Level::Seconds)?;
+        let r = self.threshold_rule(path, o.as_ref(), base.as_ref(), Level::Seconds, &[])?;
         Some(OldestWaitRule {
-            enabled: limit.enabled,
-            threshold: limit.threshold,
-            clear: limit.clear,
-            for_ms: limit.for_ms,
-            severity: limit.severity,
+            enabled: r.enabled,
+            threshold: r.threshold,
+            clear: r.clear,
+            for_ms: r.for_ms,
+            severity: r.severity,
         })
     }
 
@@ -419,10 +376,9 @@ impl Problems<'_> {
         let Some(o) = o else {
             return base.cloned();
         };
-        let window = match &o.window {
-            Some(name) => self.window(&format!("{path}.window"), name, windows),
-            None => base.map(|b| b.window.clone()),
-        };
+        let window = self
+            .own_window(path, o.window.as_ref(), windows)
+            .unwrap_or_else(|| base.map(|b| b.window.clone()));
         let clear_margin = match o.clear_margin {
             // Written so that NaN fails too.
             Some(m) if (0.0..1.0).contains(&m) => Some(m),
@@ -438,37 +394,15 @@ impl Problems<'_> {
             }
             None => base.map(|b| b.clear_margin),
         };
-        let for_ms = self
-            .for_duration(path, o.for_duration.as_ref())
-            .unwrap_or(base.map(|b| b.for_ms));
-        let severity = match &o.severity {
-            Some(text) => self.severity(&format!("{path}.severity"), text),
-            None => base.map(|b| b.severity),
-        };
+        let for_ms =
+            (self.own_for(path, o.for_duration.as_ref())).unwrap_or(base.map(|b| b.for_ms));
+        let severity =
+            (self.own_severity(path, o.severity.as_ref())).unwrap_or(base.map(|b| b.severity));
         Some(ServiceLevelRule {
             enabled: o.enabled.or(base.map(|b| b.enabled))?,
             window: window?,
             clear_margin: clear_margin?,
             for_ms: for_ms?,
-            severity: severity?,
-        })
-    }
-
-    fn surge_rule(
-        &mut self,
-        path: &str,
-        o: Option<&SurgeAlert>,
-        base: Option<&SurgeRule>,
-    ) -> Option<SurgeRule> {
-        let Some(o) = o else {
-            return base.cloned();
-        };
-        let severity = match &o.severity {
-            Some(text) => self.severity(&format!("{path}.severity"), text),
-            None => base.map(|b| b.severity),
-        };
-        Some(SurgeRule {
-            enabled: o.enabled.or(base.map(|b| b.enabled))?,
             severity: severity?,
         })
     }
@@ -481,46 +415,42 @@ impl Problems<'_> {
         windows: &[WindowConfig],
     ) -> Option<QueueRules> {
         let sub = |key: &str| format!("{path}.{key}");
-        let surge = self.surge_rule(&sub("surge"), o.surge.as_ref(), base.map(|b| &b.surge));
+        let surge = match &o.surge {
+            Some(o) => {
+                let severity = (self.own_severity(&sub("surge"), o.severity.as_ref()))
+                    .unwrap_or(base.map(|b| b.surge.severity));
+                let enabled = o.enabled.or(base.map(|b| b.surge.enabled));
+                enabled
+                    .zip(severity)
+                    .map(|(enabled, severity)| SurgeRule { enabled, severity })
+            }
+            None => base.map(|b| b.surge.clone()),
+        };
         let service_level = self.service_level_rule(
             &sub("service_level"),
             o.service_level.as_ref(),
             base.map(|b| &b.service_level),
             windows,
         );
-        let asa = self.threshold_rule(
-            &sub("asa"),
-            o.asa.as_ref(),
-            base.map(|b| &b.asa),
-            Level::Seconds,
-            windows,
-        );
-        let abandon_rate = self.threshold_rule(
-            &sub("abandon_rate"),
-            o.abandon_rate.as_ref(),
-            base.map(|b| &b.abandon_rate),
-            Level::Ratio,
-            windows,
-        );
+        let threshold = |p: &mut Self, key, o: &Option<ThresholdAlert>, level| {
+            let base = base.map(|b| match key {
+                "asa" => &b.asa,
+                "abandon_rate" => &b.abandon_rate,
+                "not_ready" => &b.not_ready,
+                _ => &b.rings_per_answer,
+            });
+            p.threshold_rule(&sub(key), o.as_ref(), base, level, windows)
+        };
+        let asa = threshold(self, "asa", &o.asa, Level::Seconds);
+        let abandon_rate = threshold(self, "abandon_rate", &o.abandon_rate, Level::Ratio);
         let oldest_wait = self.oldest_wait_rule(
             &sub("oldest_wait"),
             o.oldest_wait.as_ref(),
             base.map(|b| &b.oldest_wait),
         );
-        let not_ready = self.threshold_rule(
-            &sub("not_ready"),
-            o.not_ready.as_ref(),
-            base.map(|b| &b.not_ready),
-            Level::Ratio,
-            windows,
-        );
-        let rings_per_answer = self.threshold_rule(
-            &sub("rings_per_answer"),
-            o.rings_per_answer.as_ref(),
-            base.map(|b| &b.rings_per_answer),
-            Level::Count,
-            windows,
-        );
+        let not_ready = threshold(self, "not_ready", &o.not_ready, Level::Ratio);
+        let rings_per_answer =
+            threshold(self, "rings_per_answer", &o.rings_per_answer, Level::Count);
         Some(QueueRules {
             min_calls: o.min_calls.or(base.map(|b| b.min_calls))?,
             surge: surge?,
@@ -619,50 +549,40 @@ pub(super) fn validate(
         }
     }
 
-    let stalled = &a.source_stalled;
-    let b = &builtin.source_stalled;
+    // The service's own rules have no queue overrides: the built-in rule is their base.
+    let (stalled, lag, rejected) = (&a.source_stalled, &a.consumer_lag, &a.rejected_events);
+    let b = &builtin;
+    let path = "alerts.source_stalled";
     let after_ms = match &stalled.after {
-        Some(text) => p.positive("alerts.source_stalled.after", text).map(millis),
-        None => Some(b.after_ms),
+        Some(text) => p.positive(&format!("{path}.after"), text).map(millis),
+        None => Some(b.source_stalled.after_ms),
     };
-    let stalled_severity = match &stalled.severity {
-        Some(text) => p.severity("alerts.source_stalled.severity", text),
-        None => Some(b.severity),
-    };
+    let stalled_severity = (p.own_severity(path, stalled.severity.as_ref()))
+        .unwrap_or(Some(b.source_stalled.severity));
 
-    let lag = &a.consumer_lag;
-    let b = &builtin.consumer_lag;
+    let path = "alerts.consumer_lag";
     let lag_max = match lag.max {
         Some(0) => {
-            p.add("alerts.consumer_lag.max", "must be greater than 0");
+            p.add(&format!("{path}.max"), "must be greater than 0");
             None
         }
         Some(n) => Some(n),
-        None => Some(b.max),
+        None => Some(b.consumer_lag.max),
     };
-    let lag_for = match &lag.for_duration {
-        Some(text) => p.duration("alerts.consumer_lag.for", text).map(millis),
-        None => Some(b.for_ms),
-    };
-    let lag_severity = match &lag.severity {
-        Some(text) => p.severity("alerts.consumer_lag.severity", text),
-        None => Some(b.severity),
-    };
+    let lag_for =
+        (p.own_for(path, lag.for_duration.as_ref())).unwrap_or(Some(b.consumer_lag.for_ms));
+    let lag_severity =
+        (p.own_severity(path, lag.severity.as_ref())).unwrap_or(Some(b.consumer_lag.severity));
 
-    let rejected = &a.rejected_events;
-    let b = &builtin.rejected_events;
+    let path = "alerts.rejected_events";
     let max_ratio = match rejected.max_ratio {
-        Some(v) => p.threshold("alerts.rejected_events.max_ratio", v, Level::Ratio),
-        None => Some(b.max_ratio),
+        Some(v) => p.threshold(&format!("{path}.max_ratio"), v, Level::Ratio),
+        None => Some(b.rejected_events.max_ratio),
     };
-    let rejected_for = match &rejected.for_duration {
-        Some(text) => p.duration("alerts.rejected_events.for", text).map(millis),
-        None => Some(b.for_ms),
-    };
-    let rejected_severity = match &rejected.severity {
-        Some(text) => p.severity("alerts.rejected_events.severity", text),
-        None => Some(b.severity),
-    };
+    let rejected_for =
+        (p.own_for(path, rejected.for_duration.as_ref())).unwrap_or(Some(b.rejected_events.for_ms));
+    let rejected_severity = (p.own_severity(path, rejected.severity.as_ref()))
+        .unwrap_or(Some(b.rejected_events.severity));
 
     let alertmanager_url = p
         .url("alerts.alertmanager_url", &a.alertmanager_url, false)
