@@ -297,10 +297,12 @@ impl Problems<'_> {
             Some(v) => self.clear_level(&format!("{path}.clear"), v, level),
             None => base.map(|b| b.clear),
         };
-        let for_ms =
-            (self.own_for(path, o.for_duration.as_ref())).unwrap_or(base.map(|b| b.for_ms));
-        let severity =
-            (self.own_severity(path, o.severity.as_ref())).unwrap_or(base.map(|b| b.severity));
+        let for_ms = self
+            .own_for(path, o.for_duration.as_ref())
+            .unwrap_or(base.map(|b| b.for_ms));
+        let severity = self
+            .own_severity(path, o.severity.as_ref())
+            .unwrap_or(base.map(|b| b.severity));
         let (threshold, clear) = (threshold?, clear?);
         if clear > threshold {
             let (key, message) = if o.clear.is_some() {
@@ -394,10 +396,12 @@ impl Problems<'_> {
             }
             None => base.map(|b| b.clear_margin),
         };
-        let for_ms =
-            (self.own_for(path, o.for_duration.as_ref())).unwrap_or(base.map(|b| b.for_ms));
-        let severity =
-            (self.own_severity(path, o.severity.as_ref())).unwrap_or(base.map(|b| b.severity));
+        let for_ms = self
+            .own_for(path, o.for_duration.as_ref())
+            .unwrap_or(base.map(|b| b.for_ms));
+        let severity = self
+            .own_severity(path, o.severity.as_ref())
+            .unwrap_or(base.map(|b| b.severity));
         Some(ServiceLevelRule {
             enabled: o.enabled.or(base.map(|b| b.enabled))?,
             window: window?,
@@ -417,7 +421,8 @@ impl Problems<'_> {
         let sub = |key: &str| format!("{path}.{key}");
         let surge = match &o.surge {
             Some(o) => {
-                let severity = (self.own_severity(&sub("surge"), o.severity.as_ref()))
+                let severity = self
+                    .own_severity(&sub("surge"), o.severity.as_ref())
                     .unwrap_or(base.map(|b| b.surge.severity));
                 let enabled = o.enabled.or(base.map(|b| b.surge.enabled));
                 enabled
@@ -432,25 +437,36 @@ impl Problems<'_> {
             base.map(|b| &b.service_level),
             windows,
         );
-        let threshold = |p: &mut Self, key, o: &Option<ThresholdAlert>, level| {
-            let base = base.map(|b| match key {
-                "asa" => &b.asa,
-                "abandon_rate" => &b.abandon_rate,
-                "not_ready" => &b.not_ready,
-                _ => &b.rings_per_answer,
-            });
+        let threshold = |p: &mut Self, key, o: &Option<ThresholdAlert>, base, level| {
             p.threshold_rule(&sub(key), o.as_ref(), base, level, windows)
         };
-        let asa = threshold(self, "asa", &o.asa, Level::Seconds);
-        let abandon_rate = threshold(self, "abandon_rate", &o.abandon_rate, Level::Ratio);
+        let asa = threshold(self, "asa", &o.asa, base.map(|b| &b.asa), Level::Seconds);
+        let abandon_rate = threshold(
+            self,
+            "abandon_rate",
+            &o.abandon_rate,
+            base.map(|b| &b.abandon_rate),
+            Level::Ratio,
+        );
         let oldest_wait = self.oldest_wait_rule(
             &sub("oldest_wait"),
             o.oldest_wait.as_ref(),
             base.map(|b| &b.oldest_wait),
         );
-        let not_ready = threshold(self, "not_ready", &o.not_ready, Level::Ratio);
-        let rings_per_answer =
-            threshold(self, "rings_per_answer", &o.rings_per_answer, Level::Count);
+        let not_ready = threshold(
+            self,
+            "not_ready",
+            &o.not_ready,
+            base.map(|b| &b.not_ready),
+            Level::Ratio,
+        );
+        let rings_per_answer = threshold(
+            self,
+            "rings_per_answer",
+            &o.rings_per_answer,
+            base.map(|b| &b.rings_per_answer),
+            Level::Count,
+        );
         Some(QueueRules {
             min_calls: o.min_calls.or(base.map(|b| b.min_calls))?,
             surge: surge?,
@@ -557,7 +573,8 @@ pub(super) fn validate(
         Some(text) => p.positive(&format!("{path}.after"), text).map(millis),
         None => Some(b.source_stalled.after_ms),
     };
-    let stalled_severity = (p.own_severity(path, stalled.severity.as_ref()))
+    let stalled_severity = p
+        .own_severity(path, stalled.severity.as_ref())
         .unwrap_or(Some(b.source_stalled.severity));
 
     let path = "alerts.consumer_lag";
@@ -569,19 +586,23 @@ pub(super) fn validate(
         Some(n) => Some(n),
         None => Some(b.consumer_lag.max),
     };
-    let lag_for =
-        (p.own_for(path, lag.for_duration.as_ref())).unwrap_or(Some(b.consumer_lag.for_ms));
-    let lag_severity =
-        (p.own_severity(path, lag.severity.as_ref())).unwrap_or(Some(b.consumer_lag.severity));
+    let lag_for = p
+        .own_for(path, lag.for_duration.as_ref())
+        .unwrap_or(Some(b.consumer_lag.for_ms));
+    let lag_severity = p
+        .own_severity(path, lag.severity.as_ref())
+        .unwrap_or(Some(b.consumer_lag.severity));
 
     let path = "alerts.rejected_events";
     let max_ratio = match rejected.max_ratio {
         Some(v) => p.threshold(&format!("{path}.max_ratio"), v, Level::Ratio),
         None => Some(b.rejected_events.max_ratio),
     };
-    let rejected_for =
-        (p.own_for(path, rejected.for_duration.as_ref())).unwrap_or(Some(b.rejected_events.for_ms));
-    let rejected_severity = (p.own_severity(path, rejected.severity.as_ref()))
+    let rejected_for = p
+        .own_for(path, rejected.for_duration.as_ref())
+        .unwrap_or(Some(b.rejected_events.for_ms));
+    let rejected_severity = p
+        .own_severity(path, rejected.severity.as_ref())
         .unwrap_or(Some(b.rejected_events.severity));
 
     let alertmanager_url = p

@@ -139,8 +139,9 @@ impl Default for RawKpi {
     }
 }
 
-/// Overrides are validated where they are written, then merged. The default comes back even
-/// when a queue is invalid, so that the forecast check covers what is valid.
+/// Overrides are validated where they are written, then merged. The valid definitions come
+/// back on their own (an invalid one is reported and left out), so that the forecast check,
+/// which needs `engine.interval`, covers them even when `kpi.default` is invalid.
 pub(super) fn validate(
     p: &mut Problems<'_>,
     raw: &RawKpi,
