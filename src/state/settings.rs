@@ -2,6 +2,9 @@
 //!
 //! `crate::config` turns the TOML file and `ACDSTREAM_…` overrides into this; tests build it
 //! directly. Every duration is in milliseconds.
+//!
+//! The `Default` impls here are the configuration's defaults too: `crate::config` reads them
+//! rather than repeating them, and its tests check that `acdstream.example.toml` shows them.
 
 use std::collections::HashMap;
 

@@ -1,0 +1,582 @@
+//! The configuration boundary: defaults in code, then an optional TOML file, then
+//! `ACDSTREAM_<SECTION>__<KEY>` environment variables, checked as a whole.
+//!
+//! Loading happens in three steps so that every layer is testable without touching the
+//! process environment:
+//!
+//! 1. The file is parsed into a [`toml::Table`] (syntax errors carry a line and column).
+//! 2. Environment overrides are laid over that table ([`Config::from_sources`] takes them as an
+//!    iterator; [`Config::load`] reads the process environment). A variable name is split on
+//!    double underscores (keys themselves contain single ones) and lowercased, so
+//!    `ACDSTREAM_KPI__QUEUES__SALES__SL_THRESHOLD=30s` sets `kpi.queues.sales.sl_threshold`.
+//!    Values are read as TOML values when they parse (`60`, `0.9`, `["5m","15m"]`), otherwise as
+//!    strings (`30s`, `0.0.0.0:9898`). Variables without a double underscore, such as
+//!    `ACDSTREAM_CONFIG`, are not settings and are left alone. Because names are lowercased,
+//!    a queue whose id has capitals or characters that cannot appear in a variable name must be
+//!    configured in the file.
+//! 3. The merged table is deserialized into the sections' raw structs (`deny_unknown_fields`,
+//!    defaults in code) and each section validates its own into the resolved type, reporting
+//!    every problem with its key. Durations stay text until validation so that a bad duration
+//!    is reported together with every other problem instead of stopping at the first.
+//!
+//! Defaults are written once: the engine's and the KPIs' in [`EngineSettings`], the alert
+//! rules' in [`AlertSettings`], the rest beside their sections' raw structs.
+//!
+//! [`EngineSettings`]: crate::state::EngineSettings
+//! [`AlertSettings`]: crate::alerts::rules::AlertSettings
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::alerts::rules::AlertSettings;
+
+mod alerts;
+mod duration;
+mod engine;
+mod kafka;
+mod kpi;
+#[cfg(test)]
+mod tests;
+
+pub use duration::{format_duration, parse_duration, DurationError};
+pub use engine::{EngineConfig, WindowConfig};
+pub use kafka::KafkaConfig;
+pub use kpi::{KpiConfig, QueueKpi, SurgeConfig};
+
+use duration::DurationText;
+
+/// Prefix of every environment variable that overrides a setting.
+pub const ENV_PREFIX: &str = "ACDSTREAM_";
+/// Separates path segments in an override's name.
+pub const ENV_SEPARATOR: &str = "__";
+
+const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Why the configuration could not be loaded. Every message names what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "cannot read configuration file {}: {error}; check the path and its permissions, \
+         or start without a configuration file to run on the defaults",
+        path.display()
+    )]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+
+    #[error("{origin} is not valid TOML: line {line}, column {column}: {message}")]
+    Syntax {
+        /// The file (or "configuration text" when not read from a file).
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error("unknown setting: {message}; compare the spelling with acdstream.example.toml")]
+    UnknownKey { message: String },
+
+    #[error("{}", InvalidList(.0))]
+    Invalid(Vec<String>),
+}
+
+struct InvalidList<'a>(&'a [String]);
+
+impl fmt::Display for InvalidList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(
+            f,
+            "invalid configuration ({n} problem{}); fix each of these:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for problem in self.0 {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub engine: EngineConfig,
+    pub kpi: KpiConfig,
+    pub http: HttpConfig,
+    pub publish: PublishConfig,
+    pub log: LogConfig,
+    pub kafka: KafkaConfig,
+    /// `[alerts]`: the rules the alert evaluator applies and where alerts are pushed.
+    pub alerts: AlertSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishConfig {
+    pub interval: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A level or a `tracing` filter directive, e.g. `info,acdstream=debug`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The file's shape as serde sees it: unknown keys rejected, every section defaulted.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFile {
+    engine: engine::RawEngine,
+    kpi: kpi::RawKpi,
+    http: RawHttp,
+    publish: RawPublish,
+    log: RawLog,
+    kafka: kafka::RawKafka,
+    alerts: alerts::RawAlerts,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawHttp {
+    listen: String,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        RawHttp {
+            listen: "127.0.0.1:9898".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPublish {
+    interval: DurationText,
+}
+
+impl Default for RawPublish {
+    fn default() -> Self {
+        RawPublish {
+            interval: DurationText::from(Duration::from_secs(1)),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLog {
+    level: String,
+    format: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            level: "info".to_owned(),
+            format: "text".to_owned(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The built-in defaults name no time zone database entry (UTC is built in), so this
+        // cannot fail on a host without zoneinfo; the unit tests pin that.
+        validate(RawFile::default(), &Overlay::default())
+            .expect("built-in configuration defaults are valid")
+    }
+}
+
+impl Config {
+    /// Loads the file at `path` (if any) and applies the process's `ACDSTREAM_…` variables.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return build("", None, process_env());
+        };
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
+        let origin = format!("configuration file {}", path.display());
+        build(&origin, Some(&text), process_env())
+    }
+
+    /// Builds the configuration from file text (if any) and `(name, value)` environment pairs;
+    /// pure, so tests pass the environment explicitly.
+    pub fn from_sources(
+        file_text: Option<&str>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        build("configuration text", file_text, env)
+    }
+}
+
+fn process_env() -> impl Iterator<Item = (String, String)> {
+    // `std::env::vars()` panics on a non-UTF-8 variable anywhere in the environment; a lossy
+    // conversion instead lets validation report a mangled ACDSTREAM_ value by name.
+    std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    })
+}
+
+fn build(
+    origin: &str,
+    file_text: Option<&str>,
+    env: impl Iterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let mut table = match file_text {
+        Some(text) => parse_file(origin, text)?,
+        None => toml::Table::new(),
+    };
+    let overlay = overlay_env(&mut table, env);
+    let raw: RawFile = table.try_into().map_err(|e| shape_error(&e, &overlay))?;
+    validate(raw, &overlay)
+}
+
+fn parse_file(origin: &str, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| {
+        let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
+        ConfigError::Syntax {
+            origin: origin.to_owned(),
+            line,
+            column,
+            message: e.message().trim_end().to_owned(),
+        }
+    })
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Which setting each environment variable set, and the variables that could not be applied.
+#[derive(Debug, Default)]
+struct Overlay {
+    /// Dotted key path → variable name, to point an operator at the variable behind a problem.
+    sources: BTreeMap<String, String>,
+    problems: Vec<String>,
+}
+
+impl Overlay {
+    /// The variable that set `path` or one of its parents (`engine.windows[1]` → `engine.windows`).
+    /// Failing that, a variable that set something below `path` (which made it a table).
+    fn source_of(&self, path: &str) -> Option<&str> {
+        let path = path.split('[').next().unwrap_or(path);
+        let mut prefix = path;
+        loop {
+            if let Some(var) = self.sources.get(prefix) {
+                return Some(var);
+            }
+            match prefix.rfind('.') {
+                Some(i) => prefix = &prefix[..i],
+                None => break,
+            }
+        }
+        let below = format!("{path}.");
+        self.sources
+            .iter()
+            .find(|(p, _)| p.starts_with(&below))
+            .map(|(_, var)| var.as_str())
+    }
+}
+
+fn overlay_env(table: &mut toml::Table, env: impl Iterator<Item = (String, String)>) -> Overlay {
+    let mut overlay = Overlay::default();
+    // Sorted so that the result never depends on the order the OS lists variables in.
+    let vars: BTreeMap<String, String> = env
+        .filter(|(name, _)| {
+            name.strip_prefix(ENV_PREFIX)
+                .is_some_and(|rest| rest.contains(ENV_SEPARATOR))
+        })
+        .collect();
+    for (name, value) in vars {
+        let rest = &name[ENV_PREFIX.len()..];
+        let segments: Vec<String> = rest
+            .split(ENV_SEPARATOR)
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let path = segments.join(".");
+        if segments.iter().any(String::is_empty) {
+            overlay.problems.push(format!(
+                "{name}: empty key segment; write the path with single `__` between parts, \
+                 e.g. ACDSTREAM_ENGINE__ALLOWED_LATENESS"
+            ));
+            continue;
+        }
+        // A value that is not a TOML value (`30s`, `0.0.0.0:9898`) is meant as a string.
+        let value = value
+            .parse::<toml::Value>()
+            .unwrap_or(toml::Value::String(value));
+        match set_path(table, &segments, value) {
+            Ok(()) => {
+                overlay.sources.insert(path, name);
+            }
+            Err(parent) => overlay.problems.push(format!(
+                "{path}: cannot be set by {name} because `{parent}` is not a table; \
+                 check the variable name"
+            )),
+        }
+    }
+    overlay
+}
+
+/// Sets `segments` in `table`, creating intermediate tables; on a non-table parent returns its path.
+fn set_path(
+    table: &mut toml::Table,
+    segments: &[String],
+    value: toml::Value,
+) -> Result<(), String> {
+    let (leaf, parents) = segments.split_last().expect("split yields a segment");
+    let mut current = table;
+    for (depth, segment) in parents.iter().enumerate() {
+        let entry = current
+            .entry(segment.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(segments[..=depth].join(".")),
+        };
+    }
+    current.insert(leaf.clone(), value);
+    Ok(())
+}
+
+/// Turns a deserialization error (unknown key, wrong type) into an operator-facing error that
+/// names the full key path and, when an environment variable set it, the variable.
+fn shape_error(e: &toml::de::Error, overlay: &Overlay) -> ConfigError {
+    let message = e.message().trim_end();
+    // toml reports the path of the table being read on its own `in `a.b`` line; that is the
+    // only place the path is exposed.
+    let rendered = e.to_string();
+    let parent = rendered
+        .lines()
+        .find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'))
+        .unwrap_or("");
+    let field = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    let join = |child: &str| {
+        if parent.is_empty() {
+            child.to_owned()
+        } else {
+            format!("{parent}.{child}")
+        }
+    };
+    match field {
+        Some(field) => {
+            let path = join(field);
+            let from = overlay
+                .sources
+                .get(&path)
+                .map(|var| format!(" (set by environment variable {var})"))
+                .unwrap_or_default();
+            let place = if parent.is_empty() {
+                "at the top level".to_owned()
+            } else {
+                format!("in [{parent}]")
+            };
+            ConfigError::UnknownKey {
+                message: format!("`{path}`{from}: {message} {place}"),
+            }
+        }
+        None => {
+            let path = if parent.is_empty() {
+                "(top level)"
+            } else {
+                parent
+            };
+            let mut problems = overlay.problems.clone();
+            problems.push(with_source(path, message, overlay));
+            ConfigError::Invalid(problems)
+        }
+    }
+}
+
+fn with_source(path: &str, message: impl fmt::Display, overlay: &Overlay) -> String {
+    match overlay.source_of(path) {
+        Some(var) => format!("{path}: {message} (set by environment variable {var})"),
+        None => format!("{path}: {message}"),
+    }
+}
+
+/// Collects problems; every check runs even after one fails, and a check that fails yields
+/// `None`, so a value that reaches [`Config`] has passed its checks.
+struct Problems<'a> {
+    list: Vec<String>,
+    overlay: &'a Overlay,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, path: &str, message: impl fmt::Display) {
+        self.list.push(with_source(path, message, self.overlay));
+    }
+
+    fn duration(&mut self, path: &str, text: &DurationText) -> Option<Duration> {
+        parse_duration(&text.0).map_err(|e| self.add(path, e)).ok()
+    }
+
+    /// A duration that must be > 0.
+    fn positive(&mut self, path: &str, text: &DurationText) -> Option<Duration> {
+        let d = self.duration(path, text)?;
+        if d.is_zero() {
+            self.add(path, format!("must be longer than 0s (got \"{}\")", text.0));
+            return None;
+        }
+        Some(d)
+    }
+
+    fn cap(&mut self, path: &str, value: u64) -> Option<usize> {
+        if value == 0 {
+            self.add(path, "must be greater than 0");
+            return None;
+        }
+        usize::try_from(value)
+            .map_err(|_| self.add(path, format!("{value} is too large for this platform")))
+            .ok()
+    }
+}
+
+fn validate(raw: RawFile, overlay: &Overlay) -> Result<Config, ConfigError> {
+    let mut p = Problems {
+        list: overlay.problems.clone(),
+        overlay,
+    };
+    let windows = engine::windows(&mut p, &raw.engine);
+    let interval = engine::interval(&mut p, &raw.engine);
+    let engine = engine::validate(&mut p, &raw.engine, &windows, interval);
+    let (default_kpi, queues) = kpi::validate(&mut p, &raw.kpi);
+
+    let listen = raw.http.listen.trim().parse::<SocketAddr>().ok();
+    if listen.is_none() {
+        p.add(
+            "http.listen",
+            format!(
+                "\"{}\" is not an IP address and port; use e.g. \"127.0.0.1:9898\" or \
+                 \"0.0.0.0:9898\" (host names are not resolved)",
+                raw.http.listen
+            ),
+        );
+    }
+    let publish_interval = p
+        .duration("publish.interval", &raw.publish.interval)
+        .and_then(|d| {
+            if d < MIN_PUBLISH_INTERVAL {
+                p.add(
+                    "publish.interval",
+                    format!(
+                        "{} is too frequent; use at least {}",
+                        format_duration(d),
+                        format_duration(MIN_PUBLISH_INTERVAL)
+                    ),
+                );
+                return None;
+            }
+            Some(d)
+        });
+    let level = raw.log.level.trim();
+    let level = check_log_level(level)
+        .map(|()| level.to_owned())
+        .map_err(|why| {
+            p.add(
+                "log.level",
+                format!(
+                    "\"{level}\" is not a log level or filter ({why}); use error, warn, info, \
+                     debug or trace, or a filter such as \"info,acdstream=debug\""
+                ),
+            )
+        })
+        .ok();
+    let format = match raw.log.format.trim() {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        other => {
+            p.add(
+                "log.format",
+                format!("\"{other}\" is not a log format; use \"text\" or \"json\""),
+            );
+            None
+        }
+    };
+    if let Some(interval) = interval {
+        kpi::check_forecasts(&mut p, default_kpi.as_ref(), &queues, interval);
+    }
+    let kafka = kafka::validate(&mut p, &raw.kafka);
+    let alerts = alerts::validate(&mut p, &raw.alerts, &windows);
+
+    let config = (|| {
+        Some(Config {
+            engine: engine?,
+            kpi: KpiConfig {
+                default: default_kpi?,
+                queues,
+            },
+            http: HttpConfig { listen: listen? },
+            publish: PublishConfig {
+                interval: publish_interval?,
+            },
+            log: LogConfig {
+                level: level?,
+                format: format?,
+            },
+            kafka: kafka?,
+            alerts: alerts?,
+        })
+    })();
+    // Every `None` above was reported, so a problem-free run always has a configuration.
+    match config {
+        Some(config) if p.list.is_empty() => Ok(config),
+        _ => Err(ConfigError::Invalid(p.list)),
+    }
+}
+
+/// A level, or `tracing` directives whose levels are all real levels: a bare word such as
+/// `verbose` would otherwise be accepted as a target name and silently log nothing.
+fn check_log_level(level: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for part in level.split(',') {
+        let part = part.trim();
+        let lvl = match part.rsplit_once('=') {
+            Some((target, _)) if target.trim().is_empty() => {
+                return Err(format!("\"{part}\" has no target before `=`"));
+            }
+            Some((_, lvl)) => lvl.trim(),
+            None => part,
+        };
+        if !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(lvl)) {
+            return Err(format!("\"{lvl}\" is not a level"));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(level)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
