@@ -31,6 +31,9 @@
 //!   event time, and its report), [`demo`] (the simulator in real time), [`run`] (the Kafka
 //!   service); [`serve`] starts what the live two share (the recorder, HTTP, alerting).
 
+// Public only what `main.rs`, the benches and `tests/` use; the rest says `pub(crate)`.
+#![warn(unreachable_pub)]
+
 pub mod alerts;
 pub mod config;
 pub mod decode;
@@ -39,10 +42,10 @@ pub mod event;
 pub mod kafka;
 pub mod kpi;
 pub mod ledger;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub mod replay;
 pub mod run;
-pub mod serve;
+pub(crate) mod serve;
 pub mod sim;
 pub mod sinks;
 pub mod sources;

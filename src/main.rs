@@ -374,7 +374,10 @@ where
             Ok(since) => since + stop_within,
             Err(_) => tokio::time::Instant::now(),
         };
-        if tokio::time::timeout_at(deadline, tasks.wait()).await.is_err() {
+        if tokio::time::timeout_at(deadline, tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 "background tasks (HTTP, Alertmanager push) did not end in time; stopping anyway"
             );

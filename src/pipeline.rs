@@ -39,7 +39,7 @@ const BATCH: usize = 1024;
 
 /// Where "now" comes from for the engine.
 #[derive(Debug, Clone, Copy)]
-pub enum Clock {
+pub(crate) enum Clock {
     /// The wall clock (`run`).
     Wall,
     /// A fixed instant (`replay`: event time drives the engine; this only refuses events from
@@ -65,7 +65,7 @@ fn wall() -> Millis {
 
 /// How the loop runs.
 #[derive(Debug, Clone)]
-pub struct PipelineSettings {
+pub(crate) struct PipelineSettings {
     /// KPI cadence; `None` publishes nothing while running (`replay` reports at the end).
     pub publish_interval: Option<Duration>,
     /// Checkpoint cadence, with a Kafka sink.
@@ -94,7 +94,7 @@ impl Default for PipelineSettings {
 
 /// Where the results go; every sink is optional.
 #[derive(Default)]
-pub struct Sinks {
+pub(crate) struct Sinks {
     pub prometheus: Option<PrometheusSink>,
     /// Published snapshots for in-process readers.
     pub registry: Arc<SnapshotRegistry>,
@@ -108,7 +108,7 @@ pub struct Sinks {
 /// The alerting step after each publish: evaluate the rules on the snapshots just published,
 /// record the result on `/metrics`, push to Alertmanager when one is configured, log each
 /// transition. The pipeline sends the transitions on to Kafka, where there is a Kafka.
-pub struct Alerting {
+pub(crate) struct Alerting {
     settings: AlertSettings,
     evaluator: AlertEvaluator,
     metrics: AlertMetrics,
@@ -119,7 +119,7 @@ impl Alerting {
     /// Starts the Alertmanager push task on `tasks` when `alerts.alertmanager_url` is set:
     /// call inside the tokio runtime, after the metrics recorder is installed. The task ends
     /// once the pipeline has finished and its last batch is delivered.
-    pub fn start(
+    pub(crate) fn start(
         settings: AlertSettings,
         tasks: &TaskTracker,
     ) -> Result<Alerting, AlertmanagerError> {
@@ -218,7 +218,7 @@ struct Held {
 }
 
 /// The engine and everything around it; see the module documentation.
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     engine: Engine,
     clock: Clock,
     settings: PipelineSettings,
@@ -239,7 +239,12 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(engine: Engine, clock: Clock, settings: PipelineSettings, sinks: Sinks) -> Pipeline {
+    pub(crate) fn new(
+        engine: Engine,
+        clock: Clock,
+        settings: PipelineSettings,
+        sinks: Sinks,
+    ) -> Pipeline {
         Pipeline {
             engine,
             clock,
@@ -263,7 +268,11 @@ impl Pipeline {
     /// Runs until the source ends or `shutdown` is cancelled, then stops: applies what was
     /// already received, publishes and checkpoints a last time, lets the sinks deliver (each
     /// part bounded by the shutdown timeout), and reports.
-    pub async fn run<S: Source>(mut self, source: &mut S, shutdown: &CancellationToken) -> Report {
+    pub(crate) async fn run<S: Source>(
+        mut self,
+        source: &mut S,
+        shutdown: &CancellationToken,
+    ) -> Report {
         let mut publish = self.settings.publish_interval.map(ticker);
         let mut checkpoint = self
             .sinks

@@ -10,7 +10,8 @@ use crate::config::format_duration;
 use crate::event::Millis;
 use crate::kpi::surge::EpisodeOutcome;
 use crate::kpi::{KpiSnapshot, WindowKpis};
-use crate::pipeline::{Clock, Pipeline, PipelineSettings, Report, Sinks};
+use crate::pipeline::{Clock, Pipeline, PipelineSettings, Sinks};
+pub use crate::pipeline::{Rejection, Report};
 use crate::sources::file::{FileSource, SourceError};
 use crate::state::{Engine, EngineSettings, TimeMode};
 

@@ -38,7 +38,7 @@ pub enum ServeError {
 }
 
 /// The running HTTP edge and what the pipeline's sinks share with it.
-pub struct Served {
+pub(crate) struct Served {
     /// The address actually bound (the port, when 0 was asked for).
     pub addr: SocketAddr,
     handle: PrometheusHandle,
@@ -47,7 +47,7 @@ pub struct Served {
 
 /// Installs the Prometheus recorder and serves HTTP on `listen` until `shutdown`; the server
 /// task is tracked by `tasks`.
-pub async fn start(
+pub(crate) async fn start(
     listen: SocketAddr,
     shutdown: &CancellationToken,
     tasks: &TaskTracker,
@@ -81,7 +81,7 @@ pub async fn start(
 impl Served {
     /// The sinks of a live pipeline: Prometheus (for the engine's sliding windows), alerting
     /// (its Alertmanager push task on `tasks`) and, for `run`, Kafka.
-    pub fn sinks(
+    pub(crate) fn sinks(
         &self,
         engine: &EngineSettings,
         alerts: AlertSettings,

@@ -11,8 +11,8 @@
 //! [`crate::decode::encode_alert`]), Alertmanager's API ([`crate::sinks::alertmanager`]) and
 //! `/metrics` ([`crate::sinks::alert_metrics`]).
 
-pub mod evaluator;
-pub mod rules;
+pub(crate) mod evaluator;
+pub(crate) mod rules;
 
 use std::fmt;
 

@@ -209,13 +209,13 @@ fn call_step() -> impl Strategy<Value = CallStep> {
 pub(crate) fn valid_event() -> impl Strategy<Value = CtiEvent> {
     let body = prop_oneof![
         (id(), call_step()).prop_map(|(call_id, step)| EventBody::Call { call_id, step }),
-        (id(), agent_state(), proptest::option::of(id())).prop_map(
-            |(agent_id, state, reason)| EventBody::AgentState {
+        (id(), agent_state(), proptest::option::of(id())).prop_map(|(agent_id, state, reason)| {
+            EventBody::AgentState {
                 agent_id,
                 state,
                 reason,
             }
-        ),
+        }),
     ];
     (id(), super::contract::MIN_TS..=i64::MAX, id(), body).prop_map(
         |(event_id, ts, queue_id, body)| CtiEvent {

@@ -177,8 +177,7 @@ fn alert_json_has_the_proto_field_names() {
 
 #[test]
 fn inconsistent_alerts_are_rejected_with_the_reason() {
-    let [firing, resolved, service] =
-        <[Transition; 3]>::try_from(sample_transitions()).unwrap();
+    let [firing, resolved, service] = <[Transition; 3]>::try_from(sample_transitions()).unwrap();
     let json = |t: &Transition| String::from_utf8(encode_alert(Format::Json, t)).unwrap();
     let cases = [
         (

@@ -22,29 +22,32 @@ use crate::event::Millis;
 
 /// Written after all queue records of a round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoundMarker {
+pub(crate) struct RoundMarker {
     /// Next offset of the events partition at the round: everything before it was applied.
     pub position: i64,
     pub queues: Vec<String>,
     pub written_at: Millis,
 }
 
-pub fn queue_key(partition: i32, queue_id: &str) -> String {
+pub(crate) fn queue_key(partition: i32, queue_id: &str) -> String {
     format!("{partition}/q/{queue_id}")
 }
 
-pub fn round_key(partition: i32) -> String {
+pub(crate) fn round_key(partition: i32) -> String {
     format!("{partition}/round")
 }
 
-/// What a record's key says it is.
+/// What a record's key says it is (for tools that read the topic; the tests check the keys
+/// round-trip).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyKind {
+pub(crate) enum KeyKind {
     Queue(String),
     Round,
 }
 
-pub fn parse_key(key: &str) -> Option<(i32, KeyKind)> {
+#[cfg(test)]
+pub(crate) fn parse_key(key: &str) -> Option<(i32, KeyKind)> {
     let (partition, rest) = key.split_once('/')?;
     let partition = partition.parse().ok()?;
     if rest == "round" {
@@ -68,7 +71,7 @@ pub struct ResumePlan {
 /// Plans the restore of one partition from the newest value of every key in its checkpoint
 /// partition. `inspect` reads a queue checkpoint's queue id and position, refusing one this
 /// engine cannot restore.
-pub fn plan<E: std::fmt::Display>(
+pub(crate) fn plan<E: std::fmt::Display>(
     partition: i32,
     latest: &HashMap<String, Vec<u8>>,
     inspect: impl Fn(&[u8]) -> Result<(String, u64), E>,

@@ -8,7 +8,7 @@
 //! - [`admin`]: topic checks at start-up, and topic creation (`acdstream topics`, tests).
 
 pub mod admin;
-pub mod checkpoints;
+pub(crate) mod checkpoints;
 
 use std::collections::BTreeMap;
 

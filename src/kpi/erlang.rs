@@ -11,7 +11,7 @@
 
 /// What `agents` should achieve against `load` (Erlangs = arrival rate × AHT).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Prediction {
+pub(crate) struct Prediction {
     pub agents: u32,
     /// Probability a caller waits at all.
     pub wait_probability: f64,
@@ -23,7 +23,7 @@ pub struct Prediction {
 }
 
 /// Offered load in Erlangs for `calls` arriving over `period_seconds` with a mean handle time.
-pub fn load(calls: f64, period_seconds: f64, aht_seconds: f64) -> f64 {
+pub(crate) fn load(calls: f64, period_seconds: f64, aht_seconds: f64) -> f64 {
     if period_seconds <= 0.0 {
         return 0.0;
     }
@@ -31,12 +31,12 @@ pub fn load(calls: f64, period_seconds: f64, aht_seconds: f64) -> f64 {
 }
 
 /// Erlang B: the probability that all `agents` are busy in a loss system with `load` Erlangs.
-pub fn erlang_b(agents: u32, load: f64) -> f64 {
+pub(crate) fn erlang_b(agents: u32, load: f64) -> f64 {
     (1..=agents).fold(1.0, |b, k| load * b / (k as f64 + load * b))
 }
 
 /// Erlang C: the probability that a caller has to wait.
-pub fn erlang_c(agents: u32, load: f64) -> f64 {
+pub(crate) fn erlang_c(agents: u32, load: f64) -> f64 {
     let n = agents as f64;
     if load <= 0.0 {
         return 0.0;
@@ -49,7 +49,12 @@ pub fn erlang_c(agents: u32, load: f64) -> f64 {
 }
 
 /// The service level, ASA and occupancy `agents` should give.
-pub fn predict(agents: u32, load: f64, aht_seconds: f64, threshold_seconds: f64) -> Prediction {
+pub(crate) fn predict(
+    agents: u32,
+    load: f64,
+    aht_seconds: f64,
+    threshold_seconds: f64,
+) -> Prediction {
     let n = agents as f64;
     if load <= 0.0 {
         return Prediction {
@@ -81,7 +86,7 @@ pub fn predict(agents: u32, load: f64, aht_seconds: f64, threshold_seconds: f64)
 
 /// The fewest agents whose predicted service level reaches `target`, with that prediction.
 /// `None` when there is no load to staff for.
-pub fn required_agents(
+pub(crate) fn required_agents(
     load: f64,
     aht_seconds: f64,
     threshold_seconds: f64,

@@ -11,7 +11,7 @@ use crate::state::QueueKpiSettings;
 /// Things counted per window, each at the time of the event that defines it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
-pub enum Count {
+pub(crate) enum Count {
     /// at `offered`
     Offered,
     /// at `answered`
@@ -40,11 +40,12 @@ pub enum Count {
     RingsToAnswer,
 }
 
-pub const N_COUNTS: usize = 13;
+pub(crate) const N_COUNTS: usize = 13;
 
 impl Count {
     /// Every count, in index order.
-    pub const ALL: [Count; N_COUNTS] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [Count; N_COUNTS] = [
         Count::Offered,
         Count::Answered,
         Count::Abandoned,
@@ -64,7 +65,7 @@ impl Count {
 /// Durations summed per window, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
-pub enum Sum {
+pub(crate) enum Sum {
     /// offered → answered of answered calls, at `answered`
     WaitAnswered,
     /// answered → wrap minus hold, at `wrap`
@@ -75,12 +76,12 @@ pub enum Sum {
     Acw,
 }
 
-pub const N_SUMS: usize = 4;
+pub(crate) const N_SUMS: usize = 4;
 
 /// The agent states whose time is integrated per window (logged-out time is not counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(usize)]
-pub enum AgentTime {
+pub(crate) enum AgentTime {
     /// ringing, talking or holding a call
     Busy,
     /// after-call work
@@ -89,33 +90,33 @@ pub enum AgentTime {
     NotReady,
 }
 
-pub const N_AGENT_TIMES: usize = 4;
+pub(crate) const N_AGENT_TIMES: usize = 4;
 
 /// What a window adds up to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WindowSums {
+pub(crate) struct WindowSums {
     pub counts: [u64; N_COUNTS],
     pub sums_ms: [i64; N_SUMS],
     pub agent_ms: [i64; N_AGENT_TIMES],
 }
 
 impl WindowSums {
-    pub fn count(&self, c: Count) -> u64 {
+    pub(crate) fn count(&self, c: Count) -> u64 {
         self.counts[c as usize]
     }
 
-    pub fn sum_ms(&self, s: Sum) -> i64 {
+    pub(crate) fn sum_ms(&self, s: Sum) -> i64 {
         self.sums_ms[s as usize]
     }
 
-    pub fn agent_ms(&self, a: AgentTime) -> i64 {
+    pub(crate) fn agent_ms(&self, a: AgentTime) -> i64 {
         self.agent_ms[a as usize]
     }
 }
 
 /// Wait-time quantiles of the window, if it holds any wait.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct WaitQuantiles {
+pub(crate) struct WaitQuantiles {
     pub p50_seconds: Option<f64>,
     pub p90_seconds: Option<f64>,
     pub p99_seconds: Option<f64>,
@@ -131,7 +132,7 @@ fn seconds(ms: i64) -> f64 {
 
 /// The queue's service level (the default variant) from calls answered within T, abandoned
 /// within T and reaching T unanswered; `None` with no calls.
-pub fn service_level(answered_in: u64, abandoned_in: u64, reached: u64) -> Option<f64> {
+pub(crate) fn service_level(answered_in: u64, abandoned_in: u64, reached: u64) -> Option<f64> {
     let answered_in = answered_in as f64;
     ratio(
         answered_in,
@@ -140,7 +141,7 @@ pub fn service_level(answered_in: u64, abandoned_in: u64, reached: u64) -> Optio
 }
 
 /// Every windowed KPI, by the definitions in `docs/kpis.md`.
-pub fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpis {
+pub(crate) fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpis {
     let answered = s.count(Count::Answered);
     let abandoned = s.count(Count::Abandoned);
     let answered_in = s.count(Count::AnsweredWithinT) as f64;
@@ -207,7 +208,10 @@ pub fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpis {
 }
 
 /// Rings a caller heard before an answer: ceil(elapsed / cadence), 0 without a ringing.
-pub fn rings_before_answer(first_ring_to_answer_ms: Option<i64>, q: &QueueKpiSettings) -> u64 {
+pub(crate) fn rings_before_answer(
+    first_ring_to_answer_ms: Option<i64>,
+    q: &QueueKpiSettings,
+) -> u64 {
     match first_ring_to_answer_ms {
         Some(ms) if ms > 0 => (ms as u64).div_ceil(q.ring_cadence_ms as u64),
         _ => 0,

@@ -1,8 +1,8 @@
 //! KPI definitions over window sums, the snapshot that carries them out of the engine, and
 //! Erlang C staffing.
 
-pub mod erlang;
-pub mod math;
+pub(crate) mod erlang;
+pub(crate) mod math;
 mod snapshot;
 pub mod surge;
 

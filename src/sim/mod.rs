@@ -48,7 +48,7 @@
 //! yields the same events. Event ids are `{seed:x}-{n}` and call ids `c{n}`.
 
 mod model;
-pub mod rng;
+pub(crate) mod rng;
 mod scenario;
 
 use std::collections::BinaryHeap;

@@ -27,12 +27,12 @@ impl SplitMix64 {
 /// xoshiro256** (Blackman, Vigna): fast, 256-bit state, passes BigCrush; plenty for a
 /// simulator that needs reproducibility, not cryptographic strength.
 #[derive(Debug, Clone)]
-pub struct Rng {
+pub(crate) struct Rng {
     s: [u64; 4],
 }
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         let mut sm = SplitMix64::new(seed);
         // SplitMix64 is a bijection of its counter, so four consecutive outputs are never all
         // zero, the one state xoshiro cannot leave.
@@ -44,7 +44,7 @@ impl Rng {
     /// An independent generator for sub-stream `stream` of `seed`, so that each part of the
     /// simulator draws from its own sequence and changing how often one part draws (say,
     /// turning on jitter) does not shift the numbers every other part sees.
-    pub fn stream(seed: u64, stream: u64) -> Rng {
+    pub(crate) fn stream(seed: u64, stream: u64) -> Rng {
         let mix = SplitMix64::new(stream ^ 0x5DEE_CE66_D1CE_4E5B).next_u64();
         Rng::new(seed ^ mix)
     }
@@ -54,7 +54,7 @@ impl Rng {
         Rng { s }
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;
         self.s[2] ^= self.s[0];
@@ -68,24 +68,24 @@ impl Rng {
 
     /// Uniform in (0, 1], on the grid of multiples of 2⁻⁵³. Zero is excluded so `ln` in
     /// [`Rng::exp`] is always finite.
-    pub fn uniform(&mut self) -> f64 {
+    pub(crate) fn uniform(&mut self) -> f64 {
         const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
         ((self.next_u64() >> 11) + 1) as f64 * SCALE
     }
 
     /// Exponential with the given mean (1/λ), by inverse transform.
-    pub fn exp(&mut self, mean: f64) -> f64 {
+    pub(crate) fn exp(&mut self, mean: f64) -> f64 {
         -self.uniform().ln() * mean
     }
 
     /// True with probability `p`; `p <= 0` is never, `p >= 1` always.
-    pub fn chance(&mut self, p: f64) -> bool {
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
         self.uniform() <= p
     }
 
     /// Uniform integer in `[0, n)`; 0 when `n == 0`. Multiply-shift: the bias is at most
     /// n/2⁶⁴, far below anything a simulation could notice.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 }

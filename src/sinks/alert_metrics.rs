@@ -13,7 +13,7 @@ use crate::alerts::{Alert, AlertName, AlertState, Transition};
 use crate::telemetry::{self as t, label};
 
 /// Records alert state in the process's `metrics` recorder.
-pub struct AlertMetrics {
+pub(crate) struct AlertMetrics {
     /// Per alert in [`AlertName::ALL`] order: firing, resolved.
     transitions: Vec<[(Counter, u64); 2]>,
 }
@@ -21,7 +21,7 @@ pub struct AlertMetrics {
 impl AlertMetrics {
     /// Registers every transition counter with the current recorder, at 0, so that `rate()`
     /// and `increase()` have a series before the first transition.
-    pub fn new() -> AlertMetrics {
+    pub(crate) fn new() -> AlertMetrics {
         let transitions = AlertName::ALL
             .into_iter()
             .map(|name| {
@@ -41,7 +41,7 @@ impl AlertMetrics {
 
     /// Call after each evaluation with its transitions and every alert firing now
     /// ([`crate::alerts::AlertEvaluator::firing`]).
-    pub fn record<'a>(
+    pub(crate) fn record<'a>(
         &mut self,
         transitions: &[Transition],
         firing: impl IntoIterator<Item = &'a Alert>,

@@ -34,21 +34,21 @@ use crate::telemetry::{self as t, label};
 
 /// Batches waiting for the push task. Each batch carries the whole firing state, so only the
 /// newest matters; a few absorb a slow push without dropping a resolution.
-pub const CHANNEL_CAPACITY: usize = 8;
+pub(crate) const CHANNEL_CAPACITY: usize = 8;
 
 /// Firing alerts expire this many resend intervals after a push unless re-sent: enough to
 /// survive a few failed pushes, short enough that a dead acdstream does not page for long.
-pub const EXPIRY_RESENDS: u32 = 4;
+pub(crate) const EXPIRY_RESENDS: u32 = 4;
 
 /// The path of Alertmanager's API below its base URL.
-pub const ALERTS_PATH: &str = "/api/v2/alerts";
+pub(crate) const ALERTS_PATH: &str = "/api/v2/alerts";
 
 /// An Alertmanager answer's body beyond this is not read (it only goes into an error message).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// One push: every alert firing at `at`, and the alerts resolved since the last batch.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AlertBatch {
+pub(crate) struct AlertBatch {
     /// Wall-clock time of the batch, Unix ms: firing alerts end [`EXPIRY_RESENDS`] resend
     /// intervals after it.
     pub at: Millis,
@@ -107,7 +107,7 @@ fn rejected_hint(status: u16) -> &'static str {
 
 /// Alertmanager's `postableAlerts` for `batch`: firing alerts end [`EXPIRY_RESENDS`] ×
 /// `resend_interval` after `batch.at`, resolved ones when they resolved.
-pub fn payload(
+pub(crate) fn payload(
     batch: &AlertBatch,
     resend_interval: Duration,
     generator_url: Option<&str>,
@@ -167,23 +167,23 @@ fn rfc3339(ms: Millis) -> String {
 
 /// Pushes delivered and failed since start.
 #[derive(Debug, Default)]
-pub struct DeliveryStats {
+pub(crate) struct DeliveryStats {
     delivered: AtomicU64,
     failed: AtomicU64,
 }
 
 impl DeliveryStats {
-    pub fn delivered(&self) -> u64 {
+    pub(crate) fn delivered(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)
     }
 
-    pub fn failed(&self) -> u64 {
+    pub(crate) fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
     }
 }
 
 /// The evaluation loop's handle on the push task.
-pub struct AlertmanagerSink {
+pub(crate) struct AlertmanagerSink {
     tx: mpsc::Sender<AlertBatch>,
     stats: Arc<DeliveryStats>,
     resend_ms: Millis,
@@ -197,7 +197,7 @@ impl AlertmanagerSink {
     /// `settings`' resend interval, timeout and generator URL. The caller spawns the task (on
     /// a tokio runtime); it ends once the sink is dropped and the batches handed to it before
     /// are pushed, so that the last firing and resolved alerts still leave at shutdown.
-    pub fn new(
+    pub(crate) fn new(
         url: &str,
         settings: &AlertSettings,
     ) -> Result<(AlertmanagerSink, impl std::future::Future<Output = ()>), AlertmanagerError> {
@@ -236,7 +236,7 @@ impl AlertmanagerSink {
     /// ([`crate::alerts::AlertEvaluator::firing`]); `now` is wall-clock time. Pushes when an
     /// alert changed state, and otherwise re-sends the firing alerts once the resend interval
     /// has passed. Never waits. Also brings the delivery counters up to date.
-    pub fn publish<'a>(
+    pub(crate) fn publish<'a>(
         &mut self,
         now: Millis,
         transitions: &[Transition],
@@ -270,7 +270,7 @@ impl AlertmanagerSink {
 
     /// Hands `batch` to the push task without waiting; `false` (and a failed delivery) when
     /// the channel is full or the task has ended.
-    pub fn offer(&self, batch: AlertBatch) -> bool {
+    pub(crate) fn offer(&self, batch: AlertBatch) -> bool {
         match self.tx.try_send(batch) {
             Ok(()) => true,
             Err(e) => {
@@ -285,7 +285,8 @@ impl AlertmanagerSink {
         }
     }
 
-    pub fn stats(&self) -> &Arc<DeliveryStats> {
+    #[cfg(test)]
+    pub(crate) fn stats(&self) -> &Arc<DeliveryStats> {
         &self.stats
     }
 }

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// Content type of the Prometheus text format, version 0.0.4.
-pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
 /// A client that has not sent its request headers by then is dropped, so that idle or
@@ -39,14 +39,14 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What the handlers need; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct HttpState {
+pub(crate) struct HttpState {
     pub handle: PrometheusHandle,
     pub ready: Arc<AtomicBool>,
 }
 
 /// Serves HTTP/1 on `listener` until `shutdown` is cancelled, then stops accepting, lets
 /// in-flight requests finish (up to a few seconds) and returns.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     state: HttpState,
     shutdown: CancellationToken,

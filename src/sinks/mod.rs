@@ -8,11 +8,11 @@
 //! - [`kafka`]: the KPI and alerts topics, dead letters and checkpoints.
 //! - [`http`]: `/metrics`, `/healthz` and `/readyz`.
 
-pub mod alert_metrics;
-pub mod alertmanager;
-pub mod http;
+pub(crate) mod alert_metrics;
+pub(crate) mod alertmanager;
+pub(crate) mod http;
 pub mod kafka;
-pub mod prometheus;
+pub(crate) mod prometheus;
 
 pub use prometheus::{install, PrometheusSink};
 

@@ -28,23 +28,23 @@ use crate::telemetry::{self as t, label};
 
 /// Bucket bounds of [`t::EVENT_APPLY_LATENCY_SECONDS`]: applying an event normally takes
 /// microseconds, so resolution is spent there; a second or more means the engine is stalled.
-pub const APPLY_LATENCY_BUCKETS: [f64; 16] = [
+pub(crate) const APPLY_LATENCY_BUCKETS: [f64; 16] = [
     0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
     0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
 /// Bucket bounds of [`t::SURGE_RESPONSE_SECONDS`]: around the 10-minute response limit.
-pub const SURGE_RESPONSE_BUCKETS: [f64; 9] = [
+pub(crate) const SURGE_RESPONSE_BUCKETS: [f64; 9] = [
     60.0, 120.0, 300.0, 450.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0,
 ];
 
 /// Gauges and counters not updated for this long disappear from `/metrics`: every publish
 /// updates the series of the queues this instance owns, so the series of a queue whose
 /// partition moved to another instance vanish here soon after ([`PrometheusSink::forget`]).
-pub const IDLE_SERIES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+pub(crate) const IDLE_SERIES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The exporter configuration acdstream uses; [`install`] makes it the global recorder.
-pub fn builder() -> Result<PrometheusBuilder, SinkError> {
+pub(crate) fn builder() -> Result<PrometheusBuilder, SinkError> {
     PrometheusBuilder::new()
         .idle_timeout(
             metrics_util::MetricKindMask::COUNTER | metrics_util::MetricKindMask::GAUGE,

@@ -37,7 +37,7 @@ use crate::kafka::{client_config, default_property, ClientSettings, KafkaSinkErr
 
 /// Where and how the source consumes.
 #[derive(Debug, Clone)]
-pub struct KafkaSourceSettings {
+pub(crate) struct KafkaSourceSettings {
     pub client: ClientSettings,
     pub events_topic: String,
     pub events_format: Format,
@@ -46,7 +46,7 @@ pub struct KafkaSourceSettings {
 }
 
 /// Reads a queue checkpoint's queue id and position, refusing what the engine cannot restore.
-pub type Inspect = dyn Fn(&[u8]) -> Result<(String, u64), String> + Send + Sync;
+pub(crate) type Inspect = dyn Fn(&[u8]) -> Result<(String, u64), String> + Send + Sync;
 
 /// A partition this instance now owns, and how to rebuild it.
 #[derive(Debug, Clone)]
@@ -95,7 +95,7 @@ struct SourceSignals {
     rebalances: AtomicU64,
 }
 
-pub struct SourceContext {
+pub(crate) struct SourceContext {
     cfg: KafkaSourceSettings,
     inspect: Box<Inspect>,
     signals: Arc<SourceSignals>,
@@ -105,7 +105,7 @@ pub struct SourceContext {
 }
 
 /// How long start-up and rebalance requests to the broker may take.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ClientContext for SourceContext {
     fn stats(&self, stats: Statistics) {
@@ -365,7 +365,7 @@ fn read_checkpoints(
 }
 
 /// The events topic, read by a poll thread of its own.
-pub struct KafkaSource {
+pub(crate) struct KafkaSource {
     consumer: Arc<BaseConsumer<SourceContext>>,
     signals: Arc<SourceSignals>,
     rx: mpsc::Receiver<Polled>,
@@ -380,7 +380,7 @@ pub struct KafkaSource {
 impl KafkaSource {
     /// Creates the group consumer, subscribes and starts polling. `inspect` tells whether a
     /// checkpoint can be restored here (it is called on the poll thread during a rebalance).
-    pub fn start(
+    pub(crate) fn start(
         settings: &KafkaSourceSettings,
         inspect: Box<Inspect>,
     ) -> Result<KafkaSource, KafkaSinkError> {

@@ -11,8 +11,8 @@
 //! else — decode, apply, reject, publish — the same way for every source.
 
 pub mod file;
-pub mod kafka;
-pub mod sim;
+pub(crate) mod kafka;
+pub(crate) mod sim;
 
 use std::collections::BTreeMap;
 use std::future::Future;

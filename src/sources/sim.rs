@@ -14,14 +14,14 @@ use crate::sim::{Scenario, Simulator, Surge};
 /// Simulated time: `origin_sim` at the real instant `origin`, advancing `speed` times faster.
 /// It reads tokio's clock, so tests can run the pipeline with paused time.
 #[derive(Debug, Clone, Copy)]
-pub struct DemoClock {
+pub(crate) struct DemoClock {
     origin: Instant,
     origin_sim: Millis,
     speed: f64,
 }
 
 impl DemoClock {
-    pub fn new(origin_sim: Millis, speed: f64) -> DemoClock {
+    pub(crate) fn new(origin_sim: Millis, speed: f64) -> DemoClock {
         DemoClock {
             origin: Instant::now(),
             origin_sim,
@@ -29,7 +29,7 @@ impl DemoClock {
         }
     }
 
-    pub fn now(&self) -> Millis {
+    pub(crate) fn now(&self) -> Millis {
         self.at(self.origin.elapsed())
     }
 
@@ -38,14 +38,14 @@ impl DemoClock {
     }
 
     /// Real time to wait until the clock reads `sim`.
-    pub fn until(&self, sim: Millis) -> Duration {
+    pub(crate) fn until(&self, sim: Millis) -> Duration {
         let ahead_ms = (sim - self.now()).max(0) as f64 / self.speed;
         Duration::from_secs_f64(ahead_ms / 1000.0)
     }
 }
 
 /// The demo contact centre, with its surge on `support` already under way at start-up.
-pub fn demo_scenario(warmup: Duration) -> Scenario {
+pub(crate) fn demo_scenario(warmup: Duration) -> Scenario {
     let mut scenario = Scenario::demo();
     scenario.duration_ms = 24 * 3_600_000;
     scenario.surge = Some(Surge {
@@ -58,7 +58,7 @@ pub fn demo_scenario(warmup: Duration) -> Scenario {
 }
 
 /// The simulator's events, released on the demo clock: one partition, positions counting up.
-pub struct SimSource {
+pub(crate) struct SimSource {
     simulator: Simulator,
     clock: DemoClock,
     /// The next event, taken from the simulator but not yet due.
@@ -71,7 +71,7 @@ pub struct SimSource {
 }
 
 impl SimSource {
-    pub fn new(simulator: Simulator, clock: DemoClock) -> SimSource {
+    pub(crate) fn new(simulator: Simulator, clock: DemoClock) -> SimSource {
         SimSource {
             simulator,
             clock,

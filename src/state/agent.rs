@@ -18,7 +18,7 @@ use super::window::Delta;
 
 /// What the agent is doing, for the windows and the `now` gauges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Effective {
+pub(super) enum Effective {
     LoggedOut,
     Ready,
     NotReady,
@@ -27,7 +27,7 @@ pub enum Effective {
 }
 
 impl Effective {
-    pub fn agent_time(self) -> Option<AgentTime> {
+    pub(super) fn agent_time(self) -> Option<AgentTime> {
         match self {
             Effective::LoggedOut => None,
             Effective::Ready => Some(AgentTime::Ready),
@@ -39,19 +39,19 @@ impl Effective {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum InputKind {
+pub(super) enum InputKind {
     State(AgentState),
     Call(CallKey, Phase),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Input {
+pub(super) struct Input {
     pub ts: Millis,
     pub kind: InputKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Agent {
+pub(super) struct Agent {
     settled_state: AgentState,
     /// Calls the agent is engaged in (busy or ACW) as of the settled point.
     settled_calls: Vec<(CallKey, Phase)>,
@@ -117,13 +117,13 @@ fn push_steps(
 }
 
 impl Agent {
-    pub fn add(&mut self, input: Input) {
+    pub(super) fn add(&mut self, input: Input) {
         let at = self.inputs.partition_point(|i| i <= &input);
         self.inputs.insert(at, input);
     }
 
     /// Removes one equal input if present (a call's re-derived phases replace its old ones).
-    pub fn remove(&mut self, input: &Input) {
+    pub(super) fn remove(&mut self, input: &Input) {
         if let Some(at) = self.inputs.iter().position(|i| i == input) {
             self.inputs.remove(at);
         }
@@ -152,7 +152,7 @@ impl Agent {
     }
 
     /// Re-derives the timeline and emits the steps that turn the old one into the new one.
-    pub fn refresh(&mut self, out: &mut Vec<Delta>) {
+    pub(super) fn refresh(&mut self, out: &mut Vec<Delta>) {
         let timeline = self.derive();
         if timeline != self.timeline {
             push_steps(&self.timeline, self.settled_effective, -1, out);
@@ -162,7 +162,7 @@ impl Agent {
     }
 
     /// Folds inputs before `watermark` into the settled state; they can no longer change.
-    pub fn settle(&mut self, watermark: Millis) {
+    pub(super) fn settle(&mut self, watermark: Millis) {
         let done = self.inputs.partition_point(|i| i.ts < watermark);
         if done == 0 {
             return;
@@ -182,14 +182,14 @@ impl Agent {
     }
 
     /// The state after every input seen.
-    pub fn now(&self) -> Effective {
+    pub(super) fn now(&self) -> Effective {
         self.timeline
             .last()
             .map_or(self.settled_effective, |&(_, e)| e)
     }
 
     /// Logged out, on no call, nothing pending: the entry can be dropped without changing any KPI.
-    pub fn is_idle(&self) -> bool {
+    pub(super) fn is_idle(&self) -> bool {
         self.inputs.is_empty()
             && self.settled_calls.is_empty()
             && self.settled_effective == Effective::LoggedOut

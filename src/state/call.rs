@@ -23,7 +23,7 @@ use super::window::Delta;
 /// Call steps in the order a life goes through them; the order breaks ties between events
 /// with the same millisecond so that sorting is independent of arrival.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Step {
+pub(super) enum Step {
     Offered,
     Ringing,
     Answered,
@@ -36,19 +36,19 @@ pub enum Step {
 }
 
 /// Agent id hash cut to 48 bits (see [`agent_key`]); 0 for steps without an agent.
-pub type AgentKey = u64;
-pub type CallKey = u64;
+pub(super) type AgentKey = u64;
+pub(super) type CallKey = u64;
 
 /// The agent key of an agent id. 48 bits keep a call event in 16 bytes; the chance that two
 /// of 5,000 agents in one queue share a key is about 4 × 10⁻⁸.
-pub fn agent_key(agent_id: &str) -> AgentKey {
+pub(super) fn agent_key(agent_id: &str) -> AgentKey {
     super::dedup::id_hash(agent_id) & 0xFFFF_FFFF_FFFF
 }
 
 /// One event of a call, 16 bytes. Fields are declared in sort order: time, then life order,
 /// then agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct CallEvent {
+pub(super) struct CallEvent {
     pub ts: Millis,
     pub step: Step,
     agent_hi: u16,
@@ -56,7 +56,7 @@ pub struct CallEvent {
 }
 
 impl CallEvent {
-    pub fn new(ts: Millis, step: Step, agent: AgentKey) -> CallEvent {
+    pub(super) fn new(ts: Millis, step: Step, agent: AgentKey) -> CallEvent {
         CallEvent {
             ts,
             step,
@@ -65,14 +65,14 @@ impl CallEvent {
         }
     }
 
-    pub fn agent(&self) -> AgentKey {
+    pub(super) fn agent(&self) -> AgentKey {
         (self.agent_hi as u64) << 32 | self.agent_lo as u64
     }
 }
 
 /// What a call's agent is doing for this call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Phase {
+pub(super) enum Phase {
     /// ringing, talking, holding: the agent is busy with this call
     Busy,
     Acw,
@@ -81,14 +81,14 @@ pub enum Phase {
 
 /// A change of one agent's phase for this call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PhaseChange {
+pub(super) struct PhaseChange {
     pub ts: Millis,
     pub agent: AgentKey,
     pub phase: Phase,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Call {
+pub(super) struct Call {
     events: Vec<CallEvent>,
     /// The clock has passed offered + T while the call was still waiting.
     pub reached_threshold: bool,
@@ -97,7 +97,7 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn events(&self) -> &[CallEvent] {
+    pub(super) fn events(&self) -> &[CallEvent] {
         &self.events
     }
 
@@ -105,24 +105,24 @@ impl Call {
         self.events.iter().find(|e| e.step == step)
     }
 
-    pub fn offered_at(&self) -> Option<Millis> {
+    pub(super) fn offered_at(&self) -> Option<Millis> {
         self.find(Step::Offered).map(|e| e.ts)
     }
 
     /// When the caller stopped waiting in this queue: answer, abandon or transfer.
-    pub fn wait_end(&self) -> Option<&CallEvent> {
+    pub(super) fn wait_end(&self) -> Option<&CallEvent> {
         self.events
             .iter()
             .find(|e| matches!(e.step, Step::Answered | Step::Abandoned | Step::Transferred))
     }
 
     /// Offered and still waiting for an answer in this queue.
-    pub fn is_waiting(&self) -> bool {
+    pub(super) fn is_waiting(&self) -> bool {
         self.offered_at().is_some() && self.wait_end().is_none() && self.expired_at.is_none()
     }
 
     /// The event after which nothing more can happen to the call in this queue.
-    pub fn terminal_at(&self) -> Option<Millis> {
+    pub(super) fn terminal_at(&self) -> Option<Millis> {
         if let Some(e) = self
             .find(Step::WrapEnd)
             .or_else(|| self.find(Step::Abandoned))
@@ -136,12 +136,12 @@ impl Call {
     }
 
     /// The latest event time, for deciding when the call is settled.
-    pub fn last_ts(&self) -> Millis {
+    pub(super) fn last_ts(&self) -> Millis {
         self.events.last().map_or(Millis::MIN, |e| e.ts)
     }
 
     /// Inserts an event if it is consistent with the call so far.
-    pub fn insert(&mut self, new: CallEvent, max_events: usize) -> Result<(), RejectReason> {
+    pub(super) fn insert(&mut self, new: CallEvent, max_events: usize) -> Result<(), RejectReason> {
         if self.events.len() >= max_events {
             return Err(RejectReason::CallEventLimit);
         }
@@ -221,7 +221,7 @@ impl Call {
     }
 
     /// Everything the call adds to the windows, given how far the clock has gone.
-    pub fn deltas(&self, q: &QueueKpiSettings, out: &mut Vec<Delta>) {
+    pub(super) fn deltas(&self, q: &QueueKpiSettings, out: &mut Vec<Delta>) {
         let Some(offered) = self.offered_at() else {
             return;
         };
@@ -330,7 +330,7 @@ impl Call {
 
     /// The wait sample this call contributes to the wait percentiles, if its wait is over:
     /// (time the wait ended, wait). Answered and abandoned calls count, short abandons not.
-    pub fn wait_sample(&self, q: &QueueKpiSettings) -> Option<(Millis, Millis)> {
+    pub(super) fn wait_sample(&self, q: &QueueKpiSettings) -> Option<(Millis, Millis)> {
         let offered = self.offered_at()?;
         let end = self.wait_end()?;
         let wait = end.ts - offered;
@@ -342,7 +342,7 @@ impl Call {
     }
 
     /// How each agent's phase for this call changes over time.
-    pub fn agent_phases(&self, out: &mut Vec<PhaseChange>) {
+    pub(super) fn agent_phases(&self, out: &mut Vec<PhaseChange>) {
         if self.offered_at().is_none() {
             return;
         }

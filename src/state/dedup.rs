@@ -19,7 +19,7 @@ pub fn id_hash(id: &str) -> u64 {
 /// The event ids seen within the horizon. A checkpoint holds them in the order they are
 /// forgotten; the set is not written (see [`Dedup::reindex`]).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Dedup {
+pub(super) struct Dedup {
     /// Exactly the ids of `by_time`, for lookups.
     #[serde(skip)]
     seen: HashSet<u64, BuildIdentity>,
@@ -30,7 +30,7 @@ pub struct Dedup {
 
 impl Dedup {
     /// True if the id was seen within the horizon; otherwise remembers it.
-    pub fn check_and_insert(&mut self, hash: u64, ts: Millis, max_ids: usize) -> bool {
+    pub(super) fn check_and_insert(&mut self, hash: u64, ts: Millis, max_ids: usize) -> bool {
         if !self.seen.insert(hash) {
             return true;
         }
@@ -47,7 +47,7 @@ impl Dedup {
     /// Forgets ids older than `cutoff`. Ids arrive roughly in time order, so the front of the
     /// deque is (nearly) the oldest; an id slightly out of order is forgotten a little late,
     /// never early.
-    pub fn expire(&mut self, cutoff: Millis) {
+    pub(super) fn expire(&mut self, cutoff: Millis) {
         while let Some(&(ts, hash)) = self.by_time.front() {
             if ts >= cutoff {
                 break;
@@ -59,29 +59,29 @@ impl Dedup {
 
     /// Rebuilds the lookup set from the ids a checkpoint holds; false (and nothing usable) if
     /// an id appears twice, which no `Dedup` ever holds.
-    pub fn reindex(&mut self) -> bool {
+    pub(super) fn reindex(&mut self) -> bool {
         self.seen = HashSet::with_capacity_and_hasher(self.by_time.len(), BuildIdentity);
         self.by_time.iter().all(|&(_, hash)| self.seen.insert(hash))
     }
 
     #[cfg(test)]
-    pub fn remembered(&self) -> usize {
+    pub(super) fn remembered(&self) -> usize {
         self.by_time.len()
     }
 
     /// Heap bytes held: the hash set's table (8-byte key + 1 control byte per bucket) and
     /// the time-ordered deque.
-    pub fn heap_bytes(&self) -> usize {
+    pub(super) fn heap_bytes(&self) -> usize {
         self.seen.capacity() * 9 + self.by_time.capacity() * std::mem::size_of::<(Millis, u64)>()
     }
 }
 
 /// The keys are already uniformly distributed hashes; hashing them again is wasted work.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct BuildIdentity;
+pub(super) struct BuildIdentity;
 
 #[derive(Debug, Default, Clone, Copy)]
-pub struct IdentityHasher(u64);
+pub(super) struct IdentityHasher(u64);
 
 impl std::hash::Hasher for IdentityHasher {
     fn finish(&self) -> u64 {

@@ -13,7 +13,7 @@ fn strictly_ascending<T, K: Ord>(items: &[T], key: impl Fn(&T) -> &K) -> bool {
 }
 
 /// A `HashMap` as its (key, value) pairs in key order.
-pub mod sorted_map {
+pub(super) mod sorted_map {
     use std::collections::HashMap;
     use std::hash::{BuildHasher, Hash};
 
@@ -22,7 +22,7 @@ pub mod sorted_map {
 
     use super::strictly_ascending;
 
-    pub fn serialize<K, V, H, S>(map: &HashMap<K, V, H>, ser: S) -> Result<S::Ok, S::Error>
+    pub(crate) fn serialize<K, V, H, S>(map: &HashMap<K, V, H>, ser: S) -> Result<S::Ok, S::Error>
     where
         K: Ord + Serialize,
         V: Serialize,
@@ -33,7 +33,7 @@ pub mod sorted_map {
         ser.collect_seq(entries)
     }
 
-    pub fn deserialize<'de, K, V, H, D>(de: D) -> Result<HashMap<K, V, H>, D::Error>
+    pub(crate) fn deserialize<'de, K, V, H, D>(de: D) -> Result<HashMap<K, V, H>, D::Error>
     where
         K: Ord + Hash + Deserialize<'de>,
         V: Deserialize<'de>,
@@ -51,7 +51,7 @@ pub mod sorted_map {
 }
 
 /// A `BTreeSet` as its elements in order (serde's own form), read back strictly ascending.
-pub mod ascending_set {
+pub(super) mod ascending_set {
     use std::collections::BTreeSet;
 
     use serde::de::Error as _;
@@ -59,14 +59,14 @@ pub mod ascending_set {
 
     use super::strictly_ascending;
 
-    pub fn serialize<T: Serialize, S: Serializer>(
+    pub(crate) fn serialize<T: Serialize, S: Serializer>(
         set: &BTreeSet<T>,
         ser: S,
     ) -> Result<S::Ok, S::Error> {
         ser.collect_seq(set)
     }
 
-    pub fn deserialize<'de, T, D>(de: D) -> Result<BTreeSet<T>, D::Error>
+    pub(crate) fn deserialize<'de, T, D>(de: D) -> Result<BTreeSet<T>, D::Error>
     where
         T: Ord + Deserialize<'de>,
         D: Deserializer<'de>,

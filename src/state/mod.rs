@@ -22,14 +22,14 @@
 
 mod agent;
 mod call;
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 mod dedup;
 mod engine;
 mod forms;
 mod queue;
 mod registry;
 mod settings;
-pub mod window;
+pub(crate) mod window;
 
 pub use checkpoint::{settings_fingerprint, CheckpointError};
 pub use dedup::id_hash;

@@ -32,7 +32,7 @@ const MAX_RECORDED_WAIT_MS: u64 = 4 * 3_600_000;
 /// Wait samples store their time as seconds since 2000-01-01 to fit in 32 bits.
 const SAMPLE_EPOCH_MS: Millis = 946_684_800_000;
 
-pub fn wait_histogram() -> Histogram<u32> {
+pub(super) fn wait_histogram() -> Histogram<u32> {
     // 2 significant digits (±1 %) from 10 ms: about 7.5 KiB.
     Histogram::new_with_bounds(10, MAX_RECORDED_WAIT_MS, 2)
         .expect("static histogram bounds are valid")
@@ -883,7 +883,7 @@ fn staffing_window<'a>(
 }
 
 /// Start of the local day holding `ts`, and of the next one (23 or 25 h away across DST).
-pub fn day_bounds(ts: Millis, s: &EngineSettings) -> (Millis, Millis) {
+pub(super) fn day_bounds(ts: Millis, s: &EngineSettings) -> (Millis, Millis) {
     let start_of = |t: Millis| -> Millis {
         jiff::Timestamp::from_millisecond(t)
             .ok()
@@ -900,7 +900,7 @@ pub fn day_bounds(ts: Millis, s: &EngineSettings) -> (Millis, Millis) {
 
 /// The interval holding `ts`: intervals count from local midnight; the last one of a day ends
 /// at the next midnight.
-pub fn interval_bounds(ts: Millis, s: &EngineSettings) -> (Millis, Millis) {
+pub(super) fn interval_bounds(ts: Millis, s: &EngineSettings) -> (Millis, Millis) {
     let (day_start, day_end) = day_bounds(ts, s);
     let start = day_start + (ts - day_start) / s.interval_ms * s.interval_ms;
     (start, (start + s.interval_ms).min(day_end))

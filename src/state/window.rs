@@ -29,7 +29,7 @@ use super::settings::BUCKET_MS;
 
 /// One additive change to the accumulators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Delta {
+pub(crate) enum Delta {
     Count {
         ts: Millis,
         what: CountKey,
@@ -49,12 +49,12 @@ pub enum Delta {
 
 /// `Count` with the ordering `Delta` needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct CountKey(pub u8);
+pub(crate) struct CountKey(pub u8);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SumKey(pub u8);
+pub(crate) struct SumKey(pub u8);
 
 impl Delta {
-    pub fn count(ts: Millis, what: Count, by: i64) -> Delta {
+    pub(crate) fn count(ts: Millis, what: Count, by: i64) -> Delta {
         Delta::Count {
             ts,
             what: CountKey(what as u8),
@@ -62,7 +62,7 @@ impl Delta {
         }
     }
 
-    pub fn sum(ts: Millis, what: Sum, ms: i64) -> Delta {
+    pub(crate) fn sum(ts: Millis, what: Sum, ms: i64) -> Delta {
         Delta::Sum {
             ts,
             what: SumKey(what as u8),
@@ -70,17 +70,17 @@ impl Delta {
         }
     }
 
-    pub fn step(ts: Millis, state: AgentTime, by: i64) -> Delta {
+    pub(crate) fn step(ts: Millis, state: AgentTime, by: i64) -> Delta {
         Delta::AgentStep { ts, state, by }
     }
 
-    pub fn ts(&self) -> Millis {
+    pub(crate) fn ts(&self) -> Millis {
         match *self {
             Delta::Count { ts, .. } | Delta::Sum { ts, .. } | Delta::AgentStep { ts, .. } => ts,
         }
     }
 
-    pub fn negated(self) -> Delta {
+    pub(crate) fn negated(self) -> Delta {
         match self {
             Delta::Count { ts, what, by } => Delta::Count { ts, what, by: -by },
             Delta::Sum { ts, what, ms } => Delta::Sum { ts, what, ms: -ms },
@@ -117,7 +117,7 @@ impl Bucket {
 
 /// Ring of 10-second buckets for the sliding windows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BucketRing {
+pub(crate) struct BucketRing {
     slots: Box<[Bucket]>,
     /// Each slot's offered count again, packed: the surge rule sums it over an hour of buckets
     /// every ten seconds, which through the wide slots would read the whole ring each time.
@@ -130,7 +130,7 @@ pub struct BucketRing {
 
 impl BucketRing {
     /// A ring long enough for `span_ms` of history behind the newest bucket.
-    pub fn new(span_ms: Millis, start: Millis) -> BucketRing {
+    pub(crate) fn new(span_ms: Millis, start: Millis) -> BucketRing {
         let len = (span_ms / BUCKET_MS + 2) as usize;
         let head = start.div_euclid(BUCKET_MS);
         let slots = vec![Bucket::fresh(i64::MIN); len].into_boxed_slice();
@@ -156,18 +156,18 @@ impl BucketRing {
     }
 
     /// Oldest bucket id still held.
-    pub fn oldest(&self) -> i64 {
+    pub(crate) fn oldest(&self) -> i64 {
         self.head - self.len() + 1
     }
 
     /// Earliest time the ring still holds.
-    pub fn horizon(&self) -> Millis {
+    pub(crate) fn horizon(&self) -> Millis {
         self.oldest() * BUCKET_MS
     }
 
     /// Moves the newest bucket up to the one holding `now`, folding evicted agent steps into
     /// the base counts so that agent time stays exact across evictions.
-    pub fn advance(&mut self, now: Millis) {
+    pub(crate) fn advance(&mut self, now: Millis) {
         let target = now.div_euclid(BUCKET_MS);
         if target <= self.head {
             return;
@@ -191,7 +191,7 @@ impl BucketRing {
 
     /// Applies a delta; deltas older than the ring are dropped except agent steps, which
     /// still change how many agents were in a state at the ring's start.
-    pub fn apply(&mut self, d: &Delta) {
+    pub(crate) fn apply(&mut self, d: &Delta) {
         let id = d.ts().div_euclid(BUCKET_MS);
         debug_assert!(id <= self.head, "delta ahead of the ring: advance first");
         if id < self.oldest() {
@@ -221,7 +221,7 @@ impl BucketRing {
 
     /// Sums over `[as_of − len_ms, as_of]`, the trailing edge rounded up to a bucket boundary
     /// (so at most one bucket of the oldest part is missed; none when `as_of` is on one).
-    pub fn window(&self, len_ms: Millis, as_of: Millis) -> WindowSums {
+    pub(crate) fn window(&self, len_ms: Millis, as_of: Millis) -> WindowSums {
         let newest = as_of.div_euclid(BUCKET_MS).min(self.head);
         let first = (-(len_ms - as_of).div_euclid(BUCKET_MS)).max(self.oldest());
         let mut out = WindowSums::default();
@@ -249,7 +249,7 @@ impl BucketRing {
     /// Totals of a few counts over the buckets in `[from, to)` (bucket edges), as far as the
     /// ring holds them: the cheap path for a rule that needs a handful of counts rather than a
     /// whole window's KPIs.
-    pub fn counts_between<const N: usize>(
+    pub(crate) fn counts_between<const N: usize>(
         &self,
         from: Millis,
         to: Millis,
@@ -274,7 +274,8 @@ impl BucketRing {
     }
 
     /// Agents in each state after every step the ring has seen.
-    pub fn agents_now(&self) -> [i64; N_AGENT_TIMES] {
+    #[cfg(test)]
+    pub(crate) fn agents_now(&self) -> [i64; N_AGENT_TIMES] {
         let mut agents = self.base_agents;
         for b in self.slots.iter() {
             if b.id >= self.oldest() {
@@ -288,7 +289,7 @@ impl BucketRing {
     /// and head: what completes a ring read from a checkpoint, which holds only the buckets
     /// written (its length is the settings', not the checkpoint's). `None` if a bucket is
     /// older than such a ring holds.
-    pub fn fit(&self, span_ms: Millis) -> Option<BucketRing> {
+    pub(crate) fn fit(&self, span_ms: Millis) -> Option<BucketRing> {
         let mut ring = BucketRing::new(span_ms, self.head.checked_mul(BUCKET_MS)?);
         ring.base_agents = self.base_agents;
         for bucket in self.slots.iter() {
@@ -303,19 +304,14 @@ impl BucketRing {
     }
 
     #[cfg(test)]
-    pub fn non_empty_buckets(&self) -> usize {
+    pub(crate) fn non_empty_buckets(&self) -> usize {
         self.slots.iter().filter(|b| !b.is_empty()).count()
-    }
-
-    /// Bytes this ring occupies (for the memory budget).
-    pub fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.slots) + std::mem::size_of_val(&*self.offered)
     }
 
     /// Calls offered in the buckets of `[from, to)` (bucket edges), as far as the ring holds
     /// them: [`Self::counts_between`] for the one count the surge baseline needs, read from
     /// the packed copy.
-    pub fn offered_between(&self, from: Millis, to: Millis) -> u64 {
+    pub(crate) fn offered_between(&self, from: Millis, to: Millis) -> u64 {
         let first = from.div_euclid(BUCKET_MS).max(self.oldest());
         let last = (to.div_euclid(BUCKET_MS) - 1).min(self.head);
         if last < first {
@@ -393,7 +389,7 @@ fn add_steps(agents: &mut [i64; N_AGENT_TIMES], steps: &[i32; N_AGENT_TIMES]) {
 
 /// Accumulator for one calendar period `[start, end)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Period {
+pub(crate) struct Period {
     pub start: Millis,
     pub end: Millis,
     counts: [i64; N_COUNTS],
@@ -404,7 +400,7 @@ pub struct Period {
 }
 
 impl Period {
-    pub fn new(start: Millis, end: Millis) -> Period {
+    pub(crate) fn new(start: Millis, end: Millis) -> Period {
         Period {
             start,
             end,
@@ -417,7 +413,7 @@ impl Period {
     }
 
     /// Starts the next period, carrying over how many agents are in each state.
-    pub fn roll(&mut self, start: Millis, end: Millis) {
+    pub(crate) fn roll(&mut self, start: Millis, end: Millis) {
         let mut next = Period::new(start, end);
         for s in 0..N_AGENT_TIMES {
             next.agents_at_start[s] = self.agents_at_start[s] + self.steps[s];
@@ -425,7 +421,7 @@ impl Period {
         *self = next;
     }
 
-    pub fn apply(&mut self, d: &Delta) {
+    pub(crate) fn apply(&mut self, d: &Delta) {
         let ts = d.ts();
         debug_assert!(ts < self.end, "delta after the period: roll first");
         if ts < self.start {
@@ -445,7 +441,7 @@ impl Period {
     }
 
     /// Sums from the period start to `as_of`.
-    pub fn sums(&self, as_of: Millis) -> WindowSums {
+    pub(crate) fn sums(&self, as_of: Millis) -> WindowSums {
         let mut out = WindowSums::default();
         for (o, c) in out.counts.iter_mut().zip(self.counts) {
             *o = c.max(0) as u64;

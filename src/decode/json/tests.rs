@@ -125,7 +125,10 @@ fn messages_point_at_the_problem() {
         "`ts` must be an integer of Unix milliseconds, got 18446744073709551615, which is out of range"
     );
     assert_eq!(
-        reject(r#"{"event_id":"e","ts":1700000000000,"type":"answered","queue_id":"q","call_id":"c"}"#).to_string(),
+        reject(
+            r#"{"event_id":"e","ts":1700000000000,"type":"answered","queue_id":"q","call_id":"c"}"#
+        )
+        .to_string(),
         "`agent_id` is required for answered"
     );
     assert_eq!(
