@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::duration::{format_duration, from_millis, millis, DurationText};
 use super::Problems;
 use crate::kpi::surge::SurgeSettings;
-use crate::state::{QueueKpiSettings, BUCKET_MS};
+use crate::kpi::QueueKpiSettings;
+use crate::state::BUCKET_MS;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KpiConfig {

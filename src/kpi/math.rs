@@ -5,8 +5,8 @@
 //! derived here, in one place, from those sums. Keeping the division out of the state layer
 //! means sums from several queues or partitions can be added before dividing.
 
+use super::QueueKpiSettings;
 use crate::kpi::WindowKpis;
-use crate::state::QueueKpiSettings;
 
 /// Things counted per window, each at the time of the event that defines it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

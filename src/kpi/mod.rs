@@ -3,9 +3,11 @@
 
 pub(crate) mod erlang;
 pub(crate) mod math;
+mod settings;
 mod snapshot;
 pub mod surge;
 
+pub use settings::QueueKpiSettings;
 pub use snapshot::{
     KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis, Windows,
 };

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Millis;
 use crate::kpi::math::{rings_before_answer, Count, Sum};
+use crate::kpi::QueueKpiSettings;
 use crate::ledger::RejectReason;
-use crate::state::QueueKpiSettings;
 
 use super::window::Delta;
 

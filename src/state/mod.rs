@@ -36,7 +36,7 @@ pub use dedup::id_hash;
 pub use engine::{Engine, TimeMode};
 pub use queue::{QueueState, Resolution};
 pub use registry::SnapshotRegistry;
-pub use settings::{EngineSettings, QueueKpiSettings, SlidingWindow, BUCKET_MS};
+pub use settings::{EngineSettings, SlidingWindow, BUCKET_MS};
 
 #[cfg(test)]
 mod tests;

@@ -24,8 +24,9 @@ use super::agent::{Agent, Effective, Input, InputKind};
 use super::call::{agent_key, AgentKey, Call, CallEvent, CallKey, PhaseChange, Step};
 use super::dedup::{id_hash, BuildIdentity, Dedup};
 use super::forms::{ascending_set, sorted_map};
-use super::settings::{EngineSettings, QueueKpiSettings, BUCKET_MS};
+use super::settings::{EngineSettings, BUCKET_MS};
 use super::window::{BucketRing, Delta, Period};
+use crate::kpi::QueueKpiSettings;
 
 /// Waits above this are recorded as this (4 h, the default call expiry).
 const MAX_RECORDED_WAIT_MS: u64 = 4 * 3_600_000;

@@ -9,37 +9,10 @@
 use std::collections::HashMap;
 
 use crate::event::Millis;
-use crate::kpi::surge::SurgeSettings;
+use crate::kpi::QueueKpiSettings;
 
 /// Width of one bucket of the sliding windows: the coarsest a window edge can be.
 pub const BUCKET_MS: Millis = 10_000;
-
-/// Per-queue KPI definitions.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueKpiSettings {
-    /// Service-level threshold T.
-    pub sl_threshold_ms: Millis,
-    /// Service-level target, a ratio in (0, 1].
-    pub sl_target: f64,
-    /// Abandons with a wait below this are short abandons.
-    pub short_abandon_ms: Millis,
-    /// Length of one ring, for `rings_per_answer`.
-    pub ring_cadence_ms: Millis,
-    /// Surge episode detection and the response limit.
-    pub surge: SurgeSettings,
-}
-
-impl Default for QueueKpiSettings {
-    fn default() -> Self {
-        QueueKpiSettings {
-            sl_threshold_ms: 20_000,
-            sl_target: 0.80,
-            short_abandon_ms: 5_000,
-            ring_cadence_ms: 5_000,
-            surge: SurgeSettings::default(),
-        }
-    }
-}
 
 /// A sliding window: its name in snapshots and labels, and its length.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,10 +5,11 @@ use proptest::prelude::*;
 use super::*;
 use crate::event::{AgentState, CallStep, CtiEvent, EventBody, Millis};
 use crate::kpi::KpiSnapshot;
+use crate::kpi::QueueKpiSettings;
 use crate::ledger::{Outcome, RejectReason};
 use crate::state::tests::props::{events, life};
 use crate::state::tests::{a, at, scenario, Script, T0, WALL};
-use crate::state::{Engine, QueueKpiSettings, Resolution, SlidingWindow, TimeMode};
+use crate::state::{Engine, Resolution, SlidingWindow, TimeMode};
 
 fn settings() -> Arc<EngineSettings> {
     Arc::new(EngineSettings::default())
