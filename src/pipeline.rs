@@ -317,6 +317,11 @@ impl Pipeline {
 
     fn input(&mut self, input: Input<'_>, format: crate::decode::Format) {
         match input {
+            Input::Encoded { origin, .. } | Input::Decoded { origin, .. }
+                if !self.partitions.contains_key(&origin.partition) =>
+            {
+                // Read before its partition was revoked: its new owner counts it.
+            }
             Input::Encoded {
                 origin,
                 key,
