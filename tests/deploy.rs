@@ -11,10 +11,6 @@
 //!   configs and the README, plus `promtool check config|rules` and `amtool check-config`.
 
 mod common;
-#[path = "common/grafana.rs"]
-mod grafana;
-#[path = "common/promql.rs"]
-mod promql;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -29,13 +25,12 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 
-use common::alerting::Alertmanager;
-use common::{Broker, Deployment, Service};
-use grafana::{
-    all_panels, queries, strings, substitute, title, var_refs, variable_promql, variables,
+use common::alerting::{amtool, promtool, value, Alertmanager, Prometheus};
+use common::grafana::{
+    self, all_panels, queries, strings, substitute, title, var_refs, variable_promql, variables,
 };
-use grafana::{Board, Kind};
-use promql::Prometheus;
+use common::grafana::{Board, Kind};
+use common::{Broker, Deployment, Service};
 
 /// Dashboard files and their uids: links and bookmarked TV URLs (`/d/<uid>`) depend on them.
 const DASHBOARDS: [(&str, &str); 3] = [
@@ -692,11 +687,11 @@ fn start_live() -> Live {
     .into_iter()
     .collect();
     let (config, _) = compose_prometheus_config(&hosts);
-    let prom = Prometheus::start(&dir.join("prometheus"), &config);
+    let prom = Prometheus::start_with_config(&dir.join("prometheus"), &config);
     let started = now_s();
     // 12 scrapes of acdstream: every rate() over $__rate_interval (10 s) has several samples.
     common::wait_for("12 scrapes of acdstream", Duration::from_secs(60), || {
-        prom.query(
+        prom.try_query(
             "count_over_time(up{job=\"acdstream\"}[30s]) >= 12 and up{job=\"acdstream\"} == 1",
         )
         .is_ok_and(|r| !r.is_empty())
@@ -735,7 +730,7 @@ fn resolve_variables(
                     .unwrap_or_default();
                 let expr = variable_promql(v["definition"].as_str().unwrap_or_default());
                 let values: Vec<String> = prom
-                    .query(&expr)
+                    .try_query(&expr)
                     .unwrap_or_default()
                     .iter()
                     .filter_map(|s| s["metric"][&label].as_str().map(str::to_string))
@@ -764,7 +759,7 @@ fn every_dashboard_query_has_data_on_a_real_prometheus() {
 
     // The queue variable lists the simulated queues.
     let queues: BTreeSet<String> = prom
-        .query(&variable_promql("label_values(acd_calls_waiting, queue)"))
+        .try_query(&variable_promql("label_values(acd_calls_waiting, queue)"))
         .unwrap()
         .iter()
         .filter_map(|s| s["metric"]["queue"].as_str().map(str::to_string))
@@ -823,7 +818,7 @@ fn every_dashboard_query_has_data_on_a_real_prometheus() {
                 let result = match q.kind {
                     // Annotations are range queries: a surge anywhere in the scraped time.
                     Kind::Annotation => prom.query_range(&expr, live.started, now_s(), 1.0),
-                    _ => prom.query(&expr),
+                    _ => prom.try_query(&expr),
                 };
                 match result {
                     Err(e) => problems.push(format!("{} {}: {e}\n      {expr}", q.board, q.place)),
@@ -879,9 +874,9 @@ fn every_dashboard_query_has_data_on_a_real_prometheus() {
     }
 
     let series = prom
-        .query("sum(scrape_samples_scraped{job=\"acdstream\"})")
+        .try_query("sum(scrape_samples_scraped{job=\"acdstream\"})")
         .ok()
-        .and_then(|r| r.first().map(promql::value))
+        .and_then(|r| r.first().map(value))
         .unwrap_or(f64::NAN);
     report(&format!(
         "acdstream exposes {series} series for {} queues\n",
@@ -1322,7 +1317,7 @@ fn compose_bundle_is_consistent() {
         problems.push(format!("compose alertmanager: must read {ALERTMANAGER}"));
     } else {
         let (ok, out) = run_tool(
-            Command::new(promql::amtool())
+            Command::new(amtool())
                 .arg("check-config")
                 .arg(repo().join(ALERTMANAGER)),
         );
@@ -1336,7 +1331,7 @@ fn compose_bundle_is_consistent() {
     let (rewritten, rule_dirs) = compose_prometheus_config(&BTreeMap::new());
     std::fs::write(scratch.join("prometheus.yml"), rewritten).unwrap();
     let (ok, out) = run_tool(
-        Command::new(promql::promtool())
+        Command::new(promtool())
             .args(["check", "config"])
             .arg(scratch.join("prometheus.yml")),
     );
