@@ -8,15 +8,8 @@ use serde_json::Value;
 
 mod common;
 
-use common::alerting::Prometheus;
+use common::alerting::{value, Prometheus};
 use common::{free_port, http_get, scratch_dir, wait_for, Demo};
-
-fn value(sample: &Value) -> f64 {
-    sample["value"][1]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(f64::NAN)
-}
 
 #[test]
 fn real_prometheus_scrapes_the_demo() {

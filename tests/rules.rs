@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::alerting::{tool, Alertmanager, Prometheus, WebhookReceiver};
+use common::alerting::{amtool, promtool, Alertmanager, Prometheus, WebhookReceiver};
 use common::{free_port, http_get, scratch_dir, wait_for};
 
 const RULES: &str = "deploy/prometheus/rules/acdstream.rules.yml";
@@ -35,14 +35,6 @@ const ALERTS: [(&str, &str); 13] = [
     ("RejectedEventsHigh", "ticket"),
     ("KpisStale", "page"),
 ];
-
-fn promtool() -> std::path::PathBuf {
-    tool("ACDSTREAM_TEST_PROMTOOL", "promtool", "prometheus")
-}
-
-fn amtool() -> std::path::PathBuf {
-    tool("ACDSTREAM_TEST_AMTOOL", "amtool", "prometheus-alertmanager")
-}
 
 /// Runs a tool and insists on success, showing its whole output otherwise.
 fn succeeds(cmd: &mut Command) -> Output {

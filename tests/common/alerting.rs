@@ -1,6 +1,6 @@
 //! The alerting side as real processes: Prometheus and Alertmanager (Debian's packages,
-//! installed by `scripts/test.sh`), and a webhook receiver that stands in for the pager and
-//! records what Alertmanager sends it.
+//! installed by `scripts/test.sh`) with their command-line tools `promtool` and `amtool`, and a
+//! webhook receiver that stands in for the pager and records what Alertmanager sends it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -32,6 +32,30 @@ pub fn tool(env: &str, default: &str, package: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Debian's `prometheus-alertmanager` (or `ACDSTREAM_TEST_ALERTMANAGER`).
+pub fn alertmanager_binary() -> PathBuf {
+    tool(
+        "ACDSTREAM_TEST_ALERTMANAGER",
+        "/usr/bin/prometheus-alertmanager",
+        "prometheus-alertmanager",
+    )
+}
+
+/// Debian's `prometheus` (or `ACDSTREAM_TEST_PROMETHEUS`).
+pub fn prometheus_binary() -> PathBuf {
+    tool("ACDSTREAM_TEST_PROMETHEUS", "prometheus", "prometheus")
+}
+
+/// Debian's `promtool`, from the prometheus package (or `ACDSTREAM_TEST_PROMTOOL`).
+pub fn promtool() -> PathBuf {
+    tool("ACDSTREAM_TEST_PROMTOOL", "promtool", "prometheus")
+}
+
+/// Debian's `amtool`, from the prometheus-alertmanager package (or `ACDSTREAM_TEST_AMTOOL`).
+pub fn amtool() -> PathBuf {
+    tool("ACDSTREAM_TEST_AMTOOL", "amtool", "prometheus-alertmanager")
 }
 
 /// Percent-encodes a query-string value.
@@ -240,11 +264,7 @@ impl Alertmanager {
 
     /// Runs with the given configuration (YAML).
     pub fn start_with_config(dir: &Path, config: &str) -> Alertmanager {
-        let binary = tool(
-            "ACDSTREAM_TEST_ALERTMANAGER",
-            "/usr/bin/prometheus-alertmanager",
-            "prometheus-alertmanager",
-        );
+        let binary = alertmanager_binary();
         std::fs::create_dir_all(dir).unwrap();
         let file = dir.join("alertmanager.yml");
         std::fs::write(&file, config).unwrap();
@@ -292,21 +312,22 @@ impl Alertmanager {
     }
 }
 
-/// Debian's Prometheus on a free loopback port, scraping one acdstream every second as job
-/// `acdstream` and evaluating rules every second.
+/// Debian's Prometheus on a free loopback port: the one harness of every test that runs
+/// Prometheus, either scraping one acdstream ([`Prometheus::start`]) or from a whole
+/// configuration ([`Prometheus::start_with_config`]).
 pub struct Prometheus {
     server: Server,
 }
 
 impl Prometheus {
+    /// Scrapes one acdstream every second as job `acdstream` and evaluates `rule_files` every
+    /// second, alerting to `alertmanager_url` if given.
     pub fn start(
         dir: &Path,
         scrape_target_port: u16,
         rule_files: &[&Path],
         alertmanager_url: Option<&str>,
     ) -> Prometheus {
-        let binary = tool("ACDSTREAM_TEST_PROMETHEUS", "prometheus", "prometheus");
-        std::fs::create_dir_all(dir).unwrap();
         let mut config =
             String::from("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n");
         if !rule_files.is_empty() {
@@ -332,6 +353,13 @@ impl Prometheus {
         config += &format!(
             "scrape_configs:\n  - job_name: acdstream\n    static_configs:\n      - targets: ['127.0.0.1:{scrape_target_port}']\n"
         );
+        Prometheus::start_with_config(dir, &config)
+    }
+
+    /// Runs with the given configuration (YAML), written to `dir/prometheus.yml`.
+    pub fn start_with_config(dir: &Path, config: &str) -> Prometheus {
+        let binary = prometheus_binary();
+        std::fs::create_dir_all(dir).unwrap();
         let file = dir.join("prometheus.yml");
         std::fs::write(&file, config).unwrap();
         let port = free_port();
@@ -355,13 +383,51 @@ impl Prometheus {
         self.server.port
     }
 
-    /// An instant query at the current time: the `data.result` samples.
+    /// An instant query at the current time: the `data.result` samples; panics on an error.
     pub fn query(&self, q: &str) -> Vec<Value> {
-        let v = get_json(
-            self.server.port,
-            &format!("/api/v1/query?query={}", url_encode(q)),
-        );
-        v["data"]["result"].as_array().cloned().unwrap_or_default()
+        self.try_query(q)
+            .unwrap_or_else(|e| panic!("/api/v1/query {q}: {e}"))
+    }
+
+    /// An instant query: the result vector, or Prometheus' error (parse or evaluation), so that
+    /// a test can list every bad query at once.
+    pub fn try_query(&self, q: &str) -> Result<Vec<Value>, String> {
+        self.api(&format!("/api/v1/query?query={}", url_encode(q)))
+    }
+
+    /// A range query over `[start, end]` (Unix seconds) at `step` seconds.
+    pub fn query_range(
+        &self,
+        q: &str,
+        start: f64,
+        end: f64,
+        step: f64,
+    ) -> Result<Vec<Value>, String> {
+        self.api(&format!(
+            "/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
+            url_encode(q)
+        ))
+    }
+
+    /// The `data` of any GET API call, or the error it answered with.
+    pub fn api_data(&self, path: &str) -> Result<Value, String> {
+        let (status, body) = http_get(self.server.port, path)
+            .ok_or_else(|| "Prometheus did not answer".to_string())?;
+        let v: Value = serde_json::from_str(&body)
+            .map_err(|e| format!("HTTP {status}, not JSON ({e}): {body}"))?;
+        if v["status"] != "success" {
+            return Err(format!(
+                "{}: {}",
+                v["errorType"].as_str().unwrap_or("error"),
+                v["error"].as_str().unwrap_or(&body)
+            ));
+        }
+        Ok(v["data"].clone())
+    }
+
+    fn api(&self, path: &str) -> Result<Vec<Value>, String> {
+        let data = self.api_data(path)?;
+        Ok(data["result"].as_array().cloned().unwrap_or_default())
     }
 
     /// `GET /api/v1/alerts`: pending and firing alerts of the loaded rules.
@@ -383,4 +449,12 @@ impl Prometheus {
     pub fn log_text(&self) -> String {
         self.server.log_text()
     }
+}
+
+/// The value of an instant-vector sample (`NaN` when it is not a number).
+pub fn value(sample: &Value) -> f64 {
+    sample["value"][1]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::NAN)
 }

@@ -1,16 +1,13 @@
 //! Grafana dashboards as data for tests: loading them, their panels, variables and PromQL
 //! queries, Grafana's variable substitution, and a text rendering of stat panels (value as
-//! Grafana formats it, colour from the thresholds) from a real Prometheus. Include it with
-//! `#[path = "common/grafana.rs"] mod grafana;` next to `mod promql;`.
-
-#![allow(dead_code)]
+//! Grafana formats it, colour from the thresholds) from a real Prometheus.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::promql::Prometheus;
+use super::alerting::{value, Prometheus};
 
 /// A dashboard file and its JSON.
 pub struct Board {
@@ -276,7 +273,7 @@ pub fn panel_text(prom: &Prometheus, p: &Value, vars: &BTreeMap<String, String>)
     let mut parts = Vec::new();
     for t in p["targets"].as_array().into_iter().flatten() {
         let expr = substitute(t["expr"].as_str().unwrap_or_default(), vars);
-        let series = match prom.query(&expr) {
+        let series = match prom.try_query(&expr) {
             Ok(s) => s,
             Err(e) => {
                 parts.push(format!("error: {e}"));
@@ -303,7 +300,7 @@ pub fn panel_text(prom: &Prometheus, p: &Value, vars: &BTreeMap<String, String>)
         }
         for s in series {
             let name = legend(t["legendFormat"].as_str().unwrap_or_default(), &s["metric"]);
-            let v = crate::promql::value(&s);
+            let v = value(&s);
             let text = display(v, &config);
             let colour = colour(v, &config);
             let name = if name.is_empty() {

@@ -1,9 +1,11 @@
 //! Real processes for the integration tests: a tansu Kafka broker, `acdstream run`, and small
-//! clients to produce and read topics; Prometheus and Alertmanager in [`alerting`].
+//! clients to produce and read topics; Prometheus, Alertmanager, `promtool` and `amtool` in
+//! [`alerting`]; the Grafana dashboards as data in [`grafana`].
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 pub mod alerting;
+pub mod grafana;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
