@@ -4,10 +4,9 @@
 //! words (`"1 hour"`), ISO 8601 and negative spans, and its errors do not say how to write a
 //! duration here. The grammar below is the one `acdstream.example.toml` documents.
 
-use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Millis;
@@ -130,33 +129,16 @@ impl From<Duration> for DurationText {
 
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TextVisitor)
-    }
-}
-
-struct TextVisitor;
-
-impl Visitor<'_> for TextVisitor {
-    type Value = DurationText;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a duration such as \"30s\", \"5m\" or \"2h30m\"")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationText, E> {
-        Ok(DurationText(v.to_owned()))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationText, E> {
-        Ok(DurationText(v.to_string()))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationText, E> {
-        Ok(DurationText(v.to_string()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationText, E> {
-        Ok(DurationText(v.to_string()))
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::String(text) => Ok(DurationText(text)),
+            n @ (toml::Value::Integer(_) | toml::Value::Float(_)) => {
+                Ok(DurationText(n.to_string()))
+            }
+            other => Err(de::Error::custom(format!(
+                "invalid type: {}, expected a duration such as \"30s\", \"5m\" or \"2h30m\"",
+                other.type_str()
+            ))),
+        }
     }
 }
 
@@ -167,31 +149,17 @@ pub(super) struct WindowList(pub Vec<DurationText>);
 
 impl<'de> Deserialize<'de> for WindowList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor;
-
-        impl<'de> Visitor<'de> for ListVisitor {
-            type Value = WindowList;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of durations such as [\"5m\", \"15m\", \"60m\"]")
+        let text = match toml::Value::deserialize(deserializer)? {
+            toml::Value::String(text) => text,
+            list => {
+                return Vec::deserialize(list)
+                    .map(WindowList)
+                    .map_err(de::Error::custom)
             }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<WindowList, E> {
-                let items = v.split(',').filter(|_| !v.trim().is_empty());
-                Ok(WindowList(
-                    items.map(|w| DurationText(w.trim().to_owned())).collect(),
-                ))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WindowList, A::Error> {
-                let mut list = Vec::new();
-                while let Some(item) = seq.next_element::<DurationText>()? {
-                    list.push(item);
-                }
-                Ok(WindowList(list))
-            }
-        }
-
-        deserializer.deserialize_any(ListVisitor)
+        };
+        let items = text.split(',').filter(|_| !text.trim().is_empty());
+        Ok(WindowList(
+            items.map(|w| DurationText(w.trim().to_owned())).collect(),
+        ))
     }
 }
