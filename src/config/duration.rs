@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use serde::de::{self, Deserializer};
+use serde::de::{self, Deserializer, Unexpected};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Millis;
@@ -134,10 +134,10 @@ impl<'de> Deserialize<'de> for DurationText {
             n @ (toml::Value::Integer(_) | toml::Value::Float(_)) => {
                 Ok(DurationText(n.to_string()))
             }
-            other => Err(de::Error::custom(format!(
-                "invalid type: {}, expected a duration such as \"30s\", \"5m\" or \"2h30m\"",
-                other.type_str()
-            ))),
+            other => Err(invalid_type(
+                &other,
+                "a duration such as \"30s\", \"5m\" or \"2h30m\"",
+            )),
         }
     }
 }
@@ -151,15 +151,34 @@ impl<'de> Deserialize<'de> for WindowList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = match toml::Value::deserialize(deserializer)? {
             toml::Value::String(text) => text,
-            list => {
-                return Vec::deserialize(list)
+            toml::Value::Array(list) => {
+                let list = list.into_iter().map(DurationText::deserialize);
+                let list = list.collect::<Result<_, _>>();
+                return list
                     .map(WindowList)
-                    .map_err(de::Error::custom)
+                    .map_err(|e| de::Error::custom(e.message()));
+            }
+            other => {
+                let expected = "a list of durations such as [\"5m\", \"15m\", \"60m\"]";
+                return Err(invalid_type(&other, expected));
             }
         };
         let items = text.split(',').filter(|_| !text.trim().is_empty());
-        Ok(WindowList(
-            items.map(|w| DurationText(w.trim().to_owned())).collect(),
-        ))
+        let items = items.map(|w| DurationText(w.trim().to_owned()));
+        Ok(WindowList(items.collect()))
     }
+}
+
+/// serde's "invalid type" error for a value that is not what `expected` says.
+fn invalid_type<E: de::Error>(value: &toml::Value, expected: &str) -> E {
+    let unexpected = match value {
+        toml::Value::String(s) => Unexpected::Str(s),
+        toml::Value::Integer(i) => Unexpected::Signed(*i),
+        toml::Value::Float(f) => Unexpected::Float(*f),
+        toml::Value::Boolean(b) => Unexpected::Bool(*b),
+        toml::Value::Array(_) => Unexpected::Seq,
+        toml::Value::Table(_) => Unexpected::Map,
+        toml::Value::Datetime(_) => Unexpected::Other("a date or time"),
+    };
+    E::invalid_type(unexpected, &expected)
 }

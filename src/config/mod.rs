@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::error::Kind;
+use figment::error::{Actual, Kind};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::de::{self, Error as _};
@@ -371,7 +371,13 @@ fn shape_error(e: figment::Error, mut problems: Vec<String>) -> ConfigError {
             return ConfigError::UnknownKey { message };
         }
         Kind::InvalidType(actual, expected) => {
-            format!("invalid type: {actual}, expected {expected}")
+            format!("invalid type: {}, expected {expected}", serde_words(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!(
+                "invalid value: {}, expected {expected}",
+                serde_words(actual)
+            )
         }
         kind => kind.to_string(),
     };
@@ -382,6 +388,17 @@ fn shape_error(e: figment::Error, mut problems: Vec<String>) -> ConfigError {
     };
     problems.push(format!("{path}: {message}{from}"));
     ConfigError::Invalid(problems)
+}
+
+/// A value as serde's own messages describe it (`boolean `true``, `integer `5``).
+fn serde_words(actual: &Actual) -> String {
+    match actual {
+        Actual::Bool(b) => format!("boolean `{b}`"),
+        Actual::Signed(n) => format!("integer `{n}`"),
+        Actual::Unsigned(n) => format!("integer `{n}`"),
+        Actual::Float(x) => format!("floating point `{x:?}`"),
+        other => other.to_string(),
+    }
 }
 
 /// Collects problems; every check runs even after one fails, and a check that fails yields
