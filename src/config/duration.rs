@@ -4,10 +4,9 @@
 //! words (`"1 hour"`), ISO 8601 and negative spans, and its errors do not say how to write a
 //! duration here. The grammar below is the one `acdstream.example.toml` documents.
 
-use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, Unexpected};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Millis;
@@ -130,33 +129,16 @@ impl From<Duration> for DurationText {
 
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TextVisitor)
-    }
-}
-
-struct TextVisitor;
-
-impl Visitor<'_> for TextVisitor {
-    type Value = DurationText;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a duration such as \"30s\", \"5m\" or \"2h30m\"")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationText, E> {
-        Ok(DurationText(v.to_owned()))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationText, E> {
-        Ok(DurationText(v.to_string()))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationText, E> {
-        Ok(DurationText(v.to_string()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationText, E> {
-        Ok(DurationText(v.to_string()))
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::String(text) => Ok(DurationText(text)),
+            n @ (toml::Value::Integer(_) | toml::Value::Float(_)) => {
+                Ok(DurationText(n.to_string()))
+            }
+            other => Err(invalid_type(
+                &other,
+                "a duration such as \"30s\", \"5m\" or \"2h30m\"",
+            )),
+        }
     }
 }
 
@@ -167,31 +149,36 @@ pub(super) struct WindowList(pub Vec<DurationText>);
 
 impl<'de> Deserialize<'de> for WindowList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor;
-
-        impl<'de> Visitor<'de> for ListVisitor {
-            type Value = WindowList;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of durations such as [\"5m\", \"15m\", \"60m\"]")
+        let text = match toml::Value::deserialize(deserializer)? {
+            toml::Value::String(text) => text,
+            toml::Value::Array(list) => {
+                let list = list.into_iter().map(DurationText::deserialize);
+                let list = list.collect::<Result<_, _>>();
+                return list
+                    .map(WindowList)
+                    .map_err(|e| de::Error::custom(e.message()));
             }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<WindowList, E> {
-                let items = v.split(',').filter(|_| !v.trim().is_empty());
-                Ok(WindowList(
-                    items.map(|w| DurationText(w.trim().to_owned())).collect(),
-                ))
+            other => {
+                let expected = "a list of durations such as [\"5m\", \"15m\", \"60m\"]";
+                return Err(invalid_type(&other, expected));
             }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WindowList, A::Error> {
-                let mut list = Vec::new();
-                while let Some(item) = seq.next_element::<DurationText>()? {
-                    list.push(item);
-                }
-                Ok(WindowList(list))
-            }
-        }
-
-        deserializer.deserialize_any(ListVisitor)
+        };
+        let items = text.split(',').filter(|_| !text.trim().is_empty());
+        let items = items.map(|w| DurationText(w.trim().to_owned()));
+        Ok(WindowList(items.collect()))
     }
+}
+
+/// serde's "invalid type" error for a value that is not what `expected` says.
+fn invalid_type<E: de::Error>(value: &toml::Value, expected: &str) -> E {
+    let unexpected = match value {
+        toml::Value::String(s) => Unexpected::Str(s),
+        toml::Value::Integer(i) => Unexpected::Signed(*i),
+        toml::Value::Float(f) => Unexpected::Float(*f),
+        toml::Value::Boolean(b) => Unexpected::Bool(*b),
+        toml::Value::Array(_) => Unexpected::Seq,
+        toml::Value::Table(_) => Unexpected::Map,
+        toml::Value::Datetime(_) => Unexpected::Other("a date or time"),
+    };
+    E::invalid_type(unexpected, &expected)
 }

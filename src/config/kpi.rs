@@ -43,27 +43,6 @@ pub struct SurgeConfig {
 }
 
 impl QueueKpi {
-    /// The engine's defaults ([`QueueKpiSettings::default`]), which `[kpi.default]` overrides
-    /// key by key. There is no built-in forecast.
-    fn builtin() -> QueueKpi {
-        let s = QueueKpiSettings::default();
-        QueueKpi {
-            sl_threshold: from_millis(s.sl_threshold_ms),
-            sl_target: s.sl_target,
-            short_abandon: from_millis(s.short_abandon_ms),
-            ring_cadence: from_millis(s.ring_cadence_ms),
-            surge: SurgeConfig {
-                window: from_millis(s.surge.short_window_ms),
-                baseline: from_millis(s.surge.baseline_window_ms),
-                factor: s.surge.factor,
-                subside_factor: s.surge.subside_factor,
-                min_calls: s.surge.min_calls,
-                response_limit: from_millis(s.surge.response_limit_ms),
-                forecast: BTreeMap::new(),
-            },
-        }
-    }
-
     /// In the engine's units; `interval` turns forecast calls per interval into a rate.
     pub fn settings(&self, interval: Duration) -> QueueKpiSettings {
         let s = &self.surge;
@@ -115,22 +94,23 @@ struct RawQueueKpi {
     surge_forecast: Option<BTreeMap<String, f64>>,
 }
 
-/// Every key set to its built-in value, so that the defaults list every setting.
+/// Every key set to the engine's default ([`QueueKpiSettings::default`]), so that the defaults
+/// list every setting; `[kpi.default]` overrides them key by key. There is no built-in forecast.
 impl Default for RawKpi {
     fn default() -> Self {
-        let b = QueueKpi::builtin();
-        let d = |d: Duration| Some(DurationText::from(d));
+        let s = QueueKpiSettings::default();
+        let d = |ms| Some(DurationText::from(from_millis(ms)));
         let default = RawQueueKpi {
-            sl_threshold: d(b.sl_threshold),
-            sl_target: Some(b.sl_target),
-            short_abandon: d(b.short_abandon),
-            ring_cadence: d(b.ring_cadence),
-            surge_window: d(b.surge.window),
-            surge_baseline: d(b.surge.baseline),
-            surge_factor: Some(b.surge.factor),
-            surge_subside_factor: Some(b.surge.subside_factor),
-            surge_min_calls: Some(b.surge.min_calls),
-            surge_response_limit: d(b.surge.response_limit),
+            sl_threshold: d(s.sl_threshold_ms),
+            sl_target: Some(s.sl_target),
+            short_abandon: d(s.short_abandon_ms),
+            ring_cadence: d(s.ring_cadence_ms),
+            surge_window: d(s.surge.short_window_ms),
+            surge_baseline: d(s.surge.baseline_window_ms),
+            surge_factor: Some(s.surge.factor),
+            surge_subside_factor: Some(s.surge.subside_factor),
+            surge_min_calls: Some(s.surge.min_calls),
+            surge_response_limit: d(s.surge.response_limit_ms),
             surge_forecast: Some(BTreeMap::new()),
         };
         RawKpi {
@@ -147,7 +127,9 @@ pub(super) fn validate(
     p: &mut Problems<'_>,
     raw: &RawKpi,
 ) -> (Option<QueueKpi>, BTreeMap<String, QueueKpi>) {
-    let default = p.queue_kpi("kpi.default", &raw.default, Some(&QueueKpi::builtin()));
+    // The built-in definition is read from the defaults, so that it is written once.
+    let builtin = p.queue_kpi("kpi.default", &RawKpi::default().default, None);
+    let default = p.queue_kpi("kpi.default", &raw.default, builtin.as_ref());
     let mut queues = BTreeMap::new();
     for (id, over) in &raw.queues {
         let path = format!("kpi.queues.{id}");

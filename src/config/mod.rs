@@ -1,29 +1,20 @@
 //! The configuration boundary: defaults in code, then an optional TOML file, then
 //! `ACDSTREAM_<SECTION>__<KEY>` environment variables, checked as a whole.
 //!
-//! Loading happens in three steps so that every layer is testable without touching the
-//! process environment:
+//! figment does the layering: the file and each environment variable are a [`Layer`] whose
+//! metadata names where a value came from, so a problem with a value set by a variable names
+//! the variable. A variable name is split on double underscores (keys themselves contain
+//! single ones) and lowercased, so `ACDSTREAM_KPI__QUEUES__SALES__SL_THRESHOLD=30s` sets
+//! `kpi.queues.sales.sl_threshold`. Values are read as TOML values when they parse (`60`,
+//! `0.9`, `["5m","15m"]`), otherwise as strings (`30s`, `0.0.0.0:9898`). Variables without a
+//! double underscore, such as `ACDSTREAM_CONFIG`, are not settings. Because names are
+//! lowercased, a queue whose id has capitals must be configured in the file.
 //!
-//! 1. The file is parsed into a [`toml::Table`] (syntax errors carry a line and column).
-//! 2. Environment overrides are laid over that table ([`Config::from_sources`] takes them as an
-//!    iterator; [`Config::load`] reads the process environment). A variable name is split on
-//!    double underscores (keys themselves contain single ones) and lowercased, so
-//!    `ACDSTREAM_KPI__QUEUES__SALES__SL_THRESHOLD=30s` sets `kpi.queues.sales.sl_threshold`.
-//!    Values are read as TOML values when they parse (`60`, `0.9`, `["5m","15m"]`), otherwise as
-//!    strings (`30s`, `0.0.0.0:9898`). Variables without a double underscore, such as
-//!    `ACDSTREAM_CONFIG`, are not settings and are left alone. Because names are lowercased,
-//!    a queue whose id has capitals or characters that cannot appear in a variable name must be
-//!    configured in the file.
-//! 3. The merged table is deserialized into the sections' raw structs (`deny_unknown_fields`,
-//!    defaults in code) and each section validates its own into the resolved type, reporting
-//!    every problem with its key. Durations stay text until validation so that a bad duration
-//!    is reported together with every other problem instead of stopping at the first.
-//!
-//! Defaults are written once: the engine's and the KPIs' in [`EngineSettings`], the alert
-//! rules' in [`AlertSettings`], the rest beside their sections' raw structs.
-//!
-//! [`EngineSettings`]: crate::state::EngineSettings
-//! [`AlertSettings`]: crate::alerts::rules::AlertSettings
+//! The merged layers are deserialized into the sections' raw structs (`deny_unknown_fields`,
+//! `#[serde(default)]`), and each section validates its own, reporting every problem with its
+//! key. Durations stay text until then, so a bad duration is reported with every other problem.
+//! Defaults are written once: the engine's and the KPIs' in `EngineSettings`, the alert rules'
+//! in `AlertSettings`, the rest in the sections' `Default` impls.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +22,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use figment::error::{Actual, Kind};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::de::{self, Error as _};
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::rules::AlertSettings;
@@ -200,7 +195,7 @@ impl Default for Config {
     fn default() -> Self {
         // The built-in defaults name no time zone database entry (UTC is built in), so this
         // cannot fail on a host without zoneinfo; the unit tests pin that.
-        validate(RawFile::default(), &Overlay::default())
+        validate(RawFile::default(), &Figment::new(), Vec::new())
             .expect("built-in configuration defaults are valid")
     }
 }
@@ -240,19 +235,86 @@ fn process_env() -> impl Iterator<Item = (String, String)> {
     })
 }
 
+/// One layer of settings (the file, or one environment variable), named by its metadata.
+struct Layer {
+    name: String,
+    data: Dict,
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.name.clone())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.data.clone()))
+    }
+}
+
+fn layer(name: String, path: &str, value: impl Serialize) -> Layer {
+    let value = Value::serialize(value).unwrap_or_else(|_| Dict::new().into());
+    let data = figment::util::nest(path, value)
+        .into_dict()
+        .unwrap_or_default();
+    Layer { name, data }
+}
+
 fn build(
     origin: &str,
     file_text: Option<&str>,
     env: impl Iterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
-    let mut table = match file_text {
-        Some(text) => parse_file(origin, text)?,
-        None => toml::Table::new(),
-    };
-    let overlay = overlay_env(&mut table, env);
-    let raw: RawFile = table.try_into().map_err(|e| shape_error(&e, &overlay))?;
-    validate(raw, &overlay)
+    let mut fig = Figment::new();
+    if let Some(text) = file_text {
+        fig = fig.merge(layer(origin.to_owned(), "", parse_file(origin, text)?));
+    }
+    let mut problems = Vec::new();
+    // Sorted so that the result never depends on the order the OS lists variables in.
+    let vars: BTreeMap<String, String> = env
+        .filter(|(name, _)| {
+            name.strip_prefix(ENV_PREFIX)
+                .is_some_and(|rest| rest.contains(ENV_SEPARATOR))
+        })
+        .collect();
+    for (name, value) in vars {
+        let segments: Vec<String> = name[ENV_PREFIX.len()..]
+            .split(ENV_SEPARATOR)
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let path = segments.join(".");
+        if segments.iter().any(String::is_empty) {
+            problems.push(format!(
+                "{name}: empty key segment; write the path with single `__` between parts, \
+                 e.g. ACDSTREAM_ENGINE__ALLOWED_LATENESS"
+            ));
+            continue;
+        }
+        let parents = (1..segments.len()).map(|n| segments[..n].join("."));
+        let blocked = parents.into_iter().find(|p| {
+            fig.find_value(p)
+                .is_ok_and(|v| !matches!(v, Value::Dict(..)))
+        });
+        if let Some(parent) = blocked {
+            problems.push(format!(
+                "{path}: cannot be set by {name} because `{parent}` is not a table; \
+                 check the variable name"
+            ));
+            continue;
+        }
+        // A value that is not a TOML value (`30s`, `0.0.0.0:9898`) is meant as a string.
+        let value = value
+            .parse::<toml::Value>()
+            .unwrap_or(toml::Value::String(value));
+        fig = fig.merge(layer(format!("{ENV_VAR}{name}"), &path, value));
+    }
+    let raw: RawFile = fig
+        .extract()
+        .map_err(|e| shape_error(e, problems.clone()))?;
+    validate(raw, &fig, problems)
 }
+
+/// How an environment variable's layer is named; problems with its values name it.
+const ENV_VAR: &str = "environment variable ";
 
 fn parse_file(origin: &str, text: &str) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>().map_err(|e| {
@@ -278,153 +340,64 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// Which setting each environment variable set, and the variables that could not be applied.
-#[derive(Debug, Default)]
-struct Overlay {
-    /// Dotted key path → variable name, to point an operator at the variable behind a problem.
-    sources: BTreeMap<String, String>,
-    problems: Vec<String>,
-}
-
-impl Overlay {
-    /// The variable that set `path` or one of its parents (`engine.windows[1]` → `engine.windows`).
-    /// Failing that, a variable that set something below `path` (which made it a table).
-    fn source_of(&self, path: &str) -> Option<&str> {
-        let path = path.split('[').next().unwrap_or(path);
-        let mut prefix = path;
-        loop {
-            if let Some(var) = self.sources.get(prefix) {
-                return Some(var);
-            }
-            match prefix.rfind('.') {
-                Some(i) => prefix = &prefix[..i],
-                None => break,
-            }
-        }
-        let below = format!("{path}.");
-        self.sources
-            .iter()
-            .find(|(p, _)| p.starts_with(&below))
-            .map(|(_, var)| var.as_str())
-    }
-}
-
-fn overlay_env(table: &mut toml::Table, env: impl Iterator<Item = (String, String)>) -> Overlay {
-    let mut overlay = Overlay::default();
-    // Sorted so that the result never depends on the order the OS lists variables in.
-    let vars: BTreeMap<String, String> = env
-        .filter(|(name, _)| {
-            name.strip_prefix(ENV_PREFIX)
-                .is_some_and(|rest| rest.contains(ENV_SEPARATOR))
-        })
-        .collect();
-    for (name, value) in vars {
-        let rest = &name[ENV_PREFIX.len()..];
-        let segments: Vec<String> = rest
-            .split(ENV_SEPARATOR)
-            .map(str::to_ascii_lowercase)
-            .collect();
-        let path = segments.join(".");
-        if segments.iter().any(String::is_empty) {
-            overlay.problems.push(format!(
-                "{name}: empty key segment; write the path with single `__` between parts, \
-                 e.g. ACDSTREAM_ENGINE__ALLOWED_LATENESS"
-            ));
-            continue;
-        }
-        // A value that is not a TOML value (`30s`, `0.0.0.0:9898`) is meant as a string.
-        let value = value
-            .parse::<toml::Value>()
-            .unwrap_or(toml::Value::String(value));
-        match set_path(table, &segments, value) {
-            Ok(()) => {
-                overlay.sources.insert(path, name);
-            }
-            Err(parent) => overlay.problems.push(format!(
-                "{path}: cannot be set by {name} because `{parent}` is not a table; \
-                 check the variable name"
-            )),
-        }
-    }
-    overlay
-}
-
-/// Sets `segments` in `table`, creating intermediate tables; on a non-table parent returns its path.
-fn set_path(
-    table: &mut toml::Table,
-    segments: &[String],
-    value: toml::Value,
-) -> Result<(), String> {
-    let (leaf, parents) = segments.split_last().expect("split yields a segment");
-    let mut current = table;
-    for (depth, segment) in parents.iter().enumerate() {
-        let entry = current
-            .entry(segment.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = match entry {
-            toml::Value::Table(t) => t,
-            _ => return Err(segments[..=depth].join(".")),
-        };
-    }
-    current.insert(leaf.clone(), value);
-    Ok(())
+/// ` (set by environment variable X)` when a variable's layer gave the value.
+fn source(metadata: Option<&Metadata>) -> String {
+    metadata
+        .filter(|m| m.name.starts_with(ENV_VAR))
+        .map(|m| format!(" (set by {})", m.name))
+        .unwrap_or_default()
 }
 
 /// Turns a deserialization error (unknown key, wrong type) into an operator-facing error that
 /// names the full key path and, when an environment variable set it, the variable.
-fn shape_error(e: &toml::de::Error, overlay: &Overlay) -> ConfigError {
-    let message = e.message().trim_end();
-    // toml reports the path of the table being read on its own `in `a.b`` line; that is the
-    // only place the path is exposed.
-    let rendered = e.to_string();
-    let parent = rendered
-        .lines()
-        .find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'))
-        .unwrap_or("");
-    let field = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next());
-    let join = |child: &str| {
-        if parent.is_empty() {
-            child.to_owned()
-        } else {
-            format!("{parent}.{child}")
-        }
-    };
-    match field {
-        Some(field) => {
-            let path = join(field);
-            let from = overlay
-                .sources
-                .get(&path)
-                .map(|var| format!(" (set by environment variable {var})"))
-                .unwrap_or_default();
-            let place = if parent.is_empty() {
-                "at the top level".to_owned()
-            } else {
-                format!("in [{parent}]")
-            };
-            ConfigError::UnknownKey {
-                message: format!("`{path}`{from}: {message} {place}"),
-            }
-        }
-        None => {
-            let path = if parent.is_empty() {
-                "(top level)"
-            } else {
-                parent
-            };
-            let mut problems = overlay.problems.clone();
-            problems.push(with_source(path, message, overlay));
-            ConfigError::Invalid(problems)
+fn shape_error(e: figment::Error, mut problems: Vec<String>) -> ConfigError {
+    let mut path = String::new();
+    for (i, key) in e.path.iter().enumerate() {
+        match key.parse::<usize>() {
+            Ok(index) if i > 0 => path.push_str(&format!("[{index}]")),
+            _ if i > 0 => path.push_str(&format!(".{key}")),
+            _ => path.push_str(key),
         }
     }
+    let from = source(e.metadata.as_ref());
+    let message = match &e.kind {
+        Kind::UnknownField(field, expected) => {
+            let message = de::value::Error::unknown_field(field, expected);
+            let place = match path.rsplit_once('.') {
+                Some((parent, _)) => format!("in [{parent}]"),
+                None => "at the top level".to_owned(),
+            };
+            let message = format!("`{path}`{from}: {message} {place}");
+            return ConfigError::UnknownKey { message };
+        }
+        Kind::InvalidType(actual, expected) => {
+            format!("invalid type: {}, expected {expected}", serde_words(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!(
+                "invalid value: {}, expected {expected}",
+                serde_words(actual)
+            )
+        }
+        kind => kind.to_string(),
+    };
+    let path = if path.is_empty() {
+        "(top level)"
+    } else {
+        &path
+    };
+    problems.push(format!("{path}: {message}{from}"));
+    ConfigError::Invalid(problems)
 }
 
-fn with_source(path: &str, message: impl fmt::Display, overlay: &Overlay) -> String {
-    match overlay.source_of(path) {
-        Some(var) => format!("{path}: {message} (set by environment variable {var})"),
-        None => format!("{path}: {message}"),
+/// A value as serde's own messages describe it (`boolean `true``, `integer `5``).
+fn serde_words(actual: &Actual) -> String {
+    match actual {
+        Actual::Bool(b) => format!("boolean `{b}`"),
+        Actual::Signed(n) => format!("integer `{n}`"),
+        Actual::Unsigned(n) => format!("integer `{n}`"),
+        Actual::Float(x) => format!("floating point `{x:?}`"),
+        other => other.to_string(),
     }
 }
 
@@ -432,12 +405,14 @@ fn with_source(path: &str, message: impl fmt::Display, overlay: &Overlay) -> Str
 /// `None`, so a value that reaches [`Config`] has passed its checks.
 struct Problems<'a> {
     list: Vec<String>,
-    overlay: &'a Overlay,
+    fig: &'a Figment,
 }
 
 impl Problems<'_> {
     fn add(&mut self, path: &str, message: impl fmt::Display) {
-        self.list.push(with_source(path, message, self.overlay));
+        let key = path.split('[').next().unwrap_or(path);
+        let from = source(self.fig.find_metadata(key));
+        self.list.push(format!("{path}: {message}{from}"));
     }
 
     fn duration(&mut self, path: &str, text: &DurationText) -> Option<Duration> {
@@ -465,11 +440,8 @@ impl Problems<'_> {
     }
 }
 
-fn validate(raw: RawFile, overlay: &Overlay) -> Result<Config, ConfigError> {
-    let mut p = Problems {
-        list: overlay.problems.clone(),
-        overlay,
-    };
+fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, ConfigError> {
+    let mut p = Problems { list, fig };
     let windows = engine::windows(&mut p, &raw.engine);
     let interval = engine::interval(&mut p, &raw.engine);
     let engine = engine::validate(&mut p, &raw.engine, &windows, interval);
