@@ -623,10 +623,10 @@ impl Pipeline {
         let up = status.up;
         if self.source_up != Some(up) {
             if up {
-                tracing::info!("source is up");
+                tracing::info!("Kafka source is up");
             } else if self.source_up.is_some() {
                 tracing::warn!(
-                    "source is unreachable; serving the last KPIs, marked stale (acd_source_up 0)"
+                    "Kafka source is unreachable; serving the last KPIs, marked stale (acd_source_up 0)"
                 );
             }
             self.source_up = Some(up);
