@@ -365,10 +365,17 @@ impl Pipeline {
             let episodes = self.engine.take_episodes();
             self.collect_episodes(episodes);
         }
-        if let Some(partition) = self.partitions.get_mut(&origin.partition) {
-            partition.next = origin.position + 1;
+        let caught_up_now = self
+            .partitions
+            .get_mut(&origin.partition)
+            .is_some_and(|partition| {
+                partition.next = origin.position + 1;
+                !partition.caught_up && partition.next >= partition.caught_up_at
+            });
+        // Only the event that completes the history pays for the second lookup.
+        if caught_up_now {
+            self.mark_if_caught_up(origin.partition);
         }
-        self.mark_if_caught_up(origin.partition);
         if let Some(received) = received {
             self.last_event = Some(received);
             self.latency.record(received.elapsed().as_secs_f64());
@@ -417,6 +424,8 @@ impl Pipeline {
     fn held_by_restore(&self, origin: Origin, queue: &str) -> bool {
         self.partitions
             .get(&origin.partition)
+            // Empty but for a restored partition: no hashing of the queue id then.
+            .filter(|partition| !partition.skip_before.is_empty())
             .and_then(|partition| partition.skip_before.get(queue))
             .is_some_and(|&position| origin.position < position)
     }
