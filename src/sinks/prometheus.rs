@@ -470,15 +470,16 @@ impl WindowGauges {
 }
 
 /// In the order of the fields of [`QueueTotals`].
-struct TotalCounters([Counter; 10]);
+struct TotalCounters([Counter; 11]);
 
 impl TotalCounters {
-    const NAMES: [&'static str; 8] = [
+    const NAMES: [&'static str; 9] = [
         t::CALLS_OFFERED_TOTAL,
         t::CALLS_ANSWERED_TOTAL,
         t::CALLS_ABANDONED_TOTAL,
         t::CALLS_SHORT_ABANDONED_TOTAL,
         t::CALLS_TRANSFERRED_TOTAL,
+        t::CALLS_FLOWED_OUT_TOTAL,
         t::RING_ATTEMPTS_TOTAL,
         t::RING_NO_ANSWER_TOTAL,
         t::CALLS_EXPIRED_TOTAL,
@@ -486,11 +487,12 @@ impl TotalCounters {
 
     fn register(queue: &str) -> TotalCounters {
         let q = || queue.to_owned();
-        let [a, b, c, d, e, f, g, h] = Self::NAMES.map(|name| counter!(name, label::QUEUE => q()));
+        let [a, b, c, d, e, f, g, h, i] =
+            Self::NAMES.map(|name| counter!(name, label::QUEUE => q()));
         let [responded, subsided] = t::SURGE_OUTCOMES.map(|outcome| {
             counter!(t::SURGE_EPISODES_TOTAL, label::QUEUE => q(), label::OUTCOME => outcome)
         });
-        TotalCounters([a, b, c, d, e, f, g, h, responded, subsided])
+        TotalCounters([a, b, c, d, e, f, g, h, i, responded, subsided])
     }
 
     fn publish(&self, totals: &QueueTotals) {
@@ -500,6 +502,7 @@ impl TotalCounters {
             abandoned,
             short_abandoned,
             transferred_out,
+            flowed_out,
             ring_attempts,
             ring_no_answer,
             expired_calls,
@@ -512,6 +515,7 @@ impl TotalCounters {
             abandoned,
             short_abandoned,
             transferred_out,
+            flowed_out,
             ring_attempts,
             ring_no_answer,
             expired_calls,

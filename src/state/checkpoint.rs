@@ -43,7 +43,7 @@ const MAGIC: &[u8; 4] = b"ACDQ";
 /// Version of the layout above and of the state's encoding. 3: the queue's parts serialise
 /// themselves, and a ring bucket is written with its distance back from the newest bucket
 /// (2: from the oldest).
-pub(crate) const FORMAT_VERSION: u16 = 3;
+pub(crate) const FORMAT_VERSION: u16 = 4;
 
 const VERSION_AT: usize = 4;
 const FINGERPRINT_AT: usize = 6;
