@@ -56,6 +56,7 @@ pub const CALLS_FLOWED_OUT_TOTAL: &str = "acd_calls_flowed_out_total";
 pub const RING_ATTEMPTS_TOTAL: &str = "acd_ring_attempts_total";
 pub const RING_NO_ANSWER_TOTAL: &str = "acd_ring_no_answer_total";
 pub const CALLS_EXPIRED_TOTAL: &str = "acd_calls_expired_total";
+pub const CLOCK_SKEW_TOTAL: &str = "acd_clock_skew_total";
 
 // Window gauges (labels `queue`, `window`).
 pub const CALLS_OFFERED: &str = "acd_calls_offered";
@@ -191,6 +192,11 @@ pub fn describe() {
         CALLS_EXPIRED_TOTAL,
         Unit::Count,
         "Calls given up on because no end arrived within max_call_age (a lost event upstream), since acdstream started."
+    );
+    describe_counter!(
+        CLOCK_SKEW_TOTAL,
+        Unit::Count,
+        "Call events stamped before the step they must follow by at most engine.max_clock_skew, applied at that step's time. A steady rate means two CTI servers' clocks differ."
     );
 
     // Window gauges.
@@ -447,7 +453,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 62] = [
+pub const ALL: [&str; 63] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -457,6 +463,7 @@ pub const ALL: [&str; 62] = [
     RING_ATTEMPTS_TOTAL,
     RING_NO_ANSWER_TOTAL,
     CALLS_EXPIRED_TOTAL,
+    CLOCK_SKEW_TOTAL,
     CALLS_OFFERED,
     CALLS_ANSWERED,
     CALLS_ABANDONED,

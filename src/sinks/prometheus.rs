@@ -470,10 +470,10 @@ impl WindowGauges {
 }
 
 /// In the order of the fields of [`QueueTotals`].
-struct TotalCounters([Counter; 11]);
+struct TotalCounters([Counter; 12]);
 
 impl TotalCounters {
-    const NAMES: [&'static str; 9] = [
+    const NAMES: [&'static str; 10] = [
         t::CALLS_OFFERED_TOTAL,
         t::CALLS_ANSWERED_TOTAL,
         t::CALLS_ABANDONED_TOTAL,
@@ -483,16 +483,17 @@ impl TotalCounters {
         t::RING_ATTEMPTS_TOTAL,
         t::RING_NO_ANSWER_TOTAL,
         t::CALLS_EXPIRED_TOTAL,
+        t::CLOCK_SKEW_TOTAL,
     ];
 
     fn register(queue: &str) -> TotalCounters {
         let q = || queue.to_owned();
-        let [a, b, c, d, e, f, g, h, i] =
+        let [a, b, c, d, e, f, g, h, i, j] =
             Self::NAMES.map(|name| counter!(name, label::QUEUE => q()));
         let [responded, subsided] = t::SURGE_OUTCOMES.map(|outcome| {
             counter!(t::SURGE_EPISODES_TOTAL, label::QUEUE => q(), label::OUTCOME => outcome)
         });
-        TotalCounters([a, b, c, d, e, f, g, h, i, responded, subsided])
+        TotalCounters([a, b, c, d, e, f, g, h, i, j, responded, subsided])
     }
 
     fn publish(&self, totals: &QueueTotals) {
@@ -506,6 +507,7 @@ impl TotalCounters {
             ring_attempts,
             ring_no_answer,
             expired_calls,
+            clock_skew,
             surge_responded,
             surge_subsided,
         } = *totals;
@@ -519,6 +521,7 @@ impl TotalCounters {
             ring_attempts,
             ring_no_answer,
             expired_calls,
+            clock_skew,
             surge_responded,
             surge_subsided,
         ];
