@@ -318,7 +318,7 @@ impl Call {
                         events: vec![new],
                         ..Leg::default()
                     };
-                    self.legs.insert(i, leg);
+                    self.add_leg(i, leg);
                     i
                 }
                 Err(reason) => return Err(reason),
@@ -332,7 +332,7 @@ impl Call {
                     events: vec![new],
                     ..Leg::default()
                 };
-                self.legs.insert(i, leg);
+                self.add_leg(i, leg);
                 i
             }
         };
@@ -348,6 +348,12 @@ impl Call {
             self.legs[index].held.push(origin);
         }
         Ok(Inserted { counts, skewed })
+    }
+
+    fn add_leg(&mut self, at: usize, leg: Leg) {
+        // Most calls have one leg: without this the first push reserves room for four.
+        self.legs.reserve_exact(1);
+        self.legs.insert(at, leg);
     }
 
     /// The offer of the leg still waiting for an answer, if one is.
