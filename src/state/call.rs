@@ -118,51 +118,31 @@ pub(super) struct Leg {
 
 /// Pairs (earlier step, later step, reason if violated) of a leg's steps. Durations that would
 /// come out negative are `negative_duration`; other impossible orders are `out_of_sequence`.
-const RULES: &[(Step, Step, RejectReason)] = &[
-    (Step::Offered, Step::Ringing, RejectReason::NegativeDuration),
-    (
-        Step::Offered,
-        Step::Answered,
-        RejectReason::NegativeDuration,
-    ),
-    (Step::Offered, Step::Hold, RejectReason::NegativeDuration),
-    (Step::Offered, Step::Unhold, RejectReason::NegativeDuration),
-    (Step::Offered, Step::Wrap, RejectReason::NegativeDuration),
-    (Step::Offered, Step::WrapEnd, RejectReason::NegativeDuration),
-    (
-        Step::Offered,
-        Step::Abandoned,
-        RejectReason::NegativeDuration,
-    ),
-    (
-        Step::Offered,
-        Step::Transferred,
-        RejectReason::NegativeDuration,
-    ),
-    (Step::Ringing, Step::Answered, RejectReason::OutOfSequence),
-    (Step::Ringing, Step::Abandoned, RejectReason::OutOfSequence),
-    (
-        Step::Ringing,
-        Step::Transferred,
-        RejectReason::OutOfSequence,
-    ),
-    (Step::Answered, Step::Hold, RejectReason::NegativeDuration),
-    (Step::Answered, Step::Unhold, RejectReason::NegativeDuration),
-    (Step::Answered, Step::Wrap, RejectReason::NegativeDuration),
-    (
-        Step::Answered,
-        Step::WrapEnd,
-        RejectReason::NegativeDuration,
-    ),
-    (
-        Step::Answered,
-        Step::Transferred,
-        RejectReason::OutOfSequence,
-    ),
-    (Step::Hold, Step::Wrap, RejectReason::OutOfSequence),
-    (Step::Unhold, Step::Wrap, RejectReason::OutOfSequence),
-    (Step::Wrap, Step::WrapEnd, RejectReason::NegativeDuration),
-];
+const RULES: &[(Step, Step, RejectReason)] = {
+    use RejectReason::{NegativeDuration, OutOfSequence};
+    use Step::*;
+    &[
+        (Offered, Ringing, NegativeDuration),
+        (Offered, Answered, NegativeDuration),
+        (Offered, Hold, NegativeDuration),
+        (Offered, Unhold, NegativeDuration),
+        (Offered, Wrap, NegativeDuration),
+        (Offered, WrapEnd, NegativeDuration),
+        (Offered, Abandoned, NegativeDuration),
+        (Offered, Transferred, NegativeDuration),
+        (Ringing, Answered, OutOfSequence),
+        (Ringing, Abandoned, OutOfSequence),
+        (Ringing, Transferred, OutOfSequence),
+        (Answered, Hold, NegativeDuration),
+        (Answered, Unhold, NegativeDuration),
+        (Answered, Wrap, NegativeDuration),
+        (Answered, WrapEnd, NegativeDuration),
+        (Answered, Transferred, OutOfSequence),
+        (Hold, Wrap, OutOfSequence),
+        (Unhold, Wrap, OutOfSequence),
+        (Wrap, WrapEnd, NegativeDuration),
+    ]
+};
 
 /// What bounds a call's events.
 #[derive(Debug, Clone, Copy)]
