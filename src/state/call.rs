@@ -144,6 +144,16 @@ const RULES: &[(Step, Step, RejectReason)] = {
     ]
 };
 
+/// Where a call stands at a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CallStatus {
+    /// Every leg has ended, the last at this time.
+    Ended(Millis),
+    /// A leg that has not ended is older than the maximum age.
+    ExpiryDue,
+    Open,
+}
+
 /// What bounds a call's events.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct CallLimits {
@@ -350,15 +360,26 @@ impl Call {
         self.legs[..live].iter_mut().find(|l| l.is_waiting())
     }
 
-    /// When nothing more can happen to the call here: every leg counts and has ended.
-    pub(super) fn terminal_at(&self) -> Option<Millis> {
-        if self.live_count() < self.legs.len() {
-            return None;
+    /// Whether the call ended (and when), or a leg is due to expire: one pass for the sweep,
+    /// which asks this of every call.
+    pub(super) fn status(&self, max_age: Millis, max_ts: Millis) -> CallStatus {
+        if self.legs.iter().any(|l| !l.held.is_empty()) {
+            return CallStatus::Open;
         }
-        self.legs
-            .iter()
-            .map(Leg::terminal_at)
-            .try_fold(Millis::MIN, |end, t| Some(end.max(t?)))
+        let mut end = Millis::MIN;
+        let mut status = None;
+        for leg in &self.legs {
+            match leg.terminal_at() {
+                Some(t) => end = end.max(t),
+                None if leg.offered_at().is_some_and(|o| o + max_age <= max_ts) => {
+                    status = Some(CallStatus::ExpiryDue);
+                }
+                None => {
+                    status.get_or_insert(CallStatus::Open);
+                }
+            }
+        }
+        status.unwrap_or(CallStatus::Ended(end))
     }
 
     /// The latest event time, for deciding when the call is settled.
@@ -377,8 +398,10 @@ impl Call {
         watermark: Millis,
         out: &mut Vec<(u64, RejectReason)>,
     ) {
-        let live = self.live_count();
-        let mut i = live;
+        if self.legs.iter().all(|l| l.held.is_empty()) {
+            return;
+        }
+        let mut i = self.live_count();
         while i < self.legs.len() {
             if self.legs[i]
                 .events
@@ -406,12 +429,8 @@ impl Call {
 
     /// Whether a leg that counts has not ended and was offered at least `max_age` before
     /// `max_ts`.
-    pub(super) fn expiry_due(&self, max_age: Millis, max_ts: Millis) -> bool {
-        self.live().iter().any(|l| l.expiry_due(max_age, max_ts))
-    }
-
-    /// Expires the legs [`Call::expiry_due`] finds, at offered + `max_age` but not before
-    /// `floor`.
+    /// Expires the legs that have not ended and were offered at least `max_age` before
+    /// `max_ts`, at offered + `max_age` but not before `floor`.
     pub(super) fn expire(&mut self, max_age: Millis, max_ts: Millis, floor: Millis) {
         let live = self.live_count();
         for leg in &mut self.legs[..live] {
@@ -499,14 +518,17 @@ impl Leg {
     /// The event after which nothing more can happen in this leg: the end of after-call work,
     /// an abandon, or a transfer without a wrap (a blind transfer releases its agent).
     pub(super) fn terminal_at(&self) -> Option<Millis> {
-        if let Some(e) = self
-            .find(Step::WrapEnd)
-            .or_else(|| self.find(Step::Abandoned))
-        {
-            return Some(e.ts);
+        let (mut transferred, mut wrapped) = (None, false);
+        for e in &self.events {
+            match e.step {
+                Step::WrapEnd | Step::Abandoned => return Some(e.ts),
+                Step::Transferred => transferred = Some(e.ts),
+                Step::Wrap => wrapped = true,
+                _ => {}
+            }
         }
-        match (self.find(Step::Transferred), self.find(Step::Wrap)) {
-            (Some(t), None) => Some(t.ts),
+        match transferred {
+            Some(t) if !wrapped => Some(t),
             _ => self.expired_at,
         }
     }

@@ -21,7 +21,9 @@ use crate::kpi::{
 use crate::ledger::{Outcome, RejectReason};
 
 use super::agent::{Agent, Effective, Input, InputKind};
-use super::call::{agent_key, AgentKey, Call, CallEvent, CallKey, CallLimits, PhaseChange, Step};
+use super::call::{
+    agent_key, AgentKey, Call, CallEvent, CallKey, CallLimits, CallStatus, PhaseChange, Step,
+};
 use super::dedup::{id_hash, BuildIdentity, Dedup};
 use super::forms::{ascending_set, sorted_map};
 use super::settings::{EngineSettings, BUCKET_MS};
@@ -610,11 +612,13 @@ impl QueueState {
                 drop_calls.push(key);
                 continue;
             }
-            match call.terminal_at() {
-                Some(end) if end < watermark && call.last_ts() < watermark => drop_calls.push(key),
-                // By the queue's event time, not the clock: replaying a backlog after
-                // downtime must not expire calls whose end is still in the backlog.
-                None if call.expiry_due(s.max_call_age_ms, self.max_ts) => expire.push(key),
+            // By the queue's event time, not the clock: replaying a backlog after downtime
+            // must not expire calls whose end is still in the backlog.
+            match call.status(s.max_call_age_ms, self.max_ts) {
+                CallStatus::Ended(end) if end < watermark && call.last_ts() < watermark => {
+                    drop_calls.push(key)
+                }
+                CallStatus::ExpiryDue => expire.push(key),
                 _ => {}
             }
         }

@@ -372,7 +372,7 @@ fn a_transfer_back_into_the_same_queue_is_a_second_leg_in_any_arrival_order() {
                 (at(110), Phase::Free)
             ]
         );
-        assert_eq!(c.terminal_at(), Some(at(110)));
+        assert_eq!(c.status(4 * 3_600_000, at(200)), CallStatus::Ended(at(110)));
     });
 }
 
