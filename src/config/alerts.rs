@@ -5,6 +5,7 @@
 //! and then only the table's own keys are checked, so a bad default is reported once. The
 //! built-in rules fill the defaults in, so that they are written once, in `crate::alerts::rules`.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -22,11 +23,11 @@ use crate::event::Millis;
 
 /// One declaration per rule gives its table's keys (serde rejects any other, listing the
 /// rule's own), the built-in rule as written, and the key-by-key inheritance: each key the
-/// table sets is checked by the [`Rules`] method of its name. A `then` check runs on the
-/// merged values.
+/// table sets is checked by the [`Rules`] method of its name, or is a nested `rule` table. A
+/// `then` check runs on the merged values.
 macro_rules! rules {
     ($($rule:ident $raw:ident {
-        $($field:ident $(as $key:literal)?: $ty:ty = $written:ident),* $(,)?
+        $($field:ident $(as $key:literal)?: $ty:ty = $how:ident$(($level:ident))?),* $(,)?
     } $(then $hook:ident($($arg:ident),*))?;)*) => {$(
         #[derive(Debug, Default, Deserialize, Serialize)]
         #[serde(deny_unknown_fields)]
@@ -34,7 +35,7 @@ macro_rules! rules {
 
         impl From<&$rule> for $raw {
             fn from(rule: &$rule) -> Self {
-                $raw { $($field: $written(&rule.$field),)* }
+                $raw { $($field: rules!(@written $how, &rule.$field),)* }
             }
         }
 
@@ -43,15 +44,32 @@ macro_rules! rules {
 
             fn inherit(c: &mut Rules<'_, '_>, path: &str, own: Option<&$raw>, base: Option<&Self>) -> Option<Self> {
                 let Some(own) = own else { return base.cloned() };
-                $(let $field = match &own.$field {
-                    Some(v) => c.$field(&format!("{path}.{}", [$($key,)? stringify!($field)][0]), v),
-                    None => base.map(|b| b.$field.clone()),
-                };)*
+                $(let $field = rules!(@check c, path, [$($key,)? stringify!($field)][0], own, base, $field, $how$(($level))?);)*
                 $(let ($($arg),*) = c.$hook(path, [$(own.$arg.is_some()),*], $($arg),*);)?
                 Some($rule { $($field: $field?,)* })
             }
         }
     )*};
+    (@written rule, $value:expr) => { Some($value.into()) };
+    (@written $how:ident, $value:expr) => { $how($value) };
+    (@check $c:ident, $path:ident, $key:expr, $own:ident, $base:ident, $field:ident, rule($level:ident)) => {
+        rule!($c, $path, $own, $base.$field, $level)
+    };
+    (@check $c:ident, $path:ident, $key:expr, $own:ident, $base:ident, $field:ident, $how:ident) => {
+        match &$own.$field {
+            Some(v) => $c.$field(&format!("{}.{}", $path, $key), v),
+            None => $base.map(|b| b.$field.clone()),
+        }
+    };
+}
+
+/// The rule at `$key` of a table, inheriting key by key from that rule of `$base`.
+macro_rules! rule {
+    ($c:ident, $path:expr, $own:ident, $base:ident . $key:ident, $level:ident) => {{
+        let path = format!("{}.{}", $path, stringify!($key));
+        let (own, base) = ($own.$key.as_ref(), $base.map(|b| &b.$key));
+        $c.rule(&path, Level::$level, own, base)
+    }};
 }
 
 rules! {
@@ -75,6 +93,13 @@ rules! {
     LagRule RawLag {
         enabled: bool = some, max: u64 = some, for_ms as "for": DurationText = ms,
         severity: String = name,
+    };
+    // `[alerts.default]` and `[alerts.queues.<id>]`.
+    QueueRules QueueAlerts {
+        min_calls: u64 = some, surge: RawSurge = rule(Count),
+        service_level: RawServiceLevel = rule(Count), asa: RawThreshold = rule(Seconds),
+        abandon_rate: RawThreshold = rule(Ratio), oldest_wait: RawOldestWait = rule(Seconds),
+        not_ready: RawThreshold = rule(Ratio), rings_per_answer: RawThreshold = rule(Count),
     };
     RejectedRule RawRejected {
         enabled: bool = some, max_ratio: f64 = some, for_ms as "for": DurationText = ms,
@@ -116,39 +141,10 @@ raw! { RawAlerts(b = AlertSettings::default()) {
     push_timeout: DurationText = b.push_timeout,
     default: QueueAlerts = &b.default,
     queues: BTreeMap<String, QueueAlerts> = BTreeMap::new(),
-    source_stalled: RawStalled = &b.source_stalled,
-    consumer_lag: RawLag = &b.consumer_lag,
-    rejected_events: RawRejected = &b.rejected_events,
+    source_stalled: Option<RawStalled> = Some((&b.source_stalled).into()),
+    consumer_lag: Option<RawLag> = Some((&b.consumer_lag).into()),
+    rejected_events: Option<RawRejected> = Some((&b.rejected_events).into()),
 } }
-
-/// `[alerts.default]` and `[alerts.queues.<id>]`.
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct QueueAlerts {
-    min_calls: Option<u64>,
-    surge: Option<RawSurge>,
-    service_level: Option<RawServiceLevel>,
-    asa: Option<RawThreshold>,
-    abandon_rate: Option<RawThreshold>,
-    oldest_wait: Option<RawOldestWait>,
-    not_ready: Option<RawThreshold>,
-    rings_per_answer: Option<RawThreshold>,
-}
-
-impl From<&QueueRules> for QueueAlerts {
-    fn from(q: &QueueRules) -> Self {
-        QueueAlerts {
-            min_calls: Some(q.min_calls),
-            surge: Some((&q.surge).into()),
-            service_level: Some((&q.service_level).into()),
-            asa: Some((&q.asa).into()),
-            abandon_rate: Some((&q.abandon_rate).into()),
-            oldest_wait: Some((&q.oldest_wait).into()),
-            not_ready: Some((&q.not_ready).into()),
-            rings_per_answer: Some((&q.rings_per_answer).into()),
-        }
-    }
-}
 
 /// What a rule's threshold and clear level measure, for their range checks.
 #[derive(Debug, Clone, Copy)]
@@ -157,6 +153,16 @@ enum Level {
     /// A 0–1 fraction: a threshold of 5 is a typo for 0.05, not 500 %.
     Ratio,
     Count,
+}
+
+impl Level {
+    /// What a threshold or clear level must stay below.
+    fn bound(self) -> f64 {
+        match self {
+            Level::Ratio => 1.0,
+            Level::Seconds | Level::Count => f64::INFINITY,
+        }
+    }
 }
 
 /// Checks each key of a rule at its path; `None` when invalid.
@@ -180,6 +186,10 @@ impl Rules<'_, '_> {
 
     fn enabled(&mut self, _: &str, &on: &bool) -> Option<bool> {
         Some(on)
+    }
+
+    fn min_calls(&mut self, _: &str, &n: &u64) -> Option<u64> {
+        Some(n)
     }
 
     fn severity(&mut self, path: &str, text: &str) -> Option<Severity> {
@@ -218,28 +228,22 @@ impl Rules<'_, '_> {
     }
 
     fn threshold(&mut self, path: &str, &v: &f64) -> Option<f64> {
-        // Written so that NaN fails too.
-        let (valid, hint) = match self.level {
-            Level::Ratio => (
-                v > 0.0 && v < 1.0,
-                "must be a ratio in (0, 1), e.g. 0.05 for 5 %",
-            ),
-            Level::Seconds => (
-                v > 0.0 && v.is_finite(),
-                "must be a number of seconds above 0, e.g. 20",
-            ),
-            Level::Count => (v > 0.0 && v.is_finite(), "must be a number above 0"),
+        let hint = match self.level {
+            Level::Ratio => "must be a ratio in (0, 1), e.g. 0.05 for 5 %",
+            Level::Seconds => "must be a number of seconds above 0, e.g. 20",
+            Level::Count => "must be a number above 0",
         };
+        // Written so that NaN fails too.
+        let valid = v > 0.0 && v < self.level.bound();
         self.p.check(path, v, valid, format!("{v} {hint}"))
     }
 
     fn clear(&mut self, path: &str, &v: &f64) -> Option<f64> {
-        let (valid, hint) = match self.level {
-            Level::Ratio => ((0.0..1.0).contains(&v), "must be a ratio in [0, 1)"),
-            Level::Seconds | Level::Count => {
-                (v >= 0.0 && v.is_finite(), "must be a number, 0 or more")
-            }
+        let hint = match self.level {
+            Level::Ratio => "must be a ratio in [0, 1)",
+            Level::Seconds | Level::Count => "must be a number, 0 or more",
         };
+        let valid = v >= 0.0 && v < self.level.bound();
         self.p.check(path, v, valid, format!("{v} {hint}"))
     }
 
@@ -283,51 +287,12 @@ impl Rules<'_, '_> {
     }
 }
 
-fn queue(
-    c: &mut Rules<'_, '_>,
-    path: &str,
-    own: &QueueAlerts,
-    base: Option<&QueueRules>,
-) -> Option<QueueRules> {
-    macro_rules! rule {
-        ($key:ident, $level:ident) => {{
-            let path = format!("{path}.{}", stringify!($key));
-            c.rule(
-                &path,
-                Level::$level,
-                own.$key.as_ref(),
-                base.map(|b| &b.$key),
-            )
-        }};
-    }
-    let surge = rule!(surge, Count);
-    let service_level = rule!(service_level, Count);
-    let asa = rule!(asa, Seconds);
-    let abandon_rate = rule!(abandon_rate, Ratio);
-    let oldest_wait = rule!(oldest_wait, Seconds);
-    let not_ready = rule!(not_ready, Ratio);
-    let rings_per_answer = rule!(rings_per_answer, Count);
-    Some(QueueRules {
-        min_calls: own.min_calls.or(base.map(|b| b.min_calls))?,
-        surge: surge?,
-        service_level: service_level?,
-        asa: asa?,
-        abandon_rate: abandon_rate?,
-        oldest_wait: oldest_wait?,
-        not_ready: not_ready?,
-        rings_per_answer: rings_per_answer?,
-    })
-}
-
 /// `None` for an empty URL (the feature is off). Alertmanager is reached by the built-in
 /// client, which speaks plain http and adds the API path itself.
 fn url(text: &str, alertmanager: bool) -> Result<Option<String>, String> {
     let url = text.trim().trim_end_matches('/');
     let http = url.starts_with("http://") || url.starts_with("https://");
-    let host = url
-        .parse::<hyper::Uri>()
-        .ok()
-        .filter(|u| u.host().is_some());
+    let host = url.parse::<hyper::Uri>().is_ok_and(|u| u.host().is_some());
     if url.is_empty() {
         Ok(None)
     } else if alertmanager && url.starts_with("https://") {
@@ -336,7 +301,7 @@ fn url(text: &str, alertmanager: bool) -> Result<Option<String>, String> {
              Alertmanager over http:// (e.g. inside the cluster) or through a local \
              TLS-terminating proxy"
         ))
-    } else if !http || host.is_none() {
+    } else if !http || !host {
         let s = if alertmanager { "" } else { "(s)" };
         Err(format!(
             "\"{text}\" is not an http{s} URL; write e.g. \"http://alertmanager:9093\""
@@ -356,13 +321,7 @@ fn url(text: &str, alertmanager: bool) -> Result<Option<String>, String> {
 /// windows does not mean rewriting every rule. A window written in `[alerts]` must exist.
 fn builtin_window(builtin: &str, windows: &[WindowConfig]) -> String {
     let len = parse_duration(builtin).unwrap_or_default();
-    let rank = |w: &&WindowConfig| {
-        (
-            w.name != builtin,
-            w.len.abs_diff(len),
-            std::cmp::Reverse(w.len),
-        )
-    };
+    let rank = |w: &&WindowConfig| (w.name != builtin, w.len.abs_diff(len), Reverse(w.len));
     let nearest = windows.iter().min_by_key(rank);
     nearest.map_or_else(|| builtin.to_owned(), |w| w.name.clone())
 }
@@ -383,41 +342,28 @@ pub(super) fn validate(
     ] {
         *window = builtin_window(window, windows);
     }
-    let c = &mut Rules {
-        p,
-        windows,
-        level: Level::Count,
-    };
-    let default = queue(c, "alerts.default", &a.default, Some(&b.default));
+    let level = Level::Count;
+    let c = &mut Rules { p, windows, level };
+    let default = c.rule(
+        "alerts.default",
+        Level::Count,
+        Some(&a.default),
+        Some(&b.default),
+    );
     let mut queues = HashMap::new();
     for (id, own) in &a.queues {
         let path = format!("alerts.queues.{id}");
         if id.trim().is_empty() {
             c.p.add(&path, "queue id must not be empty");
-        } else if let Some(rules) = queue(c, &path, own, default.as_ref()) {
+        } else if let Some(rules) = c.rule(&path, Level::Count, Some(own), default.as_ref()) {
             queues.insert(id.clone(), rules);
         }
     }
     // The service's own rules have no queue overrides: the built-in rule is their base.
-    let (stalled, lag, rejected) = (&a.source_stalled, &a.consumer_lag, &a.rejected_events);
-    let stalled = c.rule(
-        "alerts.source_stalled",
-        Level::Count,
-        Some(stalled),
-        Some(&b.source_stalled),
-    );
-    let lag = c.rule(
-        "alerts.consumer_lag",
-        Level::Count,
-        Some(lag),
-        Some(&b.consumer_lag),
-    );
-    let rejected = c.rule(
-        "alerts.rejected_events",
-        Level::Ratio,
-        Some(rejected),
-        Some(&b.rejected_events),
-    );
+    let (a, b) = (a, Some(&b));
+    let stalled = rule!(c, "alerts", a, b.source_stalled, Count);
+    let lag = rule!(c, "alerts", a, b.consumer_lag, Count);
+    let rejected = rule!(c, "alerts", a, b.rejected_events, Ratio);
     let p = &mut *c.p;
     let alertmanager_url = p.ok("alerts.alertmanager_url", url(&a.alertmanager_url, true));
     let generator_url = p.ok("alerts.generator_url", url(&a.generator_url, false));
@@ -427,12 +373,8 @@ pub(super) fn validate(
             "{} is too frequent; use at least 1s (Alertmanager's own default is 1m)",
             format_duration(d)
         );
-        p.check(
-            "alerts.resend_interval",
-            d,
-            d >= Duration::from_secs(1),
-            why,
-        )
+        let path = "alerts.resend_interval";
+        p.check(path, d, d >= Duration::from_secs(1), why)
     });
     let push_timeout = p.positive("alerts.push_timeout", &a.push_timeout);
     Some(AlertSettings {
