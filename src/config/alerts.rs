@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration::{format_duration, millis, parse_duration, DurationText};
+use super::duration::{millis, parse_duration, DurationText};
 use super::engine::WindowConfig;
 use super::Problems;
 use crate::alerts::rules::{
@@ -367,15 +367,13 @@ pub(super) fn validate(
     let p = &mut *c.p;
     let alertmanager_url = p.ok("alerts.alertmanager_url", url(&a.alertmanager_url, true));
     let generator_url = p.ok("alerts.generator_url", url(&a.generator_url, false));
-    let resend_interval = p.duration("alerts.resend_interval", &a.resend_interval);
-    let resend_interval = resend_interval.and_then(|d| {
-        let why = format!(
-            "{} is too frequent; use at least 1s (Alertmanager's own default is 1m)",
-            format_duration(d)
-        );
-        let path = "alerts.resend_interval";
-        p.check(path, d, d >= Duration::from_secs(1), why)
-    });
+    let (resend, advice) = (&a.resend_interval, " (Alertmanager's own default is 1m)");
+    let resend = p.at_least(
+        "alerts.resend_interval",
+        resend,
+        Duration::from_secs(1),
+        advice,
+    );
     let push_timeout = p.positive("alerts.push_timeout", &a.push_timeout);
     Some(AlertSettings {
         default: default?,
@@ -385,7 +383,7 @@ pub(super) fn validate(
         rejected_events: rejected?,
         alertmanager_url: alertmanager_url?,
         generator_url: generator_url?,
-        resend_interval: resend_interval?,
+        resend_interval: resend?,
         push_timeout: push_timeout?,
     })
 }

@@ -147,27 +147,40 @@ fn queue_kpi(
     base: Option<&QueueKpi>,
 ) -> Option<QueueKpi> {
     let key = |k: &str| format!("{path}.{k}");
-    // What the table sets, checked, else what it inherits.
+    // What the table sets, checked (`$v` is the value, `$p` the problems, `$at` the path), else
+    // what it inherits.
     macro_rules! own {
-        ($key:ident => $($field:ident).+, $check:expr) => {
-            match &o.$key {
-                Some(v) => $check(p, &key(stringify!($key)), v),
+        ($key:ident => $($field:ident).+, |$p:ident, $at:ident, $v:pat_param| $check:expr) => {
+            match o.$key.as_ref() {
+                Some($v) => (|$p: &mut Problems<'_>, $at: &str| $check)(p, &key(stringify!($key))),
                 None => base.map(|b| b.$($field).+.clone()),
             }
         };
     }
-    let positive = Problems::positive;
-    let sl_threshold = own!(sl_threshold => sl_threshold, positive);
-    let sl_target = own!(sl_target => sl_target, sl_target);
-    let short_abandon = own!(short_abandon => short_abandon, positive);
-    let ring_cadence = own!(ring_cadence => ring_cadence, positive);
-    let window = own!(surge_window => surge.window, span);
-    let baseline = own!(surge_baseline => surge.baseline, span);
-    let factor = own!(surge_factor => surge.factor, factor);
-    let subside_factor = own!(surge_subside_factor => surge.subside_factor, subside_factor);
-    let min_calls = own!(surge_min_calls => surge.min_calls, min_calls);
-    let response_limit = own!(surge_response_limit => surge.response_limit, positive);
-    let forecast = own!(surge_forecast => surge.forecast, forecast);
+    // Written so that NaN fails too.
+    let sl_target = own!(sl_target => sl_target, |p, at, &t| {
+        p.number(at, t, t > 0.0 && t <= 1.0, "must be in (0, 1], e.g. 0.8 for 80 %")
+    });
+    let sl_threshold = own!(sl_threshold => sl_threshold, |p, at, t| p.positive(at, t));
+    let short_abandon = own!(short_abandon => short_abandon, |p, at, t| p.positive(at, t));
+    let ring_cadence = own!(ring_cadence => ring_cadence, |p, at, t| p.positive(at, t));
+    let window = own!(surge_window => surge.window, |p, at, t| span(p, at, t));
+    let baseline = own!(surge_baseline => surge.baseline, |p, at, t| span(p, at, t));
+    let factor = own!(surge_factor => surge.factor, |p, at, &f| {
+        let rule = "must be a number above 1, e.g. 1.5 for \"50 % above baseline\"";
+        p.number(at, f, f > 1.0 && f.is_finite(), rule)
+    });
+    let subside_factor = own!(surge_subside_factor => surge.subside_factor, |p, at, &f| {
+        let rule = "must be a number of at least 1 (and at most surge_factor)";
+        p.number(at, f, f >= 1.0 && f.is_finite(), rule)
+    });
+    let min_calls = own!(surge_min_calls => surge.min_calls, |p, at, &n| {
+        p.check(at, n, n > 0, "must be at least 1")
+    });
+    let response_limit = own!(surge_response_limit => surge.response_limit, |p, at, t| {
+        p.positive(at, t)
+    });
+    let forecast = own!(surge_forecast => surge.forecast, |p, at, f| forecast(p, at, f));
     // Reported at the key this table sets, where it can be fixed.
     if let Some((f, sub)) = factor.zip(subside_factor).filter(|(f, sub)| sub > f) {
         let (k, why) = if o.surge_subside_factor.is_some() {
@@ -199,26 +212,6 @@ fn queue_kpi(
             forecast: forecast?,
         },
     })
-}
-
-fn sl_target(p: &mut Problems<'_>, path: &str, &t: &f64) -> Option<f64> {
-    // Written so that NaN fails too.
-    let why = format!("{t} must be in (0, 1], e.g. 0.8 for 80 %");
-    p.check(path, t, t > 0.0 && t <= 1.0, why)
-}
-
-fn factor(p: &mut Problems<'_>, path: &str, &f: &f64) -> Option<f64> {
-    let why = format!("{f} must be a number above 1, e.g. 1.5 for \"50 % above baseline\"");
-    p.check(path, f, f > 1.0 && f.is_finite(), why)
-}
-
-fn subside_factor(p: &mut Problems<'_>, path: &str, &f: &f64) -> Option<f64> {
-    let why = format!("{f} must be a number of at least 1 (and at most surge_factor)");
-    p.check(path, f, f >= 1.0 && f.is_finite(), why)
-}
-
-fn min_calls(p: &mut Problems<'_>, path: &str, &n: &u64) -> Option<u64> {
-    p.check(path, n, n > 0, "must be at least 1")
 }
 
 /// A window the bucket ring can represent.

@@ -10,11 +10,10 @@
 //! double underscore, such as `ACDSTREAM_CONFIG`, are not settings. Because names are
 //! lowercased, a queue whose id has capitals must be configured in the file.
 //!
-//! The merged layers are deserialized into the sections' raw structs (`deny_unknown_fields`,
-//! `#[serde(default)]`), and each section validates its own, reporting every problem with its
-//! key. Durations stay text until then, so a bad duration is reported with every other problem.
-//! Defaults are written once: the engine's and the KPIs' in `EngineSettings`, the alert rules'
-//! in `AlertSettings`, the rest in the sections' raw structs.
+//! The merged layers are deserialized into the sections' raw structs (`deny_unknown_fields`),
+//! and each section checks its own, reporting every problem with its key: values stay text
+//! until then, so a bad duration is reported with every other problem. Defaults are written
+//! once: in `EngineSettings`, `AlertSettings` and, for the rest, the raw structs.
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -175,13 +174,8 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         // `std::env::vars()` panics on a non-UTF-8 variable anywhere in the environment; a
         // lossy conversion instead lets validation report a mangled ACDSTREAM_ value by name.
-        let lossy = |(k, v): (std::ffi::OsString, std::ffi::OsString)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        };
-        let env = std::env::vars_os().map(lossy);
+        let lossy = |s: std::ffi::OsString| s.to_string_lossy().into_owned();
+        let env = std::env::vars_os().map(move |(k, v)| (lossy(k), lossy(v)));
         let Some(path) = path else {
             return build("", None, env);
         };
@@ -189,11 +183,8 @@ impl Config {
             path: path.to_owned(),
             error,
         })?;
-        build(
-            &format!("configuration file {}", path.display()),
-            Some(&text),
-            env,
-        )
+        let origin = format!("configuration file {}", path.display());
+        build(&origin, Some(&text), env)
     }
 
     /// Builds the configuration from file text (if any) and `(name, value)` environment pairs;
@@ -224,10 +215,11 @@ impl Provider for Layer {
 
 fn layer(name: String, path: &str, value: impl Serialize) -> Layer {
     let value = Value::serialize(value).unwrap_or_else(|_| Dict::new().into());
-    let data = figment::util::nest(path, value)
-        .into_dict()
-        .unwrap_or_default();
-    Layer { name, data }
+    let data = figment::util::nest(path, value).into_dict();
+    Layer {
+        name,
+        data: data.unwrap_or_default(),
+    }
 }
 
 fn build(
@@ -264,10 +256,7 @@ fn build(
             .map(str::to_ascii_lowercase)
             .collect::<Vec<_>>()
             .join(".");
-        let is_value = |p: &&str| {
-            fig.find_value(p)
-                .is_ok_and(|v| !matches!(v, Value::Dict(..)))
-        };
+        let is_value = |p: &&str| fig.find_value(p).is_ok_and(|v| v.as_dict().is_none());
         let parents = path.match_indices('.').map(|(i, _)| &path[..i]);
         if path.split('.').any(str::is_empty) {
             problems.push(format!(
@@ -285,7 +274,7 @@ fn build(
             fig = fig.merge(layer(format!("{ENV_VAR}{name}"), &path, value));
         }
     }
-    let raw: RawFile = fig
+    let raw = fig
         .extract()
         .map_err(|e| shape_error(e, problems.clone()))?;
     validate(raw, &fig, problems)
@@ -294,9 +283,7 @@ fn build(
 /// ` (set by environment variable X)` when a variable's layer gave the value.
 fn source(metadata: Option<&Metadata>) -> String {
     let by_env = metadata.filter(|m| m.name.starts_with(ENV_VAR));
-    by_env
-        .map(|m| format!(" (set by {})", m.name))
-        .unwrap_or_default()
+    by_env.map_or(String::new(), |m| format!(" (set by {})", m.name))
 }
 
 /// Turns a deserialization error (unknown key, wrong type) into an operator-facing error that
@@ -320,12 +307,12 @@ fn shape_error(e: figment::Error, mut problems: Vec<String>) -> ConfigError {
         let message = format!("`{path}`{from}: {message} {place}");
         return ConfigError::UnknownKey { message };
     }
-    let path = if path.is_empty() {
+    let at = if path.is_empty() {
         "(top level)"
     } else {
         &path
     };
-    problems.push(format!("{path}: {}{from}", e.kind));
+    problems.push(format!("{at}: {}{from}", e.kind));
     ConfigError::Invalid(problems)
 }
 
@@ -356,8 +343,27 @@ impl Problems<'_> {
         valid.then_some(value)
     }
 
+    /// `v` when `valid`, else "`v` `rule`" reported.
+    fn number(&mut self, path: &str, v: f64, valid: bool, rule: &str) -> Option<f64> {
+        self.check(path, v, valid, format!("{v} {rule}"))
+    }
+
     fn duration(&mut self, path: &str, text: &DurationText) -> Option<Duration> {
         self.ok(path, parse_duration(&text.0))
+    }
+
+    /// At least `min`, with `advice` after the minimum.
+    fn at_least(
+        &mut self,
+        path: &str,
+        text: &DurationText,
+        min: Duration,
+        advice: &str,
+    ) -> Option<Duration> {
+        let d = self.duration(path, text)?;
+        let (shown, min_shown) = (format_duration(d), format_duration(min));
+        let why = format!("{shown} is too frequent; use at least {min_shown}{advice}");
+        self.check(path, d, d >= min, why)
     }
 
     /// A duration that must be > 0.
@@ -387,12 +393,8 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
         )
     });
     let listen = p.ok("http.listen", listen);
-    let publish = p.duration("publish.interval", &raw.publish.interval);
-    let publish = publish.and_then(|d| {
-        let (shown, min) = (format_duration(d), format_duration(MIN_PUBLISH_INTERVAL));
-        let why = format!("{shown} is too frequent; use at least {min}");
-        p.check("publish.interval", d, d >= MIN_PUBLISH_INTERVAL, why)
-    });
+    let publish = &raw.publish.interval;
+    let publish = p.at_least("publish.interval", publish, MIN_PUBLISH_INTERVAL, "");
     let level = p.ok("log.level", log_level(raw.log.level.trim()));
     let format = match raw.log.format.trim() {
         "text" => Ok(LogFormat::Text),
