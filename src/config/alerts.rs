@@ -42,9 +42,12 @@ macro_rules! rules {
         impl Rule for $rule {
             type Raw = $raw;
 
-            fn inherit(c: &mut Rules<'_, '_>, path: &str, own: Option<&$raw>, base: Option<&Self>) -> Option<Self> {
+            fn inherit(
+                c: &mut Rules<'_, '_>, path: &str, own: Option<&$raw>, base: Option<&Self>,
+            ) -> Option<Self> {
                 let Some(own) = own else { return base.cloned() };
-                $(let $field = rules!(@check c, path, [$($key,)? stringify!($field)][0], own, base, $field, $how$(($level))?);)*
+                $(let key = format!("{path}.{}", [$($key,)? stringify!($field)][0]);
+                let $field = rules!(@check c, key, own, base, $field, $how$(($level))?);)*
                 $(let ($($arg),*) = c.$hook(path, [$(own.$arg.is_some()),*], $($arg),*);)?
                 Some($rule { $($field: $field?,)* })
             }
@@ -52,12 +55,13 @@ macro_rules! rules {
     )*};
     (@written rule, $value:expr) => { Some($value.into()) };
     (@written $how:ident, $value:expr) => { $how($value) };
-    (@check $c:ident, $path:ident, $key:expr, $own:ident, $base:ident, $field:ident, rule($level:ident)) => {
-        rule!($c, $path, $own, $base.$field, $level)
-    };
-    (@check $c:ident, $path:ident, $key:expr, $own:ident, $base:ident, $field:ident, $how:ident) => {
+    (@check $c:ident, $key:ident, $own:ident, $base:ident, $field:ident, rule($level:ident)) => {{
+        let (own, base) = ($own.$field.as_ref(), $base.map(|b| &b.$field));
+        $c.rule(&$key, Level::$level, own, base)
+    }};
+    (@check $c:ident, $key:ident, $own:ident, $base:ident, $field:ident, $how:ident) => {
         match &$own.$field {
-            Some(v) => $c.$field(&format!("{}.{}", $path, $key), v),
+            Some(v) => $c.$field(&$key, v),
             None => $base.map(|b| b.$field.clone()),
         }
     };
@@ -234,8 +238,8 @@ impl Rules<'_, '_> {
             Level::Count => "must be a number above 0",
         };
         // Written so that NaN fails too.
-        let valid = v > 0.0 && v < self.level.bound();
-        self.p.check(path, v, valid, format!("{v} {hint}"))
+        self.p
+            .number(path, v, v > 0.0 && v < self.level.bound(), hint)
     }
 
     fn clear(&mut self, path: &str, &v: &f64) -> Option<f64> {
@@ -243,16 +247,14 @@ impl Rules<'_, '_> {
             Level::Ratio => "must be a ratio in [0, 1)",
             Level::Seconds | Level::Count => "must be a number, 0 or more",
         };
-        let valid = v >= 0.0 && v < self.level.bound();
-        self.p.check(path, v, valid, format!("{v} {hint}"))
+        self.p
+            .number(path, v, v >= 0.0 && v < self.level.bound(), hint)
     }
 
     fn clear_margin(&mut self, path: &str, &m: &f64) -> Option<f64> {
-        let why = format!(
-            "{m} must be in [0, 1): the alert fires below the queue's sl_target and resolves at \
-             sl_target + clear_margin, e.g. 0.02"
-        );
-        self.p.check(path, m, (0.0..1.0).contains(&m), why)
+        let rule = "must be in [0, 1): the alert fires below the queue's sl_target and resolves \
+                    at sl_target + clear_margin, e.g. 0.02";
+        self.p.number(path, m, (0.0..1.0).contains(&m), rule)
     }
 
     /// A firing alert resolves at `clear`, so it must be at most the threshold; reported at the

@@ -36,7 +36,8 @@ pub struct WindowConfig {
 // The engine's own defaults are the configuration's, so that they are written once.
 raw! { RawEngine(s = EngineSettings::default()) {
     #[serde(deserialize_with = "window_list")]
-    windows: Vec<DurationText> = s.sliding.iter().map(|w| w.name.as_str().into()).collect::<Vec<_>>(),
+    windows: Vec<DurationText> =
+        s.sliding.iter().map(|w| w.name.as_str().into()).collect::<Vec<_>>(),
     interval: DurationText = s.interval_ms,
     timezone: String = s.timezone.iana_name().unwrap_or("UTC"),
     allowed_lateness: DurationText = s.allowed_lateness_ms,
@@ -70,7 +71,8 @@ pub(super) fn windows(p: &mut Problems<'_>, e: &RawEngine) -> Vec<WindowConfig> 
         };
         let why = match windows.iter().find(|w| w.len == len) {
             _ if !bucketed(len) => format!(
-                "\"{}\" must be a positive multiple of {} (the bucket width), e.g. \"30s\" or \"5m\"",
+                "\"{}\" must be a positive multiple of {} (the bucket width), e.g. \"30s\" or \
+                 \"5m\"",
                 text.0,
                 shown(Duration::from_millis(BUCKET_MS as u64))
             ),
@@ -113,25 +115,20 @@ pub(super) fn validate(
         "UTC" => Ok(TimeZone::UTC),
         name => TimeZone::get(name),
     };
-    let timezone = p.ok(
-        "engine.timezone",
-        timezone.map_err(|err| {
-            format!(
-                "unknown time zone \"{}\" ({err}); use an IANA name such as \"Europe/London\" \
-                 or \"America/New_York\"",
-                e.timezone
-            )
-        }),
-    );
+    let timezone = timezone.map_err(|err| {
+        let name = &e.timezone;
+        format!(
+            "unknown time zone \"{name}\" ({err}); use an IANA name such as \"Europe/London\" \
+             or \"America/New_York\""
+        )
+    });
+    let timezone = p.ok("engine.timezone", timezone);
     let shortest = windows.iter().map(|w| w.len).min();
     let lateness = p.duration("engine.allowed_lateness", &e.allowed_lateness);
     let lateness = lateness.and_then(|l| {
         let s = shortest.unwrap_or(Duration::MAX);
-        let why = format!(
-            "{} must be shorter than the shortest window ({})",
-            shown(l),
-            shown(s)
-        );
+        let (l_shown, s_shown) = (shown(l), shown(s));
+        let why = format!("{l_shown} must be shorter than the shortest window ({s_shown})");
         p.check("engine.allowed_lateness", l, l < s, why)
     });
     let horizon = p.duration("engine.dedup_horizon", &e.dedup_horizon);

@@ -461,7 +461,10 @@ fn alert_overrides_are_checked_against_what_they_inherit() {
     let expected: Vec<_> = expected.lines().map(str::trim).collect();
     assert_eq!(problems(file, ""), expected);
     let var = "ACDSTREAM_ALERTS__QUEUES__VIP__ABANDON_RATE__THRESHOLD";
-    let expected = format!("alerts.queues.vip.abandon_rate.threshold: 5 must be a ratio in (0, 1), e.g. 0.05 for 5 % (set by environment variable {var})");
+    let expected = format!(
+        "alerts.queues.vip.abandon_rate.threshold: 5 must be a ratio in (0, 1), e.g. 0.05 for \
+         5 % (set by environment variable {var})"
+    );
     assert_eq!(problems("", &format!("{var}=5")), [expected]);
 }
 
