@@ -31,11 +31,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         s if s.starts_with('-') => Err("durations cannot be negative".to_owned()),
         s => sum(s),
     };
-    let fail = |reason| DurationError {
-        input: text.to_owned(),
-        reason,
-    };
-    ms.map(Duration::from_millis).map_err(fail)
+    let input = text.to_owned();
+    ms.map(Duration::from_millis)
+        .map_err(|reason| DurationError { input, reason })
 }
 
 fn sum(mut rest: &str) -> Result<u64, String> {
@@ -44,38 +42,33 @@ fn sum(mut rest: &str) -> Result<u64, String> {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let (number, tail) = rest.split_at(digits);
         let (unit, tail) = tail.split_at(tail.bytes().take_while(u8::is_ascii_alphabetic).count());
-        let rank = UNITS.iter().position(|(u, _)| *u == unit);
-        if digits == 0 {
-            return Err(format!("expected a number at \"{rest}\"; {HINT}"));
-        } else if unit.is_empty() && tail.starts_with(['.', ',']) {
-            return Err(
-                "fractions are not supported; use a smaller unit, e.g. \"1500ms\" for 1.5s".into(),
-            );
-        } else if unit.is_empty() && tail.is_empty() {
-            return Err(format!(
-                "\"{number}\" has no unit; write e.g. \"{number}s\" ({HINT})"
-            ));
-        } else if unit.is_empty() {
-            return Err(format!("unexpected \"{tail}\"; {HINT}"));
-        }
-        let Some(rank) = rank else {
-            return Err(format!("unknown unit \"{unit}\"; {HINT}"));
+        let why = match UNITS.iter().position(|(u, _)| *u == unit) {
+            _ if digits == 0 => format!("expected a number at \"{rest}\"; {HINT}"),
+            _ if unit.is_empty() && tail.starts_with(['.', ',']) => {
+                "fractions are not supported; use a smaller unit, e.g. \"1500ms\" for 1.5s".into()
+            }
+            _ if unit.is_empty() && tail.is_empty() => {
+                format!("\"{number}\" has no unit; write e.g. \"{number}s\" ({HINT})")
+            }
+            _ if unit.is_empty() => format!("unexpected \"{tail}\"; {HINT}"),
+            None => format!("unknown unit \"{unit}\"; {HINT}"),
+            Some(rank) if last.is_some_and(|last| rank <= last) => {
+                "units must go from largest to smallest, each at most once, e.g. \"1h30m\"".into()
+            }
+            Some(rank) => {
+                let n = number
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|n| n.checked_mul(UNITS[rank].1));
+                let sum = n.and_then(|ms| total.checked_add(ms));
+                total = sum
+                    .filter(|&ms| ms <= Millis::MAX as u64)
+                    .ok_or("too long")?;
+                (last, rest) = (Some(rank), tail);
+                continue;
+            }
         };
-        if last.is_some_and(|last| rank <= last) {
-            return Err(
-                "units must go from largest to smallest, each at most once, e.g. \"1h30m\"".into(),
-            );
-        }
-        last = Some(rank);
-        let n = number
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(UNITS[rank].1));
-        let sum = n.and_then(|ms| total.checked_add(ms));
-        total = sum
-            .filter(|&ms| ms <= Millis::MAX as u64)
-            .ok_or("too long")?;
-        rest = tail;
+        return Err(why);
     }
     Ok(total)
 }

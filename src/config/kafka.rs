@@ -72,12 +72,8 @@ raw! { RawKafka {
 
 pub(super) fn validate(p: &mut Problems<'_>, k: &RawKafka) -> Option<KafkaConfig> {
     let name = |p: &mut Problems<'_>, path: &str, v: &str| {
-        p.check(
-            path,
-            v.trim().to_owned(),
-            !v.trim().is_empty(),
-            "must not be empty",
-        )
+        let v = v.trim();
+        p.check(path, v.to_owned(), !v.is_empty(), "must not be empty")
     };
     let brokers = name(p, "kafka.brokers", &k.brokers);
     let group_id = name(p, "kafka.group_id", &k.group_id);
@@ -93,10 +89,8 @@ pub(super) fn validate(p: &mut Problems<'_>, k: &RawKafka) -> Option<KafkaConfig
         let (path, topic) = &topics[i];
         let earlier = topics[..i].iter().find(|(_, t)| t.is_some() && t == topic);
         if let Some((other, Some(topic))) = earlier {
-            p.add(
-                path,
-                format!("\"{topic}\" is already {other}; each role needs its own topic"),
-            );
+            let why = format!("\"{topic}\" is already {other}; each role needs its own topic");
+            p.add(path, why);
             topics[i].1 = None;
         }
     }
@@ -113,21 +107,19 @@ pub(super) fn validate(p: &mut Problems<'_>, k: &RawKafka) -> Option<KafkaConfig
     for (key, value) in &k.properties {
         // Environment variables cannot hold dots, so `SASL_MECHANISM` means `sasl.mechanism`.
         let key = key.trim().replace('_', ".");
-        let value = match (
-            OWNED_PROPERTIES.iter().find(|(owned, _)| *owned == key),
-            value,
-        ) {
-            (Some((_, instead)), _) => Err(format!("is set by acdstream ({instead})")),
-            (None, toml::Value::String(text)) => Ok(text.clone()),
-            (
-                None,
-                v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
-            ) => Ok(v.to_string()),
-            (None, v) => Err(format!(
+        let mut value = match value {
+            toml::Value::String(text) => Ok(text.clone()),
+            toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                Ok(value.to_string())
+            }
+            v => Err(format!(
                 "must be a string, number or boolean, not {}",
                 v.type_str()
             )),
         };
+        if let Some((_, instead)) = OWNED_PROPERTIES.iter().find(|(owned, _)| *owned == key) {
+            value = Err(format!("is set by acdstream ({instead})"));
+        }
         let value = p.ok(&format!("kafka.properties.{key}"), value);
         valid &= value.map(|value| properties.insert(key, value)).is_some();
     }

@@ -215,11 +215,10 @@ impl Provider for Layer {
 
 fn layer(name: String, path: &str, value: impl Serialize) -> Layer {
     let value = Value::serialize(value).unwrap_or_else(|_| Dict::new().into());
-    let data = figment::util::nest(path, value).into_dict();
-    Layer {
-        name,
-        data: data.unwrap_or_default(),
-    }
+    let data = figment::util::nest(path, value)
+        .into_dict()
+        .unwrap_or_default();
+    Layer { name, data }
 }
 
 fn build(
@@ -252,10 +251,8 @@ fn build(
     let vars: BTreeMap<String, String> = env.filter(|(name, _)| is_setting(name)).collect();
     for (name, value) in vars {
         let segments = name[ENV_PREFIX.len()..].split(ENV_SEPARATOR);
-        let path = segments
-            .map(str::to_ascii_lowercase)
-            .collect::<Vec<_>>()
-            .join(".");
+        let path: Vec<_> = segments.map(str::to_ascii_lowercase).collect();
+        let path = path.join(".");
         let is_value = |p: &&str| fig.find_value(p).is_ok_and(|v| v.as_dict().is_none());
         let parents = path.match_indices('.').map(|(i, _)| &path[..i]);
         if path.split('.').any(str::is_empty) {
@@ -274,10 +271,10 @@ fn build(
             fig = fig.merge(layer(format!("{ENV_VAR}{name}"), &path, value));
         }
     }
-    let raw = fig
-        .extract()
-        .map_err(|e| shape_error(e, problems.clone()))?;
-    validate(raw, &fig, problems)
+    match fig.extract() {
+        Ok(raw) => validate(raw, &fig, problems),
+        Err(e) => Err(shape_error(e, problems)),
+    }
 }
 
 /// ` (set by environment variable X)` when a variable's layer gave the value.
@@ -307,12 +304,12 @@ fn shape_error(e: figment::Error, mut problems: Vec<String>) -> ConfigError {
         let message = format!("`{path}`{from}: {message} {place}");
         return ConfigError::UnknownKey { message };
     }
-    let at = if path.is_empty() {
-        "(top level)"
+    path = if path.is_empty() {
+        "(top level)".into()
     } else {
-        &path
+        path
     };
-    problems.push(format!("{at}: {}{from}", e.kind));
+    problems.push(format!("{path}: {}{from}", e.kind));
     ConfigError::Invalid(problems)
 }
 
