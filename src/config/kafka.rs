@@ -53,60 +53,31 @@ const OWNED_PROPERTIES: [(&str, &str); 5] = [
     ),
 ];
 
-/// `[kafka]` as written.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub(super) struct RawKafka {
-    brokers: String,
-    events_topic: String,
-    events_format: String,
-    group_id: String,
-    kpi_topic: String,
-    kpi_format: String,
-    dlq_topic: String,
-    checkpoint_topic: String,
-    alerts_topic: String,
-    alerts_format: String,
-    checkpoint_interval: DurationText,
-    shutdown_timeout: DurationText,
+raw! { RawKafka {
+    brokers: String = "127.0.0.1:9092",
+    events_topic: String = "cti.events",
+    events_format: String = "protobuf",
+    group_id: String = "acdstream",
+    kpi_topic: String = "acd.kpi",
+    kpi_format: String = "protobuf",
+    dlq_topic: String = "cti.events.dlq",
+    checkpoint_topic: String = "acd.checkpoints",
+    alerts_topic: String = "acd.alerts",
+    alerts_format: String = "protobuf",
+    checkpoint_interval: DurationText = "30s",
+    shutdown_timeout: DurationText = "10s",
     /// Scalars of any TOML type: an environment override of `6000` parses as an integer.
-    properties: BTreeMap<String, toml::Value>,
-}
-
-impl Default for RawKafka {
-    fn default() -> Self {
-        let s = str::to_owned;
-        RawKafka {
-            brokers: s("127.0.0.1:9092"),
-            events_topic: s("cti.events"),
-            events_format: s("protobuf"),
-            group_id: s("acdstream"),
-            kpi_topic: s("acd.kpi"),
-            kpi_format: s("protobuf"),
-            dlq_topic: s("cti.events.dlq"),
-            checkpoint_topic: s("acd.checkpoints"),
-            alerts_topic: s("acd.alerts"),
-            alerts_format: s("protobuf"),
-            checkpoint_interval: DurationText(s("30s")),
-            shutdown_timeout: DurationText(s("10s")),
-            properties: BTreeMap::new(),
-        }
-    }
-}
+    properties: BTreeMap<String, toml::Value> = BTreeMap::new(),
+} }
 
 pub(super) fn validate(p: &mut Problems<'_>, k: &RawKafka) -> Option<KafkaConfig> {
-    let mut ok = true;
-    let mut name = |p: &mut Problems<'_>, path: &str, value: &str| -> String {
-        let value = value.trim();
-        if value.is_empty() {
-            p.add(path, "must not be empty");
-            ok = false;
-        }
-        value.to_owned()
+    let name = |p: &mut Problems<'_>, path: &str, v: &str| {
+        let v = v.trim();
+        p.check(path, v.to_owned(), !v.is_empty(), "must not be empty")
     };
     let brokers = name(p, "kafka.brokers", &k.brokers);
     let group_id = name(p, "kafka.group_id", &k.group_id);
-    let topics = [
+    let mut topics = [
         ("kafka.events_topic", &k.events_topic),
         ("kafka.kpi_topic", &k.kpi_topic),
         ("kafka.dlq_topic", &k.dlq_topic),
@@ -114,76 +85,59 @@ pub(super) fn validate(p: &mut Problems<'_>, k: &RawKafka) -> Option<KafkaConfig
         ("kafka.alerts_topic", &k.alerts_topic),
     ]
     .map(|(path, topic)| (path, name(p, path, topic)));
-    for (i, (path, topic)) in topics.iter().enumerate() {
-        let earlier = topics[..i]
-            .iter()
-            .find(|(_, t)| t == topic && !t.is_empty());
-        if let Some((other, _)) = earlier {
-            p.add(
-                path,
-                format!("\"{topic}\" is already {other}; each role needs its own topic"),
-            );
-            ok = false;
+    for i in 0..topics.len() {
+        let (path, topic) = &topics[i];
+        let earlier = topics[..i].iter().find(|(_, t)| t.is_some() && t == topic);
+        if let Some((other, Some(topic))) = earlier {
+            let why = format!("\"{topic}\" is already {other}; each role needs its own topic");
+            p.add(path, why);
+            topics[i].1 = None;
         }
     }
-    let mut format = |path: &str, text: &str| match text.trim().parse::<Format>() {
-        Ok(f) => Some(f),
-        Err(_) => {
-            p.add(
-                path,
-                format!("\"{text}\" is not a payload format; use \"protobuf\" or \"json\""),
-            );
-            None
-        }
+    let mut format = |path: &str, text: &str| {
+        let why = format!("\"{text}\" is not a payload format; use \"protobuf\" or \"json\"");
+        p.ok(path, text.trim().parse::<Format>().map_err(|_| why))
     };
     let events_format = format("kafka.events_format", &k.events_format);
     let kpi_format = format("kafka.kpi_format", &k.kpi_format);
     let alerts_format = format("kafka.alerts_format", &k.alerts_format);
     let checkpoint_interval = p.positive("kafka.checkpoint_interval", &k.checkpoint_interval);
     let shutdown_timeout = p.positive("kafka.shutdown_timeout", &k.shutdown_timeout);
-    let mut properties = BTreeMap::new();
+    let (mut properties, mut valid) = (BTreeMap::new(), true);
     for (key, value) in &k.properties {
         // Environment variables cannot hold dots, so `SASL_MECHANISM` means `sasl.mechanism`.
         let key = key.trim().replace('_', ".");
-        let path = format!("kafka.properties.{key}");
-        if let Some((_, instead)) = OWNED_PROPERTIES.iter().find(|(owned, _)| *owned == key) {
-            p.add(&path, format!("is set by acdstream ({instead})"));
-            ok = false;
-            continue;
-        }
-        let value = match value {
-            toml::Value::String(text) => text.clone(),
+        let mut value = match value {
+            toml::Value::String(text) => Ok(text.clone()),
             toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
-                value.to_string()
+                Ok(value.to_string())
             }
-            other => {
-                let why = format!(
-                    "must be a string, number or boolean, not {}",
-                    other.type_str()
-                );
-                p.add(&path, why);
-                ok = false;
-                continue;
-            }
+            v => Err(format!(
+                "must be a string, number or boolean, not {}",
+                v.type_str()
+            )),
         };
-        properties.insert(key, value);
+        if let Some((_, instead)) = OWNED_PROPERTIES.iter().find(|(owned, _)| *owned == key) {
+            value = Err(format!("is set by acdstream ({instead})"));
+        }
+        let value = p.ok(&format!("kafka.properties.{key}"), value);
+        valid &= value.map(|value| properties.insert(key, value)).is_some();
     }
     let [events_topic, kpi_topic, dlq_topic, checkpoint_topic, alerts_topic] =
         topics.map(|(_, topic)| topic);
-    ok.then_some(())?;
     Some(KafkaConfig {
-        brokers,
-        events_topic,
+        brokers: brokers?,
+        events_topic: events_topic?,
         events_format: events_format?,
-        group_id,
-        kpi_topic,
+        group_id: group_id?,
+        kpi_topic: kpi_topic?,
         kpi_format: kpi_format?,
-        dlq_topic,
-        checkpoint_topic,
-        alerts_topic,
+        dlq_topic: dlq_topic?,
+        checkpoint_topic: checkpoint_topic?,
+        alerts_topic: alerts_topic?,
         alerts_format: alerts_format?,
         checkpoint_interval: checkpoint_interval?,
         shutdown_timeout: shutdown_timeout?,
-        properties,
+        properties: valid.then_some(properties)?,
     })
 }

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration::{format_duration, from_millis, millis, DurationText};
+use super::duration::{format_duration, millis, DurationText};
+use super::engine::bucketed;
 use super::Problems;
 use crate::kpi::surge::SurgeSettings;
 use crate::kpi::QueueKpiSettings;
-use crate::state::BUCKET_MS;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KpiConfig {
@@ -46,7 +46,9 @@ impl QueueKpi {
     /// In the engine's units; `interval` turns forecast calls per interval into a rate.
     pub fn settings(&self, interval: Duration) -> QueueKpiSettings {
         let s = &self.surge;
-        let interval_minutes = interval.as_secs_f64() / 60.0;
+        let per_minute = |(&start, &calls): (&Duration, &f64)| {
+            (millis(start), calls / (interval.as_secs_f64() / 60.0))
+        };
         QueueKpiSettings {
             sl_threshold_ms: millis(self.sl_threshold),
             sl_target: self.sl_target,
@@ -59,28 +61,35 @@ impl QueueKpi {
                 subside_factor: s.subside_factor,
                 min_calls: s.min_calls,
                 response_limit_ms: millis(s.response_limit),
-                forecast_per_minute: s
-                    .forecast
-                    .iter()
-                    .map(|(&start, &calls)| (millis(start), calls / interval_minutes))
-                    .collect(),
+                forecast_per_minute: s.forecast.iter().map(per_minute).collect(),
             },
         }
     }
 }
 
-/// `[kpi]` as written.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub(super) struct RawKpi {
-    default: RawQueueKpi,
-    queues: BTreeMap<String, RawQueueKpi>,
-}
+// Every key set to the engine's default (`QueueKpiSettings::default`), so that the defaults
+// list every setting; `[kpi.default]` overrides them key by key. There is no built-in forecast.
+raw! { RawKpi(s = QueueKpiSettings::default()) {
+    default: RawQueueKpi = RawQueueKpi {
+        sl_threshold: Some(s.sl_threshold_ms.into()),
+        sl_target: Some(s.sl_target),
+        short_abandon: Some(s.short_abandon_ms.into()),
+        ring_cadence: Some(s.ring_cadence_ms.into()),
+        surge_window: Some(s.surge.short_window_ms.into()),
+        surge_baseline: Some(s.surge.baseline_window_ms.into()),
+        surge_factor: Some(s.surge.factor),
+        surge_subside_factor: Some(s.surge.subside_factor),
+        surge_min_calls: Some(s.surge.min_calls),
+        surge_response_limit: Some(s.surge.response_limit_ms.into()),
+        surge_forecast: Some(BTreeMap::new()),
+    },
+    queues: BTreeMap<String, RawQueueKpi> = BTreeMap::new(),
+} }
 
 /// `[kpi.default]` or `[kpi.queues.<id>]`: only what differs from what it inherits.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawQueueKpi {
+pub(super) struct RawQueueKpi {
     sl_threshold: Option<DurationText>,
     sl_target: Option<f64>,
     short_abandon: Option<DurationText>,
@@ -94,235 +103,147 @@ struct RawQueueKpi {
     surge_forecast: Option<BTreeMap<String, f64>>,
 }
 
-/// Every key set to the engine's default ([`QueueKpiSettings::default`]), so that the defaults
-/// list every setting; `[kpi.default]` overrides them key by key. There is no built-in forecast.
-impl Default for RawKpi {
-    fn default() -> Self {
-        let s = QueueKpiSettings::default();
-        let d = |ms| Some(DurationText::from(from_millis(ms)));
-        let default = RawQueueKpi {
-            sl_threshold: d(s.sl_threshold_ms),
-            sl_target: Some(s.sl_target),
-            short_abandon: d(s.short_abandon_ms),
-            ring_cadence: d(s.ring_cadence_ms),
-            surge_window: d(s.surge.short_window_ms),
-            surge_baseline: d(s.surge.baseline_window_ms),
-            surge_factor: Some(s.surge.factor),
-            surge_subside_factor: Some(s.surge.subside_factor),
-            surge_min_calls: Some(s.surge.min_calls),
-            surge_response_limit: d(s.surge.response_limit_ms),
-            surge_forecast: Some(BTreeMap::new()),
-        };
-        RawKpi {
-            default,
-            queues: BTreeMap::new(),
-        }
-    }
-}
-
-/// Overrides are validated where they are written, then merged. The valid definitions come
-/// back on their own (an invalid one is reported and left out), so that the forecast check,
-/// which needs `engine.interval`, covers them even when `kpi.default` is invalid.
+/// Overrides are validated where they are written, then merged; an invalid queue is reported
+/// and left out. The forecasts are checked against `engine.interval` here, for every valid
+/// definition, even when `kpi.default` is invalid.
 pub(super) fn validate(
     p: &mut Problems<'_>,
     raw: &RawKpi,
-) -> (Option<QueueKpi>, BTreeMap<String, QueueKpi>) {
+    interval: Option<Duration>,
+) -> Option<KpiConfig> {
     // The built-in definition is read from the defaults, so that it is written once.
-    let builtin = p.queue_kpi("kpi.default", &RawKpi::default().default, None);
-    let default = p.queue_kpi("kpi.default", &raw.default, builtin.as_ref());
+    let builtin = queue_kpi(p, "kpi.default", &RawKpi::default().default, None);
+    let default = queue_kpi(p, "kpi.default", &raw.default, builtin.as_ref());
     let mut queues = BTreeMap::new();
-    for (id, over) in &raw.queues {
+    for (id, own) in &raw.queues {
         let path = format!("kpi.queues.{id}");
         if id.trim().is_empty() {
             p.add(&path, "queue id must not be empty");
-            continue;
-        }
-        if let Some(q) = p.queue_kpi(&path, over, default.as_ref()) {
+        } else if let Some(q) = queue_kpi(p, &path, own, default.as_ref()) {
             queues.insert(id.clone(), q);
         }
     }
-    (default, queues)
-}
-
-/// Forecasts are given per interval, so their keys must be interval starts.
-pub(super) fn check_forecasts(
-    p: &mut Problems<'_>,
-    default: Option<&QueueKpi>,
-    queues: &BTreeMap<String, QueueKpi>,
-    interval: Duration,
-) {
-    let kpis = default.map(|k| ("kpi.default".to_owned(), k)).into_iter();
+    // Forecasts are given per interval, so their keys must be interval starts.
+    let kpis = default.iter().map(|k| ("kpi.default".to_owned(), k));
     let kpis = kpis.chain(queues.iter().map(|(id, k)| (format!("kpi.queues.{id}"), k)));
     for (path, k) in kpis {
-        let misaligned = k.surge.forecast.keys();
-        for start in misaligned.filter(|s| s.as_millis() % interval.as_millis() != 0) {
-            let secs = start.as_secs();
-            p.add(
-                &format!("{path}.surge_forecast"),
-                format!(
-                    "\"{:02}:{:02}\" is not the start of an interval of {}",
-                    secs / 3600,
-                    secs / 60 % 60,
-                    format_duration(interval)
-                ),
-            );
+        let Some(interval) = interval else { break };
+        let starts = k.surge.forecast.keys().map(Duration::as_secs);
+        for s in starts.filter(|s| s % interval.as_secs() != 0) {
+            let (hh, mm, every) = (s / 3600, s / 60 % 60, format_duration(interval));
+            let why = format!("\"{hh:02}:{mm:02}\" is not the start of an interval of {every}");
+            p.add(&format!("{path}.surge_forecast"), why);
         }
     }
+    default.map(|default| KpiConfig { default, queues })
 }
 
-/// "HH:MM" as an offset from local midnight.
-fn forecast_start(start: &str) -> Option<Duration> {
-    let (h, m) = start.split_once(':')?;
-    let (h, m): (u64, u64) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60 && start.len() == 5).then(|| Duration::from_secs(h * 3600 + m * 60))
+/// Checks only the keys the table sets: an inherited bad value is reported once, where it has
+/// to be fixed (`base` is `None` then, and so is the result).
+fn queue_kpi(
+    p: &mut Problems<'_>,
+    path: &str,
+    o: &RawQueueKpi,
+    base: Option<&QueueKpi>,
+) -> Option<QueueKpi> {
+    let key = |k: &str| format!("{path}.{k}");
+    // What the table sets, checked (`$v` is the value, `$p` the problems, `$at` the path), else
+    // what it inherits.
+    macro_rules! own {
+        ($key:ident => $($field:ident).+, |$p:ident, $at:ident, $v:pat_param| $check:expr) => {
+            match o.$key.as_ref() {
+                Some($v) => (|$p: &mut Problems<'_>, $at: &str| $check)(p, &key(stringify!($key))),
+                None => base.map(|b| b.$($field).+.clone()),
+            }
+        };
+    }
+    // Written so that NaN fails too.
+    let sl_target = own!(sl_target => sl_target, |p, at, &t| {
+        p.number(at, t, t > 0.0 && t <= 1.0, "must be in (0, 1], e.g. 0.8 for 80 %")
+    });
+    let sl_threshold = own!(sl_threshold => sl_threshold, |p, at, t| p.positive(at, t));
+    let short_abandon = own!(short_abandon => short_abandon, |p, at, t| p.positive(at, t));
+    let ring_cadence = own!(ring_cadence => ring_cadence, |p, at, t| p.positive(at, t));
+    let window = own!(surge_window => surge.window, |p, at, t| span(p, at, t));
+    let baseline = own!(surge_baseline => surge.baseline, |p, at, t| span(p, at, t));
+    let factor = own!(surge_factor => surge.factor, |p, at, &f| {
+        let rule = "must be a number above 1, e.g. 1.5 for \"50 % above baseline\"";
+        p.number(at, f, f > 1.0 && f.is_finite(), rule)
+    });
+    let subside_factor = own!(surge_subside_factor => surge.subside_factor, |p, at, &f| {
+        let rule = "must be a number of at least 1 (and at most surge_factor)";
+        p.number(at, f, f >= 1.0 && f.is_finite(), rule)
+    });
+    let min_calls = own!(surge_min_calls => surge.min_calls, |p, at, &n| {
+        p.check(at, n, n > 0, "must be at least 1")
+    });
+    let response_limit = own!(surge_response_limit => surge.response_limit, |p, at, t| {
+        p.positive(at, t)
+    });
+    let forecast = own!(surge_forecast => surge.forecast, |p, at, f| forecast(p, at, f));
+    // Reported at the key this table sets, where it can be fixed.
+    if let Some((f, sub)) = factor.zip(subside_factor).filter(|(f, sub)| sub > f) {
+        let (k, why) = if o.surge_subside_factor.is_some() {
+            let why =
+                format!("{sub} is above surge_factor {f}: a surge would end before it could start");
+            ("surge_subside_factor", why)
+        } else {
+            let why = format!(
+                "{f} is below the inherited surge_subside_factor ({sub}): a surge would end \
+                 before it could start; set a lower surge_subside_factor here as well"
+            );
+            ("surge_factor", why)
+        };
+        p.add(&key(k), why);
+        return None;
+    }
+    Some(QueueKpi {
+        sl_threshold: sl_threshold?,
+        sl_target: sl_target?,
+        short_abandon: short_abandon?,
+        ring_cadence: ring_cadence?,
+        surge: SurgeConfig {
+            window: window?,
+            baseline: baseline?,
+            factor: factor?,
+            subside_factor: subside_factor?,
+            min_calls: min_calls?,
+            response_limit: response_limit?,
+            forecast: forecast?,
+        },
+    })
 }
 
-impl Problems<'_> {
-    /// A window the bucket ring can represent: a positive multiple of the bucket width.
-    fn bucketed(&mut self, path: &str, text: &DurationText) -> Option<Duration> {
-        let d = self.positive(path, text)?;
-        if millis(d) % BUCKET_MS != 0 {
-            self.add(
-                path,
-                format!("{} is not a multiple of 10s", format_duration(d)),
-            );
-            return None;
-        }
-        Some(d)
-    }
+/// A window the bucket ring can represent.
+fn span(p: &mut Problems<'_>, path: &str, text: &DurationText) -> Option<Duration> {
+    let d = p.positive(path, text)?;
+    let why = format!("{} is not a multiple of 10s", format_duration(d));
+    p.check(path, d, bucketed(d), why)
+}
 
-    /// Offsets from local midnight ("HH:MM") to forecast calls, each ≥ 0.
-    fn forecast(
-        &mut self,
-        path: &str,
-        raw: &BTreeMap<String, f64>,
-    ) -> Option<BTreeMap<Duration, f64>> {
-        let mut out = BTreeMap::new();
-        let mut ok = true;
-        for (start, &calls) in raw {
-            let Some(offset) = forecast_start(start) else {
-                self.add(path, format!("\"{start}\" is not an interval start; write it as \"HH:MM\", e.g. \"09:30\""));
-                ok = false;
-                continue;
-            };
-            if !(calls.is_finite() && calls >= 0.0) {
-                self.add(
-                    path,
-                    format!("\"{start}\" = {calls}: forecast calls must be a number ≥ 0"),
-                );
-                ok = false;
-                continue;
-            }
-            out.insert(offset, calls);
-        }
-        ok.then_some(out)
+/// Offsets from local midnight ("HH:MM") to forecast calls, each ≥ 0.
+fn forecast(
+    p: &mut Problems<'_>,
+    path: &str,
+    raw: &BTreeMap<String, f64>,
+) -> Option<BTreeMap<Duration, f64>> {
+    let (mut out, mut valid) = (BTreeMap::new(), true);
+    for (start, &calls) in raw {
+        let hh_mm = start.split_once(':').filter(|_| start.len() == 5);
+        let hh_mm = hh_mm.and_then(|(h, m)| Some((h.parse::<u64>().ok()?, m.parse::<u64>().ok()?)));
+        let offset = hh_mm
+            .filter(|&(h, m)| h < 24 && m < 60)
+            .map(|(h, m)| h * 3600 + m * 60);
+        let entry = match offset {
+            None => Err(format!(
+                "\"{start}\" is not an interval start; write it as \"HH:MM\", e.g. \"09:30\""
+            )),
+            Some(_) if !(calls.is_finite() && calls >= 0.0) => Err(format!(
+                "\"{start}\" = {calls}: forecast calls must be a number ≥ 0"
+            )),
+            Some(secs) => Ok((Duration::from_secs(secs), calls)),
+        };
+        valid &= p.ok(path, entry).map(|(o, c)| out.insert(o, c)).is_some();
     }
-
-    /// Checks only the fields the table sets: an inherited bad value is reported once, where it
-    /// has to be fixed (`base` is `None` then, and so is the result).
-    fn queue_kpi(
-        &mut self,
-        path: &str,
-        raw: &RawQueueKpi,
-        base: Option<&QueueKpi>,
-    ) -> Option<QueueKpi> {
-        let key = |k: &str| format!("{path}.{k}");
-        let sl_threshold = match &raw.sl_threshold {
-            Some(text) => self.positive(&key("sl_threshold"), text),
-            None => base.map(|d| d.sl_threshold),
-        };
-        let sl_target = match raw.sl_target {
-            // Written so that NaN fails too.
-            Some(t) if t > 0.0 && t <= 1.0 => Some(t),
-            Some(t) => {
-                let why = format!("{t} must be in (0, 1], e.g. 0.8 for 80 %");
-                self.add(&key("sl_target"), why);
-                None
-            }
-            None => base.map(|d| d.sl_target),
-        };
-        let short_abandon = match &raw.short_abandon {
-            Some(text) => self.positive(&key("short_abandon"), text),
-            None => base.map(|d| d.short_abandon),
-        };
-        let ring_cadence = match &raw.ring_cadence {
-            Some(text) => self.positive(&key("ring_cadence"), text),
-            None => base.map(|d| d.ring_cadence),
-        };
-        let inherited = base.map(|d| &d.surge);
-        let window = match &raw.surge_window {
-            Some(text) => self.bucketed(&key("surge_window"), text),
-            None => inherited.map(|d| d.window),
-        };
-        let baseline = match &raw.surge_baseline {
-            Some(text) => self.bucketed(&key("surge_baseline"), text),
-            None => inherited.map(|d| d.baseline),
-        };
-        let factor = match raw.surge_factor {
-            // Written so that NaN fails too.
-            Some(f) if f > 1.0 && f.is_finite() => Some(f),
-            Some(f) => {
-                self.add(
-                    &key("surge_factor"),
-                    format!("{f} must be a number above 1, e.g. 1.5 for \"50 % above baseline\""),
-                );
-                None
-            }
-            None => inherited.map(|d| d.factor),
-        };
-        let subside_factor = match raw.surge_subside_factor {
-            Some(f) if f >= 1.0 && f.is_finite() => Some(f),
-            Some(f) => {
-                self.add(
-                    &key("surge_subside_factor"),
-                    format!("{f} must be a number of at least 1 (and at most surge_factor)"),
-                );
-                None
-            }
-            None => inherited.map(|d| d.subside_factor),
-        };
-        let min_calls = match raw.surge_min_calls {
-            Some(0) => {
-                self.add(&key("surge_min_calls"), "must be at least 1");
-                None
-            }
-            Some(n) => Some(n),
-            None => inherited.map(|d| d.min_calls),
-        };
-        let response_limit = match &raw.surge_response_limit {
-            Some(text) => self.positive(&key("surge_response_limit"), text),
-            None => inherited.map(|d| d.response_limit),
-        };
-        let forecast = match &raw.surge_forecast {
-            Some(table) => self.forecast(&key("surge_forecast"), table),
-            None => inherited.map(|d| d.forecast.clone()),
-        };
-        let subside_factor = match (factor, subside_factor) {
-            (Some(f), Some(sub)) if sub > f => {
-                self.add(
-                    &key("surge_subside_factor"),
-                    format!(
-                        "{sub} is above surge_factor {f}: a surge would end before it could start"
-                    ),
-                );
-                None
-            }
-            (_, sub) => sub,
-        };
-        Some(QueueKpi {
-            sl_threshold: sl_threshold?,
-            sl_target: sl_target?,
-            short_abandon: short_abandon?,
-            ring_cadence: ring_cadence?,
-            surge: SurgeConfig {
-                window: window?,
-                baseline: baseline?,
-                factor: factor?,
-                subside_factor: subside_factor?,
-                min_calls: min_calls?,
-                response_limit: response_limit?,
-                forecast: forecast?,
-            },
-        })
-    }
+    valid.then_some(out)
 }

@@ -10,25 +10,43 @@
 //! double underscore, such as `ACDSTREAM_CONFIG`, are not settings. Because names are
 //! lowercased, a queue whose id has capitals must be configured in the file.
 //!
-//! The merged layers are deserialized into the sections' raw structs (`deny_unknown_fields`,
-//! `#[serde(default)]`), and each section validates its own, reporting every problem with its
-//! key. Durations stay text until then, so a bad duration is reported with every other problem.
-//! Defaults are written once: the engine's and the KPIs' in `EngineSettings`, the alert rules'
-//! in `AlertSettings`, the rest in the sections' `Default` impls.
+//! The merged layers are deserialized into the sections' raw structs (`deny_unknown_fields`),
+//! and each section checks its own, reporting every problem with its key: values stay text
+//! until then, so a bad duration is reported with every other problem. Defaults are written
+//! once: in `EngineSettings`, `AlertSettings` and, for the rest, the raw structs.
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::error::{Actual, Kind};
+use figment::error::Kind;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
-use serde::de::{self, Error as _};
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::rules::AlertSettings;
+
+/// A section as written, with its defaults: serde fills in what the layers leave out, and the
+/// defaults, serialized, list every setting (the example file is checked against them).
+macro_rules! raw {
+    ($name:ident $(($s:ident = $init:expr))? {
+        $($(#[$m:meta])* $field:ident: $ty:ty = $default:expr,)*
+    }) => {
+        #[derive(Debug, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub(in crate::config) struct $name { $($(#[$m])* pub(in crate::config) $field: $ty,)* }
+
+        impl Default for $name {
+            #[allow(clippy::useless_conversion)]
+            fn default() -> Self {
+                $(let $s = $init;)?
+                $name { $($field: $default.into(),)* }
+            }
+        }
+    };
+}
 
 mod alerts;
 mod duration;
@@ -49,6 +67,8 @@ use duration::DurationText;
 pub const ENV_PREFIX: &str = "ACDSTREAM_";
 /// Separates path segments in an override's name.
 pub const ENV_SEPARATOR: &str = "__";
+/// How an environment variable's layer is named; problems with its values name it.
+const ENV_VAR: &str = "environment variable ";
 
 const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -77,25 +97,14 @@ pub enum ConfigError {
     #[error("unknown setting: {message}; compare the spelling with acdstream.example.toml")]
     UnknownKey { message: String },
 
-    #[error("{}", InvalidList(.0))]
+    #[error("{}", list(.0))]
     Invalid(Vec<String>),
 }
 
-struct InvalidList<'a>(&'a [String]);
-
-impl fmt::Display for InvalidList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        write!(
-            f,
-            "invalid configuration ({n} problem{}); fix each of these:",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for problem in self.0 {
-            write!(f, "\n  {problem}")?;
-        }
-        Ok(())
-    }
+fn list(problems: &[String]) -> String {
+    let (n, s) = (problems.len(), if problems.len() == 1 { "" } else { "s" });
+    let lines: String = problems.iter().map(|p| format!("\n  {p}")).collect();
+    format!("invalid configuration ({n} problem{s}); fix each of these:{lines}")
 }
 
 /// The validated configuration.
@@ -147,49 +156,9 @@ struct RawFile {
     alerts: alerts::RawAlerts,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawHttp {
-    listen: String,
-}
-
-impl Default for RawHttp {
-    fn default() -> Self {
-        RawHttp {
-            listen: "127.0.0.1:9898".to_owned(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawPublish {
-    interval: DurationText,
-}
-
-impl Default for RawPublish {
-    fn default() -> Self {
-        RawPublish {
-            interval: DurationText::from(Duration::from_secs(1)),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawLog {
-    level: String,
-    format: String,
-}
-
-impl Default for RawLog {
-    fn default() -> Self {
-        RawLog {
-            level: "info".to_owned(),
-            format: "text".to_owned(),
-        }
-    }
-}
+raw! { RawHttp { listen: String = "127.0.0.1:9898", } }
+raw! { RawPublish { interval: DurationText = "1s", } }
+raw! { RawLog { level: String = "info", format: String = "text", } }
 
 impl Default for Config {
     fn default() -> Self {
@@ -203,15 +172,19 @@ impl Default for Config {
 impl Config {
     /// Loads the file at `path` (if any) and applies the process's `ACDSTREAM_…` variables.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        // `std::env::vars()` panics on a non-UTF-8 variable anywhere in the environment; a
+        // lossy conversion instead lets validation report a mangled ACDSTREAM_ value by name.
+        let lossy = |s: std::ffi::OsString| s.to_string_lossy().into_owned();
+        let env = std::env::vars_os().map(move |(k, v)| (lossy(k), lossy(v)));
         let Some(path) = path else {
-            return build("", None, process_env());
+            return build("", None, env);
         };
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_owned(),
             error,
         })?;
         let origin = format!("configuration file {}", path.display());
-        build(&origin, Some(&text), process_env())
+        build(&origin, Some(&text), env)
     }
 
     /// Builds the configuration from file text (if any) and `(name, value)` environment pairs;
@@ -222,17 +195,6 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         build("configuration text", file_text, env)
     }
-}
-
-fn process_env() -> impl Iterator<Item = (String, String)> {
-    // `std::env::vars()` panics on a non-UTF-8 variable anywhere in the environment; a lossy
-    // conversion instead lets validation report a mangled ACDSTREAM_ value by name.
-    std::env::vars_os().map(|(k, v)| {
-        (
-            k.to_string_lossy().into_owned(),
-            v.to_string_lossy().into_owned(),
-        )
-    })
 }
 
 /// One layer of settings (the file, or one environment variable), named by its metadata.
@@ -266,86 +228,59 @@ fn build(
 ) -> Result<Config, ConfigError> {
     let mut fig = Figment::new();
     if let Some(text) = file_text {
-        fig = fig.merge(layer(origin.to_owned(), "", parse_file(origin, text)?));
+        let table = text.parse::<toml::Table>().map_err(|e| {
+            // 1-based line and column (in characters) of where the parser stopped.
+            let at = e.span().map_or(0, |s| s.start);
+            let before = text.get(..at).unwrap_or(text);
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            ConfigError::Syntax {
+                origin: origin.to_owned(),
+                line: before.matches('\n').count() + 1,
+                column,
+                message: e.message().trim_end().to_owned(),
+            }
+        })?;
+        fig = fig.merge(layer(origin.to_owned(), "", table));
     }
     let mut problems = Vec::new();
+    let is_setting = |name: &str| {
+        let rest = name.strip_prefix(ENV_PREFIX);
+        rest.is_some_and(|rest| rest.contains(ENV_SEPARATOR))
+    };
     // Sorted so that the result never depends on the order the OS lists variables in.
-    let vars: BTreeMap<String, String> = env
-        .filter(|(name, _)| {
-            name.strip_prefix(ENV_PREFIX)
-                .is_some_and(|rest| rest.contains(ENV_SEPARATOR))
-        })
-        .collect();
+    let vars: BTreeMap<String, String> = env.filter(|(name, _)| is_setting(name)).collect();
     for (name, value) in vars {
-        let segments: Vec<String> = name[ENV_PREFIX.len()..]
-            .split(ENV_SEPARATOR)
-            .map(str::to_ascii_lowercase)
-            .collect();
-        let path = segments.join(".");
-        if segments.iter().any(String::is_empty) {
+        let segments = name[ENV_PREFIX.len()..].split(ENV_SEPARATOR);
+        let path: Vec<_> = segments.map(str::to_ascii_lowercase).collect();
+        let path = path.join(".");
+        let is_value = |p: &&str| fig.find_value(p).is_ok_and(|v| v.as_dict().is_none());
+        let parents = path.match_indices('.').map(|(i, _)| &path[..i]);
+        if path.split('.').any(str::is_empty) {
             problems.push(format!(
                 "{name}: empty key segment; write the path with single `__` between parts, \
                  e.g. ACDSTREAM_ENGINE__ALLOWED_LATENESS"
             ));
-            continue;
-        }
-        let parents = (1..segments.len()).map(|n| segments[..n].join("."));
-        let blocked = parents.into_iter().find(|p| {
-            fig.find_value(p)
-                .is_ok_and(|v| !matches!(v, Value::Dict(..)))
-        });
-        if let Some(parent) = blocked {
+        } else if let Some(parent) = parents.clone().find(is_value) {
             problems.push(format!(
                 "{path}: cannot be set by {name} because `{parent}` is not a table; \
                  check the variable name"
             ));
-            continue;
+        } else {
+            // A value that is not a TOML value (`30s`, `0.0.0.0:9898`) is meant as a string.
+            let value = value.parse().unwrap_or(toml::Value::String(value));
+            fig = fig.merge(layer(format!("{ENV_VAR}{name}"), &path, value));
         }
-        // A value that is not a TOML value (`30s`, `0.0.0.0:9898`) is meant as a string.
-        let value = value
-            .parse::<toml::Value>()
-            .unwrap_or(toml::Value::String(value));
-        fig = fig.merge(layer(format!("{ENV_VAR}{name}"), &path, value));
     }
-    let raw: RawFile = fig
-        .extract()
-        .map_err(|e| shape_error(e, problems.clone()))?;
-    validate(raw, &fig, problems)
-}
-
-/// How an environment variable's layer is named; problems with its values name it.
-const ENV_VAR: &str = "environment variable ";
-
-fn parse_file(origin: &str, text: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>().map_err(|e| {
-        let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
-        ConfigError::Syntax {
-            origin: origin.to_owned(),
-            line,
-            column,
-            message: e.message().trim_end().to_owned(),
-        }
-    })
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
+    match fig.extract() {
+        Ok(raw) => validate(raw, &fig, problems),
+        Err(e) => Err(shape_error(e, problems)),
     }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 /// ` (set by environment variable X)` when a variable's layer gave the value.
 fn source(metadata: Option<&Metadata>) -> String {
-    metadata
-        .filter(|m| m.name.starts_with(ENV_VAR))
-        .map(|m| format!(" (set by {})", m.name))
-        .unwrap_or_default()
+    let by_env = metadata.filter(|m| m.name.starts_with(ENV_VAR));
+    by_env.map_or(String::new(), |m| format!(" (set by {})", m.name))
 }
 
 /// Turns a deserialization error (unknown key, wrong type) into an operator-facing error that
@@ -353,52 +288,29 @@ fn source(metadata: Option<&Metadata>) -> String {
 fn shape_error(e: figment::Error, mut problems: Vec<String>) -> ConfigError {
     let mut path = String::new();
     for (i, key) in e.path.iter().enumerate() {
-        match key.parse::<usize>() {
-            Ok(index) if i > 0 => path.push_str(&format!("[{index}]")),
-            _ if i > 0 => path.push_str(&format!(".{key}")),
-            _ => path.push_str(key),
-        }
+        path += &match key.parse::<usize>() {
+            Ok(index) if i > 0 => format!("[{index}]"),
+            _ if i > 0 => format!(".{key}"),
+            _ => key.clone(),
+        };
     }
     let from = source(e.metadata.as_ref());
-    let message = match &e.kind {
-        Kind::UnknownField(field, expected) => {
-            let message = de::value::Error::unknown_field(field, expected);
-            let place = match path.rsplit_once('.') {
-                Some((parent, _)) => format!("in [{parent}]"),
-                None => "at the top level".to_owned(),
-            };
-            let message = format!("`{path}`{from}: {message} {place}");
-            return ConfigError::UnknownKey { message };
-        }
-        Kind::InvalidType(actual, expected) => {
-            format!("invalid type: {}, expected {expected}", serde_words(actual))
-        }
-        Kind::InvalidValue(actual, expected) => {
-            format!(
-                "invalid value: {}, expected {expected}",
-                serde_words(actual)
-            )
-        }
-        kind => kind.to_string(),
-    };
-    let path = if path.is_empty() {
-        "(top level)"
-    } else {
-        &path
-    };
-    problems.push(format!("{path}: {message}{from}"));
-    ConfigError::Invalid(problems)
-}
-
-/// A value as serde's own messages describe it (`boolean `true``, `integer `5``).
-fn serde_words(actual: &Actual) -> String {
-    match actual {
-        Actual::Bool(b) => format!("boolean `{b}`"),
-        Actual::Signed(n) => format!("integer `{n}`"),
-        Actual::Unsigned(n) => format!("integer `{n}`"),
-        Actual::Float(x) => format!("floating point `{x:?}`"),
-        other => other.to_string(),
+    if let Kind::UnknownField(field, expected) = &e.kind {
+        let message = <serde::de::value::Error as serde::de::Error>::unknown_field(field, expected);
+        let place = match path.rsplit_once('.') {
+            Some((parent, _)) => format!("in [{parent}]"),
+            None => "at the top level".to_owned(),
+        };
+        let message = format!("`{path}`{from}: {message} {place}");
+        return ConfigError::UnknownKey { message };
     }
+    path = if path.is_empty() {
+        "(top level)".into()
+    } else {
+        path
+    };
+    problems.push(format!("{path}: {}{from}", e.kind));
+    ConfigError::Invalid(problems)
 }
 
 /// Collects problems; every check runs even after one fails, and a check that fails yields
@@ -409,112 +321,94 @@ struct Problems<'a> {
 }
 
 impl Problems<'_> {
-    fn add(&mut self, path: &str, message: impl fmt::Display) {
+    fn add(&mut self, path: &str, message: impl Display) {
         let key = path.split('[').next().unwrap_or(path);
         let from = source(self.fig.find_metadata(key));
         self.list.push(format!("{path}: {message}{from}"));
     }
 
+    /// The value, or `None` with the error reported.
+    fn ok<T>(&mut self, path: &str, result: Result<T, impl Display>) -> Option<T> {
+        result.map_err(|why| self.add(path, why)).ok()
+    }
+
+    /// `value` when it is `valid`, else `None` with `why` reported.
+    fn check<T>(&mut self, path: &str, value: T, valid: bool, why: impl Display) -> Option<T> {
+        if !valid {
+            self.add(path, why);
+        }
+        valid.then_some(value)
+    }
+
+    /// `v` when `valid`, else "`v` `rule`" reported.
+    fn number(&mut self, path: &str, v: f64, valid: bool, rule: &str) -> Option<f64> {
+        self.check(path, v, valid, format!("{v} {rule}"))
+    }
+
     fn duration(&mut self, path: &str, text: &DurationText) -> Option<Duration> {
-        parse_duration(&text.0).map_err(|e| self.add(path, e)).ok()
+        self.ok(path, parse_duration(&text.0))
+    }
+
+    /// At least `min`, with `advice` after the minimum.
+    fn at_least(
+        &mut self,
+        path: &str,
+        text: &DurationText,
+        min: Duration,
+        advice: &str,
+    ) -> Option<Duration> {
+        let d = self.duration(path, text)?;
+        let (shown, min_shown) = (format_duration(d), format_duration(min));
+        let why = format!("{shown} is too frequent; use at least {min_shown}{advice}");
+        self.check(path, d, d >= min, why)
     }
 
     /// A duration that must be > 0.
     fn positive(&mut self, path: &str, text: &DurationText) -> Option<Duration> {
         let d = self.duration(path, text)?;
-        if d.is_zero() {
-            self.add(path, format!("must be longer than 0s (got \"{}\")", text.0));
-            return None;
-        }
-        Some(d)
+        let why = format!("must be longer than 0s (got \"{}\")", text.0);
+        self.check(path, d, !d.is_zero(), why)
     }
 
-    fn cap(&mut self, path: &str, value: u64) -> Option<usize> {
-        if value == 0 {
-            self.add(path, "must be greater than 0");
-            return None;
-        }
-        usize::try_from(value)
-            .map_err(|_| self.add(path, format!("{value} is too large for this platform")))
-            .ok()
+    fn nonzero<T: Default + PartialEq>(&mut self, path: &str, n: T) -> Option<T> {
+        let valid = n != T::default();
+        self.check(path, n, valid, "must be greater than 0")
     }
 }
 
 fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, ConfigError> {
-    let mut p = Problems { list, fig };
-    let windows = engine::windows(&mut p, &raw.engine);
-    let interval = engine::interval(&mut p, &raw.engine);
-    let engine = engine::validate(&mut p, &raw.engine, &windows, interval);
-    let (default_kpi, queues) = kpi::validate(&mut p, &raw.kpi);
-
-    let listen = raw.http.listen.trim().parse::<SocketAddr>().ok();
-    if listen.is_none() {
-        p.add(
-            "http.listen",
-            format!(
-                "\"{}\" is not an IP address and port; use e.g. \"127.0.0.1:9898\" or \
-                 \"0.0.0.0:9898\" (host names are not resolved)",
-                raw.http.listen
-            ),
-        );
-    }
-    let publish_interval = p
-        .duration("publish.interval", &raw.publish.interval)
-        .and_then(|d| {
-            if d < MIN_PUBLISH_INTERVAL {
-                p.add(
-                    "publish.interval",
-                    format!(
-                        "{} is too frequent; use at least {}",
-                        format_duration(d),
-                        format_duration(MIN_PUBLISH_INTERVAL)
-                    ),
-                );
-                return None;
-            }
-            Some(d)
-        });
-    let level = raw.log.level.trim();
-    let level = check_log_level(level)
-        .map(|()| level.to_owned())
-        .map_err(|why| {
-            p.add(
-                "log.level",
-                format!(
-                    "\"{level}\" is not a log level or filter ({why}); use error, warn, info, \
-                     debug or trace, or a filter such as \"info,acdstream=debug\""
-                ),
-            )
-        })
-        .ok();
+    let p = &mut Problems { list, fig };
+    let windows = engine::windows(p, &raw.engine);
+    let interval = engine::interval(p, &raw.engine);
+    let engine = engine::validate(p, &raw.engine, &windows, interval);
+    let kpi = kpi::validate(p, &raw.kpi, interval);
+    let listen = raw.http.listen.trim().parse::<SocketAddr>().map_err(|_| {
+        format!(
+            "\"{}\" is not an IP address and port; use e.g. \"127.0.0.1:9898\" or \
+             \"0.0.0.0:9898\" (host names are not resolved)",
+            raw.http.listen
+        )
+    });
+    let listen = p.ok("http.listen", listen);
+    let publish = &raw.publish.interval;
+    let publish = p.at_least("publish.interval", publish, MIN_PUBLISH_INTERVAL, "");
+    let level = p.ok("log.level", log_level(raw.log.level.trim()));
     let format = match raw.log.format.trim() {
-        "text" => Some(LogFormat::Text),
-        "json" => Some(LogFormat::Json),
-        other => {
-            p.add(
-                "log.format",
-                format!("\"{other}\" is not a log format; use \"text\" or \"json\""),
-            );
-            None
-        }
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!(
+            "\"{other}\" is not a log format; use \"text\" or \"json\""
+        )),
     };
-    if let Some(interval) = interval {
-        kpi::check_forecasts(&mut p, default_kpi.as_ref(), &queues, interval);
-    }
-    let kafka = kafka::validate(&mut p, &raw.kafka);
-    let alerts = alerts::validate(&mut p, &raw.alerts, &windows);
-
+    let format = p.ok("log.format", format);
+    let kafka = kafka::validate(p, &raw.kafka);
+    let alerts = alerts::validate(p, &raw.alerts, &windows);
     let config = (|| {
         Some(Config {
             engine: engine?,
-            kpi: KpiConfig {
-                default: default_kpi?,
-                queues,
-            },
+            kpi: kpi?,
             http: HttpConfig { listen: listen? },
-            publish: PublishConfig {
-                interval: publish_interval?,
-            },
+            publish: PublishConfig { interval: publish? },
             log: LogConfig {
                 level: level?,
                 format: format?,
@@ -526,29 +420,34 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
     // Every `None` above was reported, so a problem-free run always has a configuration.
     match config {
         Some(config) if p.list.is_empty() => Ok(config),
-        _ => Err(ConfigError::Invalid(p.list)),
+        _ => Err(ConfigError::Invalid(std::mem::take(&mut p.list))),
     }
 }
 
 /// A level, or `tracing` directives whose levels are all real levels: a bare word such as
 /// `verbose` would otherwise be accepted as a target name and silently log nothing.
-fn check_log_level(level: &str) -> Result<(), String> {
+fn log_level(level: &str) -> Result<String, String> {
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
-    for part in level.split(',') {
-        let part = part.trim();
-        let lvl = match part.rsplit_once('=') {
-            Some((target, _)) if target.trim().is_empty() => {
-                return Err(format!("\"{part}\" has no target before `=`"));
+    let check = || {
+        for part in level.split(',').map(str::trim) {
+            let lvl = match part.rsplit_once('=') {
+                Some((target, _)) if target.trim().is_empty() => {
+                    return Err(format!("\"{part}\" has no target before `=`"));
+                }
+                Some((_, lvl)) => lvl.trim(),
+                None => part,
+            };
+            if !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(lvl)) {
+                return Err(format!("\"{lvl}\" is not a level"));
             }
-            Some((_, lvl)) => lvl.trim(),
-            None => part,
-        };
-        if !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(lvl)) {
-            return Err(format!("\"{lvl}\" is not a level"));
         }
-    }
-    tracing_subscriber::EnvFilter::builder()
-        .parse(level)
-        .map(drop)
-        .map_err(|e| e.to_string())
+        let filter = tracing_subscriber::EnvFilter::builder().parse(level);
+        filter.map(|_| level.to_owned()).map_err(|e| e.to_string())
+    };
+    check().map_err(|why| {
+        format!(
+            "\"{level}\" is not a log level or filter ({why}); use error, warn, info, debug or \
+             trace, or a filter such as \"info,acdstream=debug\""
+        )
+    })
 }
