@@ -54,6 +54,7 @@ pub const CALLS_SHORT_ABANDONED_TOTAL: &str = "acd_calls_short_abandoned_total";
 pub const CALLS_TRANSFERRED_TOTAL: &str = "acd_calls_transferred_total";
 pub const RING_ATTEMPTS_TOTAL: &str = "acd_ring_attempts_total";
 pub const RING_NO_ANSWER_TOTAL: &str = "acd_ring_no_answer_total";
+pub const RING_ABANDONED_TOTAL: &str = "acd_ring_abandoned_total";
 pub const CALLS_EXPIRED_TOTAL: &str = "acd_calls_expired_total";
 
 // Window gauges (labels `queue`, `window`).
@@ -68,6 +69,7 @@ pub const WAIT_SECONDS: &str = "acd_wait_seconds";
 pub const ABANDON_RATIO: &str = "acd_abandon_ratio";
 pub const RINGS_PER_ANSWER: &str = "acd_rings_per_answer";
 pub const RING_NO_ANSWER: &str = "acd_ring_no_answer";
+pub const RING_ABANDONED: &str = "acd_ring_abandoned";
 pub const TRANSFER_RATIO: &str = "acd_transfer_ratio";
 pub const TALK_SECONDS: &str = "acd_talk_seconds";
 pub const HOLD_SECONDS: &str = "acd_hold_seconds";
@@ -179,7 +181,12 @@ pub fn describe() {
     describe_counter!(
         RING_NO_ANSWER_TOTAL,
         Unit::Count,
-        "Rings that the agent did not answer (ring-no-answer), since acdstream started."
+        "Rings that the agent did not answer (ring-no-answer: the call rang elsewhere next), since acdstream started."
+    );
+    describe_counter!(
+        RING_ABANDONED_TOTAL,
+        Unit::Count,
+        "Rings ended by the caller hanging up while the agent's phone rang (not a ring-no-answer), since acdstream started."
     );
     describe_counter!(
         CALLS_EXPIRED_TOTAL,
@@ -228,7 +235,12 @@ pub fn describe() {
     describe_gauge!(
         RING_NO_ANSWER,
         Unit::Count,
-        "Rings that the agent did not answer within the window."
+        "Rings that the agent did not answer (the call rang elsewhere next) within the window."
+    );
+    describe_gauge!(
+        RING_ABANDONED,
+        Unit::Count,
+        "Rings ended by the caller hanging up while the agent's phone rang, within the window (not a ring-no-answer)."
     );
     describe_gauge!(
         TRANSFER_RATIO,
@@ -252,7 +264,7 @@ pub fn describe() {
     describe_gauge!(
         AHT_SECONDS,
         Unit::Seconds,
-        "Average handle time (talk + hold + after-call work) within the window."
+        "Average handle time: talk + hold + after-call work of the calls whose after-call work ended within the window, divided by their number."
     );
     describe_gauge!(
         OCCUPANCY_RATIO,
@@ -441,7 +453,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 61] = [
+pub const ALL: [&str; 63] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -449,6 +461,7 @@ pub const ALL: [&str; 61] = [
     CALLS_TRANSFERRED_TOTAL,
     RING_ATTEMPTS_TOTAL,
     RING_NO_ANSWER_TOTAL,
+    RING_ABANDONED_TOTAL,
     CALLS_EXPIRED_TOTAL,
     CALLS_OFFERED,
     CALLS_ANSWERED,
@@ -459,6 +472,7 @@ pub const ALL: [&str; 61] = [
     ABANDON_RATIO,
     RINGS_PER_ANSWER,
     RING_NO_ANSWER,
+    RING_ABANDONED,
     TRANSFER_RATIO,
     TALK_SECONDS,
     HOLD_SECONDS,

@@ -366,3 +366,74 @@ fn help_and_bad_config_are_clear() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Writes the lines of fixture `name` in another arrival order to a temporary file.
+fn rearranged(
+    name: &str,
+    tag: &str,
+    order: impl Fn(&mut Vec<(i64, String)>),
+) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(fixture(name)).unwrap();
+    let mut lines: Vec<(i64, String)> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["ts"].as_i64().unwrap(), l.to_string())
+        })
+        .collect();
+    order(&mut lines);
+    let path = std::env::temp_dir().join(format!("acdstream-{tag}-{}.jsonl", std::process::id()));
+    let body: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// `tests/fixtures/rings.jsonl`: queue "rings", 2026-01-05 from 10:00:00 UTC, ending at 10:05:00
+/// (t = 300 s); agents a1, a2, a3 ready at 0. Lines are in arrival order: each abandon arrives
+/// before the ringing it ended (within the 30 s lateness). Times in seconds:
+///
+/// | call | life | rings |
+/// |---|---|---|
+/// | r1 | offered 0, ring a1 2, abandoned 9 | a1's ring ended by the caller: ring_abandoned (at 2) |
+/// | r2 | offered 10, ring a1 12, ring a2 27, abandoned 35 | a1 did not answer: ring_no_answer (at 12); a2's ring ended by the caller: ring_abandoned (at 27) |
+/// | r3 | offered 40, ring a2 41, answered 44, hold 60–80, wrap 140, wrap_end 170 | talk 140 − 44 − 20 = 76, hold 20, ACW 30, handle 170 − 44 = 126 |
+/// | r4 | offered 50, ring a1 51, answered 56, wrap 100, wrap_end 300 | talk 44, ACW 200, handle 300 − 56 = 244 |
+/// | r5 | offered 60, ring a3 61, answered 66, wrap 200 | talk 134; ACW not over at 300 |
+///
+/// today (and 5m = [0, 300]): ring_attempts 6, ring_no_answer 1, ring_abandoned 2 (the rule
+/// before counted all three as ring-no-answer); rings per answer (1 + 1 + 1) / 3 = 1.
+/// handled 3: avg talk (76 + 44 + 134) / 3 = 254/3, avg hold 20/3; acw_completed 2 (r3, r4):
+/// avg ACW (30 + 200) / 2 = 115; AHT = (126 + 244) / 2 = 185 s over the two calls whose ACW
+/// ended (adding the three means, as before, gave 254/3 + 20/3 + 115 = 206.3 s). Staffing uses
+/// the same AHT. Abandons: r1 waited 9 s (within T), r2 25 s (missed at 30).
+#[test]
+fn ring_abandoned_and_one_denominator_aht_match_the_hand_computed_fixture_in_both_orders() {
+    let sorted = rearranged("rings.jsonl", "rings-sorted", |l| l.sort_by_key(|x| x.0));
+    let (arrival, log) = replay_json(&["replay", &fixture("rings.jsonl"), "--json"]);
+    let (in_order, _) = replay_json(&["replay", sorted.to_str().unwrap(), "--json"]);
+    assert!(
+        log.contains("consumed 26 = applied 26 + duplicate 0 + late 0 + rejected 0"),
+        "{log}"
+    );
+    assert_eq!(arrival, in_order, "arrival order changed a KPI");
+    assert_eq!(arrival.len(), 1);
+    let s = &arrival[0];
+    assert_eq!(s.as_of, 1_767_607_500_000);
+    for name in ["today", "5m"] {
+        let w = window(s, name);
+        assert_eq!((w.offered, w.answered, w.abandoned), (5, 3, 2), "{name}");
+        assert_eq!(
+            (w.ring_attempts, w.ring_no_answer, w.ring_abandoned),
+            (6, 1, 2),
+            "{name}"
+        );
+        assert!(close(w.rings_per_answer, 1.0));
+        assert_eq!((w.handled, w.acw_completed), (3, 2));
+        assert!(close(w.avg_talk_seconds, 254.0 / 3.0) && close(w.avg_hold_seconds, 20.0 / 3.0));
+        assert!(close(w.avg_acw_seconds, 115.0));
+        assert!(close(w.aht_seconds, 185.0), "{name}: {:?}", w.aht_seconds);
+        assert_eq!((w.abandoned_within_threshold, w.reached_threshold), (1, 1));
+    }
+    assert_eq!(s.staffing.map(|st| st.aht_seconds), Some(185.0));
+    std::fs::remove_file(sorted).ok();
+}

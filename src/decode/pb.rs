@@ -222,6 +222,7 @@ macro_rules! window_kpis {
             aht_seconds,
             ring_attempts,
             ring_no_answer,
+            ring_abandoned,
             rings_per_answer,
             transfer_rate,
             busy_agent_seconds,

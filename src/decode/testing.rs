@@ -102,6 +102,8 @@ pub(crate) fn sample_snapshot() -> KpiSnapshot {
                     asa_seconds: Some(12.25),
                     wait_p90_seconds: Some(33.0),
                     abandon_rate: Some(2.0 / 11.0),
+                    ring_no_answer: 2,
+                    ring_abandoned: 1,
                     handled: 8,
                     avg_talk_seconds: Some(180.5),
                     transfer_rate: Some(0.0),

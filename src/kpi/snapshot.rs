@@ -101,7 +101,12 @@ pub struct WindowKpis {
     pub avg_acw_seconds: Option<f64>,
     pub aht_seconds: Option<f64>,
     pub ring_attempts: u64,
+    /// Rings followed by another ring: the agent did not answer.
     pub ring_no_answer: u64,
+    /// Rings ended by the caller hanging up (not a ring-no-answer). Defaults to 0 when reading
+    /// a snapshot written before it existed.
+    #[serde(default)]
+    pub ring_abandoned: u64,
     pub rings_per_answer: Option<f64>,
     pub transfer_rate: Option<f64>,
     pub busy_agent_seconds: f64,
@@ -122,6 +127,7 @@ pub struct QueueTotals {
     pub transferred_out: u64,
     pub ring_attempts: u64,
     pub ring_no_answer: u64,
+    pub ring_abandoned: u64,
     /// Calls whose end never arrived within `max_call_age`.
     pub expired_calls: u64,
     /// Finished surge episodes whose service level recovered.

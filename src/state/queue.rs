@@ -669,6 +669,7 @@ impl QueueState {
             transferred_out: t(Count::TransferredOut),
             ring_attempts: t(Count::RingAttempts),
             ring_no_answer: t(Count::RingNoAnswer),
+            ring_abandoned: t(Count::RingAbandoned),
             expired_calls: self.expired_calls,
             surge_responded: self.surge_outcomes[EpisodeOutcome::Responded as usize],
             surge_subsided: self.surge_outcomes[EpisodeOutcome::Subsided as usize],

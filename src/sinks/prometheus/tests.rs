@@ -55,6 +55,7 @@ fn snapshot() -> KpiSnapshot {
                     wait_p99_seconds: Some(90.0),
                     abandon_rate: Some(0.1),
                     ring_no_answer: 2,
+                    ring_abandoned: 1,
                     ..Default::default()
                 },
             ),
@@ -82,6 +83,7 @@ fn totals() -> Vec<(String, QueueTotals)> {
             answered: 100,
             expired_calls: 1,
             surge_responded: 2,
+            ring_abandoned: 5,
             ..Default::default()
         },
     )]
@@ -133,6 +135,9 @@ fn renders_every_series_with_exact_values() {
         r#"acd_calls_offered{queue="sales",window="15m"} 40"#,
         r#"acd_calls_offered{queue="sales",window="5m"} 0"#,
         r#"acd_ring_no_answer{queue="sales",window="15m"} 2"#,
+        r#"acd_ring_abandoned{queue="sales",window="15m"} 1"#,
+        r#"acd_ring_abandoned{queue="sales",window="5m"} 0"#,
+        r#"acd_ring_abandoned_total{queue="sales"} 5"#,
         r#"acd_abandon_ratio{queue="sales",window="15m"} 0.1"#,
         r#"acd_occupancy_ratio{queue="sales",window="15m"} NaN"#,
         r#"acd_calls_waiting{queue="sales"} 4"#,
