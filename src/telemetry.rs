@@ -104,6 +104,8 @@ pub const ARRIVAL_RATE_PER_MINUTE: &str = "acd_arrival_rate_per_minute";
 pub const SURGE_RESPONSE_SECONDS: &str = "acd_surge_response_seconds";
 /// Extra label `outcome`, one of [`SURGE_OUTCOMES`].
 pub const SURGE_EPISODES_TOTAL: &str = "acd_surge_episodes_total";
+/// Rises to the surge level with the service level at target: no episode.
+pub const SURGES_ABSORBED_TOTAL: &str = "acd_surges_absorbed_total";
 
 // Alerts the service evaluates itself (labels `alert`, `severity`, and `queue` for queue alerts).
 pub const ALERTS_FIRING: &str = "acd_alerts_firing";
@@ -358,7 +360,7 @@ pub fn describe() {
     );
     describe_gauge!(
         SURGE_ACTIVE,
-        "1 while a surge episode is open on the queue: arrivals reached the surge factor times the baseline and the service level has not recovered to target."
+        "1 while a surge episode is open on the queue: arrivals reached the surge factor times the baseline with the service level below target, and it has not recovered to target."
     );
     describe_gauge!(
         SURGE_AGE_SECONDS,
@@ -391,6 +393,11 @@ pub fn describe() {
         SURGE_EPISODES_TOTAL,
         Unit::Count,
         "Finished surge episodes by outcome: responded (service level recovered) or subsided (arrivals fell back first)."
+    );
+    describe_counter!(
+        SURGES_ABSORBED_TOTAL,
+        Unit::Count,
+        "Surges the floor absorbed: arrivals reached the surge factor times the baseline while the service level was at target, so no episode opened (counted once per rise)."
     );
     describe_gauge!(
         ALERTS_FIRING,
@@ -453,7 +460,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 63] = [
+pub const ALL: [&str; 64] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -505,6 +512,7 @@ pub const ALL: [&str; 63] = [
     ARRIVAL_RATE_PER_MINUTE,
     SURGE_RESPONSE_SECONDS,
     SURGE_EPISODES_TOTAL,
+    SURGES_ABSORBED_TOTAL,
     ALERTS_FIRING,
     ALERT_TRANSITIONS_TOTAL,
     ALERT_DELIVERIES_TOTAL,

@@ -437,3 +437,79 @@ fn ring_abandoned_and_one_denominator_aht_match_the_hand_computed_fixture_in_bot
     assert_eq!(s.staffing.map(|st| st.aht_seconds), Some(185.0));
     std::fs::remove_file(sorted).ok();
 }
+
+/// `tests/fixtures/surge-absorbed.jsonl` with `surge-absorbed.toml`: queue "floor", 2026-01-05
+/// from 10:00:00 UTC; a forecast of 30 calls for the 10:00 interval is its baseline, 1 call/min,
+/// so an edge surges with ≥ 10 calls in the 5 minutes before it (≥ 2/min ≥ 1.5 × 1/min) and
+/// is below the subside level (1.25/min) with fewer than 10. T = 20 s, target 80 %. Calls (t in
+/// seconds): every 20 s from 0 to 180 answered after 5 s; at 200, 220, 240, 260 abandoned after
+/// 30 s (each reaches T, at t + 20, unanswered); every 20 s from 280 to 600 answered after 5 s;
+/// every 10 s from 960 to 1050 answered after 5 s; an agent event at 1100 settles the edges to
+/// 1070. At edge e the short window is [e − 300, e):
+///
+/// | edge | offered | answered ≤ T | reached T | SL | |
+/// |---|---|---|---|---|---|
+/// | 3:00 | 9 (0–160) | 9 | 0 | 100 % | fewer than 10 calls |
+/// | 3:10 | 10 (0–180) | 10 | 0 | 100 % | surging at target: **absorbed** (rise 1) |
+/// | 4:20 | 13 | 10 | 2 (220, 240) | 83.3 % | same rise: not counted again |
+/// | 4:30 | 14 (0–260) | 10 | 3 (220–260) | 76.9 % | surging, below target: **episode opens** |
+/// | 8:40 | 15 (220–500) | 12 (answers 285–505) | 4 (220–280) | 75 % | open |
+/// | 8:50 | 15 (240–520) | 13 (285–525) | 3 (240–280) | 81.25 % | **responded**, 4m20s |
+/// | 12:10 | 9 (440–600) | | | | fewer than 10 calls, below subside: re-armed |
+/// | 17:40 | 10 (960–1050) | 10 | 0 | 100 % | **absorbed** (rise 2) |
+///
+/// So: one episode (10:04:30, responded in 4m20s) and 2 surges absorbed. The rule before
+/// opened an episode at 3:10 "responded in 0 s", was then disarmed for the rest of the rise
+/// (no episode at 4:30), and gave another 0 s episode at 17:40.
+#[test]
+fn a_surge_the_floor_absorbs_opens_no_episode_and_one_that_hurts_does_in_both_orders() {
+    let swapped = rearranged("surge-absorbed.jsonl", "surge-swapped", |l| {
+        // Swap neighbours up to 20 s apart: within the 30 s lateness.
+        let mut i = 0;
+        while i + 1 < l.len() {
+            if l[i + 1].0 - l[i].0 <= 20_000 {
+                l.swap(i, i + 1);
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+    });
+    let config = fixture("surge-absorbed.toml");
+    let (a, a_log) = replay_json(&[
+        "--config",
+        &config,
+        "replay",
+        &fixture("surge-absorbed.jsonl"),
+        "--json",
+    ]);
+    let (b, b_log) = replay_json(&[
+        "--config",
+        &config,
+        "replay",
+        swapped.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(a, b, "arrival order changed a KPI");
+    for log in [&a_log, &b_log] {
+        assert!(
+            log.contains("surge episodes: 1 responded, 0 subsided, 0 open"),
+            "{log}"
+        );
+        assert!(
+            log.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["floor", "2026-01-05T10:04:30Z", "responded", "4m20s"]),
+            "{log}"
+        );
+        assert!(
+            log.contains("surges absorbed (service level at target, no episode): 2 (floor 2)"),
+            "{log}"
+        );
+        assert!(log.contains("rejected 0"), "{log}");
+    }
+    assert_eq!(a.len(), 1);
+    let surge = &a[0].surge;
+    assert_eq!(surge.absorbed, 2);
+    assert!(!surge.active && surge.onset.is_none());
+    std::fs::remove_file(swapped).ok();
+}

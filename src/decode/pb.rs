@@ -247,6 +247,7 @@ macro_rules! surge {
             baseline_per_minute: s.baseline_per_minute,
             response_limit_seconds: s.response_limit_seconds,
             response_exceeded: s.response_exceeded,
+            absorbed: s.absorbed,
         }
     }};
 }

@@ -85,6 +85,7 @@ pub(crate) fn sample_snapshot() -> KpiSnapshot {
             baseline_per_minute: Some(2.0),
             response_limit_seconds: 600.0,
             response_exceeded: false,
+            absorbed: 2,
         },
         windows: Windows(vec![
             ("5m".into(), WindowKpis::default()),

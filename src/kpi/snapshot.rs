@@ -29,8 +29,8 @@ pub struct KpiSnapshot {
 /// A queue's surge state at `as_of`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SurgeSnapshot {
-    /// A surge episode is open: arrivals reached the surge factor × baseline and the short-window
-    /// service level has not yet recovered to target.
+    /// A surge episode is open: arrivals reached the surge factor × baseline with the short-window
+    /// service level below target, and it has not yet recovered to target.
     pub active: bool,
     /// When the open episode began, Unix ms.
     pub onset: Option<Millis>,
@@ -45,6 +45,10 @@ pub struct SurgeSnapshot {
     pub response_limit_seconds: f64,
     /// The open episode is at least `response_limit_seconds` old.
     pub response_exceeded: bool,
+    /// Surges absorbed since the engine started: arrivals rose to the surge level while the
+    /// short-window service level was at target, so no episode opened (once per rise).
+    #[serde(default)]
+    pub absorbed: u64,
 }
 
 /// Agents required for the SL target, and what the agents staffed now should achieve.
@@ -134,6 +138,9 @@ pub struct QueueTotals {
     pub surge_responded: u64,
     /// Finished surge episodes whose arrivals fell back before the service level recovered.
     pub surge_subsided: u64,
+    /// Surges the floor absorbed: arrivals rose to the surge level with the service level at
+    /// target, so no episode opened (counted once per rise).
+    pub surge_absorbed: u64,
 }
 
 /// Named windows that keep their configured order in JSON (a map keyed by window name).

@@ -473,7 +473,7 @@ impl WindowGauges {
 }
 
 /// In the order of the fields of [`QueueTotals`].
-struct TotalCounters([Counter; 11]);
+struct TotalCounters([Counter; 12]);
 
 impl TotalCounters {
     const NAMES: [&'static str; 9] = [
@@ -495,7 +495,8 @@ impl TotalCounters {
         let [responded, subsided] = t::SURGE_OUTCOMES.map(|outcome| {
             counter!(t::SURGE_EPISODES_TOTAL, label::QUEUE => q(), label::OUTCOME => outcome)
         });
-        TotalCounters([a, b, c, d, e, f, g, h, i, responded, subsided])
+        let absorbed = counter!(t::SURGES_ABSORBED_TOTAL, label::QUEUE => q());
+        TotalCounters([a, b, c, d, e, f, g, h, i, responded, subsided, absorbed])
     }
 
     fn publish(&self, totals: &QueueTotals) {
@@ -511,6 +512,7 @@ impl TotalCounters {
             expired_calls,
             surge_responded,
             surge_subsided,
+            surge_absorbed,
         } = *totals;
         let values = [
             offered,
@@ -524,6 +526,7 @@ impl TotalCounters {
             expired_calls,
             surge_responded,
             surge_subsided,
+            surge_absorbed,
         ];
         for (counter, value) in self.0.iter().zip(values) {
             counter.absolute(value);

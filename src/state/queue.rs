@@ -673,6 +673,7 @@ impl QueueState {
             expired_calls: self.expired_calls,
             surge_responded: self.surge_outcomes[EpisodeOutcome::Responded as usize],
             surge_subsided: self.surge_outcomes[EpisodeOutcome::Subsided as usize],
+            surge_absorbed: self.surge.absorbed(),
         }
     }
 
@@ -730,6 +731,7 @@ impl QueueState {
             baseline_per_minute: status.baseline_per_minute,
             response_limit_seconds: limit_ms as f64 / 1000.0,
             response_exceeded: status.active && age_ms >= limit_ms,
+            absorbed: self.surge.absorbed(),
         }
     }
 

@@ -37,6 +37,7 @@ fn snapshot() -> KpiSnapshot {
             baseline_per_minute: Some(2.0),
             response_limit_seconds: 600.0,
             response_exceeded: false,
+            absorbed: 3,
         },
         windows: Windows(vec![
             ("5m".into(), WindowKpis::default()),
@@ -84,6 +85,7 @@ fn totals() -> Vec<(String, QueueTotals)> {
             expired_calls: 1,
             surge_responded: 2,
             ring_abandoned: 5,
+            surge_absorbed: 3,
             ..Default::default()
         },
     )]
@@ -157,6 +159,7 @@ fn renders_every_series_with_exact_values() {
         r#"acd_arrival_rate_per_minute{queue="sales",window="5m"} 0"#,
         r#"acd_surge_episodes_total{queue="sales",outcome="responded"} 2"#,
         r#"acd_surge_episodes_total{queue="sales",outcome="subsided"} 0"#,
+        r#"acd_surges_absorbed_total{queue="sales"} 3"#,
         // Only the responded episode has a response time.
         r#"acd_surge_response_seconds_bucket{queue="sales",le="300"} 0"#,
         r#"acd_surge_response_seconds_bucket{queue="sales",le="450"} 1"#,
