@@ -36,14 +36,31 @@ pub enum EventBody {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallStep {
     Offered,
-    Ringing { agent_id: String },
-    Answered { agent_id: String },
-    Hold { agent_id: String },
-    Unhold { agent_id: String },
-    Wrap { agent_id: String },
-    WrapEnd { agent_id: String },
+    Ringing {
+        agent_id: String,
+    },
+    Answered {
+        agent_id: String,
+    },
+    Hold {
+        agent_id: String,
+    },
+    Unhold {
+        agent_id: String,
+    },
+    Wrap {
+        agent_id: String,
+    },
+    WrapEnd {
+        agent_id: String,
+    },
     Abandoned,
-    Transferred { target_queue_id: String },
+    /// The call leaves this queue's current leg for `target_queue_id` (this queue too); the
+    /// transferring agent, when given, is the one released.
+    Transferred {
+        target_queue_id: String,
+        agent_id: Option<String>,
+    },
 }
 
 /// The agent state an `agent_state` event sets.
@@ -157,7 +174,8 @@ impl CallStep {
             | CallStep::Unhold { agent_id }
             | CallStep::Wrap { agent_id }
             | CallStep::WrapEnd { agent_id } => Some(agent_id),
-            CallStep::Offered | CallStep::Abandoned | CallStep::Transferred { .. } => None,
+            CallStep::Transferred { agent_id, .. } => agent_id.as_deref(),
+            CallStep::Offered | CallStep::Abandoned => None,
         }
     }
 }

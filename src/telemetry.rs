@@ -52,6 +52,7 @@ pub const CALLS_ANSWERED_TOTAL: &str = "acd_calls_answered_total";
 pub const CALLS_ABANDONED_TOTAL: &str = "acd_calls_abandoned_total";
 pub const CALLS_SHORT_ABANDONED_TOTAL: &str = "acd_calls_short_abandoned_total";
 pub const CALLS_TRANSFERRED_TOTAL: &str = "acd_calls_transferred_total";
+pub const CALLS_FLOWED_OUT_TOTAL: &str = "acd_calls_flowed_out_total";
 pub const RING_ATTEMPTS_TOTAL: &str = "acd_ring_attempts_total";
 pub const RING_NO_ANSWER_TOTAL: &str = "acd_ring_no_answer_total";
 pub const RING_ABANDONED_TOTAL: &str = "acd_ring_abandoned_total";
@@ -173,7 +174,12 @@ pub fn describe() {
     describe_counter!(
         CALLS_TRANSFERRED_TOTAL,
         Unit::Count,
-        "Calls transferred out of the queue since acdstream started."
+        "Calls transferred out of the queue after an agent answered them here, since acdstream started."
+    );
+    describe_counter!(
+        CALLS_FLOWED_OUT_TOTAL,
+        Unit::Count,
+        "Calls that left the queue unanswered by transfer (overflow, redirect) since acdstream started."
     );
     describe_counter!(
         RING_ATTEMPTS_TOTAL,
@@ -246,7 +252,7 @@ pub fn describe() {
     );
     describe_gauge!(
         TRANSFER_RATIO,
-        "Share of calls transferred out of the queue within the window, 0-1."
+        "Calls transferred out after an answer per call answered within the window, 0-1."
     );
     describe_gauge!(
         TALK_SECONDS,
@@ -460,12 +466,13 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 64] = [
+pub const ALL: [&str; 65] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
     CALLS_SHORT_ABANDONED_TOTAL,
     CALLS_TRANSFERRED_TOTAL,
+    CALLS_FLOWED_OUT_TOTAL,
     RING_ATTEMPTS_TOTAL,
     RING_NO_ANSWER_TOTAL,
     RING_ABANDONED_TOTAL,

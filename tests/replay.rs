@@ -58,7 +58,7 @@ fn window<'a>(s: &'a KpiSnapshot, name: &str) -> &'a WindowKpis {
 /// | c1 | offered 10, ring s1 12, answered 17, wrap 137, wrap_end 167 | wait 7 ≤ T, 1 ring, talk 120, ACW 30 |
 /// | c2 | offered 20, ring s2 22, ring s2 37, answered 40, hold 60–90, wrap 200, wrap_end 220 | wait 20 ≤ T, 4 rings, 1 RNA (22), talk 130, hold 30, ACW 20 |
 /// | c3 | offered 30, abandoned 33 | short abandon |
-/// | c4 | offered 41, transferred 76 → support | missed at 61 |
+/// | c4 | offered 41, transferred 76 → support, unanswered | flowed out, missed at 61 |
 /// | c5 | offered 100, abandoned 112 | abandoned within T |
 /// | c6 | offered 150, ring s1 170, answered 180, wrap 300, wrap_end 330 | missed at 170, 2 rings, talk 120, ACW 30 |
 /// | c7 | offered 200, abandoned 260 | abandoned, missed at 220 |
@@ -66,11 +66,12 @@ fn window<'a>(s: &'a KpiSnapshot, name: &str) -> &'a WindowKpis {
 ///
 /// today: SL = 2 / (2 + 1 + 4) = 2/7; ignoring abandons 2/6; positive 3/7; ASA (7+20+30)/3 =
 /// 19 s; waits {7, 12, 20, 30, 60}: p50 20, p90 60; abandon rate 2/5; talk 370/3, hold 30/3,
-/// ACW 80/3, AHT 160 s; rings (1+4+2)/3; transfer rate 1/3. Agents over [0, 345]: s1 busy
+/// ACW 80/3, AHT 160 s; rings (1+4+2)/3; transfer rate 0/3 (c4 left unanswered: a flow-out,
+/// not a transfer out). Agents over [0, 345]: s1 busy
 /// 125+130, ACW 30+30, ready 12+3+15; s2 busy 178, ACW 20, ready 22+10+55, not ready 60 →
 /// busy 433, ACW 80, ready 117, not ready 60: occupancy 513/630, not-ready 60/690.
 ///
-/// 5m = [50, 345]: offered c5–c8 = 4; answered c6; abandoned c5, c7; transferred c4 (76);
+/// 5m = [50, 345]: offered c5–c8 = 4; answered c6; abandoned c5, c7; flowed out c4 (76);
 /// SL events: c5 abandoned within T, missed c4 (61), c6, c7, c8 → SL 0/5, positive 1/5;
 /// waits {12, 30, 60}; rings: c6's one ring, no RNA; wraps and wrap_ends all three.
 /// Agents: s1 busy 87+130, ACW 60, ready 3+15; s2 busy 150, ACW 20, ready 10+55, not ready 60
@@ -121,9 +122,10 @@ fn fixture_replay_matches_the_hand_computed_kpis() {
                 w.answered,
                 w.abandoned,
                 w.short_abandoned,
-                w.transferred_out
+                w.transferred_out,
+                w.flowed_out
             ),
-            (8, 3, 2, 1, 1)
+            (8, 3, 2, 1, 0, 1)
         );
         assert_eq!(
             (
@@ -149,7 +151,7 @@ fn fixture_replay_matches_the_hand_computed_kpis() {
         assert!(close(w.avg_talk_seconds, 370.0 / 3.0) && close(w.avg_hold_seconds, 10.0));
         assert!(close(w.avg_acw_seconds, 80.0 / 3.0) && close(w.aht_seconds, 160.0));
         assert_eq!((w.ring_attempts, w.ring_no_answer), (4, 1));
-        assert!(close(w.rings_per_answer, 7.0 / 3.0) && close(w.transfer_rate, 1.0 / 3.0));
+        assert!(close(w.rings_per_answer, 7.0 / 3.0) && close(w.transfer_rate, 0.0));
         assert_eq!((w.busy_agent_seconds, w.acw_agent_seconds), (433.0, 80.0));
         assert_eq!(
             (w.ready_agent_seconds, w.not_ready_agent_seconds),
@@ -165,9 +167,10 @@ fn fixture_replay_matches_the_hand_computed_kpis() {
             w.answered,
             w.abandoned,
             w.short_abandoned,
-            w.transferred_out
+            w.transferred_out,
+            w.flowed_out
         ),
-        (4, 1, 2, 0, 1)
+        (4, 1, 2, 0, 0, 1)
     );
     assert_eq!(
         (
@@ -193,7 +196,7 @@ fn fixture_replay_matches_the_hand_computed_kpis() {
         ),
         (1, 0, 3, 3)
     );
-    assert!(close(w.rings_per_answer, 2.0) && close(w.transfer_rate, 1.0));
+    assert!(close(w.rings_per_answer, 2.0) && close(w.transfer_rate, 0.0));
     assert_eq!((w.busy_agent_seconds, w.acw_agent_seconds), (367.0, 80.0));
     assert_eq!(
         (w.ready_agent_seconds, w.not_ready_agent_seconds),
@@ -512,4 +515,94 @@ fn a_surge_the_floor_absorbs_opens_no_episode_and_one_that_hurts_does_in_both_or
     assert_eq!(surge.absorbed, 2);
     assert!(!surge.active && surge.onset.is_none());
     std::fs::remove_file(swapped).ok();
+}
+
+/// `tests/fixtures/legs.jsonl`: transfers, from 2026-01-05 10:00:00 UTC, times in seconds;
+/// sales and tier2 both T = 20 s; a1, a2 ready in sales and b1 in tier2 from 0.
+///
+/// | call | legs |
+/// |---|---|
+/// | k1 | sales: offered 0, ring a1 2, answered a1 5, blind transfer by a1 at 60 back into sales (no wrap) → sales: offered 60, ring a2 62, answered a2 66, wrap 120, wrap_end 130 |
+/// | k2 | sales: offered 10, transferred unanswered at 40 → tier2: offered 40, ring b1 41, answered b1 45, wrap 90, transferred at 90 → sales: offered 90, answered a1 95, wrap 150, wrap_end 160 |
+///
+/// sales: offered 4 legs (0, 10, 60, 90); answered 3 (waits 5, 6, 5, all ≤ T); k2's first leg
+/// flowed out (unanswered) and reached T at 30; k1's first leg was transferred out after its
+/// answer → SL 3 / (3 + 1) = 0.75, ASA 16/3 s, transferred_out 1, flowed_out 1, transfer rate
+/// 1/3; wraps 2: talk 120 − 66 = 54 and 150 − 95 = 55, ACW 10 and 10. Agents to 160: a1 busy
+/// 2–60 (released by the transfer, no wrap) and 95–150, ACW 150–160, ready 0–2 and 60–95; a2
+/// busy 62–120, ACW 120–130, ready 0–62 and 130–160 → busy 58 + 55 + 58 = 171, ACW 20, ready
+/// 37 + 92 = 129: occupancy 191/320. At 160 both are ready, nobody busy.
+///
+/// tier2: offered 1, answered 1 (wait 5), transferred out after the answer 1 → transfer rate
+/// 1; talk 90 − 45 = 45, ACW 10; b1 busy 41–90, ACW 90–100, ready 0–41 and 100–160 →
+/// occupancy 59/160.
+///
+/// The same KPIs whichever of a transfer and the offer it leads to arrives first: the test
+/// also replays the file with each such pair swapped.
+#[test]
+fn transfer_legs_count_once_per_visit_in_either_arrival_order() {
+    let text = std::fs::read_to_string(fixture("legs.jsonl")).expect("fixture");
+    let mut swapped: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i + 1 < swapped.len() {
+        if swapped[i].contains(r#""type":"transferred""#)
+            && swapped[i + 1].contains(r#""type":"offered""#)
+        {
+            swapped.swap(i, i + 1);
+            i += 1;
+        }
+        i += 1;
+    }
+    let dir = std::env::temp_dir().join(format!("acdstream-legs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let other = dir.join("legs-swapped.jsonl");
+    std::fs::write(&other, swapped.join("\n") + "\n").expect("write");
+
+    for file in [fixture("legs.jsonl"), other.display().to_string()] {
+        let (snapshots, stderr) = replay_json(&["replay", &file, "--json"]);
+        assert!(
+            stderr.contains("consumed 24 = applied 24 + duplicate 0 + late 0 + rejected 0"),
+            "{file}: {stderr}"
+        );
+        let (sales, tier2) = (&snapshots[0], &snapshots[1]);
+        assert_eq!(
+            (sales.queue_id.as_str(), tier2.queue_id.as_str()),
+            ("sales", "tier2")
+        );
+        let w = window(sales, "today");
+        assert_eq!(
+            (w.offered, w.answered, w.transferred_out, w.flowed_out),
+            (4, 3, 1, 1),
+            "{file}"
+        );
+        assert_eq!((w.answered_within_threshold, w.reached_threshold), (3, 1));
+        assert!(close(w.service_level, 0.75) && close(w.asa_seconds, 16.0 / 3.0));
+        assert!(close(w.transfer_rate, 1.0 / 3.0));
+        assert!(close(w.avg_talk_seconds, 54.5) && close(w.avg_acw_seconds, 10.0));
+        assert_eq!(
+            (
+                w.busy_agent_seconds,
+                w.acw_agent_seconds,
+                w.ready_agent_seconds
+            ),
+            (171.0, 20.0, 129.0)
+        );
+        assert!(close(w.occupancy, 191.0 / 320.0));
+        assert_eq!(
+            (
+                sales.now.agents_ready,
+                sales.now.agents_busy,
+                sales.now.calls_waiting
+            ),
+            (2, 0, 0)
+        );
+        let w = window(tier2, "today");
+        assert_eq!(
+            (w.offered, w.answered, w.transferred_out, w.flowed_out),
+            (1, 1, 1, 0)
+        );
+        assert!(close(w.transfer_rate, 1.0) && close(w.avg_talk_seconds, 45.0));
+        assert!(close(w.occupancy, 59.0 / 160.0));
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -88,6 +88,7 @@ impl WireEvent {
                     call_id,
                     step: CallStep::Transferred {
                         target_queue_id: self.target_queue_id,
+                        agent_id: Some(self.agent_id).filter(|a| !a.is_empty()),
                     },
                 }
             }
@@ -165,7 +166,10 @@ impl<'a> Parts<'a> {
             EventBody::Call { call_id, step } => {
                 parts.call_id = call_id;
                 parts.agent_id = step.agent_id().unwrap_or("");
-                if let CallStep::Transferred { target_queue_id } = step {
+                if let CallStep::Transferred {
+                    target_queue_id, ..
+                } = step
+                {
                     parts.target_queue_id = target_queue_id;
                 }
             }

@@ -203,6 +203,7 @@ macro_rules! window_kpis {
             abandoned,
             short_abandoned,
             transferred_out,
+            flowed_out,
             answered_within_threshold,
             abandoned_within_threshold,
             reached_threshold,

@@ -35,6 +35,7 @@ pub(crate) fn sample(event_type: EventType) -> CtiEvent {
         EventType::Abandoned => CallStep::Abandoned,
         EventType::Transferred => CallStep::Transferred {
             target_queue_id: "billing".into(),
+            agent_id: None,
         },
         EventType::AgentState => {
             return CtiEvent {
@@ -203,7 +204,12 @@ fn call_step() -> impl Strategy<Value = CallStep> {
         id().prop_map(|agent_id| CallStep::Wrap { agent_id }),
         id().prop_map(|agent_id| CallStep::WrapEnd { agent_id }),
         Just(CallStep::Abandoned),
-        id().prop_map(|target_queue_id| CallStep::Transferred { target_queue_id }),
+        (id(), proptest::option::of(id())).prop_map(|(target_queue_id, agent_id)| {
+            CallStep::Transferred {
+                target_queue_id,
+                agent_id,
+            }
+        }),
     ]
 }
 

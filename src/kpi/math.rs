@@ -20,7 +20,7 @@ pub(crate) enum Count {
     Abandoned,
     /// at `abandoned`, wait < short-abandon threshold
     ShortAbandoned,
-    /// at `transferred`
+    /// at `transferred`, of a leg an agent answered here
     TransferredOut,
     /// SL event: answered with wait ≤ T, at `answered`
     AnsweredWithinT,
@@ -38,11 +38,13 @@ pub(crate) enum Count {
     RingNoAnswer,
     /// sum over answered calls of ceil((answered − first ringing) / cadence), at `answered`
     RingsToAnswer,
+    /// at `transferred`, of a leg that left unanswered
+    FlowedOut,
     /// a ringing ended by the caller's abandon, at that ringing
     RingAbandoned,
 }
 
-pub(crate) const N_COUNTS: usize = 14;
+pub(crate) const N_COUNTS: usize = 15;
 
 impl Count {
     /// Every count, in index order.
@@ -61,6 +63,7 @@ impl Count {
         Count::RingAttempts,
         Count::RingNoAnswer,
         Count::RingsToAnswer,
+        Count::FlowedOut,
         Count::RingAbandoned,
     ];
 }
@@ -185,6 +188,7 @@ pub(crate) fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpi
         abandoned,
         short_abandoned: s.count(Count::ShortAbandoned),
         transferred_out: s.count(Count::TransferredOut),
+        flowed_out: s.count(Count::FlowedOut),
         answered_within_threshold: answered_in as u64,
         abandoned_within_threshold: abandoned_in as u64,
         reached_threshold: reached as u64,

@@ -86,7 +86,10 @@ pub struct WindowKpis {
     pub answered: u64,
     pub abandoned: u64,
     pub short_abandoned: u64,
+    /// Legs transferred out after an agent answered them here.
     pub transferred_out: u64,
+    /// Legs that left the queue unanswered, by transfer.
+    pub flowed_out: u64,
     pub answered_within_threshold: u64,
     pub abandoned_within_threshold: u64,
     pub reached_threshold: u64,
@@ -129,6 +132,7 @@ pub struct QueueTotals {
     pub abandoned: u64,
     pub short_abandoned: u64,
     pub transferred_out: u64,
+    pub flowed_out: u64,
     pub ring_attempts: u64,
     pub ring_no_answer: u64,
     pub ring_abandoned: u64,

@@ -678,7 +678,14 @@ impl Model {
         };
         self.queues[from].waiting.retain(|&k| k != call);
         let target_queue_id = self.queues[rule.target].id.clone();
-        self.emit_call(from, call, CallStep::Transferred { target_queue_id });
+        self.emit_call(
+            from,
+            call,
+            CallStep::Transferred {
+                target_queue_id,
+                agent_id: None,
+            },
+        );
         if let Some(c) = self.calls.get_mut(&call) {
             c.queue = rule.target;
             c.phase = CallPhase::Waiting;

@@ -473,15 +473,16 @@ impl WindowGauges {
 }
 
 /// In the order of the fields of [`QueueTotals`].
-struct TotalCounters([Counter; 12]);
+struct TotalCounters([Counter; 13]);
 
 impl TotalCounters {
-    const NAMES: [&'static str; 9] = [
+    const NAMES: [&'static str; 10] = [
         t::CALLS_OFFERED_TOTAL,
         t::CALLS_ANSWERED_TOTAL,
         t::CALLS_ABANDONED_TOTAL,
         t::CALLS_SHORT_ABANDONED_TOTAL,
         t::CALLS_TRANSFERRED_TOTAL,
+        t::CALLS_FLOWED_OUT_TOTAL,
         t::RING_ATTEMPTS_TOTAL,
         t::RING_NO_ANSWER_TOTAL,
         t::RING_ABANDONED_TOTAL,
@@ -490,13 +491,13 @@ impl TotalCounters {
 
     fn register(queue: &str) -> TotalCounters {
         let q = || queue.to_owned();
-        let [a, b, c, d, e, f, g, h, i] =
+        let [a, b, c, d, e, f, g, h, i, j] =
             Self::NAMES.map(|name| counter!(name, label::QUEUE => q()));
         let [responded, subsided] = t::SURGE_OUTCOMES.map(|outcome| {
             counter!(t::SURGE_EPISODES_TOTAL, label::QUEUE => q(), label::OUTCOME => outcome)
         });
         let absorbed = counter!(t::SURGES_ABSORBED_TOTAL, label::QUEUE => q());
-        TotalCounters([a, b, c, d, e, f, g, h, i, responded, subsided, absorbed])
+        TotalCounters([a, b, c, d, e, f, g, h, i, j, responded, subsided, absorbed])
     }
 
     fn publish(&self, totals: &QueueTotals) {
@@ -506,6 +507,7 @@ impl TotalCounters {
             abandoned,
             short_abandoned,
             transferred_out,
+            flowed_out,
             ring_attempts,
             ring_no_answer,
             ring_abandoned,
@@ -520,6 +522,7 @@ impl TotalCounters {
             abandoned,
             short_abandoned,
             transferred_out,
+            flowed_out,
             ring_attempts,
             ring_no_answer,
             ring_abandoned,

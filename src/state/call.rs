@@ -87,16 +87,301 @@ pub(super) struct PhaseChange {
     pub phase: Phase,
 }
 
+/// A call in this queue: its visits ("legs"), in time order.
+///
+/// A leg starts with an `offered`; `transferred` ends it, and the next `offered` of the call
+/// starts a new leg, also in the same queue. A leg counts (is *live*) once it has its offer
+/// and, unless it is the first, the leg before it was transferred out no later than that
+/// offer: only then is the offer a new visit and not a second offer of one visit. A leg that
+/// does not count yet holds the origins of its events, which resolve when it starts to
+/// count, or are rejected once the watermark passes it (`no_offer` without an offer,
+/// `out_of_sequence` for an offer no transfer came before).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Call {
+    legs: Vec<Leg>,
+}
+
+/// One visit of a call to the queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Leg {
     events: Vec<CallEvent>,
-    /// The clock has passed offered + T while the call was still waiting.
+    /// The clock has passed offered + T while the leg was still waiting.
     pub reached_threshold: bool,
-    /// Set when the call is expired for age; frees its agents at that time.
+    /// Set when the leg is expired for age; frees its agents at that time.
     pub expired_at: Option<Millis>,
+    /// Origins of the events held while the leg does not count.
+    held: Vec<u64>,
+}
+
+/// Steps a leg may still take after it was transferred out, if an agent answered it: the
+/// transferring agent's hold ending and after-call work.
+fn follows_transfer(step: Step) -> bool {
+    matches!(step, Step::Unhold | Step::Wrap | Step::WrapEnd)
 }
 
 impl Call {
+    pub(super) fn is_empty(&self) -> bool {
+        self.legs.is_empty()
+    }
+
+    /// The legs that count, in time order.
+    pub(super) fn live(&self) -> &[Leg] {
+        &self.legs[..self.live_count()]
+    }
+
+    fn live_count(&self) -> usize {
+        let mut n = 0;
+        for (i, leg) in self.legs.iter().enumerate() {
+            let Some(offered) = leg.offered_at() else {
+                break;
+            };
+            if i > 0
+                && self.legs[i - 1]
+                    .transferred_at()
+                    .is_none_or(|tx| tx > offered)
+            {
+                break;
+            }
+            n = i + 1;
+        }
+        n
+    }
+
+    /// Events held for legs that do not count yet.
+    pub(super) fn held(&self) -> usize {
+        self.legs.iter().map(|l| l.held.len()).sum()
+    }
+
+    fn event_count(&self) -> usize {
+        self.legs.iter().map(|l| l.events.len()).sum()
+    }
+
+    /// The leg an event belongs to: `Ok(index)` of an existing leg, `Err(index)` where a new
+    /// leg starts. `Err(reason)` rejects it outright. Legs are kept in the order they start
+    /// (their offer, or their first event while they have none).
+    fn route(&self, new: &CallEvent, live: usize) -> Result<Result<usize, usize>, RejectReason> {
+        let offered = |l: &Leg| l.offered_at();
+        // The last leg offered at or before the event.
+        let at = self
+            .legs
+            .iter()
+            .rposition(|l| offered(l).is_some_and(|o| o <= new.ts));
+        if new.step == Step::Offered {
+            if self.legs.iter().any(|l| offered(l) == Some(new.ts)) {
+                return Err(RejectReason::OutOfSequence);
+            }
+            // Legs that count are never reordered: an offer before the last of them is a
+            // second offer of a visit already counted.
+            if live > 0 && offered(&self.legs[live - 1]).is_some_and(|o| new.ts < o) {
+                return Err(RejectReason::OutOfSequence);
+            }
+            // Events held for want of an offer get this one, unless they were transferred
+            // out before it (then it starts the leg after them).
+            let open = self.legs.iter().position(|l| {
+                offered(l).is_none() && l.transferred_at().is_none_or(|tx| tx > new.ts)
+            });
+            if let Some(j) = open {
+                return Ok(Ok(j));
+            }
+            return Ok(Err(self.legs.partition_point(|l| l.start() < new.ts)));
+        }
+        let Some(mut i) = at else {
+            // Before every offer: into the first leg (where the order check rejects an event
+            // before the call's first offer), or held until an offer comes.
+            return Ok(if self.legs.is_empty() { Err(0) } else { Ok(0) });
+        };
+        if new.step == Step::Transferred && i >= live && i > 0 {
+            // A transfer out of the leg before, stamped at or after the next offer it explains.
+            if self.legs[i - 1].transferred_at().is_none() {
+                i -= 1;
+            }
+            return Ok(Ok(i));
+        }
+        let agent = new.agent();
+        if follows_transfer(new.step) {
+            // The wrap of a transferring agent goes to the leg they answered, even once the
+            // call is offered again and answered by someone else.
+            if let Some(j) = self.legs[..=i]
+                .iter()
+                .rposition(|l| l.answered_by() == Some(agent))
+            {
+                return Ok(Ok(j));
+            }
+        }
+        let leg = &self.legs[i];
+        let ended = leg.transferred_at().is_some_and(|tx| tx <= new.ts);
+        if ended && !(follows_transfer(new.step) && leg.answered_by() == Some(agent)) {
+            return Ok(if i + 1 < self.legs.len() {
+                Ok(i + 1)
+            } else {
+                Err(i + 1)
+            });
+        }
+        Ok(Ok(i))
+    }
+
+    /// Inserts an event into its leg if it is consistent with that leg. `Ok(true)` when it
+    /// counts now; `Ok(false)` when it is held (its origin kept in the leg). Origins of events
+    /// held before whose legs now count are pushed to `resolved`.
+    pub(super) fn insert(
+        &mut self,
+        new: CallEvent,
+        origin: u64,
+        max_events: usize,
+        resolved: &mut Vec<u64>,
+    ) -> Result<bool, RejectReason> {
+        if self.event_count() >= max_events {
+            return Err(RejectReason::CallEventLimit);
+        }
+        let live = self.live_count();
+        let index = match self.route(&new, live)? {
+            Ok(i) => {
+                self.legs[i].insert(new)?;
+                i
+            }
+            Err(i) => {
+                let leg = Leg {
+                    events: vec![new],
+                    ..Leg::default()
+                };
+                self.legs.insert(i, leg);
+                i
+            }
+        };
+        let now_live = self.live_count();
+        debug_assert!(now_live >= live, "a leg that counted stopped counting");
+        for leg in &mut self.legs[live..now_live] {
+            resolved.append(&mut leg.held);
+        }
+        if index >= now_live {
+            self.legs[index].held.push(origin);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// The offer of the leg still waiting for an answer, if one is.
+    pub(super) fn waiting_since(&self) -> Option<Millis> {
+        self.live()
+            .iter()
+            .find(|l| l.is_waiting())
+            .and_then(Leg::offered_at)
+    }
+
+    /// The leg still waiting for an answer, if one is.
+    pub(super) fn waiting_leg(&mut self) -> Option<&mut Leg> {
+        let live = self.live_count();
+        self.legs[..live].iter_mut().find(|l| l.is_waiting())
+    }
+
+    /// When nothing more can happen to the call here: every leg counts and has ended.
+    pub(super) fn terminal_at(&self) -> Option<Millis> {
+        if self.live_count() < self.legs.len() {
+            return None;
+        }
+        self.legs
+            .iter()
+            .map(Leg::terminal_at)
+            .try_fold(Millis::MIN, |end, t| Some(end.max(t?)))
+    }
+
+    /// The latest event time, for deciding when the call is settled.
+    pub(super) fn last_ts(&self) -> Millis {
+        self.legs
+            .iter()
+            .map(Leg::last_ts)
+            .max()
+            .unwrap_or(Millis::MIN)
+    }
+
+    /// Legs that do not count and began before `watermark` can no longer start to: they are
+    /// removed, and their held origins returned with the reason they are rejected for.
+    pub(super) fn drop_held_before(
+        &mut self,
+        watermark: Millis,
+        out: &mut Vec<(u64, RejectReason)>,
+    ) {
+        let live = self.live_count();
+        let mut i = live;
+        while i < self.legs.len() {
+            if self.legs[i]
+                .events
+                .first()
+                .is_some_and(|e| e.ts < watermark)
+            {
+                let leg = self.legs.remove(i);
+                let reason = if leg.offered_at().is_some() {
+                    RejectReason::OutOfSequence
+                } else {
+                    RejectReason::NoOffer
+                };
+                out.extend(leg.held.into_iter().map(|o| (o, reason)));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Whether a leg that counts has not ended and was offered at least `max_age` before
+    /// `max_ts`.
+    pub(super) fn expiry_due(&self, max_age: Millis, max_ts: Millis) -> bool {
+        self.live().iter().any(|l| l.expiry_due(max_age, max_ts))
+    }
+
+    /// Expires the legs [`Call::expiry_due`] finds, at offered + `max_age` but not before
+    /// `floor`.
+    pub(super) fn expire(&mut self, max_age: Millis, max_ts: Millis, floor: Millis) {
+        let live = self.live_count();
+        for leg in &mut self.legs[..live] {
+            if leg.expiry_due(max_age, max_ts) {
+                let offered = leg.offered_at().unwrap_or(max_ts);
+                leg.expired_at = Some((offered + max_age).max(floor));
+            }
+        }
+    }
+
+    /// Everything the call adds to the windows, given how far the clock has gone.
+    pub(super) fn deltas(&self, q: &QueueKpiSettings, out: &mut Vec<Delta>) {
+        for leg in self.live() {
+            leg.deltas(q, out);
+        }
+    }
+
+    /// The wait samples of the legs whose wait is over (see [`Leg::wait_sample`]).
+    pub(super) fn wait_samples(&self, q: &QueueKpiSettings, out: &mut Vec<(Millis, Millis)>) {
+        out.extend(self.live().iter().filter_map(|l| l.wait_sample(q)));
+    }
+
+    /// How each agent's phase for this call changes over time.
+    pub(super) fn agent_phases(&self, out: &mut Vec<PhaseChange>) {
+        let start = out.len();
+        for leg in self.live() {
+            leg.agent_phases(out);
+        }
+        // Several changes for one agent at one instant: only the last one matters.
+        let mine = &mut out[start..];
+        mine.sort_by_key(|c| (c.agent, c.ts));
+        let mut keep = Vec::with_capacity(mine.len());
+        for (i, c) in mine.iter().enumerate() {
+            let superseded = mine
+                .get(i + 1)
+                .is_some_and(|n| n.agent == c.agent && n.ts == c.ts);
+            if !superseded {
+                keep.push(*c);
+            }
+        }
+        out.truncate(start);
+        out.extend(keep);
+    }
+
+    #[cfg(test)]
+    pub(super) fn legs(&self) -> &[Leg] {
+        &self.legs
+    }
+}
+
+impl Leg {
+    #[cfg(test)]
     pub(super) fn events(&self) -> &[CallEvent] {
         &self.events
     }
@@ -109,19 +394,28 @@ impl Call {
         self.find(Step::Offered).map(|e| e.ts)
     }
 
-    /// When the caller stopped waiting in this queue: answer, abandon or transfer.
+    fn answered_by(&self) -> Option<AgentKey> {
+        self.find(Step::Answered).map(CallEvent::agent)
+    }
+
+    fn transferred_at(&self) -> Option<Millis> {
+        self.find(Step::Transferred).map(|e| e.ts)
+    }
+
+    /// When the caller stopped waiting in this leg: answer, abandon or transfer.
     pub(super) fn wait_end(&self) -> Option<&CallEvent> {
         self.events
             .iter()
             .find(|e| matches!(e.step, Step::Answered | Step::Abandoned | Step::Transferred))
     }
 
-    /// Offered and still waiting for an answer in this queue.
+    /// Offered and still waiting for an answer in this leg.
     pub(super) fn is_waiting(&self) -> bool {
         self.offered_at().is_some() && self.wait_end().is_none() && self.expired_at.is_none()
     }
 
-    /// The event after which nothing more can happen to the call in this queue.
+    /// The event after which nothing more can happen in this leg: the end of after-call work,
+    /// an abandon, or a transfer without a wrap (a blind transfer releases its agent).
     pub(super) fn terminal_at(&self) -> Option<Millis> {
         if let Some(e) = self
             .find(Step::WrapEnd)
@@ -129,22 +423,30 @@ impl Call {
         {
             return Some(e.ts);
         }
-        match (self.find(Step::Transferred), self.find(Step::Answered)) {
+        match (self.find(Step::Transferred), self.find(Step::Wrap)) {
             (Some(t), None) => Some(t.ts),
             _ => self.expired_at,
         }
     }
 
-    /// The latest event time, for deciding when the call is settled.
+    fn expiry_due(&self, max_age: Millis, max_ts: Millis) -> bool {
+        self.terminal_at().is_none() && self.offered_at().is_some_and(|o| o + max_age <= max_ts)
+    }
+
+    /// When the leg starts: its offer, or its first event while it has none.
+    fn start(&self) -> Millis {
+        self.offered_at()
+            .or_else(|| self.events.first().map(|e| e.ts))
+            .unwrap_or(Millis::MIN)
+    }
+
+    /// The latest event time.
     pub(super) fn last_ts(&self) -> Millis {
         self.events.last().map_or(Millis::MIN, |e| e.ts)
     }
 
-    /// Inserts an event if it is consistent with the call so far.
-    pub(super) fn insert(&mut self, new: CallEvent, max_events: usize) -> Result<(), RejectReason> {
-        if self.events.len() >= max_events {
-            return Err(RejectReason::CallEventLimit);
-        }
+    /// Inserts an event if it is consistent with the leg so far.
+    fn insert(&mut self, new: CallEvent) -> Result<(), RejectReason> {
         self.check(&new)?;
         let at = self.events.partition_point(|e| e < &new);
         self.events.insert(at, new);
@@ -220,7 +522,7 @@ impl Call {
         Ok(())
     }
 
-    /// Everything the call adds to the windows, given how far the clock has gone.
+    /// Everything the leg adds to the windows, given how far the clock has gone.
     pub(super) fn deltas(&self, q: &QueueKpiSettings, out: &mut Vec<Delta>) {
         let Some(offered) = self.offered_at() else {
             return;
@@ -293,7 +595,12 @@ impl Call {
             out.push(Delta::count(offered + t, Count::ReachedT, 1));
         }
         if let Some(x) = self.find(Step::Transferred) {
-            out.push(Delta::count(x.ts, Count::TransferredOut, 1));
+            // Transferred after an agent answered it here, or flowed out unanswered.
+            let what = match self.find(Step::Answered) {
+                Some(_) => Count::TransferredOut,
+                None => Count::FlowedOut,
+            };
+            out.push(Delta::count(x.ts, what, 1));
         }
 
         if let (Some(answered), Some(wrap)) = (self.find(Step::Answered), self.find(Step::Wrap)) {
@@ -333,7 +640,7 @@ impl Call {
         total
     }
 
-    /// The wait sample this call contributes to the wait percentiles, if its wait is over:
+    /// The wait sample this leg contributes to the wait percentiles, if its wait is over:
     /// (time the wait ended, wait). Answered and abandoned calls count, short abandons not.
     pub(super) fn wait_sample(&self, q: &QueueKpiSettings) -> Option<(Millis, Millis)> {
         let offered = self.offered_at()?;
@@ -346,17 +653,18 @@ impl Call {
         }
     }
 
-    /// How each agent's phase for this call changes over time.
-    pub(super) fn agent_phases(&self, out: &mut Vec<PhaseChange>) {
+    /// How each agent's phase for this leg changes over time (several changes of one agent at
+    /// one instant are left for [`Call::agent_phases`] to reduce).
+    fn agent_phases(&self, out: &mut Vec<PhaseChange>) {
         if self.offered_at().is_none() {
             return;
         }
-        let start = out.len();
         let mut ringing: Option<AgentKey> = None;
         let mut talking: Option<AgentKey> = None;
         let set = |out: &mut Vec<PhaseChange>, ts, agent, phase| {
             out.push(PhaseChange { ts, agent, phase });
         };
+        let wraps = self.find(Step::Wrap).is_some();
         for e in &self.events {
             match e.step {
                 Step::Ringing => {
@@ -373,9 +681,26 @@ impl Call {
                     set(out, e.ts, e.agent(), Phase::Busy);
                     talking = Some(e.agent());
                 }
-                Step::Abandoned | Step::Transferred => {
+                Step::Abandoned => {
                     if let Some(prev) = ringing.take() {
                         set(out, e.ts, prev, Phase::Free);
+                    }
+                }
+                Step::Transferred => {
+                    if let Some(prev) = ringing.take() {
+                        set(out, e.ts, prev, Phase::Free);
+                    }
+                    // A transfer with no wrap after it releases the transferring agent (the
+                    // one who answered, unless the event names another) when it happens;
+                    // with a wrap, the agent goes on into after-call work as usual.
+                    if !wraps {
+                        let agent = Some(e.agent()).filter(|&a| a != 0).or(talking);
+                        if let Some(agent) = agent {
+                            set(out, e.ts, agent, Phase::Free);
+                            if talking == Some(agent) {
+                                talking = None;
+                            }
+                        }
                     }
                 }
                 Step::Wrap => {
@@ -402,20 +727,6 @@ impl Call {
                 set(out, at, agent, Phase::Free);
             }
         }
-        // Several changes for one agent at one instant: only the last one matters.
-        let mine = &mut out[start..];
-        mine.sort_by_key(|c| (c.agent, c.ts));
-        let mut keep = Vec::with_capacity(mine.len());
-        for (i, c) in mine.iter().enumerate() {
-            let superseded = mine
-                .get(i + 1)
-                .is_some_and(|n| n.agent == c.agent && n.ts == c.ts);
-            if !superseded {
-                keep.push(*c);
-            }
-        }
-        out.truncate(start);
-        out.extend(keep);
     }
 }
 

@@ -81,11 +81,9 @@ pub struct QueueState {
     /// (seconds since SAMPLE_EPOCH, wait ms) of waits that ended within the sample horizon,
     /// sorted by time: the sliding windows' and the interval's wait percentiles.
     samples: VecDeque<(u32, u32)>,
+    /// (offer, call) of the legs waiting for an answer.
     #[serde(with = "ascending_set")]
     waiting: BTreeSet<(Millis, CallKey)>,
-    /// Origins (replay line, source offset) of events held until their call's offer arrives.
-    #[serde(with = "sorted_map")]
-    pending: HashMap<CallKey, Vec<u64>, BuildIdentity>,
     /// Waiting calls offered before this have been checked against the SL threshold; calls
     /// joining `waiting` later are checked when they join.
     threshold_cursor: Millis,
@@ -102,6 +100,10 @@ pub struct QueueState {
     phases: Vec<PhaseChange>,
     #[serde(skip)]
     old_phases: Vec<PhaseChange>,
+    #[serde(skip)]
+    samples_scratch: Vec<(Millis, Millis)>,
+    #[serde(skip)]
+    old_samples: Vec<(Millis, Millis)>,
     surge: SurgeDetector,
     /// The last bucket edge the surge rule was evaluated at.
     surge_evaluated: Millis,
@@ -138,7 +140,6 @@ impl QueueState {
             today_waits: wait_histogram(),
             samples: VecDeque::new(),
             waiting: BTreeSet::new(),
-            pending: HashMap::default(),
             threshold_cursor: Millis::MIN,
             max_ts: Millis::MIN,
             clock,
@@ -149,6 +150,8 @@ impl QueueState {
             old_deltas: Vec::new(),
             phases: Vec::new(),
             old_phases: Vec::new(),
+            samples_scratch: Vec::new(),
+            old_samples: Vec::new(),
             surge: SurgeDetector::default(),
             surge_evaluated: settled_edge(clock, settings),
             watched_since: clock,
@@ -186,7 +189,7 @@ impl QueueState {
 
     /// Origins of events held for their call's offer.
     pub(super) fn pending_events(&self) -> u64 {
-        self.pending.values().map(|o| o.len() as u64).sum()
+        self.calls.values().map(|c| c.held() as u64).sum()
     }
 
     pub(super) fn clock(&self) -> Millis {
@@ -284,41 +287,40 @@ impl QueueState {
     ) -> Outcome {
         let kpi = &self.kpi;
         let call = self.calls.entry(key).or_default();
-        let was_offered = call.offered_at().is_some();
         self.old_deltas.clear();
         self.old_phases.clear();
+        self.old_samples.clear();
         call.deltas(kpi, &mut self.old_deltas);
         call.agent_phases(&mut self.old_phases);
-        let old_sample = call.wait_sample(kpi);
-        let old_waiting = call.is_waiting().then(|| call.offered_at()).flatten();
+        call.wait_samples(kpi, &mut self.old_samples);
+        let old_waiting = call.waiting_since();
 
-        if let Err(reason) = call.insert(event, s.max_events_per_call) {
-            if call.events().is_empty() {
-                self.calls.remove(&key);
+        let mut resolved = Vec::new();
+        let counts = match call.insert(event, origin, s.max_events_per_call, &mut resolved) {
+            Ok(counts) => counts,
+            Err(reason) => {
+                if call.is_empty() {
+                    self.calls.remove(&key);
+                }
+                return Outcome::Rejected(reason);
             }
-            return Outcome::Rejected(reason);
-        }
-        let Some(offered) = call.offered_at() else {
-            self.pending.entry(key).or_default().push(origin);
-            return Outcome::Pending;
         };
-        if call.is_waiting() && offered + kpi.sl_threshold_ms < self.clock {
-            call.reached_threshold = true;
+        resolutions.extend(resolved.into_iter().map(|origin| Resolution {
+            origin,
+            outcome: Outcome::Applied,
+        }));
+        let new_waiting = call.waiting_since();
+        if let (Some(offered), Some(leg)) = (new_waiting, call.waiting_leg()) {
+            if offered + kpi.sl_threshold_ms < self.clock {
+                leg.reached_threshold = true;
+            }
         }
         self.deltas.clear();
         self.phases.clear();
+        self.samples_scratch.clear();
         call.deltas(kpi, &mut self.deltas);
         call.agent_phases(&mut self.phases);
-        let new_sample = call.wait_sample(kpi);
-        let new_waiting = call.is_waiting().then_some(offered);
-        if !was_offered {
-            for origin in self.pending.remove(&key).unwrap_or_default() {
-                resolutions.push(Resolution {
-                    origin,
-                    outcome: Outcome::Applied,
-                });
-            }
-        }
+        call.wait_samples(kpi, &mut self.samples_scratch);
 
         if let Some(o) = old_waiting {
             self.waiting.remove(&(o, key));
@@ -326,15 +328,20 @@ impl QueueState {
         if let Some(o) = new_waiting {
             self.waiting.insert((o, key));
         }
-        if old_sample != new_sample {
-            debug_assert!(old_sample.is_none(), "a finished wait never changes");
-            if let Some(sample) = new_sample {
+        // A finished wait never changes, so new samples are the ones not there before.
+        for i in 0..self.samples_scratch.len() {
+            let sample = self.samples_scratch[i];
+            if !self.old_samples.contains(&sample) {
                 self.record_wait(sample);
             }
         }
         self.apply_delta_diff();
         self.apply_phase_diff(key);
-        Outcome::Applied
+        if counts {
+            Outcome::Applied
+        } else {
+            Outcome::Pending
+        }
     }
 
     /// Applies `deltas − old_deltas`, skipping what both derivations agree on.
@@ -550,9 +557,9 @@ impl QueueState {
         let from = self.threshold_cursor;
         self.threshold_cursor = due;
         for &(offered, key) in self.waiting.range((from, 0)..(due, 0)) {
-            if let Some(call) = self.calls.get_mut(&key) {
-                if !call.reached_threshold {
-                    call.reached_threshold = true;
+            if let Some(leg) = self.calls.get_mut(&key).and_then(Call::waiting_leg) {
+                if !leg.reached_threshold {
+                    leg.reached_threshold = true;
                     let d = Delta::count(offered + t, Count::ReachedT, 1);
                     self.ring.apply(&d);
                     self.interval.apply(&d);
@@ -588,40 +595,35 @@ impl QueueState {
     ) {
         let mut expire = Vec::new();
         let mut drop_calls = Vec::new();
-        for (&key, call) in &self.calls {
-            match call.offered_at() {
-                None if call.events().first().is_some_and(|e| e.ts < watermark) => {
-                    for origin in self.pending.remove(&key).unwrap_or_default() {
-                        resolutions.push(Resolution {
-                            origin,
-                            outcome: Outcome::Rejected(RejectReason::NoOffer),
-                        });
-                    }
-                    drop_calls.push(key);
-                }
-                None => {}
-                Some(offered) => match call.terminal_at() {
-                    Some(end) if end < watermark && call.last_ts() < watermark => {
-                        drop_calls.push(key)
-                    }
-                    // By the queue's event time, not the clock: replaying a backlog after
-                    // downtime must not expire calls whose end is still in the backlog.
-                    None if offered + s.max_call_age_ms <= self.max_ts => {
-                        expire.push((key, (offered + s.max_call_age_ms).max(watermark)))
-                    }
-                    _ => {}
-                },
+        let mut rejected = Vec::new();
+        for (&key, call) in &mut self.calls {
+            call.drop_held_before(watermark, &mut rejected);
+            if call.is_empty() {
+                drop_calls.push(key);
+                continue;
+            }
+            match call.terminal_at() {
+                Some(end) if end < watermark && call.last_ts() < watermark => drop_calls.push(key),
+                // By the queue's event time, not the clock: replaying a backlog after
+                // downtime must not expire calls whose end is still in the backlog.
+                None if call.expiry_due(s.max_call_age_ms, self.max_ts) => expire.push(key),
+                _ => {}
             }
         }
+        resolutions.extend(rejected.into_iter().map(|(origin, reason)| Resolution {
+            origin,
+            outcome: Outcome::Rejected(reason),
+        }));
         for key in drop_calls {
             self.calls.remove(&key);
         }
-        for (key, at) in expire {
-            self.expire_call(key, at);
+        for key in expire {
+            self.expire_call(key, s.max_call_age_ms, watermark);
         }
     }
 
-    fn expire_call(&mut self, key: CallKey, at: Millis) {
+    /// Expires the call's legs that are older than the maximum age, if any are.
+    fn expire_call(&mut self, key: CallKey, max_age: Millis, floor: Millis) {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
@@ -629,10 +631,13 @@ impl QueueState {
         self.old_phases.clear();
         call.deltas(&self.kpi, &mut self.old_deltas);
         call.agent_phases(&mut self.old_phases);
-        if let Some(o) = call.offered_at() {
+        if let Some(o) = call.waiting_since() {
             self.waiting.remove(&(o, key));
         }
-        call.expired_at = Some(at);
+        call.expire(max_age, self.max_ts, floor);
+        if let Some(o) = call.waiting_since() {
+            self.waiting.insert((o, key));
+        }
         self.deltas.clear();
         self.phases.clear();
         call.deltas(&self.kpi, &mut self.deltas);
@@ -642,21 +647,17 @@ impl QueueState {
         self.apply_phase_diff(key);
     }
 
-    /// Rejects every event still waiting for its offer (end of input).
+    /// Rejects every event still held for a leg that does not count (end of input).
     pub fn resolve_all_pending(&mut self, resolutions: &mut Vec<Resolution>) {
-        let pending = &mut self.pending;
-        self.calls.retain(|key, call| {
-            if call.offered_at().is_some() {
-                return true;
-            }
-            for origin in pending.remove(key).unwrap_or_default() {
-                resolutions.push(Resolution {
-                    origin,
-                    outcome: Outcome::Rejected(RejectReason::NoOffer),
-                });
-            }
-            false
+        let mut rejected = Vec::new();
+        self.calls.retain(|_, call| {
+            call.drop_held_before(Millis::MAX, &mut rejected);
+            !call.is_empty()
         });
+        resolutions.extend(rejected.into_iter().map(|(origin, reason)| Resolution {
+            origin,
+            outcome: Outcome::Rejected(reason),
+        }));
     }
 
     pub fn totals(&self) -> QueueTotals {
@@ -667,6 +668,7 @@ impl QueueState {
             abandoned: t(Count::Abandoned),
             short_abandoned: t(Count::ShortAbandoned),
             transferred_out: t(Count::TransferredOut),
+            flowed_out: t(Count::FlowedOut),
             ring_attempts: t(Count::RingAttempts),
             ring_no_answer: t(Count::RingNoAnswer),
             ring_abandoned: t(Count::RingAbandoned),

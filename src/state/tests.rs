@@ -94,6 +94,7 @@ pub(super) fn scenario() -> Script {
         "c4",
         CallStep::Transferred {
             target_queue_id: a("support"),
+            agent_id: None,
         },
     );
     s.call(70.0, "c5", CallStep::Offered);
@@ -146,7 +147,8 @@ fn assert_scenario_window(w: &WindowKpis) {
     assert_eq!(w.answered, 1);
     assert_eq!(w.abandoned, 2);
     assert_eq!(w.short_abandoned, 1);
-    assert_eq!(w.transferred_out, 1);
+    // c4 left at 60 unanswered: a flow-out, not a transfer out (which needs an answer here).
+    assert_eq!((w.transferred_out, w.flowed_out), (0, 1));
     assert_eq!(
         (
             w.answered_within_threshold,
@@ -188,7 +190,8 @@ fn assert_scenario_window(w: &WindowKpis) {
         (2, 0, Some(2.0))
     );
     assert_eq!(w.ring_abandoned, 1);
-    assert_eq!(w.transfer_rate, Some(1.0));
+    // transferred_out / answered = 0 / 1.
+    assert_eq!(w.transfer_rate, Some(0.0));
 }
 
 #[test]
@@ -581,6 +584,7 @@ pub(super) mod props {
                         &id,
                         CallStep::Transferred {
                             target_queue_id: "other".into(),
+                            agent_id: None,
                         },
                     );
                 }

@@ -146,7 +146,9 @@ pub(crate) fn check_contract(events: &[CtiEvent]) -> Result<Tally, String> {
                     }
                     (
                         Some(Life::Queued { ringing: None }),
-                        CallStep::Transferred { target_queue_id },
+                        CallStep::Transferred {
+                            target_queue_id, ..
+                        },
                     ) => {
                         pending_offer.insert(call_id.clone(), (target_queue_id.clone(), e.ts));
                         Life::Ended
@@ -433,7 +435,12 @@ fn overflow_moves_unserved_calls_at_the_deadline() {
             ("front", CallStep::Offered) => {
                 offered_front.insert(call_id, e.ts);
             }
-            ("front", CallStep::Transferred { target_queue_id }) => {
+            (
+                "front",
+                CallStep::Transferred {
+                    target_queue_id, ..
+                },
+            ) => {
                 assert_eq!(target_queue_id, "back");
                 assert_eq!(e.ts - offered_front[call_id.as_str()], 30_000);
                 transferred += 1;

@@ -12,9 +12,18 @@ fn ev(s: i64, step: Step, agent: AgentKey) -> CallEvent {
 fn call(events: &[CallEvent]) -> Call {
     let mut c = Call::default();
     for &e in events {
-        c.insert(e, 64).unwrap();
+        put(&mut c, e, 64).unwrap();
     }
     c
+}
+
+/// Inserts an event; `Ok(true)` if it counts now, `Ok(false)` if it is held.
+fn put(c: &mut Call, e: CallEvent, max_events: usize) -> Result<bool, RejectReason> {
+    c.insert(e, 0, max_events, &mut Vec::new())
+}
+
+fn first(c: &Call) -> &Leg {
+    &c.live()[0]
 }
 
 fn counts(c: &Call) -> Vec<(Count, i64, i64)> {
@@ -79,7 +88,7 @@ fn answered_within_threshold_with_rings_talk_hold_and_acw() {
         ]
     );
     assert_eq!(
-        c.wait_sample(&QueueKpiSettings::default()),
+        first(&c).wait_sample(&QueueKpiSettings::default()),
         Some((T0 + 14_000, 14_000))
     );
 }
@@ -100,10 +109,10 @@ fn sl_event_for_a_late_answer_is_at_the_threshold() {
 fn waiting_call_counts_as_missed_once_the_clock_passes_t() {
     let mut c = call(&[ev(0, Step::Offered, 0)]);
     assert!(!counts(&c).iter().any(|g| g.0 == Count::ReachedT));
-    c.reached_threshold = true;
+    c.waiting_leg().unwrap().reached_threshold = true;
     assert!(counts(&c).contains(&(Count::ReachedT, 20, 1)));
     // A late answer timed before T replaces the miss by a hit.
-    c.insert(ev(19, Step::Answered, A), 64).unwrap();
+    put(&mut c, ev(19, Step::Answered, A), 64).unwrap();
     let got = counts(&c);
     assert!(got.contains(&(Count::AnsweredWithinT, 19, 1)));
     assert!(!got.iter().any(|g| g.0 == Count::ReachedT));
@@ -122,19 +131,23 @@ fn abandons_short_within_and_after_threshold() {
     let got = counts(&after);
     assert!(got.contains(&(Count::Abandoned, 50, 1)));
     assert!(got.contains(&(Count::ReachedT, 20, 1)));
-    assert_eq!(short.wait_sample(&QueueKpiSettings::default()), None);
     assert_eq!(
-        after.wait_sample(&QueueKpiSettings::default()),
+        first(&short).wait_sample(&QueueKpiSettings::default()),
+        None
+    );
+    assert_eq!(
+        first(&after).wait_sample(&QueueKpiSettings::default()),
         Some((T0 + 50_000, 50_000))
     );
 }
 
 #[test]
-fn transfer_before_t_has_no_sl_event_after_t_is_a_miss() {
+fn flow_out_before_t_has_no_sl_event_after_t_is_a_miss() {
+    // Transferred unanswered: a flow-out, not a transfer out (that needs an answer here).
     let early = call(&[ev(0, Step::Offered, 0), ev(10, Step::Transferred, 0)]);
     assert_eq!(
         counts(&early),
-        vec![(Count::Offered, 0, 1), (Count::TransferredOut, 10, 1)]
+        vec![(Count::Offered, 0, 1), (Count::FlowedOut, 10, 1)]
     );
     let late = call(&[ev(0, Step::Offered, 0), ev(30, Step::Transferred, 0)]);
     assert!(counts(&late).contains(&(Count::ReachedT, 20, 1)));
@@ -214,43 +227,44 @@ fn a_call_event_is_sixteen_bytes_and_keeps_its_agent() {
 fn invalid_sequences_are_rejected_with_reasons() {
     let mut c = call(&[ev(10, Step::Offered, 0), ev(15, Step::Answered, A)]);
     assert_eq!(
-        c.insert(ev(16, Step::Answered, A), 64),
+        put(&mut c, ev(16, Step::Answered, A), 64),
         Err(RejectReason::OutOfSequence)
     );
     assert_eq!(
-        c.insert(ev(20, Step::Abandoned, 0), 64),
+        put(&mut c, ev(20, Step::Abandoned, 0), 64),
         Err(RejectReason::OutOfSequence)
     );
     assert_eq!(
-        c.insert(ev(5, Step::Ringing, A), 64),
+        put(&mut c, ev(5, Step::Ringing, A), 64),
         Err(RejectReason::NegativeDuration)
     );
     assert_eq!(
-        c.insert(ev(16, Step::Ringing, A), 64),
+        put(&mut c, ev(16, Step::Ringing, A), 64),
         Err(RejectReason::OutOfSequence)
     );
     assert_eq!(
-        c.insert(ev(12, Step::Wrap, A), 64),
+        put(&mut c, ev(12, Step::Wrap, A), 64),
         Err(RejectReason::NegativeDuration)
     );
-    c.insert(ev(40, Step::Wrap, A), 64).unwrap();
+    put(&mut c, ev(40, Step::Wrap, A), 64).unwrap();
     assert_eq!(
-        c.insert(ev(30, Step::WrapEnd, A), 64),
+        put(&mut c, ev(30, Step::WrapEnd, A), 64),
         Err(RejectReason::NegativeDuration)
     );
     assert_eq!(
-        c.insert(ev(41, Step::Hold, A), 64),
+        put(&mut c, ev(41, Step::Hold, A), 64),
         Err(RejectReason::OutOfSequence)
     );
     assert_eq!(
-        c.insert(ev(50, Step::Offered, 0), 64),
-        Err(RejectReason::OutOfSequence)
-    );
-    assert_eq!(
-        c.insert(ev(50, Step::WrapEnd, A), 3),
+        put(&mut c, ev(50, Step::WrapEnd, A), 3),
         Err(RejectReason::CallEventLimit)
     );
-    assert_eq!(c.events().len(), 3, "rejections leave the call unchanged");
+    assert_eq!(c.legs().len(), 1);
+    assert_eq!(
+        first(&c).events().len(),
+        3,
+        "rejections leave the call unchanged"
+    );
 }
 
 #[test]
@@ -314,7 +328,7 @@ fn handle_time_is_counted_at_the_wrap_end_over_the_calls_acw_counts() {
     ]);
     assert!(!sums(&wrapped).iter().any(|s| s.0 == Sum::Handle));
     let mut done = wrapped.clone();
-    done.insert(ev(95, Step::WrapEnd, A), 64).unwrap();
+    put(&mut done, ev(95, Step::WrapEnd, A), 64).unwrap();
     let mut out = Vec::new();
     done.deltas(&QueueKpiSettings::default(), &mut out);
     assert!(out.contains(&Delta::sum(T0 + 95_000, Sum::Handle, 90_000)));
@@ -440,4 +454,171 @@ mod props {
             prop_assert_eq!(d, d2);
         }
     }
+}
+
+/// Every order of `events` that `admit` accepts, each applied to a fresh call.
+fn every_order(events: &[CallEvent], admit: impl Fn(&[CallEvent]) -> bool, check: impl Fn(&Call)) {
+    type Admit<'a> = &'a dyn Fn(&[CallEvent]) -> bool;
+    fn permute(
+        rest: &mut Vec<CallEvent>,
+        done: &mut Vec<CallEvent>,
+        admit: Admit<'_>,
+        check: &dyn Fn(&Call),
+    ) {
+        if rest.is_empty() {
+            if !admit(done) {
+                return;
+            }
+            let mut c = Call::default();
+            for (i, &e) in done.iter().enumerate() {
+                if let Err(reason) = put(&mut c, e, 64) {
+                    panic!("{reason:?} for {e:?} after {:?}", &done[..i]);
+                }
+            }
+            check(&c);
+            return;
+        }
+        for i in 0..rest.len() {
+            let e = rest.remove(i);
+            done.push(e);
+            permute(rest, done, admit, check);
+            done.pop();
+            rest.insert(i, e);
+        }
+    }
+    permute(&mut events.to_vec(), &mut Vec::new(), &admit, &check);
+}
+
+#[test]
+fn a_transfer_back_into_the_same_queue_is_a_second_leg_in_any_arrival_order() {
+    // Leg 1: offered 0, A rings 2, answers 5, blind transfer by A at 60 (no wrap).
+    // Leg 2: offered again at 60 (same ms as the transfer), B answers 70, wraps 100, ends 110.
+    // Counts: offered 2 (at 0 and 60), answered 2 (5 and 70, both within 20 s), transferred
+    // out 1 (leg 1 was answered), no flow-out. A is free at 60, B busy 70–100, ACW 100–110.
+    let events = [
+        ev(0, Step::Offered, 0),
+        ev(2, Step::Ringing, A),
+        ev(5, Step::Answered, A),
+        ev(60, Step::Transferred, A),
+        ev(60, Step::Offered, 0),
+        ev(70, Step::Answered, B),
+        ev(100, Step::Wrap, B),
+        ev(110, Step::WrapEnd, B),
+    ];
+    // The call's first offer arrives first; after it, the two legs' events interleave in
+    // every way (35 orders), the second offer arriving before or after the transfer that
+    // explains it.
+    let leg_one = |e: &CallEvent| e.ts < T0 + 60_000 || e.step == Step::Transferred;
+    let admit = |order: &[CallEvent]| {
+        order[0] == events[0]
+            && order.iter().filter(|e| leg_one(e)).is_sorted()
+            && order.iter().filter(|e| !leg_one(e)).is_sorted()
+    };
+    every_order(&events, admit, |c| {
+        assert_eq!(c.live().len(), 2, "{c:?}");
+        assert_eq!(c.held(), 0);
+        let got = counts(c);
+        for want in [
+            (Count::Offered, 0, 1),
+            (Count::Offered, 60, 1),
+            (Count::AnsweredWithinT, 5, 1),
+            (Count::AnsweredWithinT, 70, 1),
+            (Count::TransferredOut, 60, 1),
+        ] {
+            assert!(got.contains(&want), "{want:?} not in {got:?}");
+        }
+        assert!(!got.iter().any(|g| g.0 == Count::FlowedOut));
+        let mut phases = Vec::new();
+        c.agent_phases(&mut phases);
+        let at = |s: i64| T0 + s * 1000;
+        let a: Vec<_> = phases.iter().filter(|p| p.agent == A).collect();
+        assert_eq!(
+            a.last().map(|p| (p.ts, p.phase)),
+            Some((at(60), Phase::Free))
+        );
+        let b: Vec<_> = phases
+            .iter()
+            .filter(|p| p.agent == B)
+            .map(|p| (p.ts, p.phase))
+            .collect();
+        assert_eq!(
+            b,
+            vec![
+                (at(70), Phase::Busy),
+                (at(100), Phase::Acw),
+                (at(110), Phase::Free)
+            ]
+        );
+        assert_eq!(c.terminal_at(), Some(at(110)));
+    });
+}
+
+#[test]
+fn the_transferring_agents_wrap_stays_with_the_leg_it_transferred() {
+    // A answers at 5 and transfers at 60; the call is offered again at 60 and rings B at 61
+    // while A wraps at 62 and ends ACW at 80: the wrap belongs to leg 1 (A busy 5–62, ACW
+    // 62–80), talk 57 s counted once, at 62.
+    let c = call(&[
+        ev(0, Step::Offered, 0),
+        ev(5, Step::Answered, A),
+        ev(60, Step::Transferred, 0),
+        ev(60, Step::Offered, 0),
+        ev(61, Step::Ringing, B),
+        ev(62, Step::Wrap, A),
+        ev(80, Step::WrapEnd, A),
+    ]);
+    assert_eq!(c.live().len(), 2);
+    assert_eq!(c.live()[0].events().len(), 5);
+    assert!(counts(&c).contains(&(Count::Handled, 62, 1)));
+    assert!(sums(&c).contains(&(Sum::Talk, 57_000)));
+    // Leg 2 still waits (ringing B), from its own offer.
+    assert_eq!(c.waiting_since(), Some(T0 + 60_000));
+}
+
+#[test]
+fn a_second_offer_without_a_transfer_is_held_and_then_out_of_sequence() {
+    let mut c = call(&[ev(0, Step::Offered, 0), ev(5, Step::Answered, A)]);
+    assert_eq!(put(&mut c, ev(50, Step::Offered, 0), 64), Ok(false));
+    assert_eq!(put(&mut c, ev(55, Step::Ringing, B), 64), Ok(false));
+    assert_eq!((c.live().len(), c.held()), (1, 2));
+    // Same millisecond as the offer already counted: a plain duplicate offer.
+    assert_eq!(
+        put(&mut c, ev(0, Step::Offered, 0), 64),
+        Err(RejectReason::OutOfSequence)
+    );
+    let mut rejected = Vec::new();
+    c.drop_held_before(T0 + 51_000, &mut rejected);
+    assert_eq!(
+        rejected,
+        vec![
+            (0, RejectReason::OutOfSequence),
+            (0, RejectReason::OutOfSequence)
+        ]
+    );
+    assert_eq!((c.legs().len(), c.held()), (1, 0));
+}
+
+#[test]
+fn a_held_offer_counts_once_the_transfer_before_it_arrives() {
+    let mut c = call(&[ev(0, Step::Offered, 0)]);
+    let mut resolved = Vec::new();
+    assert_eq!(
+        c.insert(ev(30, Step::Offered, 0), 7, 64, &mut resolved),
+        Ok(false)
+    );
+    assert_eq!(
+        c.insert(ev(31, Step::Ringing, B), 8, 64, &mut resolved),
+        Ok(false)
+    );
+    // The flow-out at 30 (unanswered, after T = 20 s: a miss) explains the second offer.
+    assert_eq!(
+        c.insert(ev(30, Step::Transferred, 0), 9, 64, &mut resolved),
+        Ok(true)
+    );
+    assert_eq!(resolved, vec![7, 8]);
+    let got = counts(&c);
+    assert!(got.contains(&(Count::FlowedOut, 30, 1)));
+    assert!(got.contains(&(Count::ReachedT, 20, 1)));
+    assert!(got.contains(&(Count::Offered, 30, 1)));
+    assert!(got.contains(&(Count::RingAttempts, 31, 1)));
 }

@@ -241,7 +241,7 @@ fn format_is_pinned() {
     let bytes = sales_checkpoint(7);
     assert_eq!(
         (bytes.len(), xxh3_64(&bytes)),
-        (1089, 8523972594476039267),
+        (1107, 6093480754095662886),
         "checkpoint bytes"
     );
 }
