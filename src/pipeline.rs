@@ -23,7 +23,7 @@ use crate::decode::decode;
 use crate::event::{CtiEvent, Millis};
 use crate::kafka::checkpoints::{queue_key, round_key, RoundMarker};
 use crate::kpi::surge::Episode;
-use crate::kpi::KpiSnapshot;
+use crate::kpi::{KpiSnapshot, QueueTotals};
 use crate::ledger::{LedgerCounts, Outcome, RejectReason};
 use crate::sinks::alert_metrics::AlertMetrics;
 use crate::sinks::alertmanager::{AlertmanagerError, AlertmanagerSink};
@@ -196,6 +196,8 @@ pub struct Report {
     pub episodes: Vec<(String, Episode)>,
     /// Every queue's KPIs at the end, when nothing was published while running (`replay`).
     pub snapshots: Vec<KpiSnapshot>,
+    /// Every queue's counts since the start, with the snapshots.
+    pub totals: Vec<(String, QueueTotals)>,
 }
 
 /// Where one partition stands.
@@ -750,6 +752,7 @@ impl Pipeline {
             self.engine.finish();
             self.resolve_held();
             self.report.snapshots = self.engine.snapshots(self.clock.now());
+            self.report.totals = self.engine.totals();
             let episodes = self.engine.take_episodes();
             self.collect_episodes(episodes);
         }

@@ -209,6 +209,14 @@ pub fn render_ledger(report: &Report) -> String {
     if report.blank_lines > 0 {
         let _ = writeln!(out, "blank lines skipped: {}", report.blank_lines);
     }
+    let skewed: u64 = report.totals.iter().map(|(_, t)| t.clock_skew).sum();
+    if skewed > 0 {
+        let _ = writeln!(
+            out,
+            "clock skew: {skewed} call events stamped before the step they follow (within \
+             engine.max_clock_skew) were applied at that step's time"
+        );
+    }
     if !report.rejected_by_reason.is_empty() {
         let by: Vec<String> = report
             .rejected_by_reason

@@ -57,6 +57,7 @@ pub const RING_ATTEMPTS_TOTAL: &str = "acd_ring_attempts_total";
 pub const RING_NO_ANSWER_TOTAL: &str = "acd_ring_no_answer_total";
 pub const RING_ABANDONED_TOTAL: &str = "acd_ring_abandoned_total";
 pub const CALLS_EXPIRED_TOTAL: &str = "acd_calls_expired_total";
+pub const CLOCK_SKEW_TOTAL: &str = "acd_clock_skew_total";
 
 // Window gauges (labels `queue`, `window`).
 pub const CALLS_OFFERED: &str = "acd_calls_offered";
@@ -200,6 +201,11 @@ pub fn describe() {
         CALLS_EXPIRED_TOTAL,
         Unit::Count,
         "Calls given up on because no end arrived within max_call_age (a lost event upstream), since acdstream started."
+    );
+    describe_counter!(
+        CLOCK_SKEW_TOTAL,
+        Unit::Count,
+        "Call events stamped before the step they must follow by at most engine.max_clock_skew, applied at that step's time. A steady rate means two CTI servers' clocks differ."
     );
 
     // Window gauges.
@@ -466,7 +472,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 65] = [
+pub const ALL: [&str; 66] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -477,6 +483,7 @@ pub const ALL: [&str; 65] = [
     RING_NO_ANSWER_TOTAL,
     RING_ABANDONED_TOTAL,
     CALLS_EXPIRED_TOTAL,
+    CLOCK_SKEW_TOTAL,
     CALLS_OFFERED,
     CALLS_ANSWERED,
     CALLS_ABANDONED,

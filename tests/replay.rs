@@ -606,3 +606,55 @@ fn transfer_legs_count_once_per_visit_in_either_arrival_order() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `tests/fixtures/skew.jsonl`: two CTI servers whose clocks differ, sales T = 20 s, times in
+/// seconds from 2026-01-05 10:00:00 UTC; `engine.max_clock_skew` is 10 s by default.
+///
+/// | call | as stamped | applied |
+/// |---|---|---|
+/// | s1 | offered 10, answered a1 5 (5 s early), wrap 60, wrap_end 70 | answered at 10: wait 0, talk 50, ACW 10 |
+/// | s2 | offered 30, answered a2 17 (13 s early) | the answer is rejected (negative_duration); s2 still waits |
+/// | s3 | offered 40, answered a2 45, wrap 100, wrap_end 98 (2 s early) | wrap_end at 100: talk 55, ACW 0 |
+///
+/// offered 3, answered 2 within T (waits 0 and 5), s2 reached T at 50 → SL 2/3, ASA 2.5 s;
+/// handled 2: talk (50 + 55)/2 = 52.5, ACW (10 + 0)/2 = 5; 2 events moved; consumed 10 =
+/// applied 9 + rejected 1. The same in the other arrival order of each skewed pair.
+#[test]
+fn steps_stamped_a_little_early_are_applied_at_the_step_they_follow() {
+    let text = std::fs::read_to_string(fixture("skew.jsonl")).expect("fixture");
+    let lines: Vec<&str> = text.lines().collect();
+    // Each skewed step is the line after the step it follows: swap the pairs.
+    let mut swapped = lines.clone();
+    for pair in [(0, 1), (2, 3), (8, 9)] {
+        swapped.swap(pair.0, pair.1);
+    }
+    let dir = std::env::temp_dir().join(format!("acdstream-skew-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let other = dir.join("skew-swapped.jsonl");
+    std::fs::write(&other, swapped.join("\n") + "\n").expect("write");
+
+    for file in [fixture("skew.jsonl"), other.display().to_string()] {
+        let (snapshots, stderr) = replay_json(&["replay", &file, "--json"]);
+        assert!(
+            stderr.contains("consumed 10 = applied 9 + duplicate 0 + late 0 + rejected 1"),
+            "{file}: {stderr}"
+        );
+        assert!(stderr.contains("rejected by reason: negative_duration 1"));
+        assert!(stderr.contains("clock skew: 2 call events"), "{stderr}");
+        let w = window(&snapshots[0], "today");
+        assert_eq!(
+            (
+                w.offered,
+                w.answered,
+                w.answered_within_threshold,
+                w.reached_threshold
+            ),
+            (3, 2, 2, 1),
+            "{file}"
+        );
+        assert!(close(w.service_level, 2.0 / 3.0) && close(w.asa_seconds, 2.5));
+        assert!(close(w.avg_talk_seconds, 52.5) && close(w.avg_acw_seconds, 5.0));
+        assert_eq!(snapshots[0].now.calls_waiting, 1);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -23,6 +23,7 @@ pub struct EngineConfig {
     pub dedup_max_ids_per_queue: usize,
     pub max_call_age: Duration,
     pub max_future_skew: Duration,
+    pub max_clock_skew: Duration,
     pub max_queues: usize,
     pub max_agents_per_queue: usize,
     pub max_events_per_call: usize,
@@ -48,6 +49,7 @@ pub(super) struct RawEngine {
     dedup_max_ids_per_queue: u64,
     max_call_age: DurationText,
     max_future_skew: DurationText,
+    max_clock_skew: DurationText,
     max_queues: u64,
     max_agents_per_queue: u64,
     max_events_per_call: u64,
@@ -75,6 +77,7 @@ impl Default for RawEngine {
             dedup_max_ids_per_queue: n(s.dedup_max_ids_per_queue),
             max_call_age: d(s.max_call_age_ms),
             max_future_skew: d(s.max_future_skew_ms),
+            max_clock_skew: d(s.max_clock_skew_ms),
             max_queues: n(s.max_queues),
             max_agents_per_queue: n(s.max_agents_per_queue),
             max_events_per_call: n(s.max_events_per_call),
@@ -207,6 +210,8 @@ pub(super) fn validate(
         p.cap("engine.dedup_max_ids_per_queue", e.dedup_max_ids_per_queue);
     let max_call_age = p.positive("engine.max_call_age", &e.max_call_age);
     let max_future_skew = p.positive("engine.max_future_skew", &e.max_future_skew);
+    // 0s turns the tolerance off.
+    let max_clock_skew = p.duration("engine.max_clock_skew", &e.max_clock_skew);
     let max_queues = p.cap("engine.max_queues", e.max_queues);
     let max_agents_per_queue = p.cap("engine.max_agents_per_queue", e.max_agents_per_queue);
     let max_events_per_call = p.cap("engine.max_events_per_call", e.max_events_per_call);
@@ -230,6 +235,7 @@ pub(super) fn validate(
         dedup_max_ids_per_queue: dedup_max_ids_per_queue?,
         max_call_age: max_call_age?,
         max_future_skew: max_future_skew?,
+        max_clock_skew: max_clock_skew?,
         max_queues: max_queues?,
         max_agents_per_queue: max_agents_per_queue?,
         max_events_per_call: max_events_per_call?,
@@ -266,6 +272,7 @@ impl Config {
             dedup_max_ids_per_queue: e.dedup_max_ids_per_queue,
             max_call_age_ms: millis(e.max_call_age),
             max_future_skew_ms: millis(e.max_future_skew),
+            max_clock_skew_ms: millis(e.max_clock_skew),
             max_queues: e.max_queues,
             max_agents_per_queue: e.max_agents_per_queue,
             max_events_per_call: e.max_events_per_call,

@@ -111,6 +111,7 @@ fn defaults_match_the_engine_defaults() {
     assert_eq!(ours.dedup_max_ids_per_queue, engine.dedup_max_ids_per_queue);
     assert_eq!(ours.max_call_age_ms, engine.max_call_age_ms);
     assert_eq!(ours.max_future_skew_ms, engine.max_future_skew_ms);
+    assert_eq!(ours.max_clock_skew_ms, engine.max_clock_skew_ms);
     assert_eq!(ours.max_queues, engine.max_queues);
     assert_eq!(ours.max_agents_per_queue, engine.max_agents_per_queue);
     assert_eq!(ours.max_events_per_call, engine.max_events_per_call);

@@ -138,6 +138,9 @@ pub struct QueueTotals {
     pub ring_abandoned: u64,
     /// Calls whose end never arrived within `max_call_age`.
     pub expired_calls: u64,
+    /// Call events timed before the step they must follow by at most `max_clock_skew`, and
+    /// applied at that step's time.
+    pub clock_skew: u64,
     /// Finished surge episodes whose service level recovered.
     pub surge_responded: u64,
     /// Finished surge episodes whose arrivals fell back before the service level recovered.

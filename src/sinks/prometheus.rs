@@ -473,10 +473,10 @@ impl WindowGauges {
 }
 
 /// In the order of the fields of [`QueueTotals`].
-struct TotalCounters([Counter; 13]);
+struct TotalCounters([Counter; 14]);
 
 impl TotalCounters {
-    const NAMES: [&'static str; 10] = [
+    const NAMES: [&'static str; 11] = [
         t::CALLS_OFFERED_TOTAL,
         t::CALLS_ANSWERED_TOTAL,
         t::CALLS_ABANDONED_TOTAL,
@@ -487,17 +487,20 @@ impl TotalCounters {
         t::RING_NO_ANSWER_TOTAL,
         t::RING_ABANDONED_TOTAL,
         t::CALLS_EXPIRED_TOTAL,
+        t::CLOCK_SKEW_TOTAL,
     ];
 
     fn register(queue: &str) -> TotalCounters {
         let q = || queue.to_owned();
-        let [a, b, c, d, e, f, g, h, i, j] =
+        let [a, b, c, d, e, f, g, h, i, j, k] =
             Self::NAMES.map(|name| counter!(name, label::QUEUE => q()));
         let [responded, subsided] = t::SURGE_OUTCOMES.map(|outcome| {
             counter!(t::SURGE_EPISODES_TOTAL, label::QUEUE => q(), label::OUTCOME => outcome)
         });
         let absorbed = counter!(t::SURGES_ABSORBED_TOTAL, label::QUEUE => q());
-        TotalCounters([a, b, c, d, e, f, g, h, i, j, responded, subsided, absorbed])
+        TotalCounters([
+            a, b, c, d, e, f, g, h, i, j, k, responded, subsided, absorbed,
+        ])
     }
 
     fn publish(&self, totals: &QueueTotals) {
@@ -512,6 +515,7 @@ impl TotalCounters {
             ring_no_answer,
             ring_abandoned,
             expired_calls,
+            clock_skew,
             surge_responded,
             surge_subsided,
             surge_absorbed,
@@ -527,6 +531,7 @@ impl TotalCounters {
             ring_no_answer,
             ring_abandoned,
             expired_calls,
+            clock_skew,
             surge_responded,
             surge_subsided,
             surge_absorbed,

@@ -53,6 +53,8 @@ pub(super) struct CallEvent {
     pub step: Step,
     agent_hi: u16,
     agent_lo: u32,
+    /// Moved to the time of the step it must follow (clock skew); in the padding byte.
+    skewed: bool,
 }
 
 impl CallEvent {
@@ -62,6 +64,7 @@ impl CallEvent {
             step,
             agent_hi: (agent >> 32) as u16,
             agent_lo: agent as u32,
+            skewed: false,
         }
     }
 
@@ -111,6 +114,71 @@ pub(super) struct Leg {
     pub expired_at: Option<Millis>,
     /// Origins of the events held while the leg does not count.
     held: Vec<u64>,
+}
+
+/// Pairs (earlier step, later step, reason if violated) of a leg's steps. Durations that would
+/// come out negative are `negative_duration`; other impossible orders are `out_of_sequence`.
+const RULES: &[(Step, Step, RejectReason)] = &[
+    (Step::Offered, Step::Ringing, RejectReason::NegativeDuration),
+    (
+        Step::Offered,
+        Step::Answered,
+        RejectReason::NegativeDuration,
+    ),
+    (Step::Offered, Step::Hold, RejectReason::NegativeDuration),
+    (Step::Offered, Step::Unhold, RejectReason::NegativeDuration),
+    (Step::Offered, Step::Wrap, RejectReason::NegativeDuration),
+    (Step::Offered, Step::WrapEnd, RejectReason::NegativeDuration),
+    (
+        Step::Offered,
+        Step::Abandoned,
+        RejectReason::NegativeDuration,
+    ),
+    (
+        Step::Offered,
+        Step::Transferred,
+        RejectReason::NegativeDuration,
+    ),
+    (Step::Ringing, Step::Answered, RejectReason::OutOfSequence),
+    (Step::Ringing, Step::Abandoned, RejectReason::OutOfSequence),
+    (
+        Step::Ringing,
+        Step::Transferred,
+        RejectReason::OutOfSequence,
+    ),
+    (Step::Answered, Step::Hold, RejectReason::NegativeDuration),
+    (Step::Answered, Step::Unhold, RejectReason::NegativeDuration),
+    (Step::Answered, Step::Wrap, RejectReason::NegativeDuration),
+    (
+        Step::Answered,
+        Step::WrapEnd,
+        RejectReason::NegativeDuration,
+    ),
+    (
+        Step::Answered,
+        Step::Transferred,
+        RejectReason::OutOfSequence,
+    ),
+    (Step::Hold, Step::Wrap, RejectReason::OutOfSequence),
+    (Step::Unhold, Step::Wrap, RejectReason::OutOfSequence),
+    (Step::Wrap, Step::WrapEnd, RejectReason::NegativeDuration),
+];
+
+/// What bounds a call's events.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CallLimits {
+    pub max_events: usize,
+    /// How far a step may be timed before the step it must follow (`engine.max_clock_skew`).
+    pub skew: Millis,
+}
+
+/// What [`Call::insert`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Inserted {
+    /// It counts now; otherwise it is held (its leg does not count yet).
+    pub counts: bool,
+    /// Events moved to the time of the step they must follow (clock skew).
+    pub skewed: u32,
 }
 
 /// Steps a leg may still take after it was transferred out, if an agent answered it: the
@@ -220,23 +288,43 @@ impl Call {
         Ok(Ok(i))
     }
 
-    /// Inserts an event into its leg if it is consistent with that leg. `Ok(true)` when it
-    /// counts now; `Ok(false)` when it is held (its origin kept in the leg). Origins of events
-    /// held before whose legs now count are pushed to `resolved`.
+    /// Inserts an event into its leg if it is consistent with that leg (see [`Leg::insert`]
+    /// for `skew`). Origins of events held before whose legs now count are pushed to
+    /// `resolved`.
     pub(super) fn insert(
         &mut self,
         new: CallEvent,
         origin: u64,
-        max_events: usize,
+        limits: CallLimits,
         resolved: &mut Vec<u64>,
-    ) -> Result<bool, RejectReason> {
+    ) -> Result<Inserted, RejectReason> {
+        let CallLimits { max_events, skew } = limits;
         if self.event_count() >= max_events {
             return Err(RejectReason::CallEventLimit);
         }
         let live = self.live_count();
+        let mut skewed = 0;
         let index = match self.route(&new, live)? {
+            // An offer that the events held without one are timed too far before (beyond the
+            // skew): the offer is right, they are not; it starts its own leg, and they are
+            // rejected when the watermark passes them.
+            Ok(i) if new.step == Step::Offered => match self.legs[i].insert(new, skew) {
+                Ok(moved) => {
+                    skewed = moved;
+                    i
+                }
+                Err(RejectReason::NegativeDuration) => {
+                    let leg = Leg {
+                        events: vec![new],
+                        ..Leg::default()
+                    };
+                    self.legs.insert(i, leg);
+                    i
+                }
+                Err(reason) => return Err(reason),
+            },
             Ok(i) => {
-                self.legs[i].insert(new)?;
+                skewed = self.legs[i].insert(new, skew)?;
                 i
             }
             Err(i) => {
@@ -249,15 +337,17 @@ impl Call {
             }
         };
         let now_live = self.live_count();
-        debug_assert!(now_live >= live, "a leg that counted stopped counting");
         for leg in &mut self.legs[live..now_live] {
             resolved.append(&mut leg.held);
         }
-        if index >= now_live {
+        // (A moved step is only ever a transfer moved up to its own leg's offer, never past
+        // the next leg's, so no leg stops counting.)
+        debug_assert!(now_live >= live, "a leg that counted stopped counting");
+        let counts = index < now_live;
+        if !counts {
             self.legs[index].held.push(origin);
-            return Ok(false);
         }
-        Ok(true)
+        Ok(Inserted { counts, skewed })
     }
 
     /// The offer of the leg still waiting for an answer, if one is.
@@ -310,8 +400,14 @@ impl Call {
                 .is_some_and(|e| e.ts < watermark)
             {
                 let leg = self.legs.remove(i);
+                // Held events timed before the offer of the leg they were left behind by
+                // were too early for it, not without an offer.
+                let before_offer = i.checked_sub(1).and_then(|p| self.legs[p].offered_at());
+                let first = leg.events.first().map_or(Millis::MIN, |e| e.ts);
                 let reason = if leg.offered_at().is_some() {
                     RejectReason::OutOfSequence
+                } else if before_offer.is_some_and(|o| o > first) {
+                    RejectReason::NegativeDuration
                 } else {
                     RejectReason::NoOffer
                 };
@@ -445,16 +541,71 @@ impl Leg {
         self.events.last().map_or(Millis::MIN, |e| e.ts)
     }
 
-    /// Inserts an event if it is consistent with the leg so far.
-    fn insert(&mut self, new: CallEvent) -> Result<(), RejectReason> {
-        self.check(&new)?;
-        let at = self.events.partition_point(|e| e < &new);
-        self.events.insert(at, new);
-        Ok(())
+    /// Inserts an event if it is consistent with the leg so far. A step timed before a step
+    /// it must follow by at most `skew` (clocks of two servers) is moved to that step's time:
+    /// returns how many events were moved.
+    fn insert(&mut self, new: CallEvent, skew: Millis) -> Result<u32, RejectReason> {
+        match self.check(&new) {
+            Ok(()) => {
+                let at = self.events.partition_point(|e| e < &new);
+                self.events.insert(at, new);
+                Ok(0)
+            }
+            Err(RejectReason::NegativeDuration) if skew > 0 => self.insert_skewed(new, skew),
+            Err(reason) => Err(reason),
+        }
+    }
+
+    /// The rare path of [`Leg::insert`]: works on a copy, so that a rejection leaves the leg
+    /// as it was. Moving a step only ever makes it later, so the result is the same whichever
+    /// order the events arrived in.
+    fn insert_skewed(&mut self, new: CallEvent, skew: Millis) -> Result<u32, RejectReason> {
+        let mut events = self.events.clone();
+        events.push(new);
+        let mut moved = 0;
+        // Each pass moves steps forward to the step they must follow; a chain (answer before
+        // the offer, a hold before the answer) settles in at most one pass per event. An
+        // event is counted the first time it moves, so the count does not depend on the
+        // order the events arrived in either.
+        for _ in 0..events.len() {
+            let mut changed = false;
+            for &(before, after, reason) in RULES {
+                if reason != RejectReason::NegativeDuration {
+                    continue;
+                }
+                let Some(at) = events.iter().find(|e| e.step == before).map(|e| e.ts) else {
+                    continue;
+                };
+                for e in events.iter_mut().filter(|e| e.step == after && e.ts < at) {
+                    if at - e.ts > skew {
+                        return Err(RejectReason::NegativeDuration);
+                    }
+                    e.ts = at;
+                    moved += u32::from(!e.skewed);
+                    e.skewed = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        // The moved events must still make a consistent leg under every other rule.
+        events.sort_unstable();
+        let mut leg = Leg {
+            events: Vec::with_capacity(events.len()),
+            ..Leg::default()
+        };
+        for e in events {
+            leg.check(&e)?;
+            leg.events.push(e);
+        }
+        self.events = leg.events;
+        Ok(moved)
     }
 
     fn check(&self, new: &CallEvent) -> Result<(), RejectReason> {
-        use RejectReason::{NegativeDuration, OutOfSequence};
+        use RejectReason::OutOfSequence;
         use Step::*;
         let singleton = matches!(
             new.step,
@@ -465,29 +616,6 @@ impl Leg {
         }
         // `a` must not come after `b` (in time, ties broken by life order).
         let ordered = |a: &CallEvent, b: &CallEvent| (a.ts, a.step) <= (b.ts, b.step);
-        // Pairs (earlier step, later step, reason if violated). Durations that would come out
-        // negative are `negative_duration`; other impossible orders are `out_of_sequence`.
-        const RULES: &[(Step, Step, RejectReason)] = &[
-            (Offered, Ringing, NegativeDuration),
-            (Offered, Answered, NegativeDuration),
-            (Offered, Hold, NegativeDuration),
-            (Offered, Unhold, NegativeDuration),
-            (Offered, Wrap, NegativeDuration),
-            (Offered, WrapEnd, NegativeDuration),
-            (Offered, Abandoned, NegativeDuration),
-            (Offered, Transferred, NegativeDuration),
-            (Ringing, Answered, OutOfSequence),
-            (Ringing, Abandoned, OutOfSequence),
-            (Ringing, Transferred, OutOfSequence),
-            (Answered, Hold, NegativeDuration),
-            (Answered, Unhold, NegativeDuration),
-            (Answered, Wrap, NegativeDuration),
-            (Answered, WrapEnd, NegativeDuration),
-            (Answered, Transferred, OutOfSequence),
-            (Hold, Wrap, OutOfSequence),
-            (Unhold, Wrap, OutOfSequence),
-            (Wrap, WrapEnd, NegativeDuration),
-        ];
         for &(before, after, reason) in RULES {
             if new.step == before {
                 if self

@@ -21,7 +21,7 @@ use crate::kpi::{
 use crate::ledger::{Outcome, RejectReason};
 
 use super::agent::{Agent, Effective, Input, InputKind};
-use super::call::{agent_key, AgentKey, Call, CallEvent, CallKey, PhaseChange, Step};
+use super::call::{agent_key, AgentKey, Call, CallEvent, CallKey, CallLimits, PhaseChange, Step};
 use super::dedup::{id_hash, BuildIdentity, Dedup};
 use super::forms::{ascending_set, sorted_map};
 use super::settings::{EngineSettings, BUCKET_MS};
@@ -92,6 +92,8 @@ pub struct QueueState {
     last_sweep: Millis,
     totals: [i64; N_COUNTS],
     expired_calls: u64,
+    /// Events moved to the time of the step they must follow (`max_clock_skew`).
+    skewed_events: u64,
     #[serde(skip)]
     deltas: Vec<Delta>,
     #[serde(skip)]
@@ -146,6 +148,7 @@ impl QueueState {
             last_sweep: Millis::MIN,
             totals: [0; N_COUNTS],
             expired_calls: 0,
+            skewed_events: 0,
             deltas: Vec::new(),
             old_deltas: Vec::new(),
             phases: Vec::new(),
@@ -296,8 +299,12 @@ impl QueueState {
         let old_waiting = call.waiting_since();
 
         let mut resolved = Vec::new();
-        let counts = match call.insert(event, origin, s.max_events_per_call, &mut resolved) {
-            Ok(counts) => counts,
+        let limits = CallLimits {
+            max_events: s.max_events_per_call,
+            skew: s.max_clock_skew_ms,
+        };
+        let inserted = match call.insert(event, origin, limits, &mut resolved) {
+            Ok(inserted) => inserted,
             Err(reason) => {
                 if call.is_empty() {
                     self.calls.remove(&key);
@@ -337,7 +344,8 @@ impl QueueState {
         }
         self.apply_delta_diff();
         self.apply_phase_diff(key);
-        if counts {
+        self.skewed_events += u64::from(inserted.skewed);
+        if inserted.counts {
             Outcome::Applied
         } else {
             Outcome::Pending
@@ -617,8 +625,12 @@ impl QueueState {
         for key in drop_calls {
             self.calls.remove(&key);
         }
+        // Agents are settled up to the previous sweep's watermark: an expiry may go back to
+        // there, so that it frees its agents at offered + max_call_age even when the queue's
+        // event time jumped (a quiet queue), not at this sweep.
+        let settled = self.last_sweep.saturating_sub(s.allowed_lateness_ms);
         for key in expire {
-            self.expire_call(key, s.max_call_age_ms, watermark);
+            self.expire_call(key, s.max_call_age_ms, settled);
         }
     }
 
@@ -673,6 +685,7 @@ impl QueueState {
             ring_no_answer: t(Count::RingNoAnswer),
             ring_abandoned: t(Count::RingAbandoned),
             expired_calls: self.expired_calls,
+            clock_skew: self.skewed_events,
             surge_responded: self.surge_outcomes[EpisodeOutcome::Responded as usize],
             surge_subsided: self.surge_outcomes[EpisodeOutcome::Subsided as usize],
             surge_absorbed: self.surge.absorbed(),

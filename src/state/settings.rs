@@ -48,6 +48,9 @@ pub struct EngineSettings {
     pub max_call_age_ms: Millis,
     /// Events may be at most this far ahead of the clock.
     pub max_future_skew_ms: Millis,
+    /// A step of a call timed at most this much before the step it must follow (two CTI
+    /// servers whose clocks differ) is applied at that step's time instead of rejected.
+    pub max_clock_skew_ms: Millis,
     pub max_queues: usize,
     pub max_agents_per_queue: usize,
     pub max_events_per_call: usize,
@@ -70,6 +73,7 @@ impl Default for EngineSettings {
             dedup_max_ids_per_queue: 200_000,
             max_call_age_ms: 4 * 3_600_000,
             max_future_skew_ms: 5 * 60_000,
+            max_clock_skew_ms: 10_000,
             max_queues: 10_000,
             max_agents_per_queue: 5_000,
             max_events_per_call: 64,

@@ -428,6 +428,10 @@ fn a_call_whose_end_never_comes_expires_and_frees_its_agent() {
         ),
         (0, 0, 1)
     );
+    // The agent was busy from the answer at 5 s until c1 expired at offered + 4 h (14,400 s),
+    // not until the sweep that noticed it (the queue's events jumped to 14,460 s).
+    let today = snap.windows.get("today").unwrap();
+    assert_eq!(today.busy_agent_seconds, 14_395.0);
     let totals = e.totals();
     let sales = totals.iter().find(|(q, _)| q == "sales").unwrap();
     assert_eq!(sales.1.expired_calls, 2);

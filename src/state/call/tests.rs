@@ -19,7 +19,11 @@ fn call(events: &[CallEvent]) -> Call {
 
 /// Inserts an event; `Ok(true)` if it counts now, `Ok(false)` if it is held.
 fn put(c: &mut Call, e: CallEvent, max_events: usize) -> Result<bool, RejectReason> {
-    c.insert(e, 0, max_events, &mut Vec::new())
+    let limits = CallLimits {
+        max_events,
+        skew: 0,
+    };
+    c.insert(e, 0, limits, &mut Vec::new()).map(|i| i.counts)
 }
 
 fn first(c: &Call) -> &Leg {
@@ -602,23 +606,84 @@ fn a_second_offer_without_a_transfer_is_held_and_then_out_of_sequence() {
 fn a_held_offer_counts_once_the_transfer_before_it_arrives() {
     let mut c = call(&[ev(0, Step::Offered, 0)]);
     let mut resolved = Vec::new();
-    assert_eq!(
-        c.insert(ev(30, Step::Offered, 0), 7, 64, &mut resolved),
-        Ok(false)
-    );
-    assert_eq!(
-        c.insert(ev(31, Step::Ringing, B), 8, 64, &mut resolved),
-        Ok(false)
-    );
+    let limits = CallLimits {
+        max_events: 64,
+        skew: 0,
+    };
+    let mut put =
+        |c: &mut Call, e, origin| c.insert(e, origin, limits, &mut resolved).map(|i| i.counts);
+    assert_eq!(put(&mut c, ev(30, Step::Offered, 0), 7), Ok(false));
+    assert_eq!(put(&mut c, ev(31, Step::Ringing, B), 8), Ok(false));
     // The flow-out at 30 (unanswered, after T = 20 s: a miss) explains the second offer.
-    assert_eq!(
-        c.insert(ev(30, Step::Transferred, 0), 9, 64, &mut resolved),
-        Ok(true)
-    );
+    assert_eq!(put(&mut c, ev(30, Step::Transferred, 0), 9), Ok(true));
     assert_eq!(resolved, vec![7, 8]);
     let got = counts(&c);
     assert!(got.contains(&(Count::FlowedOut, 30, 1)));
     assert!(got.contains(&(Count::ReachedT, 20, 1)));
     assert!(got.contains(&(Count::Offered, 30, 1)));
     assert!(got.contains(&(Count::RingAttempts, 31, 1)));
+}
+
+/// Inserts with a clock-skew tolerance of `skew_s` seconds; how many events were moved.
+fn put_skewed(c: &mut Call, e: CallEvent, skew_s: i64) -> Result<u32, RejectReason> {
+    let limits = CallLimits {
+        max_events: 64,
+        skew: skew_s * 1000,
+    };
+    c.insert(e, 0, limits, &mut Vec::new()).map(|i| i.skewed)
+}
+
+#[test]
+fn a_step_stamped_a_little_before_the_step_it_follows_is_put_at_that_steps_time() {
+    // Answer stamped 5 s before its offer (another server's clock), a hold 2 s before the
+    // answer: with 10 s of tolerance both move to the offer at 10 (wait 0, answered within
+    // T), in either order; each moved event counts once.
+    let events = [
+        ev(10, Step::Offered, 0),
+        ev(5, Step::Answered, A),
+        ev(3, Step::Hold, A),
+        ev(40, Step::Unhold, A),
+        ev(100, Step::Wrap, A),
+    ];
+    let mut orders = vec![events.to_vec()];
+    orders.push(events.iter().rev().copied().collect());
+    orders.push(vec![events[1], events[0], events[2], events[3], events[4]]);
+    for order in orders {
+        let mut c = Call::default();
+        let moved: u32 = order
+            .iter()
+            .map(|&e| put_skewed(&mut c, e, 10).unwrap())
+            .sum();
+        assert_eq!(moved, 2, "{order:?}");
+        let got = counts(&c);
+        assert!(got.contains(&(Count::AnsweredWithinT, 10, 1)), "{got:?}");
+        // Talk 100 − 10 − hold (40 − 10) = 60 s.
+        assert!(sums(&c).contains(&(Sum::WaitAnswered, 0)));
+        assert!(sums(&c).contains(&(Sum::Talk, 60_000)), "{:?}", sums(&c));
+        assert!(sums(&c).contains(&(Sum::Hold, 30_000)));
+    }
+}
+
+#[test]
+fn beyond_the_tolerance_the_step_is_rejected_and_the_call_unchanged() {
+    let mut c = call(&[ev(20, Step::Offered, 0)]);
+    assert_eq!(
+        put_skewed(&mut c, ev(9, Step::Answered, A), 10),
+        Err(RejectReason::NegativeDuration)
+    );
+    // Exactly at the tolerance is within it (inclusive).
+    assert_eq!(put_skewed(&mut c, ev(10, Step::Answered, A), 10), Ok(1));
+    // Without tolerance, as before: rejected.
+    let mut strict = call(&[ev(20, Step::Offered, 0)]);
+    assert_eq!(
+        put_skewed(&mut strict, ev(19, Step::Answered, A), 0),
+        Err(RejectReason::NegativeDuration)
+    );
+    assert_eq!(strict.live()[0].events().len(), 1);
+    // An answer timed before its ringing is out of sequence, not a duration: no tolerance.
+    let mut rung = call(&[ev(0, Step::Offered, 0), ev(8, Step::Ringing, A)]);
+    assert_eq!(
+        put_skewed(&mut rung, ev(6, Step::Answered, A), 10),
+        Err(RejectReason::OutOfSequence)
+    );
 }

@@ -38,6 +38,7 @@ fn an_image_restores_every_field_but_scratch_space() {
         last_sweep,
         totals,
         expired_calls,
+        skewed_events,
         deltas: _,
         old_deltas: _,
         phases: _,
@@ -67,7 +68,10 @@ fn an_image_restores_every_field_but_scratch_space() {
         (threshold_cursor, max_ts, clock, last_sweep),
         (q.threshold_cursor, q.max_ts, q.clock, q.last_sweep)
     );
-    assert_eq!((totals, expired_calls), (q.totals, q.expired_calls));
+    assert_eq!(
+        (totals, expired_calls, skewed_events),
+        (q.totals, q.expired_calls, q.skewed_events)
+    );
     assert_eq!(surge, q.surge);
     assert_eq!(
         (surge_evaluated, watched_since, finished_episodes),
