@@ -118,51 +118,31 @@ pub(super) struct Leg {
 
 /// Pairs (earlier step, later step, reason if violated) of a leg's steps. Durations that would
 /// come out negative are `negative_duration`; other impossible orders are `out_of_sequence`.
-const RULES: &[(Step, Step, RejectReason)] = &[
-    (Step::Offered, Step::Ringing, RejectReason::NegativeDuration),
-    (
-        Step::Offered,
-        Step::Answered,
-        RejectReason::NegativeDuration,
-    ),
-    (Step::Offered, Step::Hold, RejectReason::NegativeDuration),
-    (Step::Offered, Step::Unhold, RejectReason::NegativeDuration),
-    (Step::Offered, Step::Wrap, RejectReason::NegativeDuration),
-    (Step::Offered, Step::WrapEnd, RejectReason::NegativeDuration),
-    (
-        Step::Offered,
-        Step::Abandoned,
-        RejectReason::NegativeDuration,
-    ),
-    (
-        Step::Offered,
-        Step::Transferred,
-        RejectReason::NegativeDuration,
-    ),
-    (Step::Ringing, Step::Answered, RejectReason::OutOfSequence),
-    (Step::Ringing, Step::Abandoned, RejectReason::OutOfSequence),
-    (
-        Step::Ringing,
-        Step::Transferred,
-        RejectReason::OutOfSequence,
-    ),
-    (Step::Answered, Step::Hold, RejectReason::NegativeDuration),
-    (Step::Answered, Step::Unhold, RejectReason::NegativeDuration),
-    (Step::Answered, Step::Wrap, RejectReason::NegativeDuration),
-    (
-        Step::Answered,
-        Step::WrapEnd,
-        RejectReason::NegativeDuration,
-    ),
-    (
-        Step::Answered,
-        Step::Transferred,
-        RejectReason::OutOfSequence,
-    ),
-    (Step::Hold, Step::Wrap, RejectReason::OutOfSequence),
-    (Step::Unhold, Step::Wrap, RejectReason::OutOfSequence),
-    (Step::Wrap, Step::WrapEnd, RejectReason::NegativeDuration),
-];
+const RULES: &[(Step, Step, RejectReason)] = {
+    use RejectReason::{NegativeDuration, OutOfSequence};
+    use Step::*;
+    &[
+        (Offered, Ringing, NegativeDuration),
+        (Offered, Answered, NegativeDuration),
+        (Offered, Hold, NegativeDuration),
+        (Offered, Unhold, NegativeDuration),
+        (Offered, Wrap, NegativeDuration),
+        (Offered, WrapEnd, NegativeDuration),
+        (Offered, Abandoned, NegativeDuration),
+        (Offered, Transferred, NegativeDuration),
+        (Ringing, Answered, OutOfSequence),
+        (Ringing, Abandoned, OutOfSequence),
+        (Ringing, Transferred, OutOfSequence),
+        (Answered, Hold, NegativeDuration),
+        (Answered, Unhold, NegativeDuration),
+        (Answered, Wrap, NegativeDuration),
+        (Answered, WrapEnd, NegativeDuration),
+        (Answered, Transferred, OutOfSequence),
+        (Hold, Wrap, OutOfSequence),
+        (Unhold, Wrap, OutOfSequence),
+        (Wrap, WrapEnd, NegativeDuration),
+    ]
+};
 
 /// What bounds a call's events.
 #[derive(Debug, Clone, Copy)]
@@ -318,7 +298,7 @@ impl Call {
                         events: vec![new],
                         ..Leg::default()
                     };
-                    self.legs.insert(i, leg);
+                    self.add_leg(i, leg);
                     i
                 }
                 Err(reason) => return Err(reason),
@@ -332,7 +312,7 @@ impl Call {
                     events: vec![new],
                     ..Leg::default()
                 };
-                self.legs.insert(i, leg);
+                self.add_leg(i, leg);
                 i
             }
         };
@@ -348,6 +328,12 @@ impl Call {
             self.legs[index].held.push(origin);
         }
         Ok(Inserted { counts, skewed })
+    }
+
+    fn add_leg(&mut self, at: usize, leg: Leg) {
+        // Most calls have one leg: without this the first push reserves room for four.
+        self.legs.reserve_exact(1);
+        self.legs.insert(at, leg);
     }
 
     /// The offer of the leg still waiting for an answer, if one is.
