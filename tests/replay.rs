@@ -18,6 +18,22 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
+/// The fixture `name` as checked in and a copy with its lines reordered by `reorder`, written
+/// to a scratch directory that the caller removes.
+fn fixture_and_reordered(
+    name: &str,
+    reorder: impl FnOnce(&mut Vec<&str>),
+) -> ([String; 2], std::path::PathBuf) {
+    let text = std::fs::read_to_string(fixture(name)).expect("fixture");
+    let mut lines: Vec<&str> = text.lines().collect();
+    reorder(&mut lines);
+    let dir = std::env::temp_dir().join(format!("acdstream-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let other = dir.join(name);
+    std::fs::write(&other, lines.join("\n") + "\n").expect("write the reordered copy");
+    ([fixture(name), other.display().to_string()], dir)
+}
+
 /// Runs `replay --json` and returns the snapshots and what was printed on stderr.
 fn replay_json(args: &[&str]) -> (Vec<KpiSnapshot>, String) {
     let out = acdstream().args(args).output().expect("acdstream runs");
@@ -394,24 +410,20 @@ fn help_and_bad_config_are_clear() {
 /// also replays the file with each such pair swapped.
 #[test]
 fn transfer_legs_count_once_per_visit_in_either_arrival_order() {
-    let text = std::fs::read_to_string(fixture("legs.jsonl")).expect("fixture");
-    let mut swapped: Vec<&str> = text.lines().collect();
-    let mut i = 0;
-    while i + 1 < swapped.len() {
-        if swapped[i].contains(r#""type":"transferred""#)
-            && swapped[i + 1].contains(r#""type":"offered""#)
-        {
-            swapped.swap(i, i + 1);
+    // The other order of each transfer and the offer it leads to.
+    let (files, dir) = fixture_and_reordered("legs.jsonl", |lines| {
+        let mut i = 0;
+        while i + 1 < lines.len() {
+            if lines[i].contains(r#""type":"transferred""#)
+                && lines[i + 1].contains(r#""type":"offered""#)
+            {
+                lines.swap(i, i + 1);
+                i += 1;
+            }
             i += 1;
         }
-        i += 1;
-    }
-    let dir = std::env::temp_dir().join(format!("acdstream-legs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let other = dir.join("legs-swapped.jsonl");
-    std::fs::write(&other, swapped.join("\n") + "\n").expect("write");
-
-    for file in [fixture("legs.jsonl"), other.display().to_string()] {
+    });
+    for file in files {
         let (snapshots, stderr) = replay_json(&["replay", &file, "--json"]);
         assert!(
             stderr.contains("consumed 24 = applied 24 + duplicate 0 + late 0 + rejected 0"),
@@ -474,19 +486,13 @@ fn transfer_legs_count_once_per_visit_in_either_arrival_order() {
 /// applied 9 + rejected 1. The same in the other arrival order of each skewed pair.
 #[test]
 fn steps_stamped_a_little_early_are_applied_at_the_step_they_follow() {
-    let text = std::fs::read_to_string(fixture("skew.jsonl")).expect("fixture");
-    let lines: Vec<&str> = text.lines().collect();
     // Each skewed step is the line after the step it follows: swap the pairs.
-    let mut swapped = lines.clone();
-    for pair in [(0, 1), (2, 3), (8, 9)] {
-        swapped.swap(pair.0, pair.1);
-    }
-    let dir = std::env::temp_dir().join(format!("acdstream-skew-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let other = dir.join("skew-swapped.jsonl");
-    std::fs::write(&other, swapped.join("\n") + "\n").expect("write");
-
-    for file in [fixture("skew.jsonl"), other.display().to_string()] {
+    let (files, dir) = fixture_and_reordered("skew.jsonl", |lines| {
+        for (a, b) in [(0, 1), (2, 3), (8, 9)] {
+            lines.swap(a, b);
+        }
+    });
+    for file in files {
         let (snapshots, stderr) = replay_json(&["replay", &file, "--json"]);
         assert!(
             stderr.contains("consumed 10 = applied 9 + duplicate 0 + late 0 + rejected 1"),
