@@ -305,6 +305,38 @@ impl Scenario {
                 }
             }
         }
+        // References of the newer options, once every queue id is known to be sound.
+        for q in &self.queues {
+            let known = |id: &str| self.queues.iter().any(|p| p.id == id);
+            if let Some(t) = &q.transfer_after_answer {
+                if !known(&t.target_queue) {
+                    return Err(ScenarioError::UnknownQueue {
+                        queue: q.id.clone(),
+                        field: "transfer_after_answer.target_queue",
+                        target: t.target_queue.clone(),
+                    });
+                }
+            }
+            if let Some(s) = &q.shared_agents {
+                if s.queue == q.id {
+                    return Err(ScenarioError::SharedWithSelf(q.id.clone()));
+                }
+                if !known(&s.queue) {
+                    return Err(ScenarioError::UnknownQueue {
+                        queue: q.id.clone(),
+                        field: "shared_agents.queue",
+                        target: s.queue.clone(),
+                    });
+                }
+                if s.agents > q.agents {
+                    return Err(ScenarioError::TooManySharedAgents {
+                        queue: q.id.clone(),
+                        shared: s.agents,
+                        agents: q.agents,
+                    });
+                }
+            }
+        }
         if let Some(s) = &self.surge {
             if !self.queues.iter().any(|q| q.id == s.queue) {
                 return Err(ScenarioError::UnknownSurgeQueue(s.queue.clone()));
