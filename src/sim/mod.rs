@@ -11,7 +11,9 @@
 //!   surge window of the surge queue. Each arrival is `offered`.
 //! - **Agents** belong to one queue (`{queue}-a01`, `-a02`, …) and all log in `ready` at the
 //!   start. Waiting calls are served first in, first out; a call that finds idle agents rings
-//!   the one idle longest.
+//!   the one idle longest. With `shared_agents`, the last N agents of a queue are also logged
+//!   into another queue: they set every state (ready, RONA, break) in both, and when free take
+//!   the call that has waited longest in either, one call at a time.
 //! - **Ringing** lasts Exp(`mean_ring_s`), cut at `ring_timeout_s`, then `answered`; the ring
 //!   counts as waiting, as an ACD measures it (offer to answer). With
 //!   `ring_no_answer_probability` it instead times out (RONA): the agent is `not_ready`
@@ -25,9 +27,18 @@
 //! - **Overflow**: a call still waiting (not ringing) `after_s` after its offer in a queue is
 //!   `transferred` and `offered` in the target queue at the same instant, keeping its patience.
 //!   A call never overflows back into a queue it has already left.
+//! - **Transfers after an answer**: with `transfer_after_answer`, at the end of the talk the
+//!   agent transfers the call (`transferred` naming the agent) to the target queue, possibly
+//!   its own, where it is `offered` at the same instant as a new leg with a fresh patience. A
+//!   blind transfer has no wrap (the agent is free at once); otherwise the agent wraps at the
+//!   transfer and does after-call work. Only calls with fewer than three legs are transferred.
 //!
-//! Every call's life in a queue follows the contract: `offered → ringing* → answered → (hold →
-//! unhold)* → wrap → wrap_end`, or ends `abandoned` or `transferred`. Events are timed in
+//! Scenarios that use neither option draw exactly the random numbers they drew before both
+//! existed, so they produce the same events.
+//!
+//! Every leg of a call follows the contract: `offered → ringing* → answered → (hold →
+//! unhold)* → wrap → wrap_end`, or ends `abandoned` or `transferred` (after an answer, possibly
+//! followed by the transferring agent's `wrap` and `wrap_end`). Events are timed in
 //! `[start, start + duration_ms)`; calls still in progress at the end are simply cut off.
 //! Sampled delays are whole milliseconds, at least 1, so the steps of a call that are separated
 //! by a delay never share a timestamp.
@@ -57,7 +68,9 @@ use crate::event::{CtiEvent, Millis};
 
 use model::Model;
 use rng::Rng;
-pub use scenario::{Overflow, QueueModel, Scenario, ScenarioError, Surge};
+pub use scenario::{
+    AgentTransfer, Overflow, QueueModel, Scenario, ScenarioError, SharedAgents, Surge,
+};
 
 /// Random streams of the delivery layer; the model's queues use streams 1, 2, ….
 const DUPLICATE_STREAM: u64 = 0;

@@ -18,6 +18,10 @@ use super::scenario::{QueueModel, Scenario};
 /// How long an agent stays not ready after a ring went unanswered.
 const RONA_PENALTY_MS: Millis = 30_000;
 
+/// An agent transfers a call only while it has had fewer legs than this, so that transfers
+/// (which may go back into the same queue) never loop.
+pub(crate) const MAX_TRANSFER_LEGS: u32 = 3;
+
 type CallKey = u64;
 
 /// Emits the in-order event stream of a scenario; delivery quirks are layered on top by
@@ -29,6 +33,8 @@ pub(crate) struct Model {
     end: Millis,
     now: Millis,
     queues: Vec<QueueRt>,
+    /// Every agent, by index; a queue lists its members' indices.
+    agents: Vec<Agent>,
     calls: HashMap<CallKey, Call>,
     agenda: BinaryHeap<Scheduled>,
     out: VecDeque<CtiEvent>,
@@ -63,7 +69,10 @@ struct QueueRt {
     break_probability: f64,
     mean_break_ms: f64,
     overflow: Option<OverflowRt>,
-    agents: Vec<Agent>,
+    transfer: Option<TransferRt>,
+    /// Indices of the agents logged into this queue: its own, then those it shares with other
+    /// queues. The position breaks ties of longest-idle routing.
+    members: Vec<usize>,
     /// Calls waiting for an agent, oldest first.
     waiting: VecDeque<CallKey>,
 }
@@ -81,10 +90,19 @@ struct OverflowRt {
     target: usize,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct TransferRt {
+    probability: f64,
+    target: usize,
+    blind_probability: f64,
+}
+
 #[derive(Debug)]
 struct Agent {
     id: String,
     phase: AgentPhase,
+    /// The queues the agent is logged into, its own first; its state is set in each.
+    queues: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +131,13 @@ struct Call {
     /// Queues this call has been offered in; overflow never re-enters one, because a call's
     /// life in a queue ends with its transfer out.
     visited: Vec<usize>,
+    /// Legs so far (offers, the first included); the current leg is number `legs`.
+    legs: u32,
+    /// When the current leg was offered.
+    offered_at: Millis,
+    /// The leg whose offer armed the pending patience deadline: an overflow keeps it (the
+    /// caller counts from the first offer), a transfer after an answer arms a new one.
+    patience_leg: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,10 +164,11 @@ enum Action {
     },
     PatienceEnd {
         call: CallKey,
+        leg: u32,
     },
     OverflowDue {
         call: CallKey,
-        queue: usize,
+        leg: u32,
     },
     Hold {
         call: CallKey,
@@ -153,11 +179,14 @@ enum Action {
     TalkEnd {
         call: CallKey,
     },
+    /// The end of `agent`'s after-call work for the call's leg in `queue` (which the call
+    /// may have left by transfer).
     AcwEnd {
         call: CallKey,
+        queue: usize,
+        agent: usize,
     },
     AgentReady {
-        queue: usize,
         agent: usize,
     },
 }
@@ -214,6 +243,7 @@ impl QueueRt {
         scenario: &Scenario,
         seed: u64,
         overflow: Option<OverflowRt>,
+        transfer: Option<TransferRt>,
     ) -> QueueRt {
         let base_rate = non_negative(model.calls_per_hour) / 3_600_000.0;
         let mut wave_amplitude = non_negative(model.rate_wave_amplitude);
@@ -234,12 +264,6 @@ impl QueueRt {
                 }
             });
         let surge_peak = surge.map_or(1.0, |s| s.factor.max(1.0));
-        let agents = (1..=model.agents)
-            .map(|n| Agent {
-                id: format!("{}-a{n:02}", model.id),
-                phase: AgentPhase::Idle { since: 0 },
-            })
-            .collect();
         QueueRt {
             id: model.id.clone(),
             // Streams 0 and u64::MAX are the delivery layer's.
@@ -261,7 +285,8 @@ impl QueueRt {
             break_probability: probability(model.break_probability),
             mean_break_ms: non_negative(model.mean_break_s) * 1000.0,
             overflow,
-            agents,
+            transfer,
+            members: Vec::new(),
             waiting: VecDeque::new(),
         }
     }
@@ -282,19 +307,6 @@ impl QueueRt {
         }
         rate
     }
-
-    /// The idle agent that has been idle longest (lowest number on a tie).
-    fn longest_idle(&self) -> Option<usize> {
-        self.agents
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| match a.phase {
-                AgentPhase::Idle { since } => Some((since, i)),
-                _ => None,
-            })
-            .min()
-            .map(|(_, i)| i)
-    }
 }
 
 impl Model {
@@ -313,15 +325,53 @@ impl Model {
                         target,
                     })
                 });
-                QueueRt::new(i, q, scenario, seed, overflow)
+                // Any known queue, this one included, can take a transfer after an answer.
+                let transfer = q.transfer_after_answer.as_ref().and_then(|t| {
+                    Some(TransferRt {
+                        probability: probability(t.probability),
+                        target: index_of(&t.target_queue)?,
+                        blind_probability: probability(t.blind_probability),
+                    })
+                });
+                QueueRt::new(i, q, scenario, seed, overflow, transfer)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut queues = queues;
+        let mut agents = Vec::new();
+        for (i, q) in scenario.queues.iter().enumerate() {
+            for n in 1..=q.agents {
+                queues[i].members.push(agents.len());
+                agents.push(Agent {
+                    id: format!("{}-a{n:02}", q.id),
+                    phase: AgentPhase::Idle { since: start },
+                    queues: vec![i],
+                });
+            }
+        }
+        // Shared agents join the other queue's members after its own, in scenario order.
+        for (i, q) in scenario.queues.iter().enumerate() {
+            let Some(shared) = &q.shared_agents else {
+                continue;
+            };
+            let Some(other) = index_of(&shared.queue).filter(|&o| o != i) else {
+                continue;
+            };
+            let own = queues[i].members.clone();
+            let from = own.len() - (shared.agents as usize).min(own.len());
+            for &a in &own[from..] {
+                if !agents[a].queues.contains(&other) {
+                    agents[a].queues.push(other);
+                    queues[other].members.push(a);
+                }
+            }
+        }
         let mut model = Model {
             seed,
             start,
             end: start.saturating_add(scenario.duration_ms.max(0)),
             now: start,
             queues,
+            agents,
             calls: HashMap::new(),
             agenda: BinaryHeap::new(),
             out: VecDeque::new(),
@@ -330,10 +380,11 @@ impl Model {
             next_call_seq: 1,
         };
         if model.end > start {
+            // Each queue's members log in there (a shared agent in each of its queues).
             for q in 0..model.queues.len() {
-                for a in 0..model.queues[q].agents.len() {
-                    model.queues[q].agents[a].phase = AgentPhase::Idle { since: start };
-                    model.emit_agent_state(q, a, AgentState::Ready, None);
+                for m in 0..model.queues[q].members.len() {
+                    let a = model.queues[q].members[m];
+                    model.emit_agent_state_in(q, a, AgentState::Ready, None);
                 }
             }
             for q in 0..model.queues.len() {
@@ -380,14 +431,15 @@ impl Model {
         self.emit(queue, EventBody::Call { call_id, step });
     }
 
-    fn emit_agent_state(
+    /// The agent's state in one of its queues.
+    fn emit_agent_state_in(
         &mut self,
         queue: usize,
         agent: usize,
         state: AgentState,
         reason: Option<&str>,
     ) {
-        let agent_id = self.queues[queue].agents[agent].id.clone();
+        let agent_id = self.agents[agent].id.clone();
         self.emit(
             queue,
             EventBody::AgentState {
@@ -398,8 +450,30 @@ impl Model {
         );
     }
 
-    fn agent_id(&self, queue: usize, agent: usize) -> String {
-        self.queues[queue].agents[agent].id.clone()
+    /// The agent's state in every queue it is logged into, its own first.
+    fn emit_agent_state(&mut self, agent: usize, state: AgentState, reason: Option<&str>) {
+        for i in 0..self.agents[agent].queues.len() {
+            let q = self.agents[agent].queues[i];
+            self.emit_agent_state_in(q, agent, state, reason);
+        }
+    }
+
+    fn agent_id(&self, agent: usize) -> String {
+        self.agents[agent].id.clone()
+    }
+
+    /// The member of queue `q` idle longest (the first listed on a tie).
+    fn longest_idle(&self, q: usize) -> Option<usize> {
+        self.queues[q]
+            .members
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &a)| match self.agents[a].phase {
+                AgentPhase::Idle { since } => Some((since, i, a)),
+                _ => None,
+            })
+            .min()
+            .map(|(_, _, a)| a)
     }
 
     fn schedule_next_candidate(&mut self, q: usize) {
@@ -424,8 +498,8 @@ impl Model {
                 ring,
                 answered,
             } => self.on_ring_end(call, ring, answered),
-            Action::PatienceEnd { call } => self.on_patience_end(call),
-            Action::OverflowDue { call, queue } => self.on_overflow_due(call, queue),
+            Action::PatienceEnd { call, leg } => self.on_patience_end(call, leg),
+            Action::OverflowDue { call, leg } => self.on_overflow_due(call, leg),
             Action::Hold { call } => {
                 self.on_connected_step(call, |agent_id| CallStep::Hold { agent_id })
             }
@@ -433,10 +507,10 @@ impl Model {
                 self.on_connected_step(call, |agent_id| CallStep::Unhold { agent_id })
             }
             Action::TalkEnd { call } => self.on_talk_end(call),
-            Action::AcwEnd { call } => self.on_acw_end(call),
-            Action::AgentReady { queue, agent } => {
-                self.emit_agent_state(queue, agent, AgentState::Ready, None);
-                self.agent_free(queue, agent);
+            Action::AcwEnd { call, queue, agent } => self.on_acw_end(call, queue, agent),
+            Action::AgentReady { agent } => {
+                self.emit_agent_state(agent, AgentState::Ready, None);
+                self.agent_free(agent);
             }
         }
     }
@@ -464,29 +538,33 @@ impl Model {
                 rings: 0,
                 overflow_due: false,
                 visited: vec![q],
+                legs: 1,
+                offered_at: self.now,
+                patience_leg: 1,
             },
         );
         let deadline = self.after(patience);
-        self.schedule(deadline, Action::PatienceEnd { call: key });
+        self.schedule(deadline, Action::PatienceEnd { call: key, leg: 1 });
         self.offer(q, key);
     }
 
-    /// Offers `call` in queue `q` (its first queue or an overflow target): announce it, ring an
+    /// Offers `call` in queue `q` (its first queue or a transfer target): announce it, ring an
     /// idle agent or join the back of the line, and arm the queue's overflow timer.
     fn offer(&mut self, q: usize, call: CallKey) {
         self.emit_call(q, call, CallStep::Offered);
-        match self.queues[q].longest_idle() {
+        match self.longest_idle(q) {
             Some(agent) => self.ring(q, agent, call),
             None => self.queues[q].waiting.push_back(call),
         }
         if let Some(rule) = self.queues[q].overflow {
-            let fresh_target = self
+            let leg = self
                 .calls
                 .get(&call)
-                .is_some_and(|c| !c.visited.contains(&rule.target));
-            if fresh_target {
+                .filter(|c| !c.visited.contains(&rule.target))
+                .map(|c| c.legs);
+            if let Some(leg) = leg {
                 let at = self.after(rule.after_ms);
-                self.schedule(at, Action::OverflowDue { call, queue: q });
+                self.schedule(at, Action::OverflowDue { call, leg });
             }
         }
     }
@@ -498,8 +576,8 @@ impl Model {
         c.phase = CallPhase::Ringing { agent };
         c.rings += 1;
         let ring = c.rings;
-        self.queues[q].agents[agent].phase = AgentPhase::Ringing(call);
-        let agent_id = self.agent_id(q, agent);
+        self.agents[agent].phase = AgentPhase::Ringing(call);
+        let agent_id = self.agent_id(agent);
         self.emit_call(q, call, CallStep::Ringing { agent_id });
         let queue = &mut self.queues[q];
         let answered = !queue.rng.chance(queue.rona_probability);
@@ -534,22 +612,22 @@ impl Model {
         let q = c.queue;
         if answered {
             c.phase = CallPhase::Connected { agent };
-            self.queues[q].agents[agent].phase = AgentPhase::Busy(call);
-            let agent_id = self.agent_id(q, agent);
+            self.agents[agent].phase = AgentPhase::Busy(call);
+            let agent_id = self.agent_id(agent);
             self.emit_call(q, call, CallStep::Answered { agent_id });
             self.plan_talk(q, call);
         } else {
             c.phase = CallPhase::Waiting;
             let overflow_due = c.overflow_due;
-            self.queues[q].agents[agent].phase = AgentPhase::Away;
-            self.emit_agent_state(q, agent, AgentState::NotReady, Some("rona"));
+            self.agents[agent].phase = AgentPhase::Away;
+            self.emit_agent_state(agent, AgentState::NotReady, Some("rona"));
             let back = self.after(RONA_PENALTY_MS);
-            self.schedule(back, Action::AgentReady { queue: q, agent });
+            self.schedule(back, Action::AgentReady { agent });
             if overflow_due {
                 self.transfer(call);
             } else {
                 // It keeps its place: it was at the head when it was sent to this agent.
-                match self.queues[q].longest_idle() {
+                match self.longest_idle(q) {
                     Some(next) => self.ring(q, next, call),
                     None => self.queues[q].waiting.push_front(call),
                 }
@@ -589,54 +667,149 @@ impl Model {
             return;
         };
         let q = c.queue;
-        let agent_id = self.agent_id(q, agent);
+        let agent_id = self.agent_id(agent);
         self.emit_call(q, call, step(agent_id));
     }
 
+    /// The end of the talk: the wrap, or with the queue's transfer rule a transfer.
     fn on_talk_end(&mut self, call: CallKey) {
-        self.on_connected_step(call, |agent_id| CallStep::Wrap { agent_id });
         let Some(c) = self.calls.get(&call) else {
-            return;
-        };
-        let queue = &mut self.queues[c.queue];
-        let acw = sample_ms(queue.rng.exp(queue.mean_acw_ms));
-        let at = self.after(acw);
-        self.schedule(at, Action::AcwEnd { call });
-    }
-
-    fn on_acw_end(&mut self, call: CallKey) {
-        self.on_connected_step(call, |agent_id| CallStep::WrapEnd { agent_id });
-        let Some(c) = self.calls.remove(&call) else {
             return;
         };
         let CallPhase::Connected { agent } = c.phase else {
             return;
         };
-        let q = c.queue;
+        let (q, legs) = (c.queue, c.legs);
+        // Drawn only in queues with the rule, so that other queues' streams are unchanged.
+        if let Some(rule) = self.queues[q].transfer.filter(|_| legs < MAX_TRANSFER_LEGS) {
+            let queue = &mut self.queues[q];
+            if queue.rng.chance(rule.probability) {
+                let blind = queue.rng.chance(rule.blind_probability);
+                self.transfer_answered(call, agent, rule.target, blind);
+                return;
+            }
+        }
+        self.on_connected_step(call, |agent_id| CallStep::Wrap { agent_id });
+        self.start_acw(call, q, agent);
+    }
+
+    /// Schedules the end of `agent`'s after-call work for the call's leg in `q`.
+    fn start_acw(&mut self, call: CallKey, q: usize, agent: usize) {
         let queue = &mut self.queues[q];
-        if queue.rng.chance(queue.break_probability) {
-            let back = sample_ms(queue.rng.exp(queue.mean_break_ms));
-            queue.agents[agent].phase = AgentPhase::Away;
-            self.emit_agent_state(q, agent, AgentState::NotReady, Some("break"));
-            let at = self.after(back);
-            self.schedule(at, Action::AgentReady { queue: q, agent });
-        } else {
-            self.agent_free(q, agent);
-        }
+        let acw = sample_ms(queue.rng.exp(queue.mean_acw_ms));
+        let at = self.after(acw);
+        self.schedule(
+            at,
+            Action::AcwEnd {
+                call,
+                queue: q,
+                agent,
+            },
+        );
     }
 
-    /// The agent is ready and has nothing: take the oldest waiting call, else idle.
-    fn agent_free(&mut self, q: usize, agent: usize) {
-        match self.queues[q].waiting.pop_front() {
-            Some(call) => self.ring(q, agent, call),
-            None => self.queues[q].agents[agent].phase = AgentPhase::Idle { since: self.now },
-        }
-    }
-
-    fn on_patience_end(&mut self, call: CallKey) {
+    /// `agent` transfers the call it talks to into queue `to` (possibly its own): `transferred`
+    /// naming the agent, the offer there at the same instant with a fresh patience (the caller
+    /// was served and starts waiting again), then the agent's wrap at the transfer, or for a
+    /// blind transfer none: the agent is free at once.
+    fn transfer_answered(&mut self, call: CallKey, agent: usize, to: usize, blind: bool) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
+        let from = c.queue;
+        let agent_id = self.agent_id(agent);
+        let target_queue_id = self.queues[to].id.clone();
+        self.emit_call(
+            from,
+            call,
+            CallStep::Transferred {
+                target_queue_id,
+                agent_id: Some(agent_id.clone()),
+            },
+        );
+        let mean_patience = self.queues[to].mean_patience_ms;
+        let patience = sample_ms(self.queues[from].rng.exp(mean_patience));
+        let now = self.now;
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.queue = to;
+        c.phase = CallPhase::Waiting;
+        c.overflow_due = false;
+        if !c.visited.contains(&to) {
+            c.visited.push(to);
+        }
+        c.legs += 1;
+        c.offered_at = now;
+        c.patience_leg = c.legs;
+        let leg = c.legs;
+        let deadline = self.after(patience);
+        self.schedule(deadline, Action::PatienceEnd { call, leg });
+        // The agent is still engaged here, so the offer cannot ring them.
+        self.offer(to, call);
+        if blind {
+            self.agent_free(agent);
+        } else {
+            self.emit_call(from, call, CallStep::Wrap { agent_id });
+            self.start_acw(call, from, agent);
+        }
+    }
+
+    fn on_acw_end(&mut self, call: CallKey, q: usize, agent: usize) {
+        let agent_id = self.agent_id(agent);
+        self.emit(
+            q,
+            EventBody::Call {
+                call_id: format!("c{call}"),
+                step: CallStep::WrapEnd { agent_id },
+            },
+        );
+        // The call ends here unless it was transferred and lives on in another leg.
+        let ends = self
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.phase == CallPhase::Connected { agent });
+        if ends {
+            self.calls.remove(&call);
+        }
+        let queue = &mut self.queues[q];
+        if queue.rng.chance(queue.break_probability) {
+            let back = sample_ms(queue.rng.exp(queue.mean_break_ms));
+            self.agents[agent].phase = AgentPhase::Away;
+            self.emit_agent_state(agent, AgentState::NotReady, Some("break"));
+            let at = self.after(back);
+            self.schedule(at, Action::AgentReady { agent });
+        } else {
+            self.agent_free(agent);
+        }
+    }
+
+    /// The agent is ready and has nothing: take the call that has waited longest in its
+    /// queues (its own queue's on a tie), else idle.
+    fn agent_free(&mut self, agent: usize) {
+        let mut best: Option<(Millis, usize)> = None;
+        for &q in &self.agents[agent].queues {
+            let Some(head) = self.queues[q].waiting.front() else {
+                continue;
+            };
+            let since = self.calls.get(head).map_or(Millis::MAX, |c| c.offered_at);
+            if best.is_none_or(|(t, _)| since < t) {
+                best = Some((since, q));
+            }
+        }
+        match best.and_then(|(_, q)| Some((q, self.queues[q].waiting.pop_front()?))) {
+            Some((q, call)) => self.ring(q, agent, call),
+            None => self.agents[agent].phase = AgentPhase::Idle { since: self.now },
+        }
+    }
+
+    fn on_patience_end(&mut self, call: CallKey, leg: u32) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.patience_leg != leg {
+            return;
+        }
         let q = c.queue;
         let ringing = match c.phase {
             CallPhase::Connected { .. } => return,
@@ -646,16 +819,16 @@ impl Model {
         self.emit_call(q, call, CallStep::Abandoned);
         self.calls.remove(&call);
         match ringing {
-            Some(agent) => self.agent_free(q, agent),
+            Some(agent) => self.agent_free(agent),
             None => self.queues[q].waiting.retain(|&k| k != call),
         }
     }
 
-    fn on_overflow_due(&mut self, call: CallKey, queue: usize) {
+    fn on_overflow_due(&mut self, call: CallKey, leg: u32) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if c.queue != queue {
+        if c.legs != leg {
             return;
         }
         match c.phase {
@@ -686,11 +859,14 @@ impl Model {
                 agent_id: None,
             },
         );
+        let now = self.now;
         if let Some(c) = self.calls.get_mut(&call) {
             c.queue = rule.target;
             c.phase = CallPhase::Waiting;
             c.overflow_due = false;
             c.visited.push(rule.target);
+            c.legs += 1;
+            c.offered_at = now;
         }
         self.offer(rule.target, call);
     }

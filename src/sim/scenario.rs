@@ -51,6 +51,10 @@ pub struct QueueModel {
     pub rate_wave_amplitude: f64,
     pub rate_wave_period_s: f64,
     pub overflow: Option<Overflow>,
+    /// Agents who transfer some answered calls at the end of the talk.
+    pub transfer_after_answer: Option<AgentTransfer>,
+    /// Some of this queue's agents are also logged into another queue.
+    pub shared_agents: Option<SharedAgents>,
 }
 
 /// Move calls that have waited (unrung) this long in the queue to another queue.
@@ -59,6 +63,30 @@ pub struct QueueModel {
 pub struct Overflow {
     pub after_s: f64,
     pub target_queue: String,
+}
+
+/// At the end of the talk, the agent transfers the call to `target_queue` with `probability`:
+/// `transferred` (naming the agent), and the call is `offered` there at the same instant, as a
+/// new leg that waits with a fresh patience. The target may be this queue itself (a re-queue).
+/// A share `blind_probability` of the transfers are blind, with no wrap (the agent is free at
+/// once); the others are followed by the agent's wrap and after-call work. A call is only
+/// transferred while it has had fewer than three legs, so transfers never loop.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentTransfer {
+    pub probability: f64,
+    pub target_queue: String,
+    pub blind_probability: f64,
+}
+
+/// The last `agents` of this queue's agents also log into `queue`: they set their state in
+/// both queues and, while idle, take whichever queue's call has waited longest, one call at a
+/// time.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedAgents {
+    pub queue: String,
+    pub agents: u32,
 }
 
 /// Multiply `queue`'s arrival rate by `factor` during `[start_after_s, start_after_s + duration_s)`.
@@ -102,6 +130,20 @@ pub enum ScenarioError {
     UnknownOverflowTarget { queue: String, target: String },
     #[error("queue `{0}` overflows to itself")]
     OverflowToSelf(String),
+    #[error("queue `{queue}`: `{field}` names unknown queue `{target}`")]
+    UnknownQueue {
+        queue: String,
+        field: &'static str,
+        target: String,
+    },
+    #[error("queue `{0}` shares agents with itself")]
+    SharedWithSelf(String),
+    #[error("queue `{queue}` shares {shared} agents but has {agents}")]
+    TooManySharedAgents {
+        queue: String,
+        shared: u32,
+        agents: u32,
+    },
     #[error("the surge names unknown queue `{0}`")]
     UnknownSurgeQueue(String),
     #[error("`{field}` must be a finite number >= 0, got {value}")]
@@ -144,13 +186,17 @@ impl Default for QueueModel {
             rate_wave_amplitude: 0.0,
             rate_wave_period_s: 3_600.0,
             overflow: None,
+            transfer_after_answer: None,
+            shared_agents: None,
         }
     }
 }
 
 impl Scenario {
     /// The demo contact centre: four queues of different size and handling time, a support
-    /// surge (×2.5 from minute 10 to minute 30) and billing overflowing to support after 30 s.
+    /// surge (×2.5 from minute 10 to minute 30) and billing overflowing to support after 30 s;
+    /// sales agents transfer 4 % of their answered calls to retention and support agents 6 %
+    /// to billing, and three sales agents also take retention calls.
     /// Staffing was tuned against this simulator for a steady-state service level (answered
     /// within 20 s) of roughly 80–90 % per 15 minutes outside the surge.
     pub fn demo() -> Scenario {
@@ -166,6 +212,17 @@ impl Scenario {
                     mean_patience_s: 90.0,
                     rate_wave_amplitude: 0.1,
                     rate_wave_period_s: 3_600.0,
+                    // Callers who turn out to want to cancel are passed on to retention.
+                    transfer_after_answer: Some(AgentTransfer {
+                        probability: 0.04,
+                        target_queue: "retention".to_string(),
+                        blind_probability: 0.6,
+                    }),
+                    // Three sales agents also take retention calls.
+                    shared_agents: Some(SharedAgents {
+                        queue: "retention".to_string(),
+                        agents: 3,
+                    }),
                     ..base.clone()
                 },
                 QueueModel {
@@ -176,6 +233,12 @@ impl Scenario {
                     mean_acw_s: 60.0,
                     mean_patience_s: 120.0,
                     mean_hold_s: 60.0,
+                    // Billing questions that reached support are passed on to billing.
+                    transfer_after_answer: Some(AgentTransfer {
+                        probability: 0.06,
+                        target_queue: "billing".to_string(),
+                        blind_probability: 0.4,
+                    }),
                     ..base.clone()
                 },
                 QueueModel {
@@ -238,6 +301,38 @@ impl Scenario {
                     return Err(ScenarioError::UnknownOverflowTarget {
                         queue: q.id.clone(),
                         target: o.target_queue.clone(),
+                    });
+                }
+            }
+        }
+        // References of the newer options, once every queue id is known to be sound.
+        for q in &self.queues {
+            let known = |id: &str| self.queues.iter().any(|p| p.id == id);
+            if let Some(t) = &q.transfer_after_answer {
+                if !known(&t.target_queue) {
+                    return Err(ScenarioError::UnknownQueue {
+                        queue: q.id.clone(),
+                        field: "transfer_after_answer.target_queue",
+                        target: t.target_queue.clone(),
+                    });
+                }
+            }
+            if let Some(s) = &q.shared_agents {
+                if s.queue == q.id {
+                    return Err(ScenarioError::SharedWithSelf(q.id.clone()));
+                }
+                if !known(&s.queue) {
+                    return Err(ScenarioError::UnknownQueue {
+                        queue: q.id.clone(),
+                        field: "shared_agents.queue",
+                        target: s.queue.clone(),
+                    });
+                }
+                if s.agents > q.agents {
+                    return Err(ScenarioError::TooManySharedAgents {
+                        queue: q.id.clone(),
+                        shared: s.agents,
+                        agents: q.agents,
                     });
                 }
             }
@@ -315,7 +410,7 @@ impl QueueModel {
                 value: self.rate_wave_period_s,
             });
         }
-        let probabilities = [
+        let mut probabilities = vec![
             ("hold_probability", self.hold_probability),
             (
                 "ring_no_answer_probability",
@@ -323,6 +418,13 @@ impl QueueModel {
             ),
             ("break_probability", self.break_probability),
         ];
+        if let Some(t) = &self.transfer_after_answer {
+            probabilities.push(("transfer_after_answer.probability", t.probability));
+            probabilities.push((
+                "transfer_after_answer.blind_probability",
+                t.blind_probability,
+            ));
+        }
         for (field, value) in probabilities {
             if !(0.0..=1.0).contains(&value) {
                 return Err(ScenarioError::NotProbability {

@@ -2,7 +2,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::*;
 use crate::event::EventType;
-use crate::sim::{Overflow, Simulator, Surge};
+use crate::sim::{AgentTransfer, Overflow, SharedAgents, Simulator, Surge};
 
 const START: Millis = 1_700_000_000_000;
 const HOUR_MS: Millis = 3_600_000;
@@ -26,9 +26,9 @@ enum Life {
 
 #[derive(Debug, Default)]
 struct AgentView {
-    ready: bool,
-    /// The call it is ringing for or handling, until wrap_end, abandon or RONA.
-    call: Option<String>,
+    /// The call it is ringing for or handling, as (queue, call) in any of its queues, until
+    /// wrap_end, abandon, RONA or a blind transfer.
+    call: Option<(String, String)>,
 }
 
 /// What a stream that passed [`check_contract`] contained.
@@ -45,12 +45,21 @@ impl Tally {
 }
 
 /// Replays a time-ordered stream against the call contract and the agent model: each call's
-/// life in each queue is `offered → ringing* → answered → (hold → unhold)* → wrap →
-/// wrap_end` or ends `abandoned` / `transferred`, agents only ring when ready and free,
-/// answer what they ring, and a transfer is offered in its target at the same instant.
+/// life in each queue is a sequence of legs `offered → ringing* → answered → (hold → unhold)* →
+/// wrap → wrap_end` or ending `abandoned` / `transferred`; a transfer is offered in its target
+/// (the same queue included) at the same instant, and a transfer after an answer names the
+/// answering agent, who wraps at that instant or, for a blind transfer, is free at once. Agents
+/// ring only when ready in the ringing queue and engaged on no other call in any queue (one
+/// call at a time across their queues), and answer what they ring.
 pub(crate) fn check_contract(events: &[CtiEvent]) -> Result<Tally, String> {
     let mut lives: HashMap<(String, String), Life> = HashMap::new();
+    // Readiness per (agent, queue); the call an agent is engaged on, across its queues.
+    let mut ready: HashMap<(String, String), bool> = HashMap::new();
     let mut agents: HashMap<String, AgentView> = HashMap::new();
+    let mut last_rona: HashMap<String, Millis> = HashMap::new();
+    // Legs transferred after an answer whose agent has yet to end the wrap: (queue, call,
+    // agent) → whether the wrap came.
+    let mut after_transfer: HashMap<(String, String, String), bool> = HashMap::new();
     let mut pending_offer: HashMap<String, (String, Millis)> = HashMap::new();
     let mut tally = Tally::default();
     let mut last_ts = Millis::MIN;
@@ -67,62 +76,98 @@ pub(crate) fn check_contract(events: &[CtiEvent]) -> Result<Tally, String> {
                 state,
                 reason,
             } => {
-                if !agent_id.starts_with(&format!("{}-a", e.queue_id)) {
-                    return fail("agent of another queue");
-                }
-                let view = agents.entry(agent_id.clone()).or_default();
                 if let Some(r) = reason {
                     *tally.reasons.entry(r.clone()).or_default() += 1;
                 }
+                let is_ready = ready
+                    .entry((agent_id.clone(), e.queue_id.clone()))
+                    .or_default();
+                let view = agents.entry(agent_id.clone()).or_default();
                 match (state, reason.as_deref()) {
                     (AgentState::Ready, None) => {
-                        if view.ready || view.call.is_some() {
+                        if *is_ready || view.call.is_some() {
                             return fail("ready while ready or busy");
                         }
-                        view.ready = true;
+                        *is_ready = true;
                     }
                     (AgentState::NotReady, Some("rona")) => {
-                        let Some(call) = view.call.take() else {
-                            return fail("RONA without a ringing call");
-                        };
-                        view.ready = false;
-                        let key = (e.queue_id.clone(), call);
-                        match lives.get_mut(&key) {
-                            Some(Life::Queued { ringing }) => *ringing = None,
-                            _ => return fail("RONA for a call that is not ringing"),
+                        if !*is_ready {
+                            return fail("RONA while not ready");
+                        }
+                        *is_ready = false;
+                        match view.call.take() {
+                            Some(key) => {
+                                last_rona.insert(agent_id.clone(), e.ts);
+                                match lives.get_mut(&key) {
+                                    Some(Life::Queued { ringing }) => *ringing = None,
+                                    _ => return fail("RONA for a call that is not ringing"),
+                                }
+                            }
+                            // The same RONA in another of the agent's queues.
+                            None if last_rona.get(agent_id) == Some(&e.ts) => {}
+                            None => return fail("RONA without a ringing call"),
                         }
                     }
                     (AgentState::NotReady, Some("break")) => {
-                        if !view.ready || view.call.is_some() {
+                        if !*is_ready || view.call.is_some() {
                             return fail("break while not ready or busy");
                         }
-                        view.ready = false;
+                        *is_ready = false;
                     }
                     _ => return fail("unexpected agent state"),
                 }
             }
             EventBody::Call { call_id, step } => {
                 let key = (e.queue_id.clone(), call_id.clone());
+                let mut transfer_offer = false;
                 if let Some((queue, ts)) = pending_offer.get(call_id) {
                     if !(matches!(step, CallStep::Offered) && *queue == e.queue_id) {
                         return fail("transferred call not offered in its target next");
                     }
                     if *ts != e.ts {
-                        return fail("overflow offer at another time");
+                        return fail("transfer offered at another time");
                     }
                     pending_offer.remove(call_id);
+                    transfer_offer = true;
+                }
+                // The transferring agent's wrap and wrap_end belong to the leg they answered.
+                if let CallStep::Wrap { agent_id } | CallStep::WrapEnd { agent_id } = step {
+                    let k = (e.queue_id.clone(), call_id.clone(), agent_id.clone());
+                    if let Some(wrapped) = after_transfer.get_mut(&k) {
+                        match step {
+                            CallStep::Wrap { .. } if !*wrapped => *wrapped = true,
+                            CallStep::WrapEnd { .. } if *wrapped => {
+                                if let Some(view) = agents.get_mut(agent_id) {
+                                    view.call = None;
+                                }
+                                after_transfer.remove(&k);
+                            }
+                            _ => return fail("wrap steps of a transfer out of order"),
+                        }
+                        continue;
+                    }
                 }
                 let life = lives.get(&key).cloned();
                 let next = match (life, step) {
                     (None, CallStep::Offered) => Life::Queued { ringing: None },
+                    (Some(Life::Ended), CallStep::Offered) if transfer_offer => {
+                        Life::Queued { ringing: None }
+                    }
                     (None, _) => return fail("call event before its offer"),
                     (Some(Life::Ended), _) => return fail("call event after its end"),
                     (Some(Life::Queued { ringing: None }), CallStep::Ringing { agent_id }) => {
-                        let view = agents.entry(agent_id.clone()).or_default();
-                        if !view.ready || view.call.is_some() {
-                            return fail("rang an agent that is not free");
+                        if !ready
+                            .get(&(agent_id.clone(), e.queue_id.clone()))
+                            .copied()
+                            .unwrap_or(false)
+                        {
+                            return fail("rang an agent not ready in this queue");
                         }
-                        view.call = Some(call_id.clone());
+                        let view = agents.entry(agent_id.clone()).or_default();
+                        if view.call.is_some() {
+                            return fail("rang an agent engaged on another call");
+                        }
+                        view.call = Some(key.clone());
                         Life::Queued {
                             ringing: Some(agent_id.clone()),
                         }
@@ -147,10 +192,40 @@ pub(crate) fn check_contract(events: &[CtiEvent]) -> Result<Tally, String> {
                     (
                         Some(Life::Queued { ringing: None }),
                         CallStep::Transferred {
-                            target_queue_id, ..
+                            target_queue_id,
+                            agent_id: None,
                         },
                     ) => {
                         pending_offer.insert(call_id.clone(), (target_queue_id.clone(), e.ts));
+                        Life::Ended
+                    }
+                    (
+                        Some(Life::Talking {
+                            agent,
+                            on_hold: false,
+                        }),
+                        CallStep::Transferred {
+                            target_queue_id,
+                            agent_id: Some(agent_id),
+                        },
+                    ) if agent == *agent_id => {
+                        pending_offer.insert(call_id.clone(), (target_queue_id.clone(), e.ts));
+                        // A wrap follows at the same instant, or it was a blind transfer.
+                        let wraps = events[i + 1..]
+                            .iter()
+                            .take_while(|x| x.ts == e.ts)
+                            .any(|x| {
+                                x.queue_id == e.queue_id
+                                    && matches!(&x.body, EventBody::Call {
+                                        call_id: c,
+                                        step: CallStep::Wrap { agent_id: a },
+                                    } if c == call_id && a == agent_id)
+                            });
+                        if wraps {
+                            after_transfer.insert((key.0.clone(), key.1.clone(), agent), false);
+                        } else if let Some(view) = agents.get_mut(&agent) {
+                            view.call = None;
+                        }
                         Life::Ended
                     }
                     (
@@ -229,14 +304,38 @@ fn demo_runs_follow_the_contract_and_exercise_every_path() {
         let events = run(Scenario::demo(), seed);
         let tally = check_contract(&events).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         seen.extend(tally.per_type.keys());
-        // Overflow is the one rare path in a well-staffed billing queue; everything else
-        // happens in every run.
         for t in EventType::ALL {
-            assert!(
-                t == EventType::Transferred || tally.count(t) > 0,
-                "seed {seed}: no {t} events"
-            );
+            assert!(tally.count(t) > 0, "seed {seed}: no {t} events");
         }
+        // Sales and support agents transfer calls (to retention and billing), and the three
+        // sales agents logged into retention answer some of its calls.
+        let by_agent = |q: &str| {
+            events.iter().any(|e| {
+                e.queue_id == q
+                    && matches!(
+                        &e.body,
+                        EventBody::Call {
+                            step: CallStep::Transferred {
+                                agent_id: Some(_),
+                                ..
+                            },
+                            ..
+                        }
+                    )
+            })
+        };
+        assert!(by_agent("sales") && by_agent("support"), "seed {seed}");
+        let shared_answers = events
+            .iter()
+            .filter(|e| {
+                e.queue_id == "retention"
+                    && matches!(&e.body, EventBody::Call {
+                        step: CallStep::Answered { agent_id },
+                        ..
+                    } if agent_id.starts_with("sales-"))
+            })
+            .count();
+        assert!(shared_answers > 0, "seed {seed}");
         assert!(tally.reasons.get("rona").is_some_and(|&n| n > 0));
         assert!(tally.reasons.get("break").is_some_and(|&n| n > 0));
         // 600 calls/h nominal over 2 h plus the surge: a few thousand offers.
@@ -247,9 +346,10 @@ fn demo_runs_follow_the_contract_and_exercise_every_path() {
             .iter()
             .take_while(|e| e.ts == START && e.event_type() == EventType::AgentState)
             .count();
-        assert_eq!(logins, 20 + 32 + 12 + 9);
+        // 73 agents, three of them (sales') logged into retention too.
+        assert_eq!(logins, 20 + 32 + 12 + 9 + 3);
     }
-    assert!(seen.contains(&EventType::Transferred));
+    assert_eq!(seen.len(), EventType::ALL.len());
 }
 
 #[test]
@@ -633,4 +733,203 @@ fn demo_staffing_meets_its_planned_service_level_outside_the_surge() {
     let events = run(one_queue(QueueModel::default(), 8), 2027);
     let sl = service_level(&events, "default", 15 * MIN, 480 * MIN);
     assert!(PLANNED.contains(&sl), "default queue: {sl}");
+}
+
+/// Two queues with every new path: front agents re-queue half their calls into front itself,
+/// desk agents transfer some to front, desk overflows to front after 20 s, and the last three
+/// front agents also take desk calls.
+pub(crate) fn legs_scenario(hours: i64) -> Scenario {
+    Scenario {
+        queues: vec![
+            QueueModel {
+                id: "front".into(),
+                calls_per_hour: 120.0,
+                agents: 16,
+                transfer_after_answer: Some(AgentTransfer {
+                    probability: 0.5,
+                    target_queue: "front".into(),
+                    blind_probability: 0.5,
+                }),
+                shared_agents: Some(SharedAgents {
+                    queue: "desk".into(),
+                    agents: 3,
+                }),
+                ..QueueModel::default()
+            },
+            QueueModel {
+                id: "desk".into(),
+                calls_per_hour: 60.0,
+                agents: 4,
+                transfer_after_answer: Some(AgentTransfer {
+                    probability: 0.3,
+                    target_queue: "front".into(),
+                    blind_probability: 0.3,
+                }),
+                overflow: Some(Overflow {
+                    after_s: 20.0,
+                    target_queue: "front".into(),
+                }),
+                ..QueueModel::default()
+            },
+        ],
+        duration_ms: hours * HOUR_MS,
+        ..Scenario::default()
+    }
+}
+
+#[test]
+fn agent_transfers_are_offered_at_once_in_their_target_and_legs_stay_bounded() {
+    let scenario = legs_scenario(4);
+    scenario.validate().unwrap();
+    let events = run(scenario, 81);
+    // Also: each transfer is offered in its target at its instant, the transferring agent is
+    // the one who answered, and wraps at that instant unless the transfer was blind.
+    check_contract(&events).unwrap();
+    let (mut blind, mut wrapped, mut to_self, mut to_other, mut flowed) = (0, 0, 0, 0, 0);
+    let mut offers: HashMap<&str, u32> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        let EventBody::Call { call_id, step } = &e.body else {
+            continue;
+        };
+        match step {
+            CallStep::Offered => *offers.entry(call_id).or_default() += 1,
+            CallStep::Transferred {
+                target_queue_id,
+                agent_id: Some(agent),
+            } => {
+                if *target_queue_id == e.queue_id {
+                    to_self += 1;
+                } else {
+                    to_other += 1;
+                }
+                let offer = &events[i + 1];
+                assert_eq!(
+                    (offer.ts, &offer.queue_id, offer.event_type()),
+                    (e.ts, target_queue_id, EventType::Offered)
+                );
+                let wraps = events[i + 1..]
+                    .iter()
+                    .take_while(|x| x.ts == e.ts)
+                    .any(|x| {
+                        x.queue_id == e.queue_id
+                            && x.body
+                                == EventBody::Call {
+                                    call_id: call_id.clone(),
+                                    step: CallStep::Wrap {
+                                        agent_id: agent.clone(),
+                                    },
+                                }
+                    });
+                if wraps {
+                    wrapped += 1;
+                } else {
+                    blind += 1;
+                }
+            }
+            CallStep::Transferred { agent_id: None, .. } => flowed += 1,
+            _ => {}
+        }
+    }
+    assert!(to_self > 50 && to_other > 5, "{to_self} {to_other}");
+    assert!(blind > 20 && wrapped > 20, "{blind} {wrapped}");
+    assert!(flowed > 0);
+    // At most three legs a call, and the bound is reached.
+    let most = offers.values().copied().max().unwrap();
+    assert_eq!(most, MAX_TRANSFER_LEGS);
+}
+
+#[test]
+fn shared_agents_serve_both_queues_one_call_at_a_time() {
+    let events = run(legs_scenario(4), 82);
+    // The checker lets an agent ring only when ready in that queue and engaged on no call of
+    // any queue.
+    check_contract(&events).unwrap();
+    let mut state_queues: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut answered_in: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for e in &events {
+        match &e.body {
+            EventBody::AgentState { agent_id, .. } => {
+                state_queues
+                    .entry(agent_id)
+                    .or_default()
+                    .insert(&e.queue_id);
+            }
+            EventBody::Call {
+                step: CallStep::Answered { agent_id },
+                ..
+            } => {
+                answered_in.entry(agent_id).or_default().insert(&e.queue_id);
+            }
+            EventBody::Call { .. } => {}
+        }
+    }
+    let both: HashSet<&str> = ["front", "desk"].into();
+    for n in 1..=16 {
+        let id = format!("front-a{n:02}");
+        let expected: HashSet<&str> = if n >= 14 {
+            both.clone()
+        } else {
+            ["front"].into()
+        };
+        assert_eq!(state_queues[id.as_str()], expected, "{id}");
+        if n >= 14 {
+            assert_eq!(answered_in[id.as_str()], both, "{id} answered in both");
+        } else {
+            assert!(!answered_in[id.as_str()].contains("desk"), "{id}");
+        }
+    }
+    // Breaks and RONAs are set in both queues too.
+    let shared_not_ready = events
+        .iter()
+        .filter(|e| {
+            e.queue_id == "desk"
+                && matches!(&e.body, EventBody::AgentState {
+                    agent_id,
+                    state: AgentState::NotReady,
+                    ..
+                } if agent_id.starts_with("front-"))
+        })
+        .count();
+    assert!(shared_not_ready > 0);
+
+    // And the checker does catch an agent rung in one queue while on a call of the other.
+    let ev = |n: u64, queue: &str, body: EventBody| CtiEvent {
+        event_id: format!("x{n}"),
+        ts: START + n as Millis,
+        queue_id: queue.into(),
+        body,
+    };
+    let call = |id: &str, step: CallStep| EventBody::Call {
+        call_id: id.into(),
+        step,
+    };
+    let ready = EventBody::AgentState {
+        agent_id: "s".into(),
+        state: AgentState::Ready,
+        reason: None,
+    };
+    let s = || "s".to_string();
+    let mut bad = vec![
+        ev(0, "front", ready.clone()),
+        ev(0, "desk", ready),
+        ev(1, "front", call("k1", CallStep::Offered)),
+        ev(2, "front", call("k1", CallStep::Ringing { agent_id: s() })),
+        ev(3, "front", call("k1", CallStep::Answered { agent_id: s() })),
+        ev(4, "desk", call("k2", CallStep::Offered)),
+    ];
+    check_contract(&bad).unwrap();
+    bad.push(ev(
+        5,
+        "desk",
+        call("k2", CallStep::Ringing { agent_id: s() }),
+    ));
+    let err = check_contract(&bad).unwrap_err();
+    assert!(err.contains("engaged on another call"), "{err}");
+}
+
+#[test]
+fn legs_and_shared_agents_are_deterministic() {
+    let a = run(legs_scenario(2), 83);
+    assert_eq!(a, run(legs_scenario(2), 83));
+    assert_ne!(a, run(legs_scenario(2), 84));
 }

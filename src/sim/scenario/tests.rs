@@ -103,3 +103,49 @@ fn validate_reports_what_new_would_repair() {
         Err(ScenarioError::InvalidGlobal { .. })
     ));
 }
+
+#[test]
+fn validate_checks_transfers_and_shared_agents() {
+    let mut s = Scenario::demo();
+    // A transfer after an answer may go back into its own queue, unlike an overflow.
+    s.queues[1]
+        .transfer_after_answer
+        .as_mut()
+        .unwrap()
+        .target_queue = "support".into();
+    s.validate().unwrap();
+
+    s.queues[1]
+        .transfer_after_answer
+        .as_mut()
+        .unwrap()
+        .target_queue = "nowhere".into();
+    assert!(matches!(
+        s.validate(),
+        Err(ScenarioError::UnknownQueue { .. })
+    ));
+
+    let mut s = Scenario::demo();
+    s.queues[1]
+        .transfer_after_answer
+        .as_mut()
+        .unwrap()
+        .blind_probability = 2.0;
+    assert!(matches!(
+        s.validate(),
+        Err(ScenarioError::NotProbability { .. })
+    ));
+
+    let mut s = Scenario::demo();
+    s.queues[0].shared_agents.as_mut().unwrap().queue = "sales".into();
+    assert_eq!(
+        s.validate(),
+        Err(ScenarioError::SharedWithSelf("sales".into()))
+    );
+    s.queues[0].shared_agents.as_mut().unwrap().queue = "retention".into();
+    s.queues[0].shared_agents.as_mut().unwrap().agents = 21;
+    assert!(matches!(
+        s.validate(),
+        Err(ScenarioError::TooManySharedAgents { .. })
+    ));
+}
