@@ -678,9 +678,10 @@ impl Leg {
                     first_ring.get_or_insert(e.ts);
                     open_ring = Some(e.ts);
                 }
+                // The caller hung up while it rang: not the agent's no-answer.
                 Step::Abandoned => {
                     if let Some(prev) = open_ring.take() {
-                        out.push(Delta::count(prev, Count::RingNoAnswer, 1));
+                        out.push(Delta::count(prev, Count::RingAbandoned, 1));
                     }
                 }
                 Step::Answered | Step::Transferred => open_ring = None,
@@ -747,6 +748,10 @@ impl Leg {
         if let (Some(wrap), Some(end)) = (self.find(Step::Wrap), self.find(Step::WrapEnd)) {
             out.push(Delta::count(end.ts, Count::AcwCompleted, 1));
             out.push(Delta::sum(end.ts, Sum::Acw, end.ts - wrap.ts));
+            // Handle time, (wrap − answered) + (wrap_end − wrap), over the same calls as ACW
+            // (talk and hold count 0 for a call whose answer never arrived).
+            let answered = self.find(Step::Answered).map_or(wrap.ts, |a| a.ts);
+            out.push(Delta::sum(end.ts, Sum::Handle, end.ts - answered));
         }
     }
 

@@ -687,10 +687,12 @@ impl QueueState {
             flowed_out: t(Count::FlowedOut),
             ring_attempts: t(Count::RingAttempts),
             ring_no_answer: t(Count::RingNoAnswer),
+            ring_abandoned: t(Count::RingAbandoned),
             expired_calls: self.expired_calls,
             clock_skew: self.skewed_events,
             surge_responded: self.surge_outcomes[EpisodeOutcome::Responded as usize],
             surge_subsided: self.surge_outcomes[EpisodeOutcome::Subsided as usize],
+            surge_absorbed: self.surge.absorbed(),
         }
     }
 
@@ -748,6 +750,7 @@ impl QueueState {
             baseline_per_minute: status.baseline_per_minute,
             response_limit_seconds: limit_ms as f64 / 1000.0,
             response_exceeded: status.active && age_ms >= limit_ms,
+            absorbed: self.surge.absorbed(),
         }
     }
 
