@@ -82,6 +82,11 @@ pub fn format_duration(d: Duration) -> String {
         .unsigned_duration_to_string(&d)
 }
 
+/// How a length in milliseconds is written, e.g. in messages.
+pub(super) fn shown(ms: Millis) -> String {
+    format_duration(Duration::from_millis(ms.max(0) as u64))
+}
+
 /// The parser caps durations at `Millis::MAX`, so this never saturates in practice.
 pub(super) fn millis(d: Duration) -> Millis {
     Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
@@ -108,7 +113,7 @@ impl From<Duration> for DurationText {
 /// From the engine's milliseconds, for defaults taken from the engine's settings.
 impl From<Millis> for DurationText {
     fn from(ms: Millis) -> Self {
-        Duration::from_millis(u64::try_from(ms).unwrap_or(0)).into()
+        DurationText(shown(ms))
     }
 }
 

@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use super::*;
 use crate::alerts::rules::QueueRules;
 use crate::alerts::Severity;
-use crate::state::EngineSettings;
+use crate::state::SlidingWindow;
 use ConfigError as E;
 
 /// `file` and the environment, one `NAME=value` a line.
@@ -105,10 +105,13 @@ fn single_values_are_checked() {
         ok(file, "");
     }
     let file = "kpi.default = { sl_threshold = \"5s\", short_abandon = \"10s\" }";
-    let abandon = ok(file, "").kpi.default.short_abandon;
-    assert_eq!(abandon, Duration::from_secs(10), "may exceed");
+    let abandon = ok(file, "").engine.default_queue.short_abandon_ms;
+    assert_eq!(abandon, 10_000, "may exceed");
     let engine = ok("engine.allowed_lateness = \"0s\"", "").engine;
-    assert_eq!(engine.allowed_lateness, Duration::ZERO);
+    assert_eq!(engine.allowed_lateness_ms, 0);
+    let skew = |file| ok(&format!("engine.max_clock_skew = \"{file}\""), "").engine;
+    assert_eq!(skew("3s").max_clock_skew_ms, 3_000, "set");
+    assert_eq!(skew("0s").max_clock_skew_ms, 0, "turned off");
     let file = "alerts.alertmanager_url = \" http://10.0.0.7:9093 \"";
     let url = ok(file, "").alerts.alertmanager_url;
     assert_eq!(url.as_deref(), Some("http://10.0.0.7:9093"));
@@ -122,7 +125,7 @@ fn surge_settings_are_checked_and_reach_the_engine() {
         kpi.default.surge_response_limit = "5m"
         kpi.queues.vip = { surge_factor = 2.0, surge_forecast = { "09:00" = 60, "09:30" = 45 } }
     "#;
-    let s = ok(file, "").engine_settings();
+    let s = ok(file, "").engine;
     assert_eq!(s.default_queue.surge.response_limit_ms, 300_000);
     let vip = &s.queues["vip"].surge;
     let (factor, limit, min) = (vip.factor, vip.response_limit_ms, vip.min_calls);
@@ -151,8 +154,7 @@ fn defaults_match_the_engine_defaults() {
     let config = Config::from_sources(None, std::iter::empty()).unwrap();
     assert_eq!(config, Config::default());
     // Every setting, the per-queue ones included.
-    let (ours, engine) = (config.engine_settings(), EngineSettings::default());
-    assert_eq!(format!("{ours:?}"), format!("{engine:?}"));
+    assert_eq!(config.engine, EngineSettings::default());
     assert_eq!(config.http.listen, "127.0.0.1:9898".parse().unwrap());
     assert_eq!(config.publish.interval, Duration::from_secs(1));
     assert_eq!(config.log.level, "info");
@@ -202,38 +204,28 @@ fn file_then_env_precedence() {
         OTHER_ENGINE__MAX_QUEUES=0"#;
     let config = ok(file, env);
     let e = &config.engine;
-    assert_eq!(e.allowed_lateness, Duration::from_secs(45), "env wins");
+    assert_eq!(e.allowed_lateness_ms, 45_000, "env wins");
     assert_eq!(e.max_queues, 50, "file wins over default");
     assert_eq!(e.max_agents_per_queue, 5_000, "default kept");
     assert_eq!(e.timezone, TimeZone::get("Europe/Berlin").unwrap());
-    let window = |name: &str, secs| {
-        let len = Duration::from_secs(secs);
-        WindowConfig {
-            name: name.into(),
-            len,
-        }
-    };
-    assert_eq!(e.windows, [window("1m", 60), window("10m", 600)]);
+    let windows = [SlidingWindow::minutes(1), SlidingWindow::minutes(10)];
+    assert_eq!(e.sliding, windows);
     assert_eq!(config.http.listen, "0.0.0.0:9898".parse().unwrap());
     assert_eq!(config.publish.interval, Duration::from_millis(500));
     assert_eq!(config.log.format, LogFormat::Json);
 
     // Overrides fall back to [kpi.default] field by field, file and env combined.
-    let (sales, support) = (&config.kpi.queues["sales"], &config.kpi.queues["support"]);
-    assert_eq!(sales.sl_threshold, Duration::from_secs(30));
+    let (sales, support) = (&e.queues["sales"], &e.queues["support"]);
+    assert_eq!(sales.sl_threshold_ms, 30_000);
     assert_eq!(sales.sl_target, 0.9);
-    assert_eq!(sales.short_abandon, Duration::from_secs(5));
+    assert_eq!(sales.short_abandon_ms, 5_000);
     assert_eq!(support.sl_target, 1.0);
-    assert_eq!(support.sl_threshold, Duration::from_secs(15));
-
-    let settings = config.engine_settings();
-    assert_eq!(settings.queue("sales").sl_threshold_ms, 30_000);
-    assert_eq!(settings.queue("other").sl_threshold_ms, 15_000);
-    assert_eq!(settings.allowed_lateness_ms, 45_000);
+    assert_eq!(support.sl_threshold_ms, 15_000);
+    assert_eq!(e.queue("other").sl_threshold_ms, 15_000);
 
     let windows = ok("", r#"ACDSTREAM_ENGINE__WINDOWS=["2m", "4m"]"#)
         .engine
-        .windows;
+        .sliding;
     let names: Vec<_> = windows.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(names, ["2m", "4m"], "env arrays parse as TOML");
 }
@@ -510,16 +502,4 @@ fn durations_parse_and_format() {
         assert_eq!(format_duration(ms), text);
         assert_eq!(parse_duration(text), Ok(ms));
     }
-}
-
-#[test]
-fn clock_skew_tolerance_can_be_set_or_turned_off() {
-    let load = |text: &str| {
-        Config::from_sources(Some(text), std::iter::empty())
-            .unwrap()
-            .engine_settings()
-            .max_clock_skew_ms
-    };
-    assert_eq!(load("[engine]\nmax_clock_skew = \"3s\""), 3_000);
-    assert_eq!(load("[engine]\nmax_clock_skew = \"0s\""), 0);
 }
