@@ -339,14 +339,7 @@ fn source(metadata: Option<&Metadata>) -> String {
 /// Turns a deserialization error (unknown key, wrong type) into an operator-facing error that
 /// names the full key path and, when an environment variable set it, the variable.
 fn shape_error(e: figment::Error, mut problems: Vec<String>) -> ConfigError {
-    let mut path = String::new();
-    for (i, key) in e.path.iter().enumerate() {
-        path += &match key.parse::<usize>() {
-            Ok(index) if i > 0 => format!("[{index}]"),
-            _ if i > 0 => format!(".{key}"),
-            _ => key.clone(),
-        };
-    }
+    let mut path = e.path.join(".");
     let from = source(e.metadata.as_ref());
     if let Kind::UnknownField(field, expected) = &e.kind {
         let message = <serde::de::value::Error as serde::de::Error>::unknown_field(field, expected);

@@ -70,6 +70,7 @@ kpi.default.ring_cadence = "0s" => kpi.default.ring_cadence: must be longer than
 kpi.queues.q1.sl_threshold = "0" => kpi.queues.q1.sl_threshold
 kpi.queues.q1.short_abandon = "0" => kpi.queues.q1.short_abandon
 kpi.queues.q1.ring_cadence = "0" => kpi.queues.q1.ring_cadence
+kpi.queues.7.sl_target = "x" => kpi.queues.7.sl_target: invalid type
 kpi.queues.a.surge_subside_factor = 1.6 => kpi.queues.a.surge_subside_factor: 1.6 is above surge_factor 1.5
 kpi.queues.b.surge_forecast = { "09:10" = 5 } => kpi.queues.b.surge_forecast: "09:10" is not the start of an interval of 30m
 publish.interval = "50ms" => publish.interval: 50ms is too frequent; use at least 100ms
