@@ -30,9 +30,10 @@ fn problems(file: &str, env: &str) -> Vec<String> {
     }
 }
 
+/// Every line of `needles` (trimmed) is in one of the problems.
 #[track_caller]
-fn assert_has(list: &[String], needles: &[&str]) {
-    for needle in needles {
+fn assert_has(list: &[String], needles: &str) {
+    for needle in needles.lines().map(str::trim).filter(|n| !n.is_empty()) {
         let found = list.iter().any(|p| p.contains(needle));
         assert!(found, "{needle:?} not in {list:#?}");
     }
@@ -82,6 +83,18 @@ log.level = "" => log.level
 alerts.alertmanager_url = "https://am:9093" => alerts.alertmanager_url: "https://am:9093": https is not supported
 alerts.alertmanager_url = "http://am:9093/api/v2/alerts" => has an API path; give the base URL
 alerts.alertmanager_url = "http://" => alerts.alertmanager_url
+engine.max_clock_skew = "" => engine.max_clock_skew: "" is not a duration: it is empty
+engine.max_clock_skew = "30" => engine.max_clock_skew: "30" is not a duration: "30" has no unit
+engine.max_clock_skew = "1.5s" => engine.max_clock_skew: "1.5s" is not a duration: fractions
+engine.max_clock_skew = "-5s" => engine.max_clock_skew: "-5s" is not a duration: durations cannot be negative
+engine.max_clock_skew = "5 m" => engine.max_clock_skew: "5 m" is not a duration: unexpected
+engine.max_clock_skew = "5d" => engine.max_clock_skew: "5d" is not a duration: unknown unit "d"
+engine.max_clock_skew = "5M" => engine.max_clock_skew: "5M" is not a duration: unknown unit "M"
+engine.max_clock_skew = "30m1h" => engine.max_clock_skew: "30m1h" is not a duration: units must go from largest to smallest
+engine.max_clock_skew = "1m1m" => engine.max_clock_skew: "1m1m" is not a duration: units must go from largest to smallest
+engine.max_clock_skew = "s" => engine.max_clock_skew: "s" is not a duration: expected a number
+engine.max_clock_skew = "99999999999999999999s" => engine.max_clock_skew: "99999999999999999999s" is not a duration: too long
+engine.max_clock_skew = "9999999999999h" => engine.max_clock_skew: "9999999999999h" is not a duration: too long
 "#;
 
 /// Files that load.
@@ -100,7 +113,7 @@ log.level = "info,acdstream=debug"
 fn single_values_are_checked() {
     for line in REJECTED.lines().filter(|l| !l.is_empty()) {
         let (file, needle) = line.split_once(" => ").expect("`file => problem`");
-        assert_has(&problems(file, ""), &[needle]);
+        assert_has(&problems(file, ""), needle);
     }
     for file in ACCEPTED.lines() {
         ok(file, "");
@@ -146,8 +159,7 @@ fn surge_settings_are_checked_and_reach_the_engine() {
         kpi.default.surge_min_calls: must be at least 1
         kpi.queues.b.surge_forecast: "9:00" is not an interval start
         kpi.queues.b.surge_forecast: "10:00" = -1"#;
-    let needles: Vec<_> = needles.lines().map(str::trim).collect();
-    assert_has(&problems(file, ""), &needles);
+    assert_has(&problems(file, ""), needles);
 }
 
 #[test]
@@ -271,7 +283,7 @@ fn unknown_keys_are_named_with_their_path() {
             .map_or((source, ""), |env| ("", env));
         let err = load(file, env).unwrap_err();
         assert!(matches!(err, ConfigError::UnknownKey { .. }), "{err:?}");
-        assert_has(&[err.to_string()], &[needle]);
+        assert_has(&[err.to_string()], needle);
     }
 }
 
@@ -279,14 +291,16 @@ fn unknown_keys_are_named_with_their_path() {
 fn env_values_and_paths_name_the_variable() {
     let list = problems("", "ACDSTREAM_KPI__DEFAULT__SL_TARGET=high");
     let var = "(set by environment variable ACDSTREAM_KPI__DEFAULT__SL_TARGET)";
-    assert_has(&list, &["kpi.default.sl_target", var]);
-    let list = problems("", "ACDSTREAM_HTTP__LISTEN__PORT=1");
-    assert_has(&list, &["http.listen"]);
+    assert_has(&list, &format!("kpi.default.sl_target\n{var}"));
+    assert_has(
+        &problems("", "ACDSTREAM_HTTP__LISTEN__PORT=1"),
+        "http.listen",
+    );
     let env = "ACDSTREAM_LOG__LEVEL=info\nACDSTREAM_LOG__LEVEL__X=1";
     // Descending through a value that is already set is refused by name.
-    assert_has(&problems("", env), &["ACDSTREAM_LOG__LEVEL__X"]);
+    assert_has(&problems("", env), "ACDSTREAM_LOG__LEVEL__X");
     let list = problems("", "ACDSTREAM_ENGINE____MAX_QUEUES=1");
-    assert_has(&list, &["empty key segment"]);
+    assert_has(&list, "empty key segment");
 }
 
 #[test]
@@ -310,7 +324,7 @@ fn every_problem_is_reported_at_once() {
         kpi.default.sl_target
         publish.interval
         log.format: "yaml" is not a log format; use "text" or "json" (set by environment variable ACDSTREAM_LOG__FORMAT)"#;
-    assert_has(&list, &needles.lines().map(str::trim).collect::<Vec<_>>());
+    assert_has(&list, needles);
     assert_eq!(list.len(), 8, "{list:#?}");
     let msg = ConfigError::Invalid(list).to_string();
     let head = "invalid configuration (8 problems)";
@@ -416,12 +430,11 @@ fn every_invalid_alert_value_is_reported_at_once() {
         alerts.generator_url: "ftp://x" is not an http(s) URL
         alerts.resend_interval: 500ms is too frequent; use at least 1s
         alerts.push_timeout: must be longer than 0s"#;
-    let expected: Vec<_> = expected.lines().map(str::trim).collect();
-    assert_has(&list, &expected);
+    assert_has(&list, expected);
     // The default is invalid, so vip's own (valid) keys are all that is checked of it.
     let vip = list.iter().any(|p| p.contains("alerts.queues.vip"));
     assert!(!vip, "{list:#?}");
-    assert_eq!(list.len(), expected.len(), "{list:#?}");
+    assert_eq!(list.len(), expected.lines().count(), "{list:#?}");
 }
 
 #[test]
@@ -443,8 +456,7 @@ fn built_in_alert_windows_follow_the_configured_windows() {
     let file = "engine.windows = [\"10m\"]\nalerts.default.asa.window = \"15m\"";
     let list = problems(file, "");
     assert_eq!(list.len(), 1, "{list:?}");
-    let needle = "alerts.default.asa.window: \"15m\" is not a window";
-    assert_has(&list, &[needle]);
+    assert_has(&list, "alerts.default.asa.window: \"15m\" is not a window");
 }
 
 #[test]
@@ -472,27 +484,6 @@ fn durations_parse_and_format() {
     {
         let ms = Duration::from_millis(ms.parse().unwrap());
         assert_eq!(parse_duration(text), Ok(ms), "{text}");
-    }
-    let rejected = r#"
-        => empty
-        30 => has no unit
-        1.5s => fractions
-        -5s => negative
-        5 m => unexpected
-        5d => unknown unit "d"
-        5M => unknown unit "M"
-        30m1h => largest to smallest
-        1m1m => largest to smallest
-        s => expected a number
-        99999999999999999999s => too long
-        9999999999999h => too long"#;
-    for case in rejected.lines().skip(1) {
-        let (text, needle) = case.trim().split_once("=> ").unwrap();
-        let text = text.trim_end();
-        let err = parse_duration(text).unwrap_err().to_string();
-        assert!(err.contains(needle), "{text:?}: {err}");
-        let head = format!("\"{text}\" is not a duration");
-        assert!(err.starts_with(&head), "{err}");
     }
     let canonical = "0 0s, 250 250ms, 90000 1m30s, 3600000 1h, 9000500 2h30m500ms";
     for (ms, text) in canonical
