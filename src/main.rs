@@ -18,6 +18,7 @@ use acdstream::demo::{self, DemoOptions};
 use acdstream::sim::{Scenario, Simulator};
 use acdstream::sinks::kafka::Role;
 use acdstream::sources::file::{FileSource, LineSource};
+use acdstream::sources::LineFormat;
 use acdstream::{kafka, replay, run};
 
 /// Real-time ACD/CTI event stream processor: contact-centre KPIs (service level, ASA, abandon
@@ -52,10 +53,16 @@ enum Command {
         #[arg(long, default_value = "65m", value_parser = duration)]
         warmup: Duration,
     },
-    /// Replay a recorded JSON-lines event file and print the KPIs at its last event.
+    /// Replay a recorded event file (JSON lines, or an Asterisk queue_log) and print the KPIs
+    /// at its last event.
+    #[command(long_about = REPLAY_HELP)]
     Replay {
-        /// Event file, one JSON event per line ("-" for standard input).
+        /// Event file ("-" for standard input).
         file: PathBuf,
+        /// What the file holds: one CTI event per JSON line, or Asterisk's queue_log
+        /// (/var/log/asterisk/queue_log; [asterisk] settings in the configuration file).
+        #[arg(long, value_enum, default_value = "json")]
+        format: InputFormat,
         /// Print one KPI snapshot JSON object per queue per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -119,6 +126,38 @@ enum Command {
         speed: f64,
     },
 }
+
+/// `replay --format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum InputFormat {
+    /// One event of acdstream's contract per line, as JSON (what `simulate` writes).
+    Json,
+    /// Asterisk's queue_log: `epoch|callid|queue|agent|EVENT|data…` lines.
+    AsteriskQueueLog,
+}
+
+impl From<InputFormat> for LineFormat {
+    fn from(format: InputFormat) -> LineFormat {
+        match format {
+            InputFormat::Json => LineFormat::Json,
+            InputFormat::AsteriskQueueLog => LineFormat::AsteriskQueueLog,
+        }
+    }
+}
+
+const REPLAY_HELP: &str = "Replay a recorded event file through the same engine the service \
+runs, with \"now\" taken from the events, and print the KPIs per queue at its last event (or, with \
+--json, one KPI snapshot per queue per line), then what became of every line.
+
+  acdstream replay events.jsonl                                      JSON lines (simulate writes these)
+  acdstream replay --format asterisk-queue-log /var/log/asterisk/queue_log
+  acdstream replay --format asterisk-queue-log queue_log.1 --json    snapshots
+
+An Asterisk queue_log is translated line by line (docs/sources/asterisk.md): queues'
+wrapuptime and how members are named are set in [asterisk] of the configuration file. Lines
+with no call or agent event (CONFIGRELOAD, outbound calls ...) are counted as ignored, malformed
+ones as rejected with their line numbers; a last line without its line end is not read (it may
+be cut short). queue_log does not record holds, so the average hold is shown as absent.";
 
 const RUN_HELP: &str = "Run the service: consume CTI events from Kafka, publish KPI snapshots to \
 Kafka and serve /metrics, /healthz and /readyz.
@@ -242,6 +281,7 @@ fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::Replay {
             file,
+            format,
             json,
             window,
             show_rejections,
@@ -253,7 +293,8 @@ fn run(command: Command, config: Config) -> Result<()> {
                 lines,
                 &file.display().to_string(),
                 Box::new(move |n| progress.set_position(n)),
-            );
+            )
+            .with_format(format.into(), config.asterisk.queue_log_settings());
             let wall = jiff::Timestamp::now().as_millisecond();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()

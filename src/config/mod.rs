@@ -49,6 +49,7 @@ macro_rules! raw {
 }
 
 mod alerts;
+mod asterisk;
 mod duration;
 mod engine;
 mod kafka;
@@ -56,6 +57,7 @@ mod kpi;
 #[cfg(test)]
 mod tests;
 
+pub use asterisk::AsteriskConfig;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use engine::{EngineConfig, WindowConfig};
 pub use kafka::KafkaConfig;
@@ -118,6 +120,8 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// `[alerts]`: the rules the alert evaluator applies and where alerts are pushed.
     pub alerts: AlertSettings,
+    /// `[asterisk]`: how a queue_log is read.
+    pub asterisk: AsteriskConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +158,7 @@ struct RawFile {
     log: RawLog,
     kafka: kafka::RawKafka,
     alerts: alerts::RawAlerts,
+    asterisk: asterisk::RawAsterisk,
 }
 
 raw! { RawHttp { listen: String = "127.0.0.1:9898", } }
@@ -403,6 +408,7 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
     let format = p.ok("log.format", format);
     let kafka = kafka::validate(p, &raw.kafka);
     let alerts = alerts::validate(p, &raw.alerts, &windows);
+    let asterisk = asterisk::validate(p, &raw.asterisk);
     let config = (|| {
         Some(Config {
             engine: engine?,
@@ -415,6 +421,7 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
             },
             kafka: kafka?,
             alerts: alerts?,
+            asterisk: asterisk?,
         })
     })();
     // Every `None` above was reported, so a problem-free run always has a configuration.

@@ -22,6 +22,7 @@
 //!
 //! Encoders write no framing: no trailing newline for JSON, no length prefix for protobuf.
 
+pub mod asterisk;
 pub(crate) mod contract;
 mod json;
 mod pb;
