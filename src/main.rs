@@ -294,7 +294,7 @@ fn run(command: Command, config: Config) -> Result<()> {
                 &file.display().to_string(),
                 Box::new(move |n| progress.set_position(n)),
             )
-            .with_format(format.into(), config.asterisk.queue_log_settings());
+            .with_format(format.into(), config.queue_log_settings());
             let wall = jiff::Timestamp::now().as_millisecond();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()

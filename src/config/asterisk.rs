@@ -19,17 +19,20 @@ pub struct AsteriskConfig {
     pub wrapuptime: BTreeMap<String, Duration>,
 }
 
-impl AsteriskConfig {
-    /// What the queue_log translator needs.
+impl super::Config {
+    /// What the queue_log translator needs: `[asterisk]`, and the engine's lateness (how far
+    /// back a time worked out from a line may go).
     pub fn queue_log_settings(&self) -> QueueLogSettings {
+        let a = &self.asterisk;
         QueueLogSettings {
-            agent_ids: self.agent_ids,
-            agents: self.agents.clone().into_iter().collect(),
-            wrapuptime_ms: self
+            agent_ids: a.agent_ids,
+            agents: a.agents.clone().into_iter().collect(),
+            wrapuptime_ms: a
                 .wrapuptime
                 .iter()
                 .map(|(queue, &d)| (queue.clone(), millis(d)))
                 .collect(),
+            lookback_ms: millis(self.engine.allowed_lateness),
         }
     }
 }

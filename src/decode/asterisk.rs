@@ -51,8 +51,8 @@ pub enum AgentIds {
     Interface,
 }
 
-/// What the translator needs from the configuration (`[asterisk]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the translator needs from the configuration (`[asterisk]`, and the engine's lateness).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueLogSettings {
     pub agent_ids: AgentIds,
     /// Agent field → agent id, looked up before `agent_ids` applies.
@@ -60,6 +60,22 @@ pub struct QueueLogSettings {
     /// Each queue's `wrapuptime` (queues.conf): the after-call work after every call; 0 for a
     /// queue not listed.
     pub wrapuptime_ms: HashMap<String, Millis>,
+    /// How far behind the newest line an event may be stamped and still count (the engine's
+    /// `allowed_lateness`). A time worked out backwards from a line (a ring start from a long
+    /// ring time, an answer made up from a call time) is put no further back than this, so
+    /// that the engine does not drop it as late.
+    pub lookback_ms: Millis,
+}
+
+impl Default for QueueLogSettings {
+    fn default() -> Self {
+        QueueLogSettings {
+            agent_ids: AgentIds::default(),
+            agents: HashMap::new(),
+            wrapuptime_ms: HashMap::new(),
+            lookback_ms: 30_000,
+        }
+    }
 }
 
 impl QueueLogSettings {
@@ -616,7 +632,12 @@ impl Translator {
         let leg = self.legs.get(&key).copied();
         // A ring time reaches back from the line's time, but not before the offer (the line's
         // second is cut, the ring time is not).
-        let ring_start = |ms: Millis| (ts - ms).max(leg.map_or(Millis::MIN, |l| l.offered));
+        let earliest = self.earliest(ts);
+        let ring_start = |ms: Millis| {
+            (ts - ms)
+                .max(leg.map_or(Millis::MIN, |l| l.offered))
+                .max(earliest)
+        };
         match event {
             "ENTERQUEUE" => {
                 let mut emit = self.emit(id_prefix, queue, out);
@@ -755,6 +776,14 @@ impl Translator {
         }
     }
 
+    /// The earliest an event worked out backwards from a line at `ts` may be stamped (see
+    /// [`QueueLogSettings::lookback_ms`]).
+    fn earliest(&self, ts: Millis) -> Millis {
+        self.newest
+            .max(ts)
+            .saturating_sub(self.settings.lookback_ms)
+    }
+
     /// A member first seen on a call in `queue` is logged in there from `ts` on.
     fn login_if_new(
         &mut self,
@@ -788,7 +817,9 @@ impl Translator {
         let Some(leg) = leg.filter(|l| !l.answered) else {
             return;
         };
-        let at = (ts - talk_s.saturating_mul(1000)).max(leg.offered);
+        let at = (ts - talk_s.saturating_mul(1000))
+            .max(leg.offered)
+            .max(self.earliest(ts));
         self.login_if_new(id_prefix, at, queue, agent, out);
         let mut emit = self.emit(id_prefix.to_owned(), queue.to_owned(), out);
         let step = CallStep::Answered {
