@@ -86,7 +86,8 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         replication_factor: i32,
     },
-    /// Write simulated CTI events as JSON lines, or produce them to Kafka with --brokers.
+    /// Write simulated CTI events as JSON lines (or as an Asterisk queue_log), or produce them
+    /// to Kafka with --brokers.
     Simulate {
         /// Seed; the same seed, scenario and start give the same events.
         #[arg(long, default_value_t = 42)]
@@ -115,9 +116,11 @@ enum Command {
         /// Topic to produce to [default: kafka.events_topic].
         #[arg(long)]
         topic: Option<String>,
-        /// Payload format when producing [default: kafka.events_format].
-        #[arg(long)]
-        format: Option<Format>,
+        /// A file's format: json [default] or asterisk-queue-log (the calls as Asterisk would
+        /// log them, for `replay --format asterisk-queue-log`). The payload format when
+        /// producing: json or protobuf [default: kafka.events_format].
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
         /// Produce in real time (× --speed) instead of as fast as possible.
         #[arg(long)]
         realtime: bool,
@@ -125,6 +128,14 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
     },
+}
+
+/// `simulate --format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Json,
+    Protobuf,
+    AsteriskQueueLog,
 }
 
 /// `replay --format`.
@@ -352,12 +363,28 @@ fn run(command: Command, config: Config) -> Result<()> {
                 scenario.duplicate_ratio = d;
             }
             scenario.validate()?;
+            let queue_log = format == Some(OutputFormat::AsteriskQueueLog);
+            if queue_log && (scenario.out_of_order_jitter_ms > 0 || scenario.duplicate_ratio > 0.0)
+            {
+                bail!(
+                    "an Asterisk queue_log is written once and in order: leave out --jitter and \
+                     --duplicates (and the scenario's) with --format asterisk-queue-log"
+                );
+            }
             let simulator = Simulator::new(scenario, seed, start.as_millisecond());
             if let Some(brokers) = brokers {
                 let mut kafka = config.kafka.clone();
                 kafka.brokers = brokers;
                 let topic = topic.unwrap_or_else(|| kafka.events_topic.clone());
-                let format = format.unwrap_or(kafka.events_format);
+                let format = match format {
+                    None => kafka.events_format,
+                    Some(OutputFormat::Json) => Format::Json,
+                    Some(OutputFormat::Protobuf) => Format::Protobuf,
+                    Some(OutputFormat::AsteriskQueueLog) => bail!(
+                        "--format asterisk-queue-log writes a file; Kafka records are json or \
+                         protobuf"
+                    ),
+                };
                 let pace = realtime.then_some(speed);
                 let n = produce_events(&kafka, &topic, format, simulator, pace)?;
                 eprintln!("produced {n} events to {topic}");
@@ -372,10 +399,25 @@ fn run(command: Command, config: Config) -> Result<()> {
             };
             let mut sink = BufWriter::new(sink);
             let mut n = 0u64;
-            for event in simulator {
-                sink.write_all(&decode::encode(Format::Json, &event))?;
-                sink.write_all(b"\n")?;
-                n += 1;
+            match format.unwrap_or(OutputFormat::Json) {
+                OutputFormat::Json => {
+                    for event in simulator {
+                        sink.write_all(&decode::encode(Format::Json, &event))?;
+                        sink.write_all(b"\n")?;
+                        n += 1;
+                    }
+                }
+                OutputFormat::AsteriskQueueLog => {
+                    let mut writer = decode::asterisk::Writer::new();
+                    for event in simulator {
+                        writer.write(&event, &mut sink)?;
+                        n += 1;
+                    }
+                }
+                OutputFormat::Protobuf => bail!(
+                    "a file is written as json lines or an asterisk-queue-log; protobuf is for \
+                     producing to Kafka (--brokers)"
+                ),
             }
             sink.flush()?;
             if out.is_some() {

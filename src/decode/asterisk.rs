@@ -928,5 +928,8 @@ impl Data<'_, '_> {
     }
 }
 
+mod writer;
+pub use writer::Writer;
+
 #[cfg(test)]
 mod tests;

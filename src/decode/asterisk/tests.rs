@@ -858,3 +858,106 @@ proptest! {
     }
 }
 
+#[test]
+fn the_writer_logs_calls_as_asterisk_would_and_the_translator_reads_them_back() {
+    let ev = |s: f64, queue: &str, body: EventBody| CtiEvent {
+        event_id: String::new(),
+        ts: MS + (s * 1000.0) as Millis,
+        queue_id: queue.into(),
+        body,
+    };
+    let call = |id: &str, step| EventBody::Call {
+        call_id: id.into(),
+        step,
+    };
+    let agent = |state, reason: Option<&str>| EventBody::AgentState {
+        agent_id: "a1".into(),
+        state,
+        reason: reason.map(str::to_owned),
+    };
+    let a1 = || "a1".to_owned();
+    let events = [
+        ev(0.0, "q", agent(AgentState::Ready, None)),
+        ev(1.0, "q", call("c1", CallStep::Offered)),
+        ev(
+            2.0,
+            "q",
+            call(
+                "c1",
+                CallStep::Ringing {
+                    agent_id: "a2".into(),
+                },
+            ),
+        ),
+        ev(9.5, "q", call("c1", CallStep::Ringing { agent_id: a1() })),
+        ev(12.0, "q", call("c1", CallStep::Answered { agent_id: a1() })),
+        ev(20.0, "q", call("c1", CallStep::Hold { agent_id: a1() })),
+        ev(72.0, "q", call("c1", CallStep::Wrap { agent_id: a1() })),
+        ev(80.0, "q", call("c1", CallStep::WrapEnd { agent_id: a1() })),
+        ev(90.0, "q", call("c2", CallStep::Offered)),
+        ev(95.0, "q", call("c2", CallStep::Ringing { agent_id: a1() })),
+        ev(99.0, "q", call("c2", CallStep::Abandoned)),
+        ev(100.0, "q", call("c3", CallStep::Offered)),
+        ev(
+            104.0,
+            "q",
+            call("c3", CallStep::Answered { agent_id: a1() }),
+        ),
+        ev(
+            130.0,
+            "q",
+            call(
+                "c3",
+                CallStep::Transferred {
+                    target_queue_id: "billing".into(),
+                    agent_id: Some(a1()),
+                },
+            ),
+        ),
+        ev(140.0, "q", call("c4", CallStep::Offered)),
+        ev(
+            170.0,
+            "q",
+            call(
+                "c4",
+                CallStep::Transferred {
+                    target_queue_id: "billing".into(),
+                    agent_id: None,
+                },
+            ),
+        ),
+        ev(200.0, "q", agent(AgentState::NotReady, Some("break"))),
+        ev(300.0, "q", agent(AgentState::LoggedOut, None)),
+    ];
+    let mut writer = Writer::new();
+    let mut out = Vec::new();
+    for e in &events {
+        writer.write(e, &mut out).unwrap();
+    }
+    let text = String::from_utf8(out).unwrap();
+    let expected = [
+        (0, "MANAGER|q|a1|ADDMEMBER|"),
+        (0, "NONE|q|a1|UNPAUSE|"),
+        (1, "c1|q|NONE|ENTERQUEUE||c1|1"),
+        (9, "c1|q|a2|RINGNOANSWER|7500"),
+        (12, "c1|q|a1|CONNECT|11|1767600012.1|2"),
+        (72, "c1|q|a1|COMPLETEAGENT|11|60|1"),
+        (90, "c2|q|NONE|ENTERQUEUE||c2|1"),
+        (99, "c2|q|a1|RINGCANCELED|4000"),
+        (99, "c2|q|NONE|ABANDON|1|1|9"),
+        (100, "c3|q|NONE|ENTERQUEUE||c3|1"),
+        (104, "c3|q|a1|CONNECT|4|1767600104.2|0"),
+        (130, "c3|q|a1|BLINDTRANSFER|billing|from-queue|4|26|1"),
+        (140, "c4|q|NONE|ENTERQUEUE||c4|1"),
+        (170, "c4|q|NONE|EXITWITHTIMEOUT|1|1|30"),
+        (200, "NONE|q|a1|PAUSE|break"),
+        (300, "NONE|q|a1|REMOVEMEMBER|"),
+    ];
+    let expected: Vec<String> = expected.iter().map(|&(s, rest)| at(s, rest)).collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+    // Every line it writes reads back.
+    let mut t = translator();
+    for line in text.lines() {
+        assert!(t.line(line.as_bytes(), &mut Vec::new()).is_ok(), "{line}");
+    }
+}
