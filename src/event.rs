@@ -61,6 +61,21 @@ pub enum CallStep {
         target_queue_id: String,
         agent_id: Option<String>,
     },
+    /// The agent's ringing ended without an answer (the ring timed out, or the agent declined).
+    NoAnswer {
+        agent_id: String,
+    },
+    /// The ACD offered the call to the agent, who could not be rung at all (busy on another
+    /// call, in use, unreachable): not a ring attempt.
+    Unavailable {
+        agent_id: String,
+    },
+    /// The ACD took the call out of this queue unanswered, without the caller hanging up: a
+    /// queue timeout, no agents left, a key the caller pressed, a supervisor's withdrawal.
+    /// `reason` says which, as the ACD names it.
+    FlowedOut {
+        reason: Option<String>,
+    },
 }
 
 /// The agent state an `agent_state` event sets.
@@ -89,10 +104,13 @@ pub enum EventType {
     Abandoned,
     Transferred,
     AgentState,
+    NoAnswer,
+    Unavailable,
+    FlowedOut,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 13] = [
         EventType::Offered,
         EventType::Ringing,
         EventType::Answered,
@@ -103,6 +121,9 @@ impl EventType {
         EventType::Abandoned,
         EventType::Transferred,
         EventType::AgentState,
+        EventType::NoAnswer,
+        EventType::Unavailable,
+        EventType::FlowedOut,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +138,9 @@ impl EventType {
             EventType::Abandoned => "abandoned",
             EventType::Transferred => "transferred",
             EventType::AgentState => "agent_state",
+            EventType::NoAnswer => "no_answer",
+            EventType::Unavailable => "unavailable",
+            EventType::FlowedOut => "flowed_out",
         }
     }
 
@@ -163,6 +187,9 @@ impl CallStep {
             CallStep::WrapEnd { .. } => EventType::WrapEnd,
             CallStep::Abandoned => EventType::Abandoned,
             CallStep::Transferred { .. } => EventType::Transferred,
+            CallStep::NoAnswer { .. } => EventType::NoAnswer,
+            CallStep::Unavailable { .. } => EventType::Unavailable,
+            CallStep::FlowedOut { .. } => EventType::FlowedOut,
         }
     }
 
@@ -173,9 +200,11 @@ impl CallStep {
             | CallStep::Hold { agent_id }
             | CallStep::Unhold { agent_id }
             | CallStep::Wrap { agent_id }
-            | CallStep::WrapEnd { agent_id } => Some(agent_id),
+            | CallStep::WrapEnd { agent_id }
+            | CallStep::NoAnswer { agent_id }
+            | CallStep::Unavailable { agent_id } => Some(agent_id),
             CallStep::Transferred { agent_id, .. } => agent_id.as_deref(),
-            CallStep::Offered | CallStep::Abandoned => None,
+            CallStep::Offered | CallStep::Abandoned | CallStep::FlowedOut { .. } => None,
         }
     }
 }

@@ -43,10 +43,13 @@ pub enum RejectReason {
     AgentLimit,
     /// The queue's events arrive on more than one Kafka partition.
     PartitionMismatch,
+    /// A line the input ends in the middle of (no line end after it): it may have been cut
+    /// short while being written, and a cut number would still parse.
+    Truncated,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 19] = [
+    pub const ALL: [RejectReason; 20] = [
         RejectReason::Malformed,
         RejectReason::UnknownType,
         RejectReason::UnknownAgentState,
@@ -66,6 +69,7 @@ impl RejectReason {
         RejectReason::QueueLimit,
         RejectReason::AgentLimit,
         RejectReason::PartitionMismatch,
+        RejectReason::Truncated,
     ];
 
     pub fn label(self) -> &'static str {
@@ -89,6 +93,7 @@ impl RejectReason {
             RejectReason::QueueLimit => "queue_limit",
             RejectReason::AgentLimit => "agent_limit",
             RejectReason::PartitionMismatch => "partition_mismatch",
+            RejectReason::Truncated => "truncated",
         }
     }
 
@@ -117,6 +122,9 @@ impl RejectReason {
             RejectReason::AgentLimit => "new agent beyond max_agents_per_queue",
             RejectReason::PartitionMismatch => {
                 "queue's events arrive on several partitions; key events by queue_id"
+            }
+            RejectReason::Truncated => {
+                "the input ends in this line (no line end): it may be cut short, so it is not read"
             }
         }
     }

@@ -8,10 +8,12 @@
 //! evaluates the [`alerts`] rules on them, and hands both to the [`sinks`].
 //!
 //! - [`sources`]: where events come from, one file per source behind one trait: recorded
-//!   files, the simulator (timed by the demo clock), Kafka.
+//!   files (JSON lines or an Asterisk queue_log), the simulator (timed by the demo clock),
+//!   Kafka.
 //! - [`event`]: the CTI event contract as domain types (what every decoder produces).
 //! - [`decode`]: the JSON and protobuf wire formats of events, KPI snapshots and alerts, and
-//!   why a payload is rejected; the generated protobuf code stays private inside it.
+//!   why a payload is rejected; the generated protobuf code stays private inside it. Also
+//!   the translation of an ACD's own log into events ([`decode::asterisk`]: queue_log).
 //! - [`ledger`]: outcome of every consumed event and the reasons for rejections.
 //! - [`state`]: per-queue state machines, sliding windows and the engine that applies events.
 //! - [`kpi`]: pure KPI math over window sums, the KPI snapshot shape, Erlang C staffing and

@@ -18,6 +18,7 @@ use acdstream::demo::{self, DemoOptions};
 use acdstream::sim::{Scenario, Simulator};
 use acdstream::sinks::kafka::{KafkaSink, KafkaSinkSettings, Role};
 use acdstream::sources::file::{FileSource, LineSource};
+use acdstream::sources::LineFormat;
 use acdstream::{kafka, replay, run};
 
 /// Real-time ACD/CTI event stream processor: contact-centre KPIs (service level, ASA, abandon
@@ -52,10 +53,16 @@ enum Command {
         #[arg(long, default_value = "65m", value_parser = duration)]
         warmup: Duration,
     },
-    /// Replay a recorded JSON-lines event file and print the KPIs at its last event.
+    /// Replay a recorded event file (JSON lines, or an Asterisk queue_log) and print the KPIs
+    /// at its last event.
+    #[command(long_about = REPLAY_HELP)]
     Replay {
-        /// Event file, one JSON event per line ("-" for standard input).
+        /// Event file ("-" for standard input).
         file: PathBuf,
+        /// What the file holds: one CTI event per JSON line, or Asterisk's queue_log
+        /// (/var/log/asterisk/queue_log; [asterisk] settings in the configuration file).
+        #[arg(long, value_enum, default_value = "json")]
+        format: InputFormat,
         /// Print one KPI snapshot JSON object per queue per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -79,7 +86,8 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         replication_factor: i32,
     },
-    /// Write simulated CTI events as JSON lines, or produce them to Kafka with --brokers.
+    /// Write simulated CTI events as JSON lines (or as an Asterisk queue_log), or produce them
+    /// to Kafka with --brokers.
     Simulate {
         /// Seed; the same seed, scenario and start give the same events.
         #[arg(long, default_value_t = 42)]
@@ -108,9 +116,11 @@ enum Command {
         /// Topic to produce to [default: kafka.events_topic].
         #[arg(long)]
         topic: Option<String>,
-        /// Payload format when producing [default: kafka.events_format].
-        #[arg(long)]
-        format: Option<Format>,
+        /// A file's format: json [default] or asterisk-queue-log (the calls as Asterisk would
+        /// log them, for `replay --format asterisk-queue-log`). The payload format when
+        /// producing: json or protobuf [default: kafka.events_format].
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
         /// Produce in real time (× --speed) instead of as fast as possible.
         #[arg(long)]
         realtime: bool,
@@ -119,6 +129,46 @@ enum Command {
         speed: f64,
     },
 }
+
+/// `simulate --format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Json,
+    Protobuf,
+    AsteriskQueueLog,
+}
+
+/// `replay --format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum InputFormat {
+    /// One event of acdstream's contract per line, as JSON (what `simulate` writes).
+    Json,
+    /// Asterisk's queue_log: `epoch|callid|queue|agent|EVENT|data…` lines.
+    AsteriskQueueLog,
+}
+
+impl From<InputFormat> for LineFormat {
+    fn from(format: InputFormat) -> LineFormat {
+        match format {
+            InputFormat::Json => LineFormat::Json,
+            InputFormat::AsteriskQueueLog => LineFormat::AsteriskQueueLog,
+        }
+    }
+}
+
+const REPLAY_HELP: &str = "Replay a recorded event file through the same engine the service \
+runs, with \"now\" taken from the events, and print the KPIs per queue at its last event (or, with \
+--json, one KPI snapshot per queue per line), then what became of every line.
+
+  acdstream replay events.jsonl                                      JSON lines (simulate writes these)
+  acdstream replay --format asterisk-queue-log /var/log/asterisk/queue_log
+  acdstream replay --format asterisk-queue-log queue_log.1 --json    snapshots
+
+An Asterisk queue_log is translated line by line (docs/sources/asterisk.md): queues'
+wrapuptime and how members are named are set in [asterisk] of the configuration file. Lines
+with no call or agent event (CONFIGRELOAD, outbound calls ...) are counted as ignored, malformed
+ones as rejected with their line numbers; a last line without its line end is not read (it may
+be cut short). queue_log does not record holds, so the average hold is shown as absent.";
 
 const RUN_HELP: &str = "Run the service: consume CTI events from Kafka, publish KPI snapshots to \
 Kafka and serve /metrics, /healthz and /readyz.
@@ -242,6 +292,7 @@ fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::Replay {
             file,
+            format,
             json,
             window,
             show_rejections,
@@ -253,7 +304,8 @@ fn run(command: Command, config: Config) -> Result<()> {
                 lines,
                 &file.display().to_string(),
                 Box::new(move |n| progress.set_position(n)),
-            );
+            )
+            .with_format(format.into(), config.queue_log_settings());
             let wall = jiff::Timestamp::now().as_millisecond();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
@@ -311,12 +363,28 @@ fn run(command: Command, config: Config) -> Result<()> {
                 scenario.duplicate_ratio = d;
             }
             scenario.validate()?;
+            let queue_log = format == Some(OutputFormat::AsteriskQueueLog);
+            if queue_log && (scenario.out_of_order_jitter_ms > 0 || scenario.duplicate_ratio > 0.0)
+            {
+                bail!(
+                    "an Asterisk queue_log is written once and in order: leave out --jitter and \
+                     --duplicates (and the scenario's) with --format asterisk-queue-log"
+                );
+            }
             let simulator = Simulator::new(scenario, seed, start.as_millisecond());
             if let Some(brokers) = brokers {
                 let mut kafka = config.kafka.sink.clone();
                 kafka.client.brokers = brokers;
                 let topic = topic.unwrap_or_else(|| kafka.topics.events.clone());
-                let format = format.unwrap_or(config.kafka.events_format);
+                let format = match format {
+                    None => config.kafka.events_format,
+                    Some(OutputFormat::Json) => Format::Json,
+                    Some(OutputFormat::Protobuf) => Format::Protobuf,
+                    Some(OutputFormat::AsteriskQueueLog) => bail!(
+                        "--format asterisk-queue-log writes a file; Kafka records are json or \
+                         protobuf"
+                    ),
+                };
                 let pace = realtime.then_some(speed);
                 let n = produce_events(&kafka, &topic, format, simulator, pace)?;
                 eprintln!("produced {n} events to {topic}");
@@ -331,10 +399,25 @@ fn run(command: Command, config: Config) -> Result<()> {
             };
             let mut sink = BufWriter::new(sink);
             let mut n = 0u64;
-            for event in simulator {
-                sink.write_all(&decode::encode(Format::Json, &event))?;
-                sink.write_all(b"\n")?;
-                n += 1;
+            match format.unwrap_or(OutputFormat::Json) {
+                OutputFormat::Json => {
+                    for event in simulator {
+                        sink.write_all(&decode::encode(Format::Json, &event))?;
+                        sink.write_all(b"\n")?;
+                        n += 1;
+                    }
+                }
+                OutputFormat::AsteriskQueueLog => {
+                    let mut writer = decode::asterisk::Writer::new();
+                    for event in simulator {
+                        writer.write(&event, &mut sink)?;
+                        n += 1;
+                    }
+                }
+                OutputFormat::Protobuf => bail!(
+                    "a file is written as json lines or an asterisk-queue-log; protobuf is for \
+                     producing to Kafka (--brokers)"
+                ),
             }
             sink.flush()?;
             if out.is_some() {

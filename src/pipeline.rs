@@ -192,6 +192,10 @@ pub struct Report {
     /// The first rejections in origin order (at most [`PipelineSettings::keep_rejections`]).
     pub rejections: Vec<Rejection>,
     pub blank_lines: u64,
+    /// Lines the source recognised as holding no event, by reason.
+    pub ignored: BTreeMap<&'static str, u64>,
+    /// Restarts of the ACD the source reported (Asterisk's `QUEUESTART`).
+    pub restarts: u64,
     /// Surge episodes that ended, in the order they ended, with their queue id.
     pub episodes: Vec<(String, Episode)>,
     /// Every queue's KPIs at the end, when nothing was published while running (`replay`).
@@ -319,7 +323,11 @@ impl Pipeline {
 
     fn input(&mut self, input: Input<'_>, format: crate::decode::Format) {
         match input {
-            Input::Encoded { origin, .. } | Input::Decoded { origin, .. }
+            Input::Encoded { origin, .. }
+            | Input::Decoded { origin, .. }
+            | Input::Rejected { origin, .. }
+            | Input::Ignored { origin, .. }
+            | Input::Restarted { origin, .. }
                 if !self.partitions.contains_key(&origin.partition) =>
             {
                 // Read before its partition was revoked: its new owner counts it.
@@ -346,6 +354,28 @@ impl Pipeline {
             } => {
                 self.event(origin, event, None);
                 self.handled(origin, received);
+            }
+            Input::Rejected {
+                origin,
+                payload,
+                reason,
+                detail,
+            } => {
+                self.engine.reject(reason);
+                self.rejected(origin, None, payload, reason, detail);
+                self.handled(origin, None);
+            }
+            Input::Ignored { origin, reason } => {
+                *self.report.ignored.entry(reason).or_default() += 1;
+                self.handled(origin, None);
+            }
+            Input::Restarted { origin, at } => {
+                if let Some(partition) = self.partitions.get(&origin.partition) {
+                    let queues = partition.queues.iter().map(String::as_str);
+                    self.engine.end_calls_at_restart(queues, at);
+                }
+                self.report.restarts += 1;
+                self.handled(origin, None);
             }
             Input::Blank => self.report.blank_lines += 1,
             Input::Assigned(assigned) => assigned.into_iter().for_each(|a| self.assign(a)),

@@ -13,6 +13,7 @@ use crate::kpi::{KpiSnapshot, WindowKpis};
 use crate::pipeline::{Clock, Pipeline, PipelineSettings, Sinks};
 pub use crate::pipeline::{Rejection, Report};
 use crate::sources::file::{FileSource, SourceError};
+use crate::sources::Source;
 use crate::state::{Engine, EngineSettings, TimeMode};
 
 /// Replays every line of `source` (a [`FileSource`] over the file). `wall` is the real
@@ -24,8 +25,10 @@ pub async fn replay(
     wall: Millis,
     keep_rejections: usize,
 ) -> Result<Report, SourceError> {
+    let mut engine = Engine::new(settings, TimeMode::EventTime);
+    engine.set_hold_reported(source.reports_hold());
     let pipeline = Pipeline::new(
-        Engine::new(settings, TimeMode::EventTime),
+        engine,
         Clock::Fixed(wall),
         PipelineSettings {
             keep_rejections,
@@ -208,6 +211,27 @@ pub fn render_ledger(report: &Report) -> String {
     );
     if report.blank_lines > 0 {
         let _ = writeln!(out, "blank lines skipped: {}", report.blank_lines);
+    }
+    if !report.ignored.is_empty() {
+        let by: Vec<String> = report
+            .ignored
+            .iter()
+            .map(|(why, n)| format!("{why} {n}"))
+            .collect();
+        let n: u64 = report.ignored.values().sum();
+        let _ = writeln!(
+            out,
+            "lines ignored (known, no call or agent event): {n} ({})",
+            by.join(", ")
+        );
+    }
+    if report.restarts > 0 {
+        let ended: u64 = report.totals.iter().map(|(_, t)| t.ended_by_restart).sum();
+        let _ = writeln!(
+            out,
+            "PBX restarts: {}; calls in progress ended by them (pbx_restart): {ended}",
+            report.restarts
+        );
     }
     let skewed: u64 = report.totals.iter().map(|(_, t)| t.clock_skew).sum();
     if skewed > 0 {

@@ -56,7 +56,9 @@ pub const CALLS_FLOWED_OUT_TOTAL: &str = "acd_calls_flowed_out_total";
 pub const RING_ATTEMPTS_TOTAL: &str = "acd_ring_attempts_total";
 pub const RING_NO_ANSWER_TOTAL: &str = "acd_ring_no_answer_total";
 pub const RING_ABANDONED_TOTAL: &str = "acd_ring_abandoned_total";
+pub const MEMBER_UNAVAILABLE_TOTAL: &str = "acd_member_unavailable_total";
 pub const CALLS_EXPIRED_TOTAL: &str = "acd_calls_expired_total";
+pub const CALLS_ENDED_BY_RESTART_TOTAL: &str = "acd_calls_ended_by_restart_total";
 pub const CLOCK_SKEW_TOTAL: &str = "acd_clock_skew_total";
 
 // Window gauges (labels `queue`, `window`).
@@ -72,6 +74,7 @@ pub const ABANDON_RATIO: &str = "acd_abandon_ratio";
 pub const RINGS_PER_ANSWER: &str = "acd_rings_per_answer";
 pub const RING_NO_ANSWER: &str = "acd_ring_no_answer";
 pub const RING_ABANDONED: &str = "acd_ring_abandoned";
+pub const MEMBER_UNAVAILABLE: &str = "acd_member_unavailable";
 pub const TRANSFER_RATIO: &str = "acd_transfer_ratio";
 pub const TALK_SECONDS: &str = "acd_talk_seconds";
 pub const HOLD_SECONDS: &str = "acd_hold_seconds";
@@ -182,7 +185,7 @@ pub fn describe() {
     describe_counter!(
         CALLS_FLOWED_OUT_TOTAL,
         Unit::Count,
-        "Calls that left the queue unanswered by transfer (overflow, redirect) since acdstream started."
+        "Calls that left the queue unanswered without hanging up, by transfer (overflow, redirect) or flow-out (queue timeout, no agents, a key pressed), since acdstream started."
     );
     describe_counter!(
         RING_ATTEMPTS_TOTAL,
@@ -192,12 +195,22 @@ pub fn describe() {
     describe_counter!(
         RING_NO_ANSWER_TOTAL,
         Unit::Count,
-        "Rings that the agent did not answer (ring-no-answer: the call rang elsewhere next), since acdstream started."
+        "Rings that the agent did not answer (ring-no-answer: the ring timed out or the call rang elsewhere next), since acdstream started."
     );
     describe_counter!(
         RING_ABANDONED_TOTAL,
         Unit::Count,
         "Rings ended by the caller hanging up while the agent's phone rang (not a ring-no-answer), since acdstream started."
+    );
+    describe_counter!(
+        MEMBER_UNAVAILABLE_TOTAL,
+        Unit::Count,
+        "Agents the ACD offered a call to who could not be rung at all (busy elsewhere, in use, unreachable; not ring attempts), since acdstream started."
+    );
+    describe_counter!(
+        CALLS_ENDED_BY_RESTART_TOTAL,
+        Unit::Count,
+        "Calls in progress when the ACD reported a restart (Asterisk QUEUESTART), ended there neither answered nor abandoned, since acdstream started."
     );
     describe_counter!(
         CALLS_EXPIRED_TOTAL,
@@ -251,12 +264,17 @@ pub fn describe() {
     describe_gauge!(
         RING_NO_ANSWER,
         Unit::Count,
-        "Rings that the agent did not answer (the call rang elsewhere next) within the window."
+        "Rings that the agent did not answer (the ring timed out or the call rang elsewhere next) within the window."
     );
     describe_gauge!(
         RING_ABANDONED,
         Unit::Count,
         "Rings ended by the caller hanging up while the agent's phone rang, within the window (not a ring-no-answer)."
+    );
+    describe_gauge!(
+        MEMBER_UNAVAILABLE,
+        Unit::Count,
+        "Agents offered a call who could not be rung at all (busy elsewhere, in use, unreachable) within the window; not ring attempts."
     );
     describe_gauge!(
         TRANSFER_RATIO,
@@ -479,7 +497,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 67] = [
+pub const ALL: [&str; 70] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -489,7 +507,9 @@ pub const ALL: [&str; 67] = [
     RING_ATTEMPTS_TOTAL,
     RING_NO_ANSWER_TOTAL,
     RING_ABANDONED_TOTAL,
+    MEMBER_UNAVAILABLE_TOTAL,
     CALLS_EXPIRED_TOTAL,
+    CALLS_ENDED_BY_RESTART_TOTAL,
     CLOCK_SKEW_TOTAL,
     CALLS_OFFERED,
     CALLS_ANSWERED,
@@ -501,6 +521,7 @@ pub const ALL: [&str; 67] = [
     RINGS_PER_ANSWER,
     RING_NO_ANSWER,
     RING_ABANDONED,
+    MEMBER_UNAVAILABLE,
     TRANSFER_RATIO,
     TALK_SECONDS,
     HOLD_SECONDS,

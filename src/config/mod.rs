@@ -98,6 +98,7 @@ macro_rules! inherits {
 }
 
 mod alerts;
+mod asterisk;
 mod duration;
 mod engine;
 mod kafka;
@@ -105,6 +106,7 @@ mod kpi;
 #[cfg(test)]
 mod tests;
 
+pub use asterisk::AsteriskConfig;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use kafka::KafkaConfig;
 
@@ -165,6 +167,8 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// `[alerts]`: the rules the alert evaluator applies and where alerts are pushed.
     pub alerts: AlertSettings,
+    /// `[asterisk]`: how a queue_log is read.
+    pub asterisk: AsteriskConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +205,7 @@ struct RawFile {
     log: RawLog,
     kafka: kafka::RawKafka,
     alerts: alerts::RawAlerts,
+    asterisk: asterisk::RawAsterisk,
 }
 
 raw! { RawHttp { listen: String = "127.0.0.1:9898", } }
@@ -484,6 +489,7 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
     let format = p.ok("log.format", format);
     let kafka = kafka::validate(p, &raw.kafka);
     let alerts = alerts::validate(p, &raw.alerts);
+    let asterisk = asterisk::validate(p, &raw.asterisk);
     let config = (|| {
         let log = LogConfig {
             level: level?,
@@ -497,6 +503,7 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
             log,
             kafka: kafka?,
             alerts,
+            asterisk: asterisk?,
         })
     })();
     match config {

@@ -495,3 +495,46 @@ fn durations_parse_and_format() {
         assert_eq!(parse_duration(text), Ok(ms));
     }
 }
+
+#[test]
+fn asterisk_settings_reach_the_queue_log_translator() {
+    let config = ok(
+        r#"
+        engine.allowed_lateness = "45s"
+        [asterisk]
+        agent_id = "interface"
+        agents = { "PJSIP/2001" = "alice" }
+        queues.support.wrapuptime = "15s"
+        "#,
+        "",
+    );
+    let s = config.queue_log_settings();
+    assert_eq!(s.agent_ids, crate::decode::asterisk::AgentIds::Interface);
+    assert_eq!(
+        s.agents.get("PJSIP/2001").map(String::as_str),
+        Some("alice")
+    );
+    assert_eq!(s.wrapuptime_ms.get("support"), Some(&15_000));
+    assert_eq!(s.lookback_ms, 45_000);
+    assert_eq!(
+        Config::default().queue_log_settings(),
+        crate::decode::asterisk::QueueLogSettings::default()
+    );
+    let list = problems(
+        r#"
+        [asterisk]
+        agent_id = "name"
+        agents = { "SIP/1" = " " }
+        queues.sales.wrapuptime = "15"
+        "#,
+        "",
+    );
+    assert_has(
+        &list,
+        r#"
+        asterisk.agent_id: "name" is not a way to name agents
+        asterisk.agents.SIP/1: agent id must not be empty
+        asterisk.queues.sales.wrapuptime: "15" is not a duration: "15" has no unit
+        "#,
+    );
+}

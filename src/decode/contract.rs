@@ -92,6 +92,10 @@ impl WireEvent {
                     },
                 }
             }
+            Needs::CallAndReason(step) => EventBody::Call {
+                call_id: call_id(self.call_id)?,
+                step: step(Some(self.reason).filter(|r| !r.is_empty())),
+            },
             Needs::AgentAndState => {
                 let agent_id = agent_id(self.agent_id)?;
                 let state = match self.state {
@@ -121,6 +125,8 @@ enum Needs {
     Call(CallStep),
     CallAndAgent(fn(String) -> CallStep),
     CallAndTarget,
+    /// A call step with an optional reason.
+    CallAndReason(fn(Option<String>) -> CallStep),
     AgentAndState,
 }
 
@@ -137,6 +143,11 @@ impl Needs {
             EventType::WrapEnd => Needs::CallAndAgent(|agent_id| CallStep::WrapEnd { agent_id }),
             EventType::Transferred => Needs::CallAndTarget,
             EventType::AgentState => Needs::AgentAndState,
+            EventType::NoAnswer => Needs::CallAndAgent(|agent_id| CallStep::NoAnswer { agent_id }),
+            EventType::Unavailable => {
+                Needs::CallAndAgent(|agent_id| CallStep::Unavailable { agent_id })
+            }
+            EventType::FlowedOut => Needs::CallAndReason(|reason| CallStep::FlowedOut { reason }),
         }
     }
 }
@@ -166,11 +177,14 @@ impl<'a> Parts<'a> {
             EventBody::Call { call_id, step } => {
                 parts.call_id = call_id;
                 parts.agent_id = step.agent_id().unwrap_or("");
-                if let CallStep::Transferred {
-                    target_queue_id, ..
-                } = step
-                {
-                    parts.target_queue_id = target_queue_id;
+                match step {
+                    CallStep::Transferred {
+                        target_queue_id, ..
+                    } => parts.target_queue_id = target_queue_id,
+                    CallStep::FlowedOut { reason } => {
+                        parts.reason = reason.as_deref().unwrap_or("");
+                    }
+                    _ => {}
                 }
             }
             EventBody::AgentState {

@@ -21,7 +21,12 @@
 //! ([`encode_alert`], [`decode_alert`]).
 //!
 //! Encoders write no framing: no trailing newline for JSON, no length prefix for protobuf.
+//!
+//! [`asterisk`] is not a format of the contract but an ACD's own log, Asterisk's queue_log: a
+//! line there can be several events or none, and means something only with the lines before
+//! it, so it is translated by a stateful reader rather than decoded one payload at a time.
 
+pub mod asterisk;
 pub(crate) mod contract;
 mod json;
 mod pb;

@@ -102,6 +102,9 @@ fn event_type_from_wire(t: wire::EventType) -> Option<event::EventType> {
         W::Abandoned => E::Abandoned,
         W::Transferred => E::Transferred,
         W::AgentState => E::AgentState,
+        W::NoAnswer => E::NoAnswer,
+        W::Unavailable => E::Unavailable,
+        W::FlowedOut => E::FlowedOut,
     })
 }
 
@@ -119,6 +122,9 @@ fn event_type_to_wire(t: event::EventType) -> wire::EventType {
         E::Abandoned => W::Abandoned,
         E::Transferred => W::Transferred,
         E::AgentState => W::AgentState,
+        E::NoAnswer => W::NoAnswer,
+        E::Unavailable => W::Unavailable,
+        E::FlowedOut => W::FlowedOut,
     }
 }
 
@@ -224,6 +230,7 @@ macro_rules! window_kpis {
             ring_attempts,
             ring_no_answer,
             ring_abandoned,
+            member_unavailable,
             rings_per_answer,
             transfer_rate,
             busy_agent_seconds,

@@ -37,6 +37,15 @@ pub(crate) fn sample(event_type: EventType) -> CtiEvent {
             target_queue_id: "billing".into(),
             agent_id: None,
         },
+        EventType::NoAnswer => CallStep::NoAnswer {
+            agent_id: agent_id(),
+        },
+        EventType::Unavailable => CallStep::Unavailable {
+            agent_id: agent_id(),
+        },
+        EventType::FlowedOut => CallStep::FlowedOut {
+            reason: Some("timeout".into()),
+        },
         EventType::AgentState => {
             return CtiEvent {
                 event_id: "ev-agent".into(),
@@ -210,6 +219,9 @@ fn call_step() -> impl Strategy<Value = CallStep> {
                 agent_id,
             }
         }),
+        id().prop_map(|agent_id| CallStep::NoAnswer { agent_id }),
+        id().prop_map(|agent_id| CallStep::Unavailable { agent_id }),
+        proptest::option::of(id()).prop_map(|reason| CallStep::FlowedOut { reason }),
     ]
 }
 

@@ -34,17 +34,20 @@ pub(crate) enum Count {
     AcwCompleted,
     /// at each `ringing`
     RingAttempts,
-    /// a ringing followed by another ringing (the agent did not answer), at that ringing
+    /// a ringing that ended unanswered (its `no_answer`, or a ringing at a later instant: the
+    /// call rang elsewhere), at that ringing
     RingNoAnswer,
     /// sum over answered calls of ceil((answered − first ringing) / cadence), at `answered`
     RingsToAnswer,
-    /// at `transferred`, of a leg that left unanswered
+    /// at `transferred` of a leg that left unanswered, or at `flowed_out`
     FlowedOut,
     /// a ringing ended by the caller's abandon, at that ringing
     RingAbandoned,
+    /// an agent offered the call who could not be rung (`unavailable`), at that event
+    MemberUnavailable,
 }
 
-pub(crate) const N_COUNTS: usize = 15;
+pub(crate) const N_COUNTS: usize = 16;
 
 impl Count {
     /// Every count, in index order.
@@ -65,6 +68,7 @@ impl Count {
         Count::RingsToAnswer,
         Count::FlowedOut,
         Count::RingAbandoned,
+        Count::MemberUnavailable,
     ];
 }
 
@@ -212,6 +216,7 @@ pub(crate) fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpi
         ring_attempts: s.count(Count::RingAttempts),
         ring_no_answer: s.count(Count::RingNoAnswer),
         ring_abandoned: s.count(Count::RingAbandoned),
+        member_unavailable: s.count(Count::MemberUnavailable),
         rings_per_answer: ratio(s.count(Count::RingsToAnswer) as f64, answered as f64),
         transfer_rate: ratio(s.count(Count::TransferredOut) as f64, answered as f64),
         busy_agent_seconds: seconds(s.agent_ms(AgentTime::Busy)),

@@ -108,12 +108,16 @@ pub struct WindowKpis {
     pub avg_acw_seconds: Option<f64>,
     pub aht_seconds: Option<f64>,
     pub ring_attempts: u64,
-    /// Rings followed by another ring: the agent did not answer.
+    /// Rings that ended unanswered (timed out, declined, or the call rang elsewhere).
     pub ring_no_answer: u64,
     /// Rings ended by the caller hanging up (not a ring-no-answer). Defaults to 0 when reading
     /// a snapshot written before it existed.
     #[serde(default)]
     pub ring_abandoned: u64,
+    /// Agents offered a call who could not be rung (busy elsewhere, in use, unreachable): not
+    /// ring attempts. Defaults to 0 when reading a snapshot written before it existed.
+    #[serde(default)]
+    pub member_unavailable: u64,
     pub rings_per_answer: Option<f64>,
     pub transfer_rate: Option<f64>,
     pub busy_agent_seconds: f64,
@@ -136,8 +140,12 @@ pub struct QueueTotals {
     pub ring_attempts: u64,
     pub ring_no_answer: u64,
     pub ring_abandoned: u64,
+    pub member_unavailable: u64,
     /// Calls whose end never arrived within `max_call_age`.
     pub expired_calls: u64,
+    /// Calls in progress when their ACD said it had restarted (Asterisk's `QUEUESTART`): they
+    /// can no longer end, so they end there, neither answered nor abandoned (`pbx_restart`).
+    pub ended_by_restart: u64,
     /// Call events timed before the step they must follow by at most `max_clock_skew`, and
     /// applied at that step's time.
     pub clock_skew: u64,

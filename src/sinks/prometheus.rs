@@ -394,6 +394,7 @@ struct WindowGauges {
     rings_per_answer: Gauge,
     ring_no_answer: Gauge,
     ring_abandoned: Gauge,
+    member_unavailable: Gauge,
     transfer_ratio: Gauge,
     talk: Gauge,
     hold: Gauge,
@@ -427,6 +428,7 @@ impl WindowGauges {
             rings_per_answer: g(t::RINGS_PER_ANSWER),
             ring_no_answer: g(t::RING_NO_ANSWER),
             ring_abandoned: g(t::RING_ABANDONED),
+            member_unavailable: g(t::MEMBER_UNAVAILABLE),
             transfer_ratio: g(t::TRANSFER_RATIO),
             talk: g(t::TALK_SECONDS),
             hold: g(t::HOLD_SECONDS),
@@ -459,6 +461,7 @@ impl WindowGauges {
         self.rings_per_answer.set(nan_if_none(w.rings_per_answer));
         self.ring_no_answer.set(w.ring_no_answer as f64);
         self.ring_abandoned.set(w.ring_abandoned as f64);
+        self.member_unavailable.set(w.member_unavailable as f64);
         self.transfer_ratio.set(nan_if_none(w.transfer_rate));
         self.talk.set(nan_if_none(w.avg_talk_seconds));
         self.hold.set(nan_if_none(w.avg_hold_seconds));
@@ -473,10 +476,10 @@ impl WindowGauges {
 }
 
 /// In the order of the fields of [`QueueTotals`].
-struct TotalCounters([Counter; 14]);
+struct TotalCounters([Counter; 16]);
 
 impl TotalCounters {
-    const NAMES: [&'static str; 11] = [
+    const NAMES: [&'static str; 13] = [
         t::CALLS_OFFERED_TOTAL,
         t::CALLS_ANSWERED_TOTAL,
         t::CALLS_ABANDONED_TOTAL,
@@ -486,20 +489,22 @@ impl TotalCounters {
         t::RING_ATTEMPTS_TOTAL,
         t::RING_NO_ANSWER_TOTAL,
         t::RING_ABANDONED_TOTAL,
+        t::MEMBER_UNAVAILABLE_TOTAL,
         t::CALLS_EXPIRED_TOTAL,
+        t::CALLS_ENDED_BY_RESTART_TOTAL,
         t::CLOCK_SKEW_TOTAL,
     ];
 
     fn register(queue: &str) -> TotalCounters {
         let q = || queue.to_owned();
-        let [a, b, c, d, e, f, g, h, i, j, k] =
+        let [a, b, c, d, e, f, g, h, i, j, k, l, m] =
             Self::NAMES.map(|name| counter!(name, label::QUEUE => q()));
         let [responded, subsided] = t::SURGE_OUTCOMES.map(|outcome| {
             counter!(t::SURGE_EPISODES_TOTAL, label::QUEUE => q(), label::OUTCOME => outcome)
         });
         let absorbed = counter!(t::SURGES_ABSORBED_TOTAL, label::QUEUE => q());
         TotalCounters([
-            a, b, c, d, e, f, g, h, i, j, k, responded, subsided, absorbed,
+            a, b, c, d, e, f, g, h, i, j, k, l, m, responded, subsided, absorbed,
         ])
     }
 
@@ -514,7 +519,9 @@ impl TotalCounters {
             ring_attempts,
             ring_no_answer,
             ring_abandoned,
+            member_unavailable,
             expired_calls,
+            ended_by_restart,
             clock_skew,
             surge_responded,
             surge_subsided,
@@ -530,7 +537,9 @@ impl TotalCounters {
             ring_attempts,
             ring_no_answer,
             ring_abandoned,
+            member_unavailable,
             expired_calls,
+            ended_by_restart,
             clock_skew,
             surge_responded,
             surge_subsided,

@@ -1,11 +1,13 @@
-//! A recorded JSON-lines event file (or standard input), line by line: the source of
-//! `replay`. Positions are 1-based line numbers; progress is reported in bytes.
+//! A recorded event file (or standard input), line by line: the source of `replay`. The lines
+//! are JSON events or an Asterisk queue_log ([`LineFormat`]). Positions are 1-based line
+//! numbers; progress is reported in bytes.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::{Assignment, Input, Origin, Source};
+use super::{Assignment, Input, LineFormat, Lines, Origin, Source};
+use crate::decode::asterisk::QueueLogSettings;
 use crate::decode::Format;
 
 /// Errors opening or reading an event file.
@@ -17,6 +19,17 @@ pub enum SourceError {
     Read { line: u64, error: io::Error },
 }
 
+/// One line of a [`LineSource`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// 1-based.
+    pub number: u64,
+    /// Without its line end.
+    pub bytes: &'a [u8],
+    /// It had its line end: the input did not stop in the middle of it.
+    pub ended: bool,
+}
+
 /// A line-oriented event source: a file, or standard input for `-`.
 pub struct LineSource {
     reader: Box<dyn BufRead>,
@@ -25,6 +38,8 @@ pub struct LineSource {
     bytes_read: u64,
     line: u64,
     buf: Vec<u8>,
+    /// The last line read had its line end (the input did not stop in it).
+    ended: bool,
 }
 
 impl LineSource {
@@ -53,11 +68,18 @@ impl LineSource {
             bytes_read: 0,
             line: 0,
             buf: Vec::with_capacity(512),
+            ended: true,
         }
     }
 
     /// The next line without its line ending, with its 1-based line number.
     pub fn next_line(&mut self) -> Result<Option<(u64, &[u8])>, SourceError> {
+        Ok(self.read_line()?.map(|l| (l.number, l.bytes)))
+    }
+
+    /// The next line as [`LineSource::next_line`] gives it, and whether it had its line end
+    /// (the last line of an input may not).
+    pub fn read_line(&mut self) -> Result<Option<Line<'_>>, SourceError> {
         self.buf.clear();
         let n = self
             .reader
@@ -71,10 +93,15 @@ impl LineSource {
         }
         self.bytes_read += n as u64;
         self.line += 1;
+        self.ended = self.buf.last() == Some(&b'\n');
         while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
             self.buf.pop();
         }
-        Ok(Some((self.line, &self.buf)))
+        Ok(Some(Line {
+            number: self.line,
+            bytes: &self.buf,
+            ended: self.ended,
+        }))
     }
 
     pub fn bytes_read(&self) -> u64 {
@@ -94,9 +121,10 @@ impl From<&'static [u8]> for LineSource {
 /// Lines between two progress reports.
 const PROGRESS_EVERY: u32 = 4096;
 
-/// A file of JSON events as a [`Source`]: one partition, positions are line numbers.
+/// A file of events as a [`Source`]: one partition, positions are line numbers.
 pub struct FileSource {
     lines: LineSource,
+    format: Lines,
     name: String,
     progress: Box<dyn FnMut(u64)>,
     since_progress: u32,
@@ -106,10 +134,12 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    /// `progress` is told how many bytes have been read, every few thousand lines.
+    /// A file of JSON events. `progress` is told how many bytes have been read, every few
+    /// thousand lines.
     pub fn new(lines: LineSource, name: &str, progress: Box<dyn FnMut(u64)>) -> FileSource {
         FileSource {
             lines,
+            format: Lines::Json,
             name: name.to_owned(),
             progress,
             since_progress: 0,
@@ -117,6 +147,12 @@ impl FileSource {
             ended: false,
             error: None,
         }
+    }
+
+    /// The file's lines are in `format`; `asterisk` is how queue_log lines are read.
+    pub fn with_format(mut self, format: LineFormat, asterisk: QueueLogSettings) -> FileSource {
+        self.format = Lines::new(format, asterisk);
+        self
     }
 
     /// The read error that ended the file early, if one did.
@@ -133,7 +169,11 @@ impl FileSource {
 
 impl Source for FileSource {
     fn format(&self) -> Format {
-        Format::Json
+        self.format.format()
+    }
+
+    fn reports_hold(&self) -> bool {
+        self.format.reports_hold()
     }
 
     fn name(&self) -> &str {
@@ -153,21 +193,13 @@ impl Source for FileSource {
             if self.ended {
                 return;
             }
-            match self.lines.next_line() {
-                Ok(Some((line, bytes))) => {
-                    if bytes.iter().all(u8::is_ascii_whitespace) {
-                        each(Input::Blank);
-                    } else {
-                        each(Input::Encoded {
-                            origin: Origin {
-                                partition: 0,
-                                position: line as i64,
-                            },
-                            key: None,
-                            payload: bytes,
-                            received: None,
-                        });
-                    }
+            match self.lines.read_line() {
+                Ok(Some(line)) => {
+                    let origin = Origin {
+                        partition: 0,
+                        position: line.number as i64,
+                    };
+                    self.format.line(origin, line.bytes, line.ended, each);
                 }
                 Ok(None) => self.end(each),
                 Err(error) => {

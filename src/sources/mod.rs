@@ -1,6 +1,7 @@
 //! Where events come from, one file per source, all behind [`Source`]:
 //!
-//! - [`file`]: a recorded JSON-lines file or standard input (`replay`).
+//! - [`file`]: a recorded file or standard input (`replay`), one event per JSON line or an
+//!   Asterisk `queue_log` (see [`LineFormat`]).
 //! - [`sim`]: the seeded simulator, releasing each event when the demo clock reaches its time
 //!   (`demo`).
 //! - [`kafka`]: a consumer-group member whose partitions start where their checkpoints say
@@ -9,6 +10,12 @@
 //! A source hands the pipeline [`Input`]s: events (encoded, or already decoded) with their
 //! [`Origin`], and the partitions it starts or stops owning. The pipeline does everything
 //! else — decode, apply, reject, publish — the same way for every source.
+//!
+//! A source of lines reads them through [`Lines`], whichever way it gets them (a file, a
+//! followed file, Kafka records): JSON lines go on encoded, for the pipeline to decode; an
+//! Asterisk queue_log line is translated here (it can be several events, or none, and its
+//! meaning depends on the lines before it) into decoded events, rejections, ignored lines and
+//! restarts, each with the line's origin.
 
 pub mod file;
 pub(crate) mod kafka;
@@ -18,8 +25,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Instant;
 
+use crate::decode::asterisk::{LineKind, QueueLogError, QueueLogSettings, Translated, Translator};
 use crate::decode::Format;
-use crate::event::CtiEvent;
+use crate::event::{CtiEvent, Millis};
+use crate::ledger::RejectReason;
 
 /// Where an event came from: a partition of its source and its position there (a Kafka offset,
 /// a file's line number, the simulator's sequence number).
@@ -66,6 +75,22 @@ pub enum Input<'a> {
     },
     /// A line with nothing on it: counted, never an event.
     Blank,
+    /// A payload the source decoded itself and could not use, with why.
+    Rejected {
+        origin: Origin,
+        payload: &'a [u8],
+        reason: RejectReason,
+        detail: &'a str,
+    },
+    /// A line the source recognised as holding no event (an Asterisk `CONFIGRELOAD`, an
+    /// outbound call): counted by `reason`, never an event (so not in the event ledger).
+    Ignored {
+        origin: Origin,
+        reason: &'static str,
+    },
+    /// The ACD behind the source restarted at `at` (Asterisk's `QUEUESTART`): calls of the
+    /// partition's queues still in progress then cannot end any more.
+    Restarted { origin: Origin, at: Millis },
     /// The source now owns these partitions.
     Assigned(Vec<Assignment>),
     /// The source no longer owns these partitions: their queues leave this instance.
@@ -135,10 +160,112 @@ pub trait Source {
         None
     }
 
+    /// Whether the source reports holds. Asterisk's queue_log does not: a call without a
+    /// hold there is not known to have had none, so the average hold is left absent.
+    fn reports_hold(&self) -> bool {
+        true
+    }
+
     /// Stops taking new input: [`Source::wait`] turns `false` once what was already received
     /// has been drained.
     fn stop(&mut self) {}
 
     /// The graceful end, after the final publish: say how far the source was read.
     fn finish(&mut self) {}
+}
+
+/// What a source of lines holds in them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LineFormat {
+    /// One event of the contract per line, as JSON (`acdstream simulate` writes these).
+    #[default]
+    Json,
+    /// Asterisk's `queue_log` (`/var/log/asterisk/queue_log`).
+    AsteriskQueueLog,
+}
+
+/// How a source of lines reads them (see the module documentation).
+pub(crate) enum Lines {
+    Json,
+    QueueLog {
+        translator: Box<Translator>,
+        /// What the translator made of the current line (kept for its allocation).
+        out: Vec<Translated>,
+    },
+}
+
+impl Lines {
+    pub(crate) fn new(format: LineFormat, settings: QueueLogSettings) -> Lines {
+        match format {
+            LineFormat::Json => Lines::Json,
+            LineFormat::AsteriskQueueLog => Lines::QueueLog {
+                translator: Box::new(Translator::new(settings)),
+                out: Vec::new(),
+            },
+        }
+    }
+
+    /// The format [`Input::Encoded`] payloads are in.
+    pub(crate) fn format(&self) -> Format {
+        Format::Json
+    }
+
+    pub(crate) fn reports_hold(&self) -> bool {
+        matches!(self, Lines::Json)
+    }
+
+    /// Hands what one line holds to `each`. `ended` says the line had its line end: a
+    /// queue_log line the input stops in the middle of may be cut short and is not read.
+    pub(crate) fn line(
+        &mut self,
+        origin: Origin,
+        bytes: &[u8],
+        ended: bool,
+        each: &mut dyn FnMut(Input<'_>),
+    ) {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            each(Input::Blank);
+            return;
+        }
+        let (translator, out) = match self {
+            Lines::Json => {
+                each(Input::Encoded {
+                    origin,
+                    key: None,
+                    payload: bytes,
+                    received: None,
+                });
+                return;
+            }
+            Lines::QueueLog { translator, out } => (translator, out),
+        };
+        let kind = if ended {
+            translator.line(bytes, out)
+        } else {
+            Err(QueueLogError::Truncated)
+        };
+        for translated in out.drain(..) {
+            match translated {
+                Translated::Event(event) => each(Input::Decoded {
+                    origin,
+                    event: &event,
+                    received: None,
+                }),
+                Translated::Restart { at } => each(Input::Restarted { origin, at }),
+            }
+        }
+        match kind {
+            Ok(LineKind::Translated) => {}
+            Ok(LineKind::Ignored(why)) => each(Input::Ignored {
+                origin,
+                reason: why.label(),
+            }),
+            Err(error) => each(Input::Rejected {
+                origin,
+                payload: bytes,
+                reason: error.reason(),
+                detail: &error.to_string(),
+            }),
+        }
+    }
 }

@@ -33,6 +33,12 @@ pub(super) enum Step {
     WrapEnd,
     Abandoned,
     Transferred,
+    // Added after the steps above so that checkpoints keep their indices; their place in the
+    // order of one instant matters little: they are checked against nothing at the same
+    // instant but the offer (and a flow-out against a ringing), which sorts first.
+    NoAnswer,
+    Unavailable,
+    FlowedOut,
 }
 
 /// Agent id hash cut to 48 bits (see [`agent_key`]); 0 for steps without an agent.
@@ -130,9 +136,13 @@ const RULES: &[(Step, Step, RejectReason)] = {
         (Offered, WrapEnd, NegativeDuration),
         (Offered, Abandoned, NegativeDuration),
         (Offered, Transferred, NegativeDuration),
+        (Offered, NoAnswer, NegativeDuration),
+        (Offered, Unavailable, NegativeDuration),
+        (Offered, FlowedOut, NegativeDuration),
         (Ringing, Answered, OutOfSequence),
         (Ringing, Abandoned, OutOfSequence),
         (Ringing, Transferred, OutOfSequence),
+        (Ringing, FlowedOut, OutOfSequence),
         (Answered, Hold, NegativeDuration),
         (Answered, Unhold, NegativeDuration),
         (Answered, Wrap, NegativeDuration),
@@ -177,6 +187,89 @@ fn follows_transfer(step: Step) -> bool {
     matches!(step, Step::Unhold | Step::Wrap | Step::WrapEnd)
 }
 
+/// Steps a call takes past `max_events_per_call`: those ending its wait or its handling.
+fn ends_something(step: Step) -> bool {
+    use Step::*;
+    matches!(
+        step,
+        Answered | Wrap | WrapEnd | Abandoned | Transferred | FlowedOut
+    )
+}
+
+/// How many ending steps a call may take past `max_events_per_call`: one leg's worth, and
+/// some for legs that were open when the limit was reached.
+const ENDING_ROOM: usize = 16;
+
+/// Steps that take a call out of its leg to somewhere else: a transfer, or a flow-out (the ACD
+/// moved it on unanswered, wherever it goes next). The call's next offer starts a new leg.
+fn leaves(step: Step) -> bool {
+    matches!(step, Step::Transferred | Step::FlowedOut)
+}
+
+/// At most this many rings of one leg are open at once: the agents rung at one instant (a
+/// `ringall` strategy rings every free member together). A ring beyond it is taken as not
+/// answered when it starts; it still counts as a ring attempt.
+const MAX_OPEN_RINGS: usize = 32;
+
+/// The rings of a leg that have not ended, all started at one instant: a ringing at a later
+/// instant ends them as not answered (the call rang elsewhere); a `no_answer` ends one, the
+/// answer, a transfer or a flow-out end them all as neither, an abandon as ring-abandoned.
+struct OpenRings {
+    at: Millis,
+    agents: [AgentKey; MAX_OPEN_RINGS],
+    len: usize,
+}
+
+impl OpenRings {
+    fn new() -> OpenRings {
+        OpenRings {
+            at: Millis::MIN,
+            agents: [0; MAX_OPEN_RINGS],
+            len: 0,
+        }
+    }
+
+    fn agents(&self) -> &[AgentKey] {
+        &self.agents[..self.len]
+    }
+
+    /// A ring of `agent` starting at `ts`, after `ended` is told of each open ring it ends
+    /// (started earlier): the ring's start and its agent. `false` if it could not be kept open.
+    fn ring(
+        &mut self,
+        ts: Millis,
+        agent: AgentKey,
+        mut ended: impl FnMut(Millis, AgentKey),
+    ) -> bool {
+        if self.len > 0 && self.at < ts {
+            self.take(&mut ended);
+        }
+        self.at = ts;
+        if self.len == MAX_OPEN_RINGS {
+            return false;
+        }
+        self.agents[self.len] = agent;
+        self.len += 1;
+        true
+    }
+
+    /// Ends `agent`'s open ring, returning its start, if it has one.
+    fn end(&mut self, agent: AgentKey) -> Option<Millis> {
+        let i = self.agents().iter().position(|&a| a == agent)?;
+        self.agents.copy_within(i + 1..self.len, i);
+        self.len -= 1;
+        Some(self.at)
+    }
+
+    /// Ends every open ring, telling `ended` of each.
+    fn take(&mut self, mut ended: impl FnMut(Millis, AgentKey)) {
+        for &agent in &self.agents[..self.len] {
+            ended(self.at, agent);
+        }
+        self.len = 0;
+    }
+}
+
 impl Call {
     pub(super) fn is_empty(&self) -> bool {
         self.legs.is_empty()
@@ -193,11 +286,7 @@ impl Call {
             let Some(offered) = leg.offered_at() else {
                 break;
             };
-            if i > 0
-                && self.legs[i - 1]
-                    .transferred_at()
-                    .is_none_or(|tx| tx > offered)
-            {
+            if i > 0 && self.legs[i - 1].left_at().is_none_or(|tx| tx > offered) {
                 break;
             }
             n = i + 1;
@@ -234,13 +323,14 @@ impl Call {
                 return Err(RejectReason::OutOfSequence);
             }
             // Events held for want of an offer get this one, unless they were transferred
-            // out before it (then it starts the leg after them). A transfer at the very instant
+            // out before it (then it starts the leg after them). A leg left at the very instant
             // of the offer is taken as this leg's own (a call that flowed out at once, common
             // where the ACD stamps whole seconds): read as the end of an earlier leg whose
             // offer has not arrived, it would leave this offer waiting with no end.
-            let open = self.legs.iter().position(|l| {
-                offered(l).is_none() && l.transferred_at().is_none_or(|tx| tx >= new.ts)
-            });
+            let open = self
+                .legs
+                .iter()
+                .position(|l| offered(l).is_none() && l.left_at().is_none_or(|tx| tx >= new.ts));
             if let Some(j) = open {
                 return Ok(Ok(j));
             }
@@ -251,9 +341,10 @@ impl Call {
             // before the call's first offer), or held until an offer comes.
             return Ok(if self.legs.is_empty() { Err(0) } else { Ok(0) });
         };
-        if new.step == Step::Transferred && i >= live && i > 0 {
-            // A transfer out of the leg before, stamped at or after the next offer it explains.
-            if self.legs[i - 1].transferred_at().is_none() {
+        if leaves(new.step) && i >= live && i > 0 {
+            // A transfer (or flow-out) out of the leg before, stamped at or after the next offer
+            // it explains.
+            if self.legs[i - 1].left_at().is_none() {
                 i -= 1;
             }
             return Ok(Ok(i));
@@ -270,7 +361,7 @@ impl Call {
             }
         }
         let leg = &self.legs[i];
-        let ended = leg.transferred_at().is_some_and(|tx| tx <= new.ts);
+        let ended = leg.left_at().is_some_and(|tx| tx <= new.ts);
         if ended && !(follows_transfer(new.step) && leg.answered_by() == Some(agent)) {
             return Ok(if i + 1 < self.legs.len() {
                 Ok(i + 1)
@@ -292,7 +383,11 @@ impl Call {
         resolved: &mut Vec<u64>,
     ) -> Result<Inserted, RejectReason> {
         let CallLimits { max_events, skew } = limits;
-        if self.event_count() >= max_events {
+        // Past the limit a call still takes the steps that end its wait or its handling (each
+        // at most once per leg, so the overrun is bounded): a ringall queue's burst of rings
+        // may fill a call, and losing its answer or abandon would leave it waiting for ever.
+        let count = self.event_count();
+        if count >= max_events + ENDING_ROOM || count >= max_events && !ends_something(new.step) {
             return Err(RejectReason::CallEventLimit);
         }
         let live = self.live_count();
@@ -444,6 +539,24 @@ impl Call {
         }
     }
 
+    /// A leg that counts was offered by `at` and has not ended (by then or since).
+    pub(super) fn open_at(&self, at: Millis) -> bool {
+        self.live()
+            .iter()
+            .any(|l| l.terminal_at().is_none() && l.offered_at().is_some_and(|o| o <= at))
+    }
+
+    /// Ends at `at` the legs that count, were offered by then and have not ended: the ACD
+    /// restarted, so they cannot end any more (their agents are freed there).
+    pub(super) fn end_open_legs(&mut self, at: Millis) {
+        let live = self.live_count();
+        for leg in &mut self.legs[..live] {
+            if leg.terminal_at().is_none() && leg.offered_at().is_some_and(|o| o <= at) {
+                leg.expired_at = Some(at);
+            }
+        }
+    }
+
     /// Everything the call adds to the windows, given how far the clock has gone.
     pub(super) fn deltas(&self, q: &QueueKpiSettings, out: &mut Vec<Delta>) {
         for leg in self.live() {
@@ -502,15 +615,19 @@ impl Leg {
         self.find(Step::Answered).map(CallEvent::agent)
     }
 
-    fn transferred_at(&self) -> Option<Millis> {
-        self.find(Step::Transferred).map(|e| e.ts)
+    /// When the call left this leg for another: its transfer or its flow-out.
+    fn left_at(&self) -> Option<Millis> {
+        self.events.iter().find(|e| leaves(e.step)).map(|e| e.ts)
     }
 
-    /// When the caller stopped waiting in this leg: answer, abandon or transfer.
+    /// When the caller stopped waiting in this leg: answer, abandon, transfer or flow-out.
     pub(super) fn wait_end(&self) -> Option<&CallEvent> {
-        self.events
-            .iter()
-            .find(|e| matches!(e.step, Step::Answered | Step::Abandoned | Step::Transferred))
+        self.events.iter().find(|e| {
+            matches!(
+                e.step,
+                Step::Answered | Step::Abandoned | Step::Transferred | Step::FlowedOut
+            )
+        })
     }
 
     /// Offered and still waiting for an answer in this leg.
@@ -519,12 +636,13 @@ impl Leg {
     }
 
     /// The event after which nothing more can happen in this leg: the end of after-call work,
-    /// an abandon, or a transfer without a wrap (a blind transfer releases its agent).
+    /// an abandon, a flow-out, or a transfer without a wrap (a blind transfer releases its
+    /// agent).
     pub(super) fn terminal_at(&self) -> Option<Millis> {
         let (mut transferred, mut wrapped) = (None, false);
         for e in &self.events {
             match e.step {
-                Step::WrapEnd | Step::Abandoned => return Some(e.ts),
+                Step::WrapEnd | Step::Abandoned | Step::FlowedOut => return Some(e.ts),
                 Step::Transferred => transferred = Some(e.ts),
                 Step::Wrap => wrapped = true,
                 _ => {}
@@ -620,7 +738,7 @@ impl Leg {
         use Step::*;
         let singleton = matches!(
             new.step,
-            Offered | Answered | Wrap | WrapEnd | Abandoned | Transferred
+            Offered | Answered | Wrap | WrapEnd | Abandoned | Transferred | FlowedOut
         );
         if singleton && self.find(new.step).is_some() {
             return Err(OutOfSequence);
@@ -645,17 +763,19 @@ impl Leg {
                 return Err(reason);
             }
         }
-        // An abandoned call was never answered, held or wrapped; and it did not leave by transfer.
-        let abandon_excludes = [Answered, Hold, Unhold, Wrap, WrapEnd, Transferred];
-        if new.step == Abandoned
-            && self
-                .events
-                .iter()
-                .any(|e| abandon_excludes.contains(&e.step))
-        {
+        // A leg that ended unanswered (abandoned, or flowed out) was never answered, held or
+        // wrapped, and did not also leave another way.
+        let unanswered_end = |s: Step| matches!(s, Abandoned | FlowedOut);
+        let excluded = |s: Step| {
+            matches!(
+                s,
+                Answered | Hold | Unhold | Wrap | WrapEnd | Transferred | Abandoned | FlowedOut
+            )
+        };
+        if unanswered_end(new.step) && self.events.iter().any(|e| excluded(e.step)) {
             return Err(OutOfSequence);
         }
-        if abandon_excludes.contains(&new.step) && self.find(Abandoned).is_some() {
+        if excluded(new.step) && self.events.iter().any(|e| unanswered_end(e.step)) {
             return Err(OutOfSequence);
         }
         Ok(())
@@ -670,24 +790,28 @@ impl Leg {
         out.push(Delta::count(offered, Count::Offered, 1));
 
         let mut first_ring: Option<Millis> = None;
-        let mut open_ring: Option<Millis> = None;
+        let mut open = OpenRings::new();
+        let no_answer = |at| Delta::count(at, Count::RingNoAnswer, 1);
         for e in &self.events {
             match e.step {
                 Step::Ringing => {
                     out.push(Delta::count(e.ts, Count::RingAttempts, 1));
-                    if let Some(prev) = open_ring {
-                        out.push(Delta::count(prev, Count::RingNoAnswer, 1));
+                    if !open.ring(e.ts, e.agent(), |at, _| out.push(no_answer(at))) {
+                        out.push(no_answer(e.ts));
                     }
                     first_ring.get_or_insert(e.ts);
-                    open_ring = Some(e.ts);
                 }
-                // The caller hung up while it rang: not the agent's no-answer.
-                Step::Abandoned => {
-                    if let Some(prev) = open_ring.take() {
-                        out.push(Delta::count(prev, Count::RingAbandoned, 1));
+                Step::NoAnswer => {
+                    if let Some(at) = open.end(e.agent()) {
+                        out.push(no_answer(at));
                     }
                 }
-                Step::Answered | Step::Transferred => open_ring = None,
+                Step::Unavailable => out.push(Delta::count(e.ts, Count::MemberUnavailable, 1)),
+                // The caller hung up while it rang: not the agent's no-answer.
+                Step::Abandoned => {
+                    open.take(|at, _| out.push(Delta::count(at, Count::RingAbandoned, 1)));
+                }
+                Step::Answered | Step::Transferred | Step::FlowedOut => open.take(|_, _| {}),
                 _ => {}
             }
         }
@@ -740,6 +864,9 @@ impl Leg {
                 None => Count::FlowedOut,
             };
             out.push(Delta::count(x.ts, what, 1));
+        }
+        if let Some(x) = self.find(Step::FlowedOut) {
+            out.push(Delta::count(x.ts, Count::FlowedOut, 1));
         }
 
         if let (Some(answered), Some(wrap)) = (self.find(Step::Answered), self.find(Step::Wrap)) {
@@ -798,7 +925,7 @@ impl Leg {
         if self.offered_at().is_none() {
             return;
         }
-        let mut ringing: Option<AgentKey> = None;
+        let mut ringing = OpenRings::new();
         let mut talking: Option<AgentKey> = None;
         let set = |out: &mut Vec<PhaseChange>, ts, agent, phase| {
             out.push(PhaseChange { ts, agent, phase });
@@ -807,28 +934,38 @@ impl Leg {
         for e in &self.events {
             match e.step {
                 Step::Ringing => {
-                    if let Some(prev) = ringing.filter(|&p| p != e.agent()) {
-                        set(out, e.ts, prev, Phase::Free);
+                    // Rings of an earlier instant end here: those agents are free again (the
+                    // agent rung now, if one of them, is busy again at once).
+                    let open = ringing.ring(e.ts, e.agent(), |_, agent| {
+                        if agent != e.agent() {
+                            set(out, e.ts, agent, Phase::Free);
+                        }
+                    });
+                    // A ring beyond the open rings' room is over as it starts (see
+                    // `MAX_OPEN_RINGS`): nothing would free its agent.
+                    if open {
+                        set(out, e.ts, e.agent(), Phase::Busy);
                     }
-                    set(out, e.ts, e.agent(), Phase::Busy);
-                    ringing = Some(e.agent());
+                }
+                Step::NoAnswer => {
+                    if ringing.end(e.agent()).is_some() {
+                        set(out, e.ts, e.agent(), Phase::Free);
+                    }
                 }
                 Step::Answered => {
-                    if let Some(prev) = ringing.take().filter(|&p| p != e.agent()) {
-                        set(out, e.ts, prev, Phase::Free);
-                    }
+                    ringing.take(|_, agent| {
+                        if agent != e.agent() {
+                            set(out, e.ts, agent, Phase::Free);
+                        }
+                    });
                     set(out, e.ts, e.agent(), Phase::Busy);
                     talking = Some(e.agent());
                 }
-                Step::Abandoned => {
-                    if let Some(prev) = ringing.take() {
-                        set(out, e.ts, prev, Phase::Free);
-                    }
+                Step::Abandoned | Step::FlowedOut => {
+                    ringing.take(|_, agent| set(out, e.ts, agent, Phase::Free));
                 }
                 Step::Transferred => {
-                    if let Some(prev) = ringing.take() {
-                        set(out, e.ts, prev, Phase::Free);
-                    }
+                    ringing.take(|_, agent| set(out, e.ts, agent, Phase::Free));
                     // A transfer with no wrap after it releases the transferring agent (the
                     // one who answered, unless the event names another) when it happens;
                     // with a wrap, the agent goes on into after-call work as usual.
@@ -858,11 +995,11 @@ impl Leg {
                         set(out, e.ts, e.agent(), Phase::Free);
                     }
                 }
-                Step::Offered | Step::Hold | Step::Unhold => {}
+                Step::Offered | Step::Hold | Step::Unhold | Step::Unavailable => {}
             }
         }
         if let Some(at) = self.expired_at {
-            for agent in ringing.into_iter().chain(talking) {
+            for &agent in ringing.agents().iter().chain(&talking) {
                 set(out, at, agent, Phase::Free);
             }
         }

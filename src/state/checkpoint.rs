@@ -40,12 +40,14 @@ use super::settings::{EngineSettings, BUCKET_MS};
 
 const MAGIC: &[u8; 4] = b"ACDQ";
 
-/// Version of the layout above and of the state's encoding. 4: calls hold their legs; window
-/// buckets, periods and totals hold the flowed-out and ring-abandoned counts and the
-/// handle-time sum, the queue its count of skewed events, and the surge detector its absorbed
-/// rises. 3: the queue's parts serialise themselves, and a ring bucket is written with its
-/// distance back from the newest bucket (2: from the oldest).
-pub(crate) const FORMAT_VERSION: u16 = 4;
+/// Version of the layout above and of the state's encoding. 5: a call's steps include
+/// no-answer, unavailable and flow-out; window buckets, periods and totals hold the
+/// member-unavailable count, the queue its count of calls ended by a restart. 4: calls hold
+/// their legs; window buckets, periods and totals hold the flowed-out and ring-abandoned
+/// counts and the handle-time sum, the queue its count of skewed events, and the surge
+/// detector its absorbed rises. 3: the queue's parts serialise themselves, and a ring bucket
+/// is written with its distance back from the newest bucket (2: from the oldest).
+pub(crate) const FORMAT_VERSION: u16 = 5;
 
 const VERSION_AT: usize = 4;
 const FINGERPRINT_AT: usize = 6;

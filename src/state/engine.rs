@@ -40,6 +40,9 @@ pub struct Engine {
     scratch: Histogram<u32>,
     /// Surge episodes that ended, with their queue, until the caller takes them.
     episodes: Vec<(Arc<str>, Episode)>,
+    /// The source reports holds; when it does not (Asterisk's queue_log), a call without a
+    /// hold is not known to have had none, so the average hold is absent rather than 0.
+    hold_reported: bool,
 }
 
 impl Engine {
@@ -54,7 +57,13 @@ impl Engine {
             newest_event: Millis::MIN,
             scratch: wait_histogram(),
             episodes: Vec::new(),
+            hold_reported: true,
         }
+    }
+
+    /// Says whether the source reports holds at all (see [`crate::sources::Source::reports_hold`]).
+    pub fn set_hold_reported(&mut self, reported: bool) {
+        self.hold_reported = reported;
     }
 
     pub fn settings(&self) -> &Arc<EngineSettings> {
@@ -98,6 +107,11 @@ impl Engine {
             self.newest_event = self.newest_event.max(event.ts);
         }
         let now = self.now(wall);
+        // The decoders refuse an event without a queue; one made in-process (a translated
+        // queue_log line for every queue of an agent) is not a queue named "".
+        if event.queue_id.is_empty() {
+            return Outcome::Rejected(RejectReason::MissingQueueId);
+        }
         let queue = match self.queues.get_mut(event.queue_id.as_str()) {
             Some(q) => q,
             None => {
@@ -124,6 +138,25 @@ impl Engine {
         let outcome = queue.apply(ev, origin, now, &self.settings, &mut self.resolutions);
         collect_episodes(queue, &mut self.episodes);
         outcome
+    }
+
+    /// The ACD behind `queue_ids` restarted at `at` (Asterisk's `QUEUESTART`): their calls in
+    /// progress end there (see [`QueueState::end_calls_at_restart`]). Each queue's clock is
+    /// first moved to `at`, so that a call that had waited past the threshold by then is
+    /// counted as missed before it ends.
+    pub fn end_calls_at_restart<'a>(
+        &mut self,
+        queue_ids: impl IntoIterator<Item = &'a str>,
+        at: Millis,
+    ) {
+        for id in queue_ids {
+            if let Some(q) = self.queues.get_mut(id) {
+                q.advance(at, &self.settings, &mut self.resolutions);
+                q.end_calls_at_restart(at, &self.settings);
+                collect_episodes(q, &mut self.episodes);
+            }
+        }
+        self.count_resolutions();
     }
 
     /// Counts an event that never reached the engine's state (undecodable).
@@ -166,7 +199,13 @@ impl Engine {
             if let Some(q) = self.queues.get_mut(&id) {
                 q.advance(now, &self.settings, &mut self.resolutions);
                 collect_episodes(q, &mut self.episodes);
-                out.push(q.snapshot(now, &self.settings, &mut self.scratch));
+                let mut snapshot = q.snapshot(now, &self.settings, &mut self.scratch);
+                if !self.hold_reported {
+                    for (_, w) in &mut snapshot.windows.0 {
+                        w.avg_hold_seconds = None;
+                    }
+                }
+                out.push(snapshot);
             }
         }
         self.count_resolutions();

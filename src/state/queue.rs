@@ -94,6 +94,8 @@ pub struct QueueState {
     last_sweep: Millis,
     totals: [i64; N_COUNTS],
     expired_calls: u64,
+    /// Calls ended by their ACD's restart (see [`QueueState::end_calls_at_restart`]).
+    ended_by_restart: u64,
     /// Events moved to the time of the step they must follow (`max_clock_skew`).
     skewed_events: u64,
     #[serde(skip)]
@@ -150,6 +152,7 @@ impl QueueState {
             last_sweep: Millis::MIN,
             totals: [0; N_COUNTS],
             expired_calls: 0,
+            ended_by_restart: 0,
             skewed_events: 0,
             deltas: Vec::new(),
             old_deltas: Vec::new(),
@@ -648,8 +651,36 @@ impl QueueState {
 
     /// Expires the call's legs that are older than the maximum age, if any are.
     fn expire_call(&mut self, key: CallKey, max_age: Millis, floor: Millis) {
+        if self.end_call(key, |call, max_ts| call.expire(max_age, max_ts, floor)) {
+            self.expired_calls += 1;
+        }
+    }
+
+    /// The ACD restarted at `at` (Asterisk's `QUEUESTART`): calls in progress then can no
+    /// longer end, so every leg offered by then that has not ended ends at `at` (not before
+    /// the settled point), freeing its agents, and is counted in `ended_by_restart`. Calls
+    /// that ended properly before the restart are untouched.
+    pub fn end_calls_at_restart(&mut self, at: Millis, s: &EngineSettings) {
+        let floor = self.last_sweep.saturating_sub(s.allowed_lateness_ms);
+        let at = at.max(floor);
+        let keys: Vec<CallKey> = self
+            .calls
+            .iter()
+            .filter(|(_, call)| call.open_at(at))
+            .map(|(&key, _)| key)
+            .collect();
+        for key in keys {
+            if self.end_call(key, |call, _| call.end_open_legs(at)) {
+                self.ended_by_restart += 1;
+            }
+        }
+    }
+
+    /// Ends legs of a call by `end` (given the call and the queue's newest event time),
+    /// applying what that changes; false if there is no such call.
+    fn end_call(&mut self, key: CallKey, end: impl FnOnce(&mut Call, Millis)) -> bool {
         let Some(call) = self.calls.get_mut(&key) else {
-            return;
+            return false;
         };
         self.old_deltas.clear();
         self.old_phases.clear();
@@ -658,7 +689,7 @@ impl QueueState {
         if let Some(o) = call.waiting_since() {
             self.waiting.remove(&(o, key));
         }
-        call.expire(max_age, self.max_ts, floor);
+        end(call, self.max_ts);
         if let Some(o) = call.waiting_since() {
             self.waiting.insert((o, key));
         }
@@ -666,9 +697,9 @@ impl QueueState {
         self.phases.clear();
         call.deltas(&self.kpi, &mut self.deltas);
         call.agent_phases(&mut self.phases);
-        self.expired_calls += 1;
         self.apply_delta_diff();
         self.apply_phase_diff(key);
+        true
     }
 
     /// Rejects every event still held for a leg that does not count (end of input).
@@ -696,7 +727,9 @@ impl QueueState {
             ring_attempts: t(Count::RingAttempts),
             ring_no_answer: t(Count::RingNoAnswer),
             ring_abandoned: t(Count::RingAbandoned),
+            member_unavailable: t(Count::MemberUnavailable),
             expired_calls: self.expired_calls,
+            ended_by_restart: self.ended_by_restart,
             clock_skew: self.skewed_events,
             surge_responded: self.surge_outcomes[EpisodeOutcome::Responded as usize],
             surge_subsided: self.surge_outcomes[EpisodeOutcome::Subsided as usize],
@@ -892,6 +925,9 @@ fn step_of(step: &CallStep) -> Step {
         CallStep::WrapEnd { .. } => Step::WrapEnd,
         CallStep::Abandoned => Step::Abandoned,
         CallStep::Transferred { .. } => Step::Transferred,
+        CallStep::NoAnswer { .. } => Step::NoAnswer,
+        CallStep::Unavailable { .. } => Step::Unavailable,
+        CallStep::FlowedOut { .. } => Step::FlowedOut,
     }
 }
 

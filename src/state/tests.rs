@@ -840,3 +840,57 @@ fn a_forecast_gives_a_new_queue_its_baseline() {
     let snap = snapshot_after(&mut forecast, &s.events, n, at(330.0)).surge;
     assert!(snap.active && snap.onset == Some(at(280.0)), "{snap:?}");
 }
+
+#[test]
+fn a_restart_ends_calls_in_progress_and_counts_them() {
+    // The scenario at 100 s: c5 waits since 70 (missed at 90); c1 is in its talk (answered 8).
+    // A restart at 100 ends both there: nothing waits any more, a1 is free from 100, c5 stays
+    // missed, and neither is abandoned or flowed out (the abandon and the flow-out counted are
+    // c2's at 40 and c4's at 60).
+    let mut e = engine();
+    let before: Vec<CtiEvent> = scenario()
+        .events
+        .into_iter()
+        .filter(|ev| ev.ts < at(100.0))
+        .collect();
+    run(&mut e, &before);
+    e.end_calls_at_restart(["sales", "no such queue"], at(100.0));
+    let s = snapshot_at(&mut e, at(120.0));
+    assert_eq!(s.now.calls_waiting, 0);
+    assert_eq!((s.now.agents_busy, s.now.agents_ready), (0, 2));
+    let w = s.windows.get("today").expect("today");
+    assert_eq!((w.reached_threshold, w.abandoned, w.flowed_out), (2, 1, 1));
+    assert_eq!(w.handled, 0, "c1 never wrapped");
+    let totals = e.totals();
+    let sales = &totals.iter().find(|(q, _)| q == "sales").expect("sales").1;
+    assert_eq!((sales.ended_by_restart, sales.expired_calls), (2, 0));
+    // a1 busy from its ring at 2 to the restart at 100.
+    assert_eq!(w.busy_agent_seconds, 98.0 + 28.0);
+}
+
+#[test]
+fn without_reported_holds_the_average_hold_is_absent_not_zero() {
+    let mut e = engine();
+    e.set_hold_reported(false);
+    run(&mut e, &scenario().events);
+    let s = snapshot_at(&mut e, at(300.0));
+    for (name, w) in &s.windows.0 {
+        assert_eq!(w.avg_hold_seconds, None, "{name}");
+    }
+    assert_eq!(
+        s.windows.get("today").and_then(|w| w.avg_talk_seconds),
+        Some(72.0)
+    );
+}
+
+#[test]
+fn an_event_without_a_queue_is_rejected_not_a_queue_named_empty() {
+    let mut e = engine();
+    let mut ev = scenario().events.remove(0);
+    ev.queue_id.clear();
+    assert_eq!(
+        e.apply(&ev, 0, WALL),
+        Outcome::Rejected(RejectReason::MissingQueueId)
+    );
+    assert_eq!(e.queue_count(), 0);
+}

@@ -304,7 +304,7 @@ fn demo_runs_follow_the_contract_and_exercise_every_path() {
         let events = run(Scenario::demo(), seed);
         let tally = check_contract(&events).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         seen.extend(tally.per_type.keys());
-        for t in EventType::ALL {
+        for t in SIMULATED {
             assert!(tally.count(t) > 0, "seed {seed}: no {t} events");
         }
         // Sales and support agents transfer calls (to retention and billing), and the three
@@ -349,8 +349,28 @@ fn demo_runs_follow_the_contract_and_exercise_every_path() {
         // 73 agents, three of them (sales') logged into retention too.
         assert_eq!(logins, 20 + 32 + 12 + 9 + 3);
     }
-    assert_eq!(seen.len(), EventType::ALL.len());
+    assert_eq!(seen.len(), SIMULATED.len());
 }
+
+/// The event types the simulator makes: every type but those only some ACDs report (an
+/// Asterisk queue_log's ring timeouts, members it could not ring and flow-outs), which the
+/// simulator's model expresses with the others (a ring ends at the next ring or the answer,
+/// an overflow is an unanswered transfer).
+const SIMULATED: [EventType; 10] = {
+    use EventType::*;
+    [
+        Offered,
+        Ringing,
+        Answered,
+        Hold,
+        Unhold,
+        Wrap,
+        WrapEnd,
+        Abandoned,
+        Transferred,
+        AgentState,
+    ]
+};
 
 #[test]
 fn homogeneous_arrival_count_matches_rate() {

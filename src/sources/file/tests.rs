@@ -20,3 +20,13 @@ fn a_missing_file_says_which() {
         "{err}"
     );
 }
+
+#[test]
+fn a_last_line_without_its_line_end_says_so() {
+    let mut src = LineSource::from(&b"a\r\nb"[..]);
+    let line = src.read_line().unwrap().unwrap();
+    assert_eq!((line.number, line.bytes, line.ended), (1, &b"a"[..], true));
+    let line = src.read_line().unwrap().unwrap();
+    assert_eq!((line.number, line.bytes, line.ended), (2, &b"b"[..], false));
+    assert_eq!(src.read_line().unwrap(), None);
+}

@@ -260,7 +260,7 @@ fn invalid_sequences_are_rejected_with_reasons() {
         Err(RejectReason::OutOfSequence)
     );
     assert_eq!(
-        put(&mut c, ev(50, Step::WrapEnd, A), 3),
+        put(&mut c, ev(50, Step::Unavailable, B), 3),
         Err(RejectReason::CallEventLimit)
     );
     assert_eq!(c.legs().len(), 1);
@@ -710,4 +710,248 @@ fn a_flow_out_at_the_instant_of_the_offer_arriving_first_is_that_leg_s_end() {
     assert!(got.contains(&(Count::Offered, 0, 1)), "{got:?}");
     assert!(got.contains(&(Count::FlowedOut, 0, 1)), "{got:?}");
     assert_eq!(c.waiting_since(), None);
+}
+
+fn phases(c: &Call) -> Vec<(i64, AgentKey, Phase)> {
+    let mut out = Vec::new();
+    c.agent_phases(&mut out);
+    out.into_iter()
+        .map(|p| ((p.ts - T0) / 1000, p.agent, p.phase))
+        .collect()
+}
+
+fn count(c: &Call, what: Count) -> Vec<(i64, i64)> {
+    counts(c)
+        .into_iter()
+        .filter(|&(w, _, _)| w == what)
+        .map(|(_, at, by)| (at, by))
+        .collect()
+}
+
+#[test]
+fn a_no_answer_ends_the_agents_ring_so_a_later_abandon_is_not_ring_abandoned() {
+    // offered 0; A rings 1, no answer at 16 (ring timeout); the caller hangs up at 19, before
+    // the queue rings anyone else. A's ring is a ring-no-answer (at its ringing, 1), not a
+    // ring-abandoned, and A is free from 16, not until the abandon.
+    let c = call(&[
+        ev(0, Step::Offered, 0),
+        ev(1, Step::Ringing, A),
+        ev(16, Step::NoAnswer, A),
+        ev(19, Step::Abandoned, 0),
+    ]);
+    assert_eq!(count(&c, Count::RingAttempts), [(1, 1)]);
+    assert_eq!(count(&c, Count::RingNoAnswer), [(1, 1)]);
+    assert_eq!(count(&c, Count::RingAbandoned), []);
+    assert_eq!(phases(&c), [(1, A, Phase::Busy), (16, A, Phase::Free)]);
+    // A no-answer of an agent not ringing changes nothing; nor does one for a ring already
+    // ended by the next ring.
+    let rang_on = call(&[
+        ev(0, Step::Offered, 0),
+        ev(1, Step::Ringing, A),
+        ev(5, Step::NoAnswer, B),
+        ev(6, Step::Ringing, B),
+        ev(8, Step::NoAnswer, A),
+        ev(9, Step::Answered, B),
+    ]);
+    assert_eq!(count(&rang_on, Count::RingNoAnswer), [(1, 1)]);
+    assert_eq!(
+        phases(&rang_on),
+        [
+            (1, A, Phase::Busy),
+            (6, A, Phase::Free),
+            (6, B, Phase::Busy),
+            (9, B, Phase::Busy)
+        ]
+    );
+}
+
+#[test]
+fn rings_of_one_instant_ring_together_as_a_ringall_does() {
+    // A and B ring at 2 together. The caller hangs up at 10: both rings are ring-abandoned and
+    // both agents are busy until then.
+    let abandoned = call(&[
+        ev(0, Step::Offered, 0),
+        ev(2, Step::Ringing, A),
+        ev(2, Step::Ringing, B),
+        ev(10, Step::Abandoned, 0),
+    ]);
+    assert_eq!(count(&abandoned, Count::RingAttempts), [(2, 1), (2, 1)]);
+    assert_eq!(count(&abandoned, Count::RingAbandoned), [(2, 1), (2, 1)]);
+    assert_eq!(count(&abandoned, Count::RingNoAnswer), []);
+    let mut p = phases(&abandoned);
+    p.sort_unstable();
+    assert_eq!(
+        p,
+        [
+            (2, A, Phase::Busy),
+            (2, B, Phase::Busy),
+            (10, A, Phase::Free),
+            (10, B, Phase::Free)
+        ]
+    );
+    // B answers at 6: A's ring ends there, neither no-answer nor abandoned.
+    let answered = call(&[
+        ev(0, Step::Offered, 0),
+        ev(2, Step::Ringing, A),
+        ev(2, Step::Ringing, B),
+        ev(6, Step::Answered, B),
+    ]);
+    assert_eq!(count(&answered, Count::RingNoAnswer), []);
+    assert!(phases(&answered).contains(&(6, A, Phase::Free)));
+    // Both time out at 17 and the queue rings them again at 20 (a second round): two
+    // no-answers at 2, whether their no_answer events come before the next round or not.
+    for timed_out in [true, false] {
+        let mut events = vec![
+            ev(0, Step::Offered, 0),
+            ev(2, Step::Ringing, A),
+            ev(2, Step::Ringing, B),
+            ev(20, Step::Ringing, A),
+            ev(20, Step::Ringing, B),
+        ];
+        if timed_out {
+            events.extend([ev(17, Step::NoAnswer, A), ev(17, Step::NoAnswer, B)]);
+        }
+        let c = call(&events);
+        assert_eq!(
+            count(&c, Count::RingNoAnswer),
+            [(2, 1), (2, 1)],
+            "{timed_out}"
+        );
+    }
+}
+
+#[test]
+fn an_agent_that_could_not_be_rung_is_member_unavailable_and_no_ring() {
+    let c = call(&[
+        ev(0, Step::Offered, 0),
+        ev(1, Step::Unavailable, A),
+        ev(1, Step::Ringing, B),
+        ev(4, Step::Answered, B),
+        ev(4, Step::Unavailable, A),
+    ]);
+    assert_eq!(count(&c, Count::MemberUnavailable), [(1, 1), (4, 1)]);
+    assert_eq!(count(&c, Count::RingAttempts), [(1, 1)]);
+    assert_eq!(count(&c, Count::RingNoAnswer), []);
+    assert!(phases(&c).iter().all(|&(_, agent, _)| agent == B));
+    // Not before the offer.
+    let mut early = call(&[ev(10, Step::Offered, 0)]);
+    assert_eq!(
+        put(&mut early, ev(9, Step::Unavailable, A), 64),
+        Err(RejectReason::NegativeDuration)
+    );
+}
+
+#[test]
+fn a_flow_out_ends_the_wait_unanswered_and_the_next_offer_is_a_new_leg() {
+    // Offered 0, A rings 2 and is still ringing when the queue times the caller out at 30:
+    // flowed out at 30, missed at T = 20 (it waited past T), A's ring is neither outcome and A
+    // is free at 30. The caller is queued again at 30: a second leg.
+    let c = call(&[
+        ev(0, Step::Offered, 0),
+        ev(2, Step::Ringing, A),
+        ev(30, Step::FlowedOut, 0),
+        ev(30, Step::Offered, 0),
+        ev(35, Step::Answered, B),
+    ]);
+    assert_eq!(c.live().len(), 2);
+    assert_eq!(count(&c, Count::FlowedOut), [(30, 1)]);
+    assert_eq!(count(&c, Count::ReachedT), [(20, 1)]);
+    assert_eq!(count(&c, Count::Offered), [(0, 1), (30, 1)]);
+    assert_eq!(count(&c, Count::Answered), [(35, 1)]);
+    assert_eq!(count(&c, Count::RingNoAnswer), []);
+    assert_eq!(count(&c, Count::RingAbandoned), []);
+    assert!(phases(&c).contains(&(30, A, Phase::Free)));
+    assert_eq!(first(&c).terminal_at(), Some(T0 + 30_000));
+    assert!(!first(&c).is_waiting());
+    // Before T: no SL event at all.
+    let early = call(&[ev(0, Step::Offered, 0), ev(8, Step::FlowedOut, 0)]);
+    assert_eq!(count(&early, Count::ReachedT), []);
+}
+
+#[test]
+fn a_flow_out_cannot_follow_an_answer_an_abandon_or_another_flow_out() {
+    let mut answered = call(&[ev(0, Step::Offered, 0), ev(5, Step::Answered, A)]);
+    assert_eq!(
+        put(&mut answered, ev(3, Step::FlowedOut, 0), 64),
+        Err(RejectReason::OutOfSequence)
+    );
+    let mut flowed = call(&[ev(0, Step::Offered, 0), ev(9, Step::FlowedOut, 0)]);
+    for step in [Step::Abandoned, Step::FlowedOut, Step::Answered] {
+        assert_eq!(
+            put(&mut flowed, ev(8, step, A), 64),
+            Err(RejectReason::OutOfSequence),
+            "{step:?}"
+        );
+    }
+    let mut abandoned = call(&[ev(0, Step::Offered, 0), ev(9, Step::Abandoned, 0)]);
+    assert_eq!(
+        put(&mut abandoned, ev(8, Step::FlowedOut, 0), 64),
+        Err(RejectReason::OutOfSequence)
+    );
+    // A ringing after the flow-out belongs to the call's next leg, held until its offer.
+    let mut c = call(&[ev(0, Step::Offered, 0), ev(9, Step::FlowedOut, 0)]);
+    assert!(put(&mut c, ev(10, Step::Ringing, A), 64).is_ok_and(|counts| !counts));
+}
+
+#[test]
+fn past_the_event_limit_a_call_still_takes_the_steps_that_end_it() {
+    // A ringall queue's rings fill the call (limit 4); the answer, wrap and wrap_end still
+    // count, so the call does not wait for ever. Rings beyond the limit do not.
+    let mut c = Call::default();
+    for e in [
+        ev(0, Step::Offered, 0),
+        ev(1, Step::Ringing, A),
+        ev(2, Step::NoAnswer, A),
+        ev(3, Step::Ringing, B),
+    ] {
+        put(&mut c, e, 4).unwrap();
+    }
+    assert_eq!(
+        put(&mut c, ev(4, Step::Ringing, A), 4),
+        Err(RejectReason::CallEventLimit)
+    );
+    for e in [
+        ev(5, Step::Answered, B),
+        ev(50, Step::Wrap, B),
+        ev(60, Step::WrapEnd, B),
+    ] {
+        assert_eq!(put(&mut c, e, 4), Ok(true), "{e:?}");
+    }
+    assert_eq!(first(&c).terminal_at(), Some(T0 + 60_000));
+    // The overrun is bounded: past the room for ending steps, nothing more is taken.
+    let mut full = Call::default();
+    put(&mut full, ev(0, Step::Offered, 0), 64).unwrap();
+    let mut taken = 1;
+    for i in 1..40 {
+        let leave = put(&mut full, ev(i, Step::Transferred, 0), 1);
+        let offer = put(&mut full, ev(i, Step::Offered, 0), 1);
+        taken += usize::from(leave.is_ok()) + usize::from(offer.is_ok());
+    }
+    assert!(taken <= 1 + ENDING_ROOM, "{taken}");
+}
+
+#[test]
+fn a_restart_ends_the_legs_still_open_then_and_frees_their_agents() {
+    // Waiting since 0 (A ringing since 2), and another leg answered by B at 5 and in ACW: at
+    // the restart at 40 both end. A leg that ended before (abandoned at 9) is not touched.
+    let mut waiting = call(&[ev(0, Step::Offered, 0), ev(2, Step::Ringing, A)]);
+    let mut acw = call(&[
+        ev(0, Step::Offered, 0),
+        ev(5, Step::Answered, B),
+        ev(30, Step::Wrap, B),
+    ]);
+    let ended = call(&[ev(0, Step::Offered, 0), ev(9, Step::Abandoned, 0)]);
+    let at = T0 + 40_000;
+    assert!(waiting.open_at(at) && acw.open_at(at) && !ended.open_at(at));
+    assert!(!waiting.open_at(T0 - 1), "not offered by then");
+    waiting.end_open_legs(at);
+    acw.end_open_legs(at);
+    assert!(!waiting.open_at(at) && !acw.open_at(at));
+    assert!(!first(&waiting).is_waiting());
+    assert!(phases(&waiting).contains(&(40, A, Phase::Free)));
+    assert!(phases(&acw).contains(&(40, B, Phase::Free)));
+    // Neither answered nor abandoned nor flowed out: the restart is no outcome of the call.
+    for what in [Count::Abandoned, Count::FlowedOut, Count::AcwCompleted] {
+        assert_eq!(count(&waiting, what), [], "{what:?}");
+    }
 }

@@ -38,6 +38,7 @@ fn an_image_restores_every_field_but_scratch_space() {
         last_sweep,
         totals,
         expired_calls,
+        ended_by_restart,
         skewed_events,
         deltas: _,
         old_deltas: _,
@@ -69,8 +70,13 @@ fn an_image_restores_every_field_but_scratch_space() {
         (q.threshold_cursor, q.max_ts, q.clock, q.last_sweep)
     );
     assert_eq!(
-        (totals, expired_calls, skewed_events),
-        (q.totals, q.expired_calls, q.skewed_events)
+        (totals, expired_calls, ended_by_restart, skewed_events),
+        (
+            q.totals,
+            q.expired_calls,
+            q.ended_by_restart,
+            q.skewed_events
+        )
     );
     assert_eq!(surge, q.surge);
     assert_eq!(
