@@ -687,3 +687,27 @@ fn beyond_the_tolerance_the_step_is_rejected_and_the_call_unchanged() {
         Err(RejectReason::OutOfSequence)
     );
 }
+
+#[test]
+fn a_flow_out_at_the_instant_of_the_offer_arriving_first_is_that_leg_s_end() {
+    // Offered and flowed out in the same millisecond (an ACD stamping whole seconds), the
+    // transfer delivered first: one leg, offered and flowed out at 0, nothing waiting. Before,
+    // the offer started a leg of its own after the held transfer, which was then rejected
+    // (no_offer) and left the call waiting until max_call_age.
+    let mut c = Call::default();
+    let mut resolved = Vec::new();
+    let limits = CallLimits {
+        max_events: 64,
+        skew: 0,
+    };
+    let mut put =
+        |c: &mut Call, e, origin| c.insert(e, origin, limits, &mut resolved).map(|i| i.counts);
+    assert_eq!(put(&mut c, ev(0, Step::Transferred, 0), 1), Ok(false));
+    assert_eq!(put(&mut c, ev(0, Step::Offered, 0), 2), Ok(true));
+    assert_eq!(resolved, vec![1]);
+    assert_eq!((c.live().len(), c.held()), (1, 0));
+    let got = counts(&c);
+    assert!(got.contains(&(Count::Offered, 0, 1)), "{got:?}");
+    assert!(got.contains(&(Count::FlowedOut, 0, 1)), "{got:?}");
+    assert_eq!(c.waiting_since(), None);
+}
