@@ -116,7 +116,8 @@ fn duration_ms(ms: Millis) -> String {
     format_duration(std::time::Duration::from_millis(ms.max(0) as u64))
 }
 
-/// Every surge episode: queue, onset, outcome and response time; then those still open.
+/// Every surge episode: queue, onset, outcome and response time; then those still open; and the
+/// surges absorbed without an episode, by queue.
 pub fn render_episodes(report: &Report) -> String {
     let mut out = String::new();
     let open: Vec<&KpiSnapshot> = report.snapshots.iter().filter(|s| s.surge.active).collect();
@@ -134,6 +135,22 @@ pub fn render_episodes(report: &Report) -> String {
         count(EpisodeOutcome::Subsided),
         open.len()
     );
+    // Rises to the surge level with the service level at target: counted, but no episode.
+    let absorbed: Vec<String> = report
+        .snapshots
+        .iter()
+        .filter(|s| s.surge.absorbed > 0)
+        .map(|s| format!("{} {}", s.queue_id, s.surge.absorbed))
+        .collect();
+    let total: u64 = report.snapshots.iter().map(|s| s.surge.absorbed).sum();
+    let _ = write!(
+        out,
+        "surges absorbed (service level at target, no episode): {total}"
+    );
+    if !absorbed.is_empty() {
+        let _ = write!(out, " ({})", absorbed.join(", "));
+    }
+    out.push('\n');
     if report.episodes.is_empty() && open.is_empty() {
         out.push('\n');
         return out;

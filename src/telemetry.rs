@@ -55,6 +55,7 @@ pub const CALLS_TRANSFERRED_TOTAL: &str = "acd_calls_transferred_total";
 pub const CALLS_FLOWED_OUT_TOTAL: &str = "acd_calls_flowed_out_total";
 pub const RING_ATTEMPTS_TOTAL: &str = "acd_ring_attempts_total";
 pub const RING_NO_ANSWER_TOTAL: &str = "acd_ring_no_answer_total";
+pub const RING_ABANDONED_TOTAL: &str = "acd_ring_abandoned_total";
 pub const CALLS_EXPIRED_TOTAL: &str = "acd_calls_expired_total";
 pub const CLOCK_SKEW_TOTAL: &str = "acd_clock_skew_total";
 
@@ -70,6 +71,7 @@ pub const WAIT_SECONDS: &str = "acd_wait_seconds";
 pub const ABANDON_RATIO: &str = "acd_abandon_ratio";
 pub const RINGS_PER_ANSWER: &str = "acd_rings_per_answer";
 pub const RING_NO_ANSWER: &str = "acd_ring_no_answer";
+pub const RING_ABANDONED: &str = "acd_ring_abandoned";
 pub const TRANSFER_RATIO: &str = "acd_transfer_ratio";
 pub const TALK_SECONDS: &str = "acd_talk_seconds";
 pub const HOLD_SECONDS: &str = "acd_hold_seconds";
@@ -104,6 +106,8 @@ pub const ARRIVAL_RATE_PER_MINUTE: &str = "acd_arrival_rate_per_minute";
 pub const SURGE_RESPONSE_SECONDS: &str = "acd_surge_response_seconds";
 /// Extra label `outcome`, one of [`SURGE_OUTCOMES`].
 pub const SURGE_EPISODES_TOTAL: &str = "acd_surge_episodes_total";
+/// Rises to the surge level with the service level at target: no episode.
+pub const SURGES_ABSORBED_TOTAL: &str = "acd_surges_absorbed_total";
 
 // Alerts the service evaluates itself (labels `alert`, `severity`, and `queue` for queue alerts).
 pub const ALERTS_FIRING: &str = "acd_alerts_firing";
@@ -186,7 +190,12 @@ pub fn describe() {
     describe_counter!(
         RING_NO_ANSWER_TOTAL,
         Unit::Count,
-        "Rings that the agent did not answer (ring-no-answer), since acdstream started."
+        "Rings that the agent did not answer (ring-no-answer: the call rang elsewhere next), since acdstream started."
+    );
+    describe_counter!(
+        RING_ABANDONED_TOTAL,
+        Unit::Count,
+        "Rings ended by the caller hanging up while the agent's phone rang (not a ring-no-answer), since acdstream started."
     );
     describe_counter!(
         CALLS_EXPIRED_TOTAL,
@@ -240,7 +249,12 @@ pub fn describe() {
     describe_gauge!(
         RING_NO_ANSWER,
         Unit::Count,
-        "Rings that the agent did not answer within the window."
+        "Rings that the agent did not answer (the call rang elsewhere next) within the window."
+    );
+    describe_gauge!(
+        RING_ABANDONED,
+        Unit::Count,
+        "Rings ended by the caller hanging up while the agent's phone rang, within the window (not a ring-no-answer)."
     );
     describe_gauge!(
         TRANSFER_RATIO,
@@ -264,7 +278,7 @@ pub fn describe() {
     describe_gauge!(
         AHT_SECONDS,
         Unit::Seconds,
-        "Average handle time (talk + hold + after-call work) within the window."
+        "Average handle time: talk + hold + after-call work of the calls whose after-call work ended within the window, divided by their number."
     );
     describe_gauge!(
         OCCUPANCY_RATIO,
@@ -358,7 +372,7 @@ pub fn describe() {
     );
     describe_gauge!(
         SURGE_ACTIVE,
-        "1 while a surge episode is open on the queue: arrivals reached the surge factor times the baseline and the service level has not recovered to target."
+        "1 while a surge episode is open on the queue: arrivals reached the surge factor times the baseline with the service level below target, and it has not recovered to target."
     );
     describe_gauge!(
         SURGE_AGE_SECONDS,
@@ -391,6 +405,11 @@ pub fn describe() {
         SURGE_EPISODES_TOTAL,
         Unit::Count,
         "Finished surge episodes by outcome: responded (service level recovered) or subsided (arrivals fell back first)."
+    );
+    describe_counter!(
+        SURGES_ABSORBED_TOTAL,
+        Unit::Count,
+        "Surges the floor absorbed: arrivals reached the surge factor times the baseline while the service level was at target, so no episode opened (counted once per rise)."
     );
     describe_gauge!(
         ALERTS_FIRING,
@@ -453,7 +472,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 63] = [
+pub const ALL: [&str; 66] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -462,6 +481,7 @@ pub const ALL: [&str; 63] = [
     CALLS_FLOWED_OUT_TOTAL,
     RING_ATTEMPTS_TOTAL,
     RING_NO_ANSWER_TOTAL,
+    RING_ABANDONED_TOTAL,
     CALLS_EXPIRED_TOTAL,
     CLOCK_SKEW_TOTAL,
     CALLS_OFFERED,
@@ -473,6 +493,7 @@ pub const ALL: [&str; 63] = [
     ABANDON_RATIO,
     RINGS_PER_ANSWER,
     RING_NO_ANSWER,
+    RING_ABANDONED,
     TRANSFER_RATIO,
     TALK_SECONDS,
     HOLD_SECONDS,
@@ -505,6 +526,7 @@ pub const ALL: [&str; 63] = [
     ARRIVAL_RATE_PER_MINUTE,
     SURGE_RESPONSE_SECONDS,
     SURGE_EPISODES_TOTAL,
+    SURGES_ABSORBED_TOTAL,
     ALERTS_FIRING,
     ALERT_TRANSITIONS_TOTAL,
     ALERT_DELIVERIES_TOTAL,

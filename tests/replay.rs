@@ -356,6 +356,53 @@ fn replay_lists_the_surge_episodes_the_same_whatever_the_delivery_order() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Kafka partitions are consumed at their own pace, so one queue's events can arrive long after
+/// another's newer ones, and an event-time engine's "now" (its newest event) then runs far ahead
+/// of the lagging queue. The surge scenario's two queues replayed one after the other ("calm"
+/// whole, then "hot" from 08:00) give the snapshots and episodes of the file in time order: the
+/// lagging queue's windows keep the history its surge edges are judged on. (Before, "hot"'s
+/// ring had moved on with the clock, and its subsided episode was never judged.)
+#[test]
+fn a_queue_delivered_after_another_queue_s_newer_events_gives_the_same_kpis_and_episodes() {
+    let dir = std::env::temp_dir().join(format!("acdstream-lag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (in_order, by_queue) = (dir.join("in-order.jsonl"), dir.join("by-queue.jsonl"));
+    let status = acdstream()
+        .args(["simulate", "--scenario", &fixture("surge-scenario.toml")])
+        .args(["--duration", "2h", "--start", "2026-01-05T08:00:00Z"])
+        .arg("--out")
+        .arg(&in_order)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&in_order).unwrap();
+    let mut lines: Vec<(String, &str)> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["queue_id"].as_str().unwrap().to_string(), l)
+        })
+        .collect();
+    // A stable sort keeps each queue's own order: "calm" whole, then "hot".
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    let body: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+    std::fs::write(&by_queue, body).unwrap();
+
+    let (a, a_log) = replay_json(&["replay", in_order.to_str().unwrap(), "--json"]);
+    let (b, b_log) = replay_json(&["replay", by_queue.to_str().unwrap(), "--json"]);
+    assert_eq!(a.len(), 2);
+    assert_eq!(a, b);
+    let episodes = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.starts_with("  hot ") || l.starts_with("  calm "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(episodes(&a_log).len(), 1, "{a_log}");
+    assert_eq!(episodes(&a_log), episodes(&b_log), "{a_log}\n{b_log}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn help_and_bad_config_are_clear() {
     let out = acdstream().arg("--help").output().unwrap();
@@ -384,6 +431,153 @@ fn help_and_bad_config_are_clear() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Writes the lines of fixture `name` in another arrival order to a temporary file.
+fn rearranged(
+    name: &str,
+    tag: &str,
+    order: impl Fn(&mut Vec<(i64, String)>),
+) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(fixture(name)).unwrap();
+    let mut lines: Vec<(i64, String)> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["ts"].as_i64().unwrap(), l.to_string())
+        })
+        .collect();
+    order(&mut lines);
+    let path = std::env::temp_dir().join(format!("acdstream-{tag}-{}.jsonl", std::process::id()));
+    let body: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// `tests/fixtures/rings.jsonl`: queue "rings", 2026-01-05 from 10:00:00 UTC, ending at 10:05:00
+/// (t = 300 s); agents a1, a2, a3 ready at 0. Lines are in arrival order: each abandon arrives
+/// before the ringing it ended (within the 30 s lateness). Times in seconds:
+///
+/// | call | life | rings |
+/// |---|---|---|
+/// | r1 | offered 0, ring a1 2, abandoned 9 | a1's ring ended by the caller: ring_abandoned (at 2) |
+/// | r2 | offered 10, ring a1 12, ring a2 27, abandoned 35 | a1 did not answer: ring_no_answer (at 12); a2's ring ended by the caller: ring_abandoned (at 27) |
+/// | r3 | offered 40, ring a2 41, answered 44, hold 60–80, wrap 140, wrap_end 170 | talk 140 − 44 − 20 = 76, hold 20, ACW 30, handle 170 − 44 = 126 |
+/// | r4 | offered 50, ring a1 51, answered 56, wrap 100, wrap_end 300 | talk 44, ACW 200, handle 300 − 56 = 244 |
+/// | r5 | offered 60, ring a3 61, answered 66, wrap 200 | talk 134; ACW not over at 300 |
+///
+/// today (and 5m = [0, 300]): ring_attempts 6, ring_no_answer 1, ring_abandoned 2 (the rule
+/// before counted all three as ring-no-answer); rings per answer (1 + 1 + 1) / 3 = 1.
+/// handled 3: avg talk (76 + 44 + 134) / 3 = 254/3, avg hold 20/3; acw_completed 2 (r3, r4):
+/// avg ACW (30 + 200) / 2 = 115; AHT = (126 + 244) / 2 = 185 s over the two calls whose ACW
+/// ended (adding the three means, as before, gave 254/3 + 20/3 + 115 = 206.3 s). Staffing uses
+/// the same AHT. Abandons: r1 waited 9 s (within T), r2 25 s (missed at 30).
+#[test]
+fn ring_abandoned_and_one_denominator_aht_match_the_hand_computed_fixture_in_both_orders() {
+    let sorted = rearranged("rings.jsonl", "rings-sorted", |l| l.sort_by_key(|x| x.0));
+    let (arrival, log) = replay_json(&["replay", &fixture("rings.jsonl"), "--json"]);
+    let (in_order, _) = replay_json(&["replay", sorted.to_str().unwrap(), "--json"]);
+    assert!(
+        log.contains("consumed 26 = applied 26 + duplicate 0 + late 0 + rejected 0"),
+        "{log}"
+    );
+    assert_eq!(arrival, in_order, "arrival order changed a KPI");
+    assert_eq!(arrival.len(), 1);
+    let s = &arrival[0];
+    assert_eq!(s.as_of, 1_767_607_500_000);
+    for name in ["today", "5m"] {
+        let w = window(s, name);
+        assert_eq!((w.offered, w.answered, w.abandoned), (5, 3, 2), "{name}");
+        assert_eq!(
+            (w.ring_attempts, w.ring_no_answer, w.ring_abandoned),
+            (6, 1, 2),
+            "{name}"
+        );
+        assert!(close(w.rings_per_answer, 1.0));
+        assert_eq!((w.handled, w.acw_completed), (3, 2));
+        assert!(close(w.avg_talk_seconds, 254.0 / 3.0) && close(w.avg_hold_seconds, 20.0 / 3.0));
+        assert!(close(w.avg_acw_seconds, 115.0));
+        assert!(close(w.aht_seconds, 185.0), "{name}: {:?}", w.aht_seconds);
+        assert_eq!((w.abandoned_within_threshold, w.reached_threshold), (1, 1));
+    }
+    assert_eq!(s.staffing.map(|st| st.aht_seconds), Some(185.0));
+    std::fs::remove_file(sorted).ok();
+}
+
+/// `tests/fixtures/surge-absorbed.jsonl` with `surge-absorbed.toml`: queue "floor", 2026-01-05
+/// from 10:00:00 UTC; a forecast of 30 calls for the 10:00 interval is its baseline, 1 call/min,
+/// so an edge surges with ≥ 10 calls in the 5 minutes before it (≥ 2/min ≥ 1.5 × 1/min) and
+/// is below the subside level (1.25/min) with fewer than 10. T = 20 s, target 80 %. Calls (t in
+/// seconds): every 20 s from 0 to 180 answered after 5 s; at 200, 220, 240, 260 abandoned after
+/// 30 s (each reaches T, at t + 20, unanswered); every 20 s from 280 to 600 answered after 5 s;
+/// every 10 s from 960 to 1050 answered after 5 s; an agent event at 1100 settles the edges to
+/// 1070. At edge e the short window is [e − 300, e):
+///
+/// | edge | offered | answered ≤ T | reached T | SL | |
+/// |---|---|---|---|---|---|
+/// | 3:00 | 9 (0–160) | 9 | 0 | 100 % | fewer than 10 calls |
+/// | 3:10 | 10 (0–180) | 10 | 0 | 100 % | surging at target: **absorbed** (rise 1) |
+/// | 4:20 | 13 | 10 | 2 (220, 240) | 83.3 % | same rise: not counted again |
+/// | 4:30 | 14 (0–260) | 10 | 3 (220–260) | 76.9 % | surging, below target: **episode opens** |
+/// | 8:40 | 15 (220–500) | 12 (answers 285–505) | 4 (220–280) | 75 % | open |
+/// | 8:50 | 15 (240–520) | 13 (285–525) | 3 (240–280) | 81.25 % | **responded**, 4m20s |
+/// | 12:10 | 9 (440–600) | | | | fewer than 10 calls, below subside: re-armed |
+/// | 17:40 | 10 (960–1050) | 10 | 0 | 100 % | **absorbed** (rise 2) |
+///
+/// So: one episode (10:04:30, responded in 4m20s) and 2 surges absorbed. The rule before
+/// opened an episode at 3:10 "responded in 0 s", was then disarmed for the rest of the rise
+/// (no episode at 4:30), and gave another 0 s episode at 17:40.
+#[test]
+fn a_surge_the_floor_absorbs_opens_no_episode_and_one_that_hurts_does_in_both_orders() {
+    let swapped = rearranged("surge-absorbed.jsonl", "surge-swapped", |l| {
+        // Swap neighbours up to 20 s apart: within the 30 s lateness.
+        let mut i = 0;
+        while i + 1 < l.len() {
+            if l[i + 1].0 - l[i].0 <= 20_000 {
+                l.swap(i, i + 1);
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+    });
+    let config = fixture("surge-absorbed.toml");
+    let (a, a_log) = replay_json(&[
+        "--config",
+        &config,
+        "replay",
+        &fixture("surge-absorbed.jsonl"),
+        "--json",
+    ]);
+    let (b, b_log) = replay_json(&[
+        "--config",
+        &config,
+        "replay",
+        swapped.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(a, b, "arrival order changed a KPI");
+    for log in [&a_log, &b_log] {
+        assert!(
+            log.contains("surge episodes: 1 responded, 0 subsided, 0 open"),
+            "{log}"
+        );
+        assert!(
+            log.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["floor", "2026-01-05T10:04:30Z", "responded", "4m20s"]),
+            "{log}"
+        );
+        assert!(
+            log.contains("surges absorbed (service level at target, no episode): 2 (floor 2)"),
+            "{log}"
+        );
+        assert!(log.contains("rejected 0"), "{log}");
+    }
+    assert_eq!(a.len(), 1);
+    let surge = &a[0].surge;
+    assert_eq!(surge.absorbed, 2);
+    assert!(!surge.active && surge.onset.is_none());
+    std::fs::remove_file(swapped).ok();
 }
 
 /// `tests/fixtures/legs.jsonl`: transfers, from 2026-01-05 10:00:00 UTC, times in seconds;

@@ -223,6 +223,7 @@ macro_rules! window_kpis {
             aht_seconds,
             ring_attempts,
             ring_no_answer,
+            ring_abandoned,
             rings_per_answer,
             transfer_rate,
             busy_agent_seconds,
@@ -247,6 +248,7 @@ macro_rules! surge {
             baseline_per_minute: s.baseline_per_minute,
             response_limit_seconds: s.response_limit_seconds,
             response_exceeded: s.response_exceeded,
+            absorbed: s.absorbed,
         }
     }};
 }

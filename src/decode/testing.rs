@@ -86,6 +86,7 @@ pub(crate) fn sample_snapshot() -> KpiSnapshot {
             baseline_per_minute: Some(2.0),
             response_limit_seconds: 600.0,
             response_exceeded: false,
+            absorbed: 2,
         },
         windows: Windows(vec![
             ("5m".into(), WindowKpis::default()),
@@ -103,6 +104,8 @@ pub(crate) fn sample_snapshot() -> KpiSnapshot {
                     asa_seconds: Some(12.25),
                     wait_p90_seconds: Some(33.0),
                     abandon_rate: Some(2.0 / 11.0),
+                    ring_no_answer: 2,
+                    ring_abandoned: 1,
                     handled: 8,
                     avg_talk_seconds: Some(180.5),
                     transfer_rate: Some(0.0),

@@ -34,15 +34,17 @@ pub(crate) enum Count {
     AcwCompleted,
     /// at each `ringing`
     RingAttempts,
-    /// a ringing followed by another ringing or an abandon, at that ringing
+    /// a ringing followed by another ringing (the agent did not answer), at that ringing
     RingNoAnswer,
     /// sum over answered calls of ceil((answered − first ringing) / cadence), at `answered`
     RingsToAnswer,
     /// at `transferred`, of a leg that left unanswered
     FlowedOut,
+    /// a ringing ended by the caller's abandon, at that ringing
+    RingAbandoned,
 }
 
-pub(crate) const N_COUNTS: usize = 14;
+pub(crate) const N_COUNTS: usize = 15;
 
 impl Count {
     /// Every count, in index order.
@@ -62,6 +64,7 @@ impl Count {
         Count::RingNoAnswer,
         Count::RingsToAnswer,
         Count::FlowedOut,
+        Count::RingAbandoned,
     ];
 }
 
@@ -77,9 +80,24 @@ pub(crate) enum Sum {
     Hold,
     /// wrap → wrap_end, at `wrap_end`
     Acw,
+    /// handle time of a call, at `wrap_end`: (wrap − answered) + (wrap_end − wrap), i.e. talk +
+    /// hold + ACW over the calls counted in `AcwCompleted`
+    Handle,
 }
 
-pub(crate) const N_SUMS: usize = 4;
+pub(crate) const N_SUMS: usize = 5;
+
+impl Sum {
+    /// Every sum, in index order.
+    #[cfg(test)]
+    pub(crate) const ALL: [Sum; N_SUMS] = [
+        Sum::WaitAnswered,
+        Sum::Talk,
+        Sum::Hold,
+        Sum::Acw,
+        Sum::Handle,
+    ];
+}
 
 /// The agent states whose time is integrated per window (logged-out time is not counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -156,16 +174,9 @@ pub(crate) fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpi
     let avg_talk = ratio(seconds(s.sum_ms(Sum::Talk)), handled as f64);
     let avg_hold = ratio(seconds(s.sum_ms(Sum::Hold)), handled as f64);
     let avg_acw = ratio(seconds(s.sum_ms(Sum::Acw)), acw_completed as f64);
-    // talk + hold share a denominator; summing before dividing keeps AHT free of the
-    // rounding of three separate means.
-    let handle = ratio(
-        seconds(s.sum_ms(Sum::Talk) + s.sum_ms(Sum::Hold)),
-        handled as f64,
-    );
-    let aht = match (handle, avg_acw) {
-        (Some(h), Some(a)) => Some(h + a),
-        _ => None,
-    };
+    // One set of calls: those whose ACW ended in the window, each with its whole handle time
+    // (not the sum of three means over calls wrapped and wrapped up at different times).
+    let aht = ratio(seconds(s.sum_ms(Sum::Handle)), acw_completed as f64);
 
     let busy = s.agent_ms(AgentTime::Busy) + s.agent_ms(AgentTime::Acw);
     let ready = s.agent_ms(AgentTime::Ready);
@@ -200,6 +211,7 @@ pub(crate) fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpi
         aht_seconds: aht,
         ring_attempts: s.count(Count::RingAttempts),
         ring_no_answer: s.count(Count::RingNoAnswer),
+        ring_abandoned: s.count(Count::RingAbandoned),
         rings_per_answer: ratio(s.count(Count::RingsToAnswer) as f64, answered as f64),
         transfer_rate: ratio(s.count(Count::TransferredOut) as f64, answered as f64),
         busy_agent_seconds: seconds(s.agent_ms(AgentTime::Busy)),

@@ -29,8 +29,8 @@ pub struct KpiSnapshot {
 /// A queue's surge state at `as_of`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SurgeSnapshot {
-    /// A surge episode is open: arrivals reached the surge factor × baseline and the short-window
-    /// service level has not yet recovered to target.
+    /// A surge episode is open: arrivals reached the surge factor × baseline with the short-window
+    /// service level below target, and it has not yet recovered to target.
     pub active: bool,
     /// When the open episode began, Unix ms.
     pub onset: Option<Millis>,
@@ -45,6 +45,10 @@ pub struct SurgeSnapshot {
     pub response_limit_seconds: f64,
     /// The open episode is at least `response_limit_seconds` old.
     pub response_exceeded: bool,
+    /// Surges absorbed since the engine started: arrivals rose to the surge level while the
+    /// short-window service level was at target, so no episode opened (once per rise).
+    #[serde(default)]
+    pub absorbed: u64,
 }
 
 /// Agents required for the SL target, and what the agents staffed now should achieve.
@@ -104,7 +108,12 @@ pub struct WindowKpis {
     pub avg_acw_seconds: Option<f64>,
     pub aht_seconds: Option<f64>,
     pub ring_attempts: u64,
+    /// Rings followed by another ring: the agent did not answer.
     pub ring_no_answer: u64,
+    /// Rings ended by the caller hanging up (not a ring-no-answer). Defaults to 0 when reading
+    /// a snapshot written before it existed.
+    #[serde(default)]
+    pub ring_abandoned: u64,
     pub rings_per_answer: Option<f64>,
     pub transfer_rate: Option<f64>,
     pub busy_agent_seconds: f64,
@@ -126,6 +135,7 @@ pub struct QueueTotals {
     pub flowed_out: u64,
     pub ring_attempts: u64,
     pub ring_no_answer: u64,
+    pub ring_abandoned: u64,
     /// Calls whose end never arrived within `max_call_age`.
     pub expired_calls: u64,
     /// Call events timed before the step they must follow by at most `max_clock_skew`, and
@@ -135,6 +145,9 @@ pub struct QueueTotals {
     pub surge_responded: u64,
     /// Finished surge episodes whose arrivals fell back before the service level recovered.
     pub surge_subsided: u64,
+    /// Surges the floor absorbed: arrivals rose to the surge level with the service level at
+    /// target, so no episode opened (counted once per rise).
+    pub surge_absorbed: u64,
 }
 
 /// Named windows that keep their configured order in JSON (a map keyed by window name).

@@ -1,16 +1,23 @@
 //! Surge episodes: detect a traffic surge on a queue, time the floor's response, and say when
 //! the response is late — a pure state machine, evaluated with `now` and window counts.
 //!
-//! * **Onset**: the short-window arrival rate (5 min) reaches `factor` (1.5) × the baseline
-//!   rate, with at least `min_calls` (10) offered in the short window. The baseline is the
-//!   trailing rate before the short window (60 min) or, when configured, a forecast.
+//! * **Surging**: the short-window arrival rate (5 min) is at least `factor` (1.5) × the
+//!   baseline rate, with at least `min_calls` (10) offered in the short window. The baseline is
+//!   the trailing rate before the short window (60 min) or, when configured, a forecast.
+//! * **Onset** of an episode: surging *and* the short-window service level below the queue's
+//!   target. A rise the floor absorbs (surging with the service level at target) is counted as
+//!   **absorbed**, once per rise, and is no episode: no response clock, no page. If the
+//!   service level drops while that rise is still surging, an episode opens at that edge.
 //! * **Responded**: the short-window service level is at or above the queue's target.
 //!   **Subsided**: arrivals fall below `subside_factor` (1.25) × baseline while the service level
 //!   is still below target: the episode ends, recorded as not responded.
 //! * **Response time** = onset → responded. An open episode's age reaching `response_limit`
 //!   (600 s) is what the SurgeResponseExceeded alert fires on, until the episode ends.
 //! * **Hysteresis**: after an episode ends, a new onset needs the rate to have fallen below the
-//!   subside level first, so a rate hovering at the onset level does not flap.
+//!   subside level first, so a rate hovering at the onset level does not flap; likewise a rise
+//!   counted as absorbed is counted again only after the rate has fallen below the subside level.
+//!   A rise with no service level yet (no SL event in the short window) is judged at the next
+//!   edge that has one.
 
 use std::collections::BTreeMap;
 
@@ -109,6 +116,11 @@ pub struct SurgeDetector {
     onset: Option<Millis>,
     /// Off after an episode until the rate has fallen below the subside level.
     disarmed: bool,
+    /// The current rise was counted as absorbed; until the rate falls below the subside level
+    /// it is not counted again (an episode can still open if the service level drops).
+    absorbing: bool,
+    /// Rises counted as absorbed since the detector started.
+    absorbed: u64,
     last: SurgeStatus,
 }
 
@@ -128,15 +140,24 @@ impl SurgeDetector {
         let below_subside =
             baseline.is_none_or(|b| rate < s.subside_factor * b) || i.short_offered < s.min_calls;
         let sl_met = i.short_service_level.is_some_and(|sl| sl >= i.sl_target);
+        // Below target needs a service level: a rise with none yet is judged at a later edge.
+        let sl_below = i.short_service_level.is_some_and(|sl| sl < i.sl_target);
 
         let mut ended = None;
         match self.onset {
             None => {
-                if self.disarmed && below_subside {
+                if below_subside {
                     self.disarmed = false;
+                    self.absorbing = false;
                 }
                 if !self.disarmed && surging {
-                    self.onset = Some(i.now);
+                    if sl_below {
+                        self.onset = Some(i.now);
+                        self.absorbing = false;
+                    } else if sl_met && !self.absorbing {
+                        self.absorbing = true;
+                        self.absorbed += 1;
+                    }
                 }
             }
             Some(onset) => {
@@ -158,18 +179,6 @@ impl SurgeDetector {
                 }
             }
         }
-        // An episode responded to at its very onset (the floor absorbed it) still counts.
-        if let (Some(onset), true) = (self.onset, sl_met) {
-            if onset == i.now {
-                ended = Some(Episode {
-                    onset,
-                    ended: i.now,
-                    outcome: EpisodeOutcome::Responded,
-                });
-                self.onset = None;
-                self.disarmed = true;
-            }
-        }
         let age_ms = self.onset.map_or(0, |o| i.now - o);
         self.last = SurgeStatus {
             active: self.onset.is_some(),
@@ -184,6 +193,11 @@ impl SurgeDetector {
 
     pub fn status(&self) -> SurgeStatus {
         self.last
+    }
+
+    /// Rises absorbed (no episode) since the detector started.
+    pub fn absorbed(&self) -> u64 {
+        self.absorbed
     }
 }
 

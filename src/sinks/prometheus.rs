@@ -393,6 +393,7 @@ struct WindowGauges {
     abandon_ratio: Gauge,
     rings_per_answer: Gauge,
     ring_no_answer: Gauge,
+    ring_abandoned: Gauge,
     transfer_ratio: Gauge,
     talk: Gauge,
     hold: Gauge,
@@ -425,6 +426,7 @@ impl WindowGauges {
             abandon_ratio: g(t::ABANDON_RATIO),
             rings_per_answer: g(t::RINGS_PER_ANSWER),
             ring_no_answer: g(t::RING_NO_ANSWER),
+            ring_abandoned: g(t::RING_ABANDONED),
             transfer_ratio: g(t::TRANSFER_RATIO),
             talk: g(t::TALK_SECONDS),
             hold: g(t::HOLD_SECONDS),
@@ -456,6 +458,7 @@ impl WindowGauges {
         self.abandon_ratio.set(nan_if_none(w.abandon_rate));
         self.rings_per_answer.set(nan_if_none(w.rings_per_answer));
         self.ring_no_answer.set(w.ring_no_answer as f64);
+        self.ring_abandoned.set(w.ring_abandoned as f64);
         self.transfer_ratio.set(nan_if_none(w.transfer_rate));
         self.talk.set(nan_if_none(w.avg_talk_seconds));
         self.hold.set(nan_if_none(w.avg_hold_seconds));
@@ -470,10 +473,10 @@ impl WindowGauges {
 }
 
 /// In the order of the fields of [`QueueTotals`].
-struct TotalCounters([Counter; 12]);
+struct TotalCounters([Counter; 14]);
 
 impl TotalCounters {
-    const NAMES: [&'static str; 10] = [
+    const NAMES: [&'static str; 11] = [
         t::CALLS_OFFERED_TOTAL,
         t::CALLS_ANSWERED_TOTAL,
         t::CALLS_ABANDONED_TOTAL,
@@ -482,18 +485,22 @@ impl TotalCounters {
         t::CALLS_FLOWED_OUT_TOTAL,
         t::RING_ATTEMPTS_TOTAL,
         t::RING_NO_ANSWER_TOTAL,
+        t::RING_ABANDONED_TOTAL,
         t::CALLS_EXPIRED_TOTAL,
         t::CLOCK_SKEW_TOTAL,
     ];
 
     fn register(queue: &str) -> TotalCounters {
         let q = || queue.to_owned();
-        let [a, b, c, d, e, f, g, h, i, j] =
+        let [a, b, c, d, e, f, g, h, i, j, k] =
             Self::NAMES.map(|name| counter!(name, label::QUEUE => q()));
         let [responded, subsided] = t::SURGE_OUTCOMES.map(|outcome| {
             counter!(t::SURGE_EPISODES_TOTAL, label::QUEUE => q(), label::OUTCOME => outcome)
         });
-        TotalCounters([a, b, c, d, e, f, g, h, i, j, responded, subsided])
+        let absorbed = counter!(t::SURGES_ABSORBED_TOTAL, label::QUEUE => q());
+        TotalCounters([
+            a, b, c, d, e, f, g, h, i, j, k, responded, subsided, absorbed,
+        ])
     }
 
     fn publish(&self, totals: &QueueTotals) {
@@ -506,10 +513,12 @@ impl TotalCounters {
             flowed_out,
             ring_attempts,
             ring_no_answer,
+            ring_abandoned,
             expired_calls,
             clock_skew,
             surge_responded,
             surge_subsided,
+            surge_absorbed,
         } = *totals;
         let values = [
             offered,
@@ -520,10 +529,12 @@ impl TotalCounters {
             flowed_out,
             ring_attempts,
             ring_no_answer,
+            ring_abandoned,
             expired_calls,
             clock_skew,
             surge_responded,
             surge_subsided,
+            surge_absorbed,
         ];
         for (counter, value) in self.0.iter().zip(values) {
             counter.absolute(value);

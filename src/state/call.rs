@@ -234,9 +234,12 @@ impl Call {
                 return Err(RejectReason::OutOfSequence);
             }
             // Events held for want of an offer get this one, unless they were transferred
-            // out before it (then it starts the leg after them).
+            // out before it (then it starts the leg after them). A transfer at the very instant
+            // of the offer is taken as this leg's own (a call that flowed out at once, common
+            // where the ACD stamps whole seconds): read as the end of an earlier leg whose
+            // offer has not arrived, it would leave this offer waiting with no end.
             let open = self.legs.iter().position(|l| {
-                offered(l).is_none() && l.transferred_at().is_none_or(|tx| tx > new.ts)
+                offered(l).is_none() && l.transferred_at().is_none_or(|tx| tx >= new.ts)
             });
             if let Some(j) = open {
                 return Ok(Ok(j));
@@ -678,9 +681,10 @@ impl Leg {
                     first_ring.get_or_insert(e.ts);
                     open_ring = Some(e.ts);
                 }
+                // The caller hung up while it rang: not the agent's no-answer.
                 Step::Abandoned => {
                     if let Some(prev) = open_ring.take() {
-                        out.push(Delta::count(prev, Count::RingNoAnswer, 1));
+                        out.push(Delta::count(prev, Count::RingAbandoned, 1));
                     }
                 }
                 Step::Answered | Step::Transferred => open_ring = None,
@@ -747,6 +751,10 @@ impl Leg {
         if let (Some(wrap), Some(end)) = (self.find(Step::Wrap), self.find(Step::WrapEnd)) {
             out.push(Delta::count(end.ts, Count::AcwCompleted, 1));
             out.push(Delta::sum(end.ts, Sum::Acw, end.ts - wrap.ts));
+            // Handle time, (wrap − answered) + (wrap_end − wrap), over the same calls as ACW
+            // (talk and hold count 0 for a call whose answer never arrived).
+            let answered = self.find(Step::Answered).map_or(wrap.ts, |a| a.ts);
+            out.push(Delta::sum(end.ts, Sum::Handle, end.ts - answered));
         }
     }
 

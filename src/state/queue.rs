@@ -460,7 +460,15 @@ impl QueueState {
     ) {
         let clock = clock.max(self.clock).max(self.max_ts);
         self.clock = clock;
-        self.ring.advance(clock);
+        // An event-time engine's clock is its newest event of any queue, which can be far
+        // ahead of a queue consumed from a lagging partition. Its ring then follows the
+        // queue's own events, so that it still holds the history its unjudged surge edges
+        // need; windows read past the ring's head see nothing new there.
+        self.ring.advance(if self.surge_follows_events {
+            self.max_ts
+        } else {
+            clock
+        });
         if clock >= self.interval.end {
             let (start, end) = interval_bounds(clock, s);
             self.interval.roll(start, end);
@@ -687,10 +695,12 @@ impl QueueState {
             flowed_out: t(Count::FlowedOut),
             ring_attempts: t(Count::RingAttempts),
             ring_no_answer: t(Count::RingNoAnswer),
+            ring_abandoned: t(Count::RingAbandoned),
             expired_calls: self.expired_calls,
             clock_skew: self.skewed_events,
             surge_responded: self.surge_outcomes[EpisodeOutcome::Responded as usize],
             surge_subsided: self.surge_outcomes[EpisodeOutcome::Subsided as usize],
+            surge_absorbed: self.surge.absorbed(),
         }
     }
 
@@ -748,6 +758,7 @@ impl QueueState {
             baseline_per_minute: status.baseline_per_minute,
             response_limit_seconds: limit_ms as f64 / 1000.0,
             response_exceeded: status.active && age_ms >= limit_ms,
+            absorbed: self.surge.absorbed(),
         }
     }
 

@@ -89,13 +89,12 @@ impl Delta {
     }
 }
 
+/// One 10-second bucket, 152 B. Which bucket (time / BUCKET_MS) a slot holds follows from its
+/// position: slots are reused, and the slot of bucket `id` always holds that bucket while `id` is
+/// one of the ring's `oldest()..=head`, so the bucket does not store its id (which would widen
+/// every bucket of every queue by 8 B).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Bucket {
-    /// Which 10-second bucket (time / BUCKET_MS) this slot holds; slots are reused, and every
-    /// slot holds a live bucket (one of the ring's `oldest()..=head`). Not in checkpoints: a
-    /// bucket is written with its distance back from the ring's `head`.
-    #[serde(skip)]
-    id: i64,
     counts: [u32; N_COUNTS],
     sums_ms: [i64; N_SUMS],
     steps: [i32; N_AGENT_TIMES],
@@ -103,15 +102,8 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn fresh(id: i64) -> Bucket {
-        Bucket {
-            id,
-            ..Bucket::default()
-        }
-    }
-
     fn is_empty(&self) -> bool {
-        *self == Bucket::fresh(self.id)
+        *self == Bucket::default()
     }
 }
 
@@ -126,6 +118,9 @@ pub(crate) struct BucketRing {
     head: i64,
     /// Agents in each state at the start of the oldest bucket still in the ring.
     base_agents: [i64; N_AGENT_TIMES],
+    /// A ring read from a checkpoint, until [`BucketRing::fit`] places its buckets: the id of
+    /// each bucket in `slots`, which are only the buckets written. `None` in a live ring.
+    written: Option<Box<[i64]>>,
 }
 
 impl BucketRing {
@@ -133,18 +128,13 @@ impl BucketRing {
     pub(crate) fn new(span_ms: Millis, start: Millis) -> BucketRing {
         let len = (span_ms / BUCKET_MS + 2) as usize;
         let head = start.div_euclid(BUCKET_MS);
-        let slots = vec![Bucket::fresh(i64::MIN); len].into_boxed_slice();
-        let mut ring = BucketRing {
-            slots,
+        BucketRing {
+            slots: vec![Bucket::default(); len].into_boxed_slice(),
             offered: vec![0; len].into_boxed_slice(),
             head,
             base_agents: [0; N_AGENT_TIMES],
-        };
-        for id in ring.oldest()..=head {
-            let i = ring.slot(id);
-            ring.slots[i] = Bucket::fresh(id);
+            written: None,
         }
-        ring
     }
 
     fn len(&self) -> i64 {
@@ -172,28 +162,30 @@ impl BucketRing {
         if target <= self.head {
             return;
         }
+        debug_assert!(self.written.is_none(), "a ring read back is fitted first");
         let evict_to = (target - self.len() + 1).min(self.head + 1);
         for id in self.oldest()..evict_to {
             let i = self.slot(id);
-            let b = &self.slots[i];
-            if b.id == id {
-                add_steps(&mut self.base_agents, &b.steps);
-            }
+            add_steps(&mut self.base_agents, &self.slots[i].steps);
         }
         let first_new = (self.head + 1).max(target - self.len() + 1);
         for id in first_new..=target {
             let i = self.slot(id);
-            self.slots[i] = Bucket::fresh(id);
+            self.slots[i] = Bucket::default();
             self.offered[i] = 0;
         }
         self.head = target;
     }
 
     /// Applies a delta; deltas older than the ring are dropped except agent steps, which
-    /// still change how many agents were in a state at the ring's start.
+    /// still change how many agents were in a state at the ring's start. A delta ahead of the
+    /// ring moves it up first (a ring that follows its queue's own events is behind the clock
+    /// when a waiting call passes the threshold at a time no event of the queue has reached).
     pub(crate) fn apply(&mut self, d: &Delta) {
         let id = d.ts().div_euclid(BUCKET_MS);
-        debug_assert!(id <= self.head, "delta ahead of the ring: advance first");
+        if id > self.head {
+            self.advance(d.ts());
+        }
         if id < self.oldest() {
             if let Delta::AgentStep { state, by, .. } = *d {
                 self.base_agents[state as usize] += by;
@@ -202,7 +194,6 @@ impl BucketRing {
         }
         let i = self.slot(id);
         let b = &mut self.slots[i];
-        debug_assert_eq!(b.id, id);
         match *d {
             Delta::Count { what, by, .. } => {
                 let c = &mut b.counts[what.0 as usize];
@@ -221,9 +212,12 @@ impl BucketRing {
 
     /// Sums over `[as_of − len_ms, as_of]`, the trailing edge rounded up to a bucket boundary
     /// (so at most one bucket of the oldest part is missed; none when `as_of` is on one).
+    /// `as_of` may lie past the ring's newest bucket: nothing happened there, and the agents
+    /// stay in the states the last step left them in.
     pub(crate) fn window(&self, len_ms: Millis, as_of: Millis) -> WindowSums {
         let newest = as_of.div_euclid(BUCKET_MS).min(self.head);
-        let first = (-(len_ms - as_of).div_euclid(BUCKET_MS)).max(self.oldest());
+        let from = -(len_ms - as_of).div_euclid(BUCKET_MS);
+        let first = from.max(self.oldest());
         let mut out = WindowSums::default();
         let mut agents = self.base_agents;
         for id in self.oldest()..=newest {
@@ -242,6 +236,12 @@ impl BucketRing {
                 }
             }
             add_steps(&mut agents, &b.steps);
+        }
+        let after_head = ((self.head + 1) * BUCKET_MS).max(from * BUCKET_MS);
+        if as_of > after_head {
+            for (total, n) in out.agent_ms.iter_mut().zip(agents) {
+                *total += n * (as_of - after_head);
+            }
         }
         out
     }
@@ -277,12 +277,20 @@ impl BucketRing {
     #[cfg(test)]
     pub(crate) fn agents_now(&self) -> [i64; N_AGENT_TIMES] {
         let mut agents = self.base_agents;
-        for b in self.slots.iter() {
-            if b.id >= self.oldest() {
-                add_steps(&mut agents, &b.steps);
-            }
+        for (_, b) in self.buckets() {
+            add_steps(&mut agents, &b.steps);
         }
         agents
+    }
+
+    /// Every bucket held with its id, oldest first.
+    fn buckets(&self) -> Box<dyn Iterator<Item = (i64, &Bucket)> + '_> {
+        match &self.written {
+            Some(ids) => Box::new(ids.iter().copied().zip(self.slots.iter())),
+            None => {
+                Box::new((self.oldest()..=self.head).map(|id| (id, &self.slots[self.slot(id)])))
+            }
+        }
     }
 
     /// A ring of `span_ms` (the span it is built with) holding this ring's buckets, base counts
@@ -292,11 +300,11 @@ impl BucketRing {
     pub(crate) fn fit(&self, span_ms: Millis) -> Option<BucketRing> {
         let mut ring = BucketRing::new(span_ms, self.head.checked_mul(BUCKET_MS)?);
         ring.base_agents = self.base_agents;
-        for bucket in self.slots.iter() {
-            if !(ring.oldest()..=ring.head).contains(&bucket.id) {
+        for (id, bucket) in self.buckets().filter(|(_, b)| !b.is_empty()) {
+            if !(ring.oldest()..=ring.head).contains(&id) {
                 return None;
             }
-            let i = ring.slot(bucket.id);
+            let i = ring.slot(id);
             ring.offered[i] = bucket.counts[Count::Offered as usize];
             ring.slots[i] = *bucket;
         }
@@ -337,11 +345,11 @@ struct RingForm<B> {
 
 impl Serialize for BucketRing {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        // Every slot holds a live bucket (see `Bucket::id`): in time order from `oldest()`.
-        let buckets = (self.oldest()..=self.head)
-            .map(|id| &self.slots[self.slot(id)])
-            .filter(|b| !b.is_empty())
-            .map(|b| ((self.head - b.id) as u32, b))
+        // In time order from the oldest bucket.
+        let buckets = self
+            .buckets()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(id, b)| ((self.head - id) as u32, b))
             .collect();
         RingForm {
             head: self.head,
@@ -363,20 +371,18 @@ impl<'de> Deserialize<'de> for BucketRing {
                 "ring buckets out of order or listed twice",
             ));
         }
-        let slots = form
+        let ids = form
             .buckets
-            .into_iter()
-            .map(|(distance, mut bucket)| {
-                bucket.id = form.head.checked_sub(distance as i64)?;
-                Some(bucket)
-            })
-            .collect::<Option<Box<[Bucket]>>>()
+            .iter()
+            .map(|&(distance, _)| form.head.checked_sub(distance as i64))
+            .collect::<Option<Box<[i64]>>>()
             .ok_or_else(|| D::Error::custom("ring bucket before the first representable one"))?;
         Ok(BucketRing {
-            slots,
+            slots: form.buckets.into_iter().map(|(_, b)| b).collect(),
             offered: Box::default(),
             head: form.head,
             base_agents: form.base_agents,
+            written: Some(ids),
         })
     }
 }
@@ -534,6 +540,41 @@ mod props {
             prop_assert_eq!(offered as i64, expected);
             prop_assert_eq!(offered, ring.window(len, edge - 1).count(Count::Offered));
             prop_assert_eq!(offered, ring.offered_between(edge - len, edge));
+        }
+
+        /// A ring left at its newest delta (a queue behind the engine's clock) reads a window
+        /// ending later exactly as a ring moved up to that time: nothing in between, agents
+        /// unchanged. A delta past its head moves it up first.
+        #[test]
+        fn a_window_read_past_the_head_equals_the_ring_moved_up(
+            counts in prop::collection::vec((0..SPAN, 1i64..4), 0..40),
+            steps in prop::collection::vec((0..SPAN, prop::bool::ANY), 0..40),
+            len_buckets in 1i64..=360,
+            past_head in 0..2 * SPAN,
+            late in prop::option::of(0..SPAN),
+        ) {
+            let head = T0 + SPAN;
+            let as_of = head + past_head;
+            let mut moved = BucketRing::new(SPAN + 30_000, T0);
+            moved.advance(as_of);
+            let mut behind = BucketRing::new(SPAN + 30_000, T0);
+            behind.advance(head);
+            let mut n = 0;
+            let mut timed: Vec<(Millis, i64)> = steps.iter().map(|&(t, up)| (head - t, if up { 1 } else { -1 })).collect();
+            timed.sort();
+            timed.retain(|&(_, by)| { if n + by < 0 { false } else { n += by; true } });
+            let deltas: Vec<Delta> = counts
+                .iter()
+                .map(|&(t, by)| Delta::count(head - t, Count::Offered, by))
+                .chain(timed.iter().map(|&(ts, by)| Delta::step(ts, AgentTime::Ready, by)))
+                .chain(late.map(|t| Delta::count((head + t).min(as_of), Count::ReachedT, 1)))
+                .collect();
+            for d in &deltas {
+                moved.apply(d);
+                behind.apply(d);
+            }
+            let len = len_buckets * BUCKET_MS;
+            prop_assert_eq!(behind.window(len, as_of), moved.window(len, as_of));
         }
     }
 }

@@ -355,6 +355,7 @@ fn surging(queue: &str, exceeded: bool, age: f64) -> KpiSnapshot {
         baseline_per_minute: Some(4.0),
         response_limit_seconds: 600.0,
         response_exceeded: exceeded,
+        absorbed: 0,
     };
     s.staffing = Some(Staffing {
         arrival_rate_per_minute: 9.6,

@@ -62,18 +62,21 @@ fn three_service_level_variants() {
 
 #[test]
 fn handle_time_components_and_aht() {
-    // 4 handled calls: 800 s talk, 120 s hold; 4 ACW completions totalling 200 s.
+    // 4 handled calls (wrapped in the window): 800 s talk, 120 s hold. 3 ACW completions
+    // (wrap_end in the window) totalling 150 s, whose calls' whole handle times
+    // (wrap_end − answered) are 240 + 260 + 280 = 780 s.
     let s = sums(
         &[
             (Count::Handled, 4),
-            (Count::AcwCompleted, 4),
+            (Count::AcwCompleted, 3),
             (Count::Answered, 5),
             (Count::TransferredOut, 1),
         ],
         &[
             (Sum::Talk, 800_000),
             (Sum::Hold, 120_000),
-            (Sum::Acw, 200_000),
+            (Sum::Acw, 150_000),
+            (Sum::Handle, 780_000),
             (Sum::WaitAnswered, 50_000),
         ],
         &[],
@@ -82,9 +85,30 @@ fn handle_time_components_and_aht() {
     assert_eq!(k.avg_talk_seconds, Some(200.0));
     assert_eq!(k.avg_hold_seconds, Some(30.0));
     assert_eq!(k.avg_acw_seconds, Some(50.0));
-    assert_eq!(k.aht_seconds, Some(280.0));
+    // AHT over one set of calls: 780 / 3 = 260 s (adding the three means, 200 + 30 + 50 =
+    // 280 s, would mix the 4 calls wrapped with the 3 whose ACW ended).
+    assert_eq!(k.aht_seconds, Some(260.0));
     assert_eq!(k.asa_seconds, Some(10.0));
     assert_eq!(k.transfer_rate, Some(0.2));
+}
+
+#[test]
+fn aht_needs_a_completed_acw_not_a_wrap() {
+    // Calls wrapped but none wrapped up yet: talk and hold have means, AHT has no value.
+    let s = sums(
+        &[(Count::Handled, 2)],
+        &[(Sum::Talk, 200_000), (Sum::Hold, 20_000)],
+        &[],
+    );
+    let k = window_kpis(&s, WaitQuantiles::default());
+    assert_eq!((k.avg_talk_seconds, k.aht_seconds), (Some(100.0), None));
+}
+
+#[test]
+fn sum_indices_match_their_position() {
+    for (i, s) in Sum::ALL.iter().enumerate() {
+        assert_eq!(*s as usize, i);
+    }
 }
 
 #[test]

@@ -37,6 +37,7 @@ fn snapshot() -> KpiSnapshot {
             baseline_per_minute: Some(2.0),
             response_limit_seconds: 600.0,
             response_exceeded: false,
+            absorbed: 3,
         },
         windows: Windows(vec![
             ("5m".into(), WindowKpis::default()),
@@ -55,6 +56,7 @@ fn snapshot() -> KpiSnapshot {
                     wait_p99_seconds: Some(90.0),
                     abandon_rate: Some(0.1),
                     ring_no_answer: 2,
+                    ring_abandoned: 1,
                     ..Default::default()
                 },
             ),
@@ -82,6 +84,8 @@ fn totals() -> Vec<(String, QueueTotals)> {
             answered: 100,
             expired_calls: 1,
             surge_responded: 2,
+            ring_abandoned: 5,
+            surge_absorbed: 3,
             ..Default::default()
         },
     )]
@@ -133,6 +137,9 @@ fn renders_every_series_with_exact_values() {
         r#"acd_calls_offered{queue="sales",window="15m"} 40"#,
         r#"acd_calls_offered{queue="sales",window="5m"} 0"#,
         r#"acd_ring_no_answer{queue="sales",window="15m"} 2"#,
+        r#"acd_ring_abandoned{queue="sales",window="15m"} 1"#,
+        r#"acd_ring_abandoned{queue="sales",window="5m"} 0"#,
+        r#"acd_ring_abandoned_total{queue="sales"} 5"#,
         r#"acd_abandon_ratio{queue="sales",window="15m"} 0.1"#,
         r#"acd_occupancy_ratio{queue="sales",window="15m"} NaN"#,
         r#"acd_calls_waiting{queue="sales"} 4"#,
@@ -152,6 +159,7 @@ fn renders_every_series_with_exact_values() {
         r#"acd_arrival_rate_per_minute{queue="sales",window="5m"} 0"#,
         r#"acd_surge_episodes_total{queue="sales",outcome="responded"} 2"#,
         r#"acd_surge_episodes_total{queue="sales",outcome="subsided"} 0"#,
+        r#"acd_surges_absorbed_total{queue="sales"} 3"#,
         // Only the responded episode has a response time.
         r#"acd_surge_response_seconds_bucket{queue="sales",le="300"} 0"#,
         r#"acd_surge_response_seconds_bucket{queue="sales",le="450"} 1"#,

@@ -26,6 +26,20 @@ fn put(c: &mut Call, e: CallEvent, max_events: usize) -> Result<bool, RejectReas
     c.insert(e, 0, limits, &mut Vec::new()).map(|i| i.counts)
 }
 
+/// Inserts an event with its origin, collecting the origins of held events it made count.
+fn put_from(
+    c: &mut Call,
+    e: CallEvent,
+    origin: u64,
+    resolved: &mut Vec<u64>,
+) -> Result<bool, RejectReason> {
+    let limits = CallLimits {
+        max_events: 64,
+        skew: 0,
+    };
+    c.insert(e, origin, limits, resolved).map(|i| i.counts)
+}
+
 fn first(c: &Call) -> &Leg {
     &c.live()[0]
 }
@@ -50,10 +64,7 @@ fn sums(c: &Call) -> Vec<(Sum, i64)> {
     c.deltas(&QueueKpiSettings::default(), &mut out);
     out.into_iter()
         .filter_map(|d| match d {
-            Delta::Sum { what, ms, .. } => Some((
-                [Sum::WaitAnswered, Sum::Talk, Sum::Hold, Sum::Acw][what.0 as usize],
-                ms,
-            )),
+            Delta::Sum { what, ms, .. } => Some((Sum::ALL[what.0 as usize], ms)),
             _ => None,
         })
         .collect()
@@ -62,7 +73,8 @@ fn sums(c: &Call) -> Vec<(Sum, i64)> {
 #[test]
 fn answered_within_threshold_with_rings_talk_hold_and_acw() {
     // offered 0, ring 3 (agent A), answered 14 → wait 14 s ≤ 20 s, rings ceil(11/5) = 3;
-    // hold 60–90, wrap 200 → talk 186 − 30 = 156 s, hold 30 s; wrap_end 230 → ACW 30 s.
+    // hold 60–90, wrap 200 → talk 186 − 30 = 156 s, hold 30 s; wrap_end 230 → ACW 30 s;
+    // handle time at the wrap_end 230 − 14 = 216 s = 156 + 30 + 30.
     let c = call(&[
         ev(0, Step::Offered, 0),
         ev(3, Step::Ringing, A),
@@ -89,7 +101,8 @@ fn answered_within_threshold_with_rings_talk_hold_and_acw() {
             (Sum::WaitAnswered, 14_000),
             (Sum::Talk, 156_000),
             (Sum::Hold, 30_000),
-            (Sum::Acw, 30_000)
+            (Sum::Acw, 30_000),
+            (Sum::Handle, 216_000)
         ]
     );
     assert_eq!(
@@ -159,7 +172,10 @@ fn flow_out_before_t_has_no_sl_event_after_t_is_a_miss() {
 }
 
 #[test]
-fn ring_no_answer_is_a_ring_followed_by_a_ring_or_an_abandon() {
+fn ring_no_answer_is_a_ring_followed_by_a_ring_and_a_ring_ended_by_an_abandon_is_ring_abandoned() {
+    // Rings at 2 (A) and 17 (B), the caller hangs up at 30 while B's phone rings: A did not
+    // answer (ring-no-answer at 2); B's ring was ended by the caller (ring-abandoned at 17), not
+    // a no-answer. Two ring attempts, each with one outcome.
     let c = call(&[
         ev(0, Step::Offered, 0),
         ev(2, Step::Ringing, A),
@@ -167,14 +183,54 @@ fn ring_no_answer_is_a_ring_followed_by_a_ring_or_an_abandon() {
         ev(30, Step::Abandoned, 0),
     ]);
     let got = counts(&c);
-    assert!(got.contains(&(Count::RingNoAnswer, 2, 1)));
-    assert!(got.contains(&(Count::RingNoAnswer, 17, 1)));
+    let rings: Vec<_> = got
+        .iter()
+        .filter(|g| {
+            matches!(
+                g.0,
+                Count::RingAttempts | Count::RingNoAnswer | Count::RingAbandoned
+            )
+        })
+        .copied()
+        .collect();
+    assert_eq!(
+        rings,
+        vec![
+            (Count::RingAttempts, 2, 1),
+            (Count::RingAttempts, 17, 1),
+            (Count::RingNoAnswer, 2, 1),
+            (Count::RingAbandoned, 17, 1),
+        ]
+    );
     let answered = call(&[
         ev(0, Step::Offered, 0),
         ev(2, Step::Ringing, A),
         ev(8, Step::Answered, A),
     ]);
-    assert!(!counts(&answered).iter().any(|g| g.0 == Count::RingNoAnswer));
+    assert!(!counts(&answered)
+        .iter()
+        .any(|g| g.0 == Count::RingNoAnswer || g.0 == Count::RingAbandoned));
+    // An abandon while no phone rings (in queue) is no ring outcome at all.
+    let queued = call(&[ev(0, Step::Offered, 0), ev(30, Step::Abandoned, 0)]);
+    assert!(!counts(&queued)
+        .iter()
+        .any(|g| g.0 == Count::RingNoAnswer || g.0 == Count::RingAbandoned));
+}
+
+#[test]
+fn a_ring_abandoned_is_the_same_whichever_of_ring_and_abandon_arrives_first() {
+    let in_order = call(&[
+        ev(0, Step::Offered, 0),
+        ev(2, Step::Ringing, A),
+        ev(9, Step::Abandoned, 0),
+    ]);
+    let abandon_first = call(&[
+        ev(0, Step::Offered, 0),
+        ev(9, Step::Abandoned, 0),
+        ev(2, Step::Ringing, A),
+    ]);
+    assert_eq!(counts(&in_order), counts(&abandon_first));
+    assert!(counts(&in_order).contains(&(Count::RingAbandoned, 2, 1)));
 }
 
 #[test]
@@ -277,6 +333,145 @@ fn agent_phases_follow_ring_talk_and_acw() {
             },
         ]
     );
+}
+
+#[test]
+fn handle_time_is_counted_at_the_wrap_end_over_the_calls_acw_counts() {
+    // Answered 5, wrap 65, wrap_end 95: handle 90 s at 95, beside ACW 30 s at 95. Before the
+    // wrap_end there is talk at the wrap but no handle time (and no ACW completion).
+    let wrapped = call(&[
+        ev(0, Step::Offered, 0),
+        ev(5, Step::Answered, A),
+        ev(65, Step::Wrap, A),
+    ]);
+    assert!(!sums(&wrapped).iter().any(|s| s.0 == Sum::Handle));
+    let mut done = wrapped.clone();
+    put(&mut done, ev(95, Step::WrapEnd, A), 64).unwrap();
+    let mut out = Vec::new();
+    done.deltas(&QueueKpiSettings::default(), &mut out);
+    assert!(out.contains(&Delta::sum(T0 + 95_000, Sum::Handle, 90_000)));
+    assert!(out.contains(&Delta::count(T0 + 95_000, Count::AcwCompleted, 1)));
+    // A wrap-up whose answer never arrived: its ACW only (talk and hold unknown), so that the
+    // sum stays over the calls acw_completed counts.
+    let no_answer = call(&[
+        ev(0, Step::Offered, 0),
+        ev(65, Step::Wrap, A),
+        ev(95, Step::WrapEnd, A),
+    ]);
+    assert!(sums(&no_answer).contains(&(Sum::Handle, 30_000)));
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A valid life: offered at 0, `rings` ringings, then an answer (with optional hold,
+    /// wrap and wrap_end), an abandon or a transfer; steps `gap` ms apart at least.
+    fn life(rings: u8, end: u8, gaps: &[u32], hold: bool, wrap_up: bool) -> Vec<CallEvent> {
+        let mut t = 0i64;
+        let mut g = gaps.iter().cycle();
+        let mut next = |t: &mut i64| {
+            *t += *g.next().unwrap() as i64;
+            T0 + *t
+        };
+        let mut out = vec![CallEvent::new(T0, Step::Offered, 0)];
+        for r in 0..rings {
+            out.push(CallEvent::new(next(&mut t), Step::Ringing, 100 + r as u64));
+        }
+        match end {
+            0 => {
+                out.push(CallEvent::new(next(&mut t), Step::Answered, A));
+                if hold {
+                    out.push(CallEvent::new(next(&mut t), Step::Hold, A));
+                    out.push(CallEvent::new(next(&mut t), Step::Unhold, A));
+                }
+                out.push(CallEvent::new(next(&mut t), Step::Wrap, A));
+                if wrap_up {
+                    out.push(CallEvent::new(next(&mut t), Step::WrapEnd, A));
+                }
+            }
+            1 => out.push(CallEvent::new(next(&mut t), Step::Abandoned, 0)),
+            _ => out.push(CallEvent::new(next(&mut t), Step::Transferred, 0)),
+        }
+        out
+    }
+
+    fn total(deltas: &[Delta], c: Count) -> i64 {
+        deltas
+            .iter()
+            .map(|d| match *d {
+                Delta::Count { what, by, .. } if what.0 == c as u8 => by,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn sum_ms(deltas: &[Delta], s: Sum) -> i64 {
+        deltas
+            .iter()
+            .map(|d| match *d {
+                Delta::Sum { what, ms, .. } if what.0 == s as u8 => ms,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    proptest! {
+        /// Every ringing has at most one outcome, counted at that ringing: all but the last are
+        /// ring-no-answer; the last is ring-abandoned if the caller hung up, none otherwise.
+        /// Handle time is talk + hold + ACW, at the wrap_end, exactly when ACW completes.
+        /// Whatever order the events arrive in, the derivation is the same.
+        #[test]
+        fn ring_outcomes_partition_the_rings_and_handle_time_adds_up(
+            rings in 0u8..4,
+            end in 0u8..3,
+            gaps in prop::collection::vec(1u32..40_000, 1..8),
+            hold: bool,
+            wrap_up: bool,
+            order in prop::collection::vec(any::<prop::sample::Index>(), 12),
+        ) {
+            let events = life(rings, end, &gaps, hold, wrap_up);
+            let c = call(&events);
+            let mut d = Vec::new();
+            c.deltas(&QueueKpiSettings::default(), &mut d);
+            let rings = rings as i64;
+            prop_assert_eq!(total(&d, Count::RingAttempts), rings);
+            prop_assert_eq!(total(&d, Count::RingNoAnswer), (rings - 1).max(0));
+            let abandoned_ringing = end == 1 && rings > 0;
+            prop_assert_eq!(total(&d, Count::RingAbandoned), abandoned_ringing as i64);
+            let ring_times: Vec<Millis> =
+                events.iter().filter(|e| e.step == Step::Ringing).map(|e| e.ts).collect();
+            for delta in &d {
+                if let Delta::Count { ts, what, .. } = *delta {
+                    if what.0 == Count::RingNoAnswer as u8 || what.0 == Count::RingAbandoned as u8 {
+                        prop_assert!(ring_times.contains(&ts));
+                    }
+                }
+            }
+            let completed = total(&d, Count::AcwCompleted);
+            prop_assert_eq!(completed, (end == 0 && wrap_up) as i64);
+            if completed == 1 {
+                prop_assert_eq!(
+                    sum_ms(&d, Sum::Handle),
+                    sum_ms(&d, Sum::Talk) + sum_ms(&d, Sum::Hold) + sum_ms(&d, Sum::Acw)
+                );
+            } else {
+                prop_assert_eq!(sum_ms(&d, Sum::Handle), 0);
+            }
+
+            // Any arrival order gives the same derivation (validation is by time, not arrival).
+            let mut shuffled = events.clone();
+            let n = shuffled.len();
+            for (i, ix) in order.iter().enumerate().take(n) {
+                shuffled.swap(i, ix.index(n));
+            }
+            let mut d2 = Vec::new();
+            call(&shuffled).deltas(&QueueKpiSettings::default(), &mut d2);
+            d.sort_unstable();
+            d2.sort_unstable();
+            prop_assert_eq!(d, d2);
+        }
+    }
 }
 
 /// Every order of `events` that `admit` accepts, each applied to a fresh call.
@@ -425,12 +620,7 @@ fn a_second_offer_without_a_transfer_is_held_and_then_out_of_sequence() {
 fn a_held_offer_counts_once_the_transfer_before_it_arrives() {
     let mut c = call(&[ev(0, Step::Offered, 0)]);
     let mut resolved = Vec::new();
-    let limits = CallLimits {
-        max_events: 64,
-        skew: 0,
-    };
-    let mut put =
-        |c: &mut Call, e, origin| c.insert(e, origin, limits, &mut resolved).map(|i| i.counts);
+    let mut put = |c: &mut Call, e, origin| put_from(c, e, origin, &mut resolved);
     assert_eq!(put(&mut c, ev(30, Step::Offered, 0), 7), Ok(false));
     assert_eq!(put(&mut c, ev(31, Step::Ringing, B), 8), Ok(false));
     // The flow-out at 30 (unanswered, after T = 20 s: a miss) explains the second offer.
@@ -505,4 +695,23 @@ fn beyond_the_tolerance_the_step_is_rejected_and_the_call_unchanged() {
         put_skewed(&mut rung, ev(6, Step::Answered, A), 10),
         Err(RejectReason::OutOfSequence)
     );
+}
+
+#[test]
+fn a_flow_out_at_the_instant_of_the_offer_arriving_first_is_that_leg_s_end() {
+    // Offered and flowed out in the same millisecond (an ACD stamping whole seconds), the
+    // transfer delivered first: one leg, offered and flowed out at 0, nothing waiting. Before,
+    // the offer started a leg of its own after the held transfer, which was then rejected
+    // (no_offer) and left the call waiting until max_call_age.
+    let mut c = Call::default();
+    let mut resolved = Vec::new();
+    let mut put = |c: &mut Call, e, origin| put_from(c, e, origin, &mut resolved);
+    assert_eq!(put(&mut c, ev(0, Step::Transferred, 0), 1), Ok(false));
+    assert_eq!(put(&mut c, ev(0, Step::Offered, 0), 2), Ok(true));
+    assert_eq!(resolved, vec![1]);
+    assert_eq!((c.live().len(), c.held()), (1, 0));
+    let got = counts(&c);
+    assert!(got.contains(&(Count::Offered, 0, 1)), "{got:?}");
+    assert!(got.contains(&(Count::FlowedOut, 0, 1)), "{got:?}");
+    assert_eq!(c.waiting_since(), None);
 }

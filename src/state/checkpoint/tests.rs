@@ -241,7 +241,7 @@ fn format_is_pinned() {
     let bytes = sales_checkpoint(7);
     assert_eq!(
         (bytes.len(), xxh3_64(&bytes)),
-        (1068, 18385521872419360173),
+        (1109, 10713807125024373800),
         "checkpoint bytes"
     );
 }

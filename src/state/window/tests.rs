@@ -103,3 +103,11 @@ fn a_ring_written_and_read_back_fits_into_the_same_ring() {
     let reversed = postcard::to_allocvec(&form).expect("serialises");
     assert!(postcard::from_bytes::<BucketRing>(&reversed).is_err());
 }
+
+#[test]
+fn a_bucket_is_152_bytes() {
+    // 15 counts × 4 + 5 sums × 8 + 4 agent steps × 4 + 4 step offsets × 8 = 148, aligned to 8:
+    // every queue holds about 400 of them, so 8 B more is about 3 KiB more per queue (README,
+    // memory).
+    assert_eq!(std::mem::size_of::<Bucket>(), 152);
+}
