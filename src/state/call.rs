@@ -489,23 +489,29 @@ impl Call {
             .unwrap_or(Millis::MIN)
     }
 
+    /// Whether a leg that does not count began before `watermark` (see
+    /// [`Call::drop_held_before`]). Every sweep asks this of every call: most hold nothing,
+    /// which is the cheap test.
+    pub(super) fn holds_before(&self, watermark: Millis) -> bool {
+        self.legs.iter().any(|l| !l.held.is_empty())
+            && self.legs[self.live_count()..]
+                .iter()
+                .any(|l| l.began_before(watermark))
+    }
+
     /// Legs that do not count and began before `watermark` can no longer start to: they are
-    /// removed, and their held origins returned with the reason they are rejected for.
+    /// removed, and their held origins pushed to `rejected` with the reason they are rejected
+    /// for. Legs that count once those are gone push their held origins to `resolved`.
     pub(super) fn drop_held_before(
         &mut self,
         watermark: Millis,
-        out: &mut Vec<(u64, RejectReason)>,
+        rejected: &mut Vec<(u64, RejectReason)>,
+        resolved: &mut Vec<u64>,
     ) {
-        if self.legs.iter().all(|l| l.held.is_empty()) {
-            return;
-        }
-        let mut i = self.live_count();
+        let live = self.live_count();
+        let mut i = live;
         while i < self.legs.len() {
-            if self.legs[i]
-                .events
-                .first()
-                .is_some_and(|e| e.ts < watermark)
-            {
+            if self.legs[i].began_before(watermark) {
                 let leg = self.legs.remove(i);
                 // Held events timed before the offer of the leg they were left behind by
                 // were too early for it, not without an offer.
@@ -518,10 +524,18 @@ impl Call {
                 } else {
                     RejectReason::NoOffer
                 };
-                out.extend(leg.held.into_iter().map(|o| (o, reason)));
+                rejected.extend(leg.held.into_iter().map(|o| (o, reason)));
+                // Legs held only behind the one removed (a transfer or flow-out whose offer
+                // never came, a second offer of one visit) may count now: they are visits of
+                // the call after all, not ones to remove.
+                i = i.max(self.live_count());
             } else {
                 i += 1;
             }
+        }
+        let now_live = self.live_count();
+        for leg in &mut self.legs[live..now_live] {
+            resolved.append(&mut leg.held);
         }
     }
 
@@ -668,6 +682,11 @@ impl Leg {
     /// The latest event time.
     pub(super) fn last_ts(&self) -> Millis {
         self.events.last().map_or(Millis::MIN, |e| e.ts)
+    }
+
+    /// Its first event is before `watermark`: if it does not count by then, it never will.
+    fn began_before(&self, watermark: Millis) -> bool {
+        self.events.first().is_some_and(|e| e.ts < watermark)
     }
 
     /// Inserts an event if it is consistent with the leg so far. A step timed before a step

@@ -293,6 +293,39 @@ impl QueueState {
         s: &EngineSettings,
         resolutions: &mut Vec<Resolution>,
     ) -> Outcome {
+        let mut resolved = Vec::new();
+        let limits = CallLimits {
+            max_events: s.max_events_per_call,
+            skew: s.max_clock_skew_ms,
+        };
+        let inserted = self.change_call(key, |call, _| {
+            call.insert(event, origin, limits, &mut resolved)
+        });
+        let inserted = match inserted {
+            Ok(inserted) => inserted,
+            Err(reason) => {
+                if self.calls.get(&key).is_some_and(Call::is_empty) {
+                    self.calls.remove(&key);
+                }
+                return Outcome::Rejected(reason);
+            }
+        };
+        resolutions.extend(resolved.into_iter().map(|origin| Resolution {
+            origin,
+            outcome: Outcome::Applied,
+        }));
+        self.skewed_events += u64::from(inserted.skewed);
+        if inserted.counts {
+            Outcome::Applied
+        } else {
+            Outcome::Pending
+        }
+    }
+
+    /// Changes the call `key` by `change` (given the call and the queue's newest event time;
+    /// the call is made first if there is none) and applies what that changes in what the
+    /// call derives: the windows, its agents' phases, the calls waiting and the wait samples.
+    fn change_call<R>(&mut self, key: CallKey, change: impl FnOnce(&mut Call, Millis) -> R) -> R {
         let kpi = &self.kpi;
         let call = self.calls.entry(key).or_default();
         self.old_deltas.clear();
@@ -303,25 +336,11 @@ impl QueueState {
         call.wait_samples(kpi, &mut self.old_samples);
         let old_waiting = call.waiting_since();
 
-        let mut resolved = Vec::new();
-        let limits = CallLimits {
-            max_events: s.max_events_per_call,
-            skew: s.max_clock_skew_ms,
-        };
-        let inserted = match call.insert(event, origin, limits, &mut resolved) {
-            Ok(inserted) => inserted,
-            Err(reason) => {
-                if call.is_empty() {
-                    self.calls.remove(&key);
-                }
-                return Outcome::Rejected(reason);
-            }
-        };
-        resolutions.extend(resolved.into_iter().map(|origin| Resolution {
-            origin,
-            outcome: Outcome::Applied,
-        }));
+        let changed = change(call, self.max_ts);
+
         let new_waiting = call.waiting_since();
+        // A leg that starts to wait (count) after its threshold passed is behind the cursor
+        // that marks the waiting calls reaching it.
         if let (Some(offered), Some(leg)) = (new_waiting, call.waiting_leg()) {
             if offered + kpi.sl_threshold_ms < self.clock {
                 leg.reached_threshold = true;
@@ -349,12 +368,7 @@ impl QueueState {
         }
         self.apply_delta_diff();
         self.apply_phase_diff(key);
-        self.skewed_events += u64::from(inserted.skewed);
-        if inserted.counts {
-            Outcome::Applied
-        } else {
-            Outcome::Pending
-        }
+        changed
     }
 
     /// Applies `deltas − old_deltas`, skipping what both derivations agree on.
@@ -614,15 +628,10 @@ impl QueueState {
         s: &EngineSettings,
         resolutions: &mut Vec<Resolution>,
     ) {
+        self.drop_held_before(watermark, resolutions);
         let mut expire = Vec::new();
         let mut drop_calls = Vec::new();
-        let mut rejected = Vec::new();
-        for (&key, call) in &mut self.calls {
-            call.drop_held_before(watermark, &mut rejected);
-            if call.is_empty() {
-                drop_calls.push(key);
-                continue;
-            }
+        for (&key, call) in &self.calls {
             // By the queue's event time, not the clock: replaying a backlog after downtime
             // must not expire calls whose end is still in the backlog.
             match call.status(s.max_call_age_ms, self.max_ts) {
@@ -633,10 +642,6 @@ impl QueueState {
                 _ => {}
             }
         }
-        resolutions.extend(rejected.into_iter().map(|(origin, reason)| Resolution {
-            origin,
-            outcome: Outcome::Rejected(reason),
-        }));
         for key in drop_calls {
             self.calls.remove(&key);
         }
@@ -651,9 +656,8 @@ impl QueueState {
 
     /// Expires the call's legs that are older than the maximum age, if any are.
     fn expire_call(&mut self, key: CallKey, max_age: Millis, floor: Millis) {
-        if self.end_call(key, |call, max_ts| call.expire(max_age, max_ts, floor)) {
-            self.expired_calls += 1;
-        }
+        self.change_call(key, |call, max_ts| call.expire(max_age, max_ts, floor));
+        self.expired_calls += 1;
     }
 
     /// The ACD restarted at `at` (Asterisk's `QUEUESTART`): calls in progress then can no
@@ -670,48 +674,42 @@ impl QueueState {
             .map(|(&key, _)| key)
             .collect();
         for key in keys {
-            if self.end_call(key, |call, _| call.end_open_legs(at)) {
-                self.ended_by_restart += 1;
+            self.change_call(key, |call, _| call.end_open_legs(at));
+            self.ended_by_restart += 1;
+        }
+    }
+
+    /// End of input: what is held for a leg that does not count by now never will.
+    pub fn resolve_all_pending(&mut self, resolutions: &mut Vec<Resolution>) {
+        self.drop_held_before(Millis::MAX, resolutions);
+    }
+
+    /// Rejects what calls hold for legs that began before `watermark` and do not count (see
+    /// [`Call::drop_held_before`]), and applies the legs that count once those are gone; a
+    /// call left with no leg is forgotten.
+    fn drop_held_before(&mut self, watermark: Millis, resolutions: &mut Vec<Resolution>) {
+        let due: Vec<CallKey> = self
+            .calls
+            .iter()
+            .filter(|(_, call)| call.holds_before(watermark))
+            .map(|(&key, _)| key)
+            .collect();
+        let (mut rejected, mut resolved) = (Vec::new(), Vec::new());
+        for key in due {
+            self.change_call(key, |call, _| {
+                call.drop_held_before(watermark, &mut rejected, &mut resolved)
+            });
+            if self.calls.get(&key).is_some_and(Call::is_empty) {
+                self.calls.remove(&key);
             }
         }
-    }
-
-    /// Ends legs of a call by `end` (given the call and the queue's newest event time),
-    /// applying what that changes; false if there is no such call.
-    fn end_call(&mut self, key: CallKey, end: impl FnOnce(&mut Call, Millis)) -> bool {
-        let Some(call) = self.calls.get_mut(&key) else {
-            return false;
-        };
-        self.old_deltas.clear();
-        self.old_phases.clear();
-        call.deltas(&self.kpi, &mut self.old_deltas);
-        call.agent_phases(&mut self.old_phases);
-        if let Some(o) = call.waiting_since() {
-            self.waiting.remove(&(o, key));
-        }
-        end(call, self.max_ts);
-        if let Some(o) = call.waiting_since() {
-            self.waiting.insert((o, key));
-        }
-        self.deltas.clear();
-        self.phases.clear();
-        call.deltas(&self.kpi, &mut self.deltas);
-        call.agent_phases(&mut self.phases);
-        self.apply_delta_diff();
-        self.apply_phase_diff(key);
-        true
-    }
-
-    /// Rejects every event still held for a leg that does not count (end of input).
-    pub fn resolve_all_pending(&mut self, resolutions: &mut Vec<Resolution>) {
-        let mut rejected = Vec::new();
-        self.calls.retain(|_, call| {
-            call.drop_held_before(Millis::MAX, &mut rejected);
-            !call.is_empty()
-        });
         resolutions.extend(rejected.into_iter().map(|(origin, reason)| Resolution {
             origin,
             outcome: Outcome::Rejected(reason),
+        }));
+        resolutions.extend(resolved.into_iter().map(|origin| Resolution {
+            origin,
+            outcome: Outcome::Applied,
         }));
     }
 

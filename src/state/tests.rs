@@ -374,6 +374,47 @@ fn end_of_input_rejects_what_still_waits_for_an_offer() {
 }
 
 #[test]
+fn an_offer_held_behind_a_flow_out_without_its_offer_counts_once_the_watermark_passes_that() {
+    // c1 flowed out at 0 with no offer before it (lost), and is offered at 20 and rung at 25:
+    // held, as the visit after the one that flowed out. When the watermark passes 0 (c2's
+    // offer at 40), the flow-out is no_offer and c1's offer is its first visit: it counts and
+    // waits, with its ring, as if the flow-out had never come.
+    let mut e = engine();
+    let mut s = Script::new();
+    s.call(0.0, "c1", CallStep::FlowedOut { reason: None })
+        .call(20.0, "c1", CallStep::Offered)
+        .call(25.0, "c1", CallStep::Ringing { agent_id: a("a1") })
+        .call(40.0, "c2", CallStep::Offered);
+    let outcomes = run(&mut e, &s.events);
+    assert_eq!(outcomes[..3], [Outcome::Pending; 3]);
+    assert_eq!(
+        e.take_resolutions(),
+        vec![
+            Resolution {
+                origin: 0,
+                outcome: Outcome::Rejected(RejectReason::NoOffer)
+            },
+            Resolution {
+                origin: 1,
+                outcome: Outcome::Applied
+            },
+            Resolution {
+                origin: 2,
+                outcome: Outcome::Applied
+            }
+        ]
+    );
+    let snap = snapshot_at(&mut e, at(45.0));
+    assert_eq!(snap.now.calls_waiting, 2);
+    let (_, totals) = e.totals().into_iter().find(|(q, _)| q == "sales").unwrap();
+    assert_eq!((totals.offered, totals.ring_attempts), (2, 1));
+    // c1's offer and ring, c2's offer and the snapshot's clock marker.
+    let c = e.ledger().counts();
+    assert_eq!((c.applied, c.rejected, c.pending), (4, 1, 0), "{c:?}");
+    assert!(c.balances());
+}
+
+#[test]
 fn future_timestamps_and_the_queue_cap_are_rejected() {
     let settings = EngineSettings {
         max_queues: 1,

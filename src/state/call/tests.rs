@@ -604,8 +604,8 @@ fn a_second_offer_without_a_transfer_is_held_and_then_out_of_sequence() {
         put(&mut c, ev(0, Step::Offered, 0), 64),
         Err(RejectReason::OutOfSequence)
     );
-    let mut rejected = Vec::new();
-    c.drop_held_before(T0 + 51_000, &mut rejected);
+    let (mut rejected, mut resolved) = (Vec::new(), Vec::new());
+    c.drop_held_before(T0 + 51_000, &mut rejected, &mut resolved);
     assert_eq!(
         rejected,
         vec![
@@ -613,7 +613,47 @@ fn a_second_offer_without_a_transfer_is_held_and_then_out_of_sequence() {
             (0, RejectReason::OutOfSequence)
         ]
     );
+    assert!(resolved.is_empty());
     assert_eq!((c.legs().len(), c.held()), (1, 0));
+}
+
+#[test]
+fn legs_held_only_behind_a_dropped_leg_count_once_it_is_gone() {
+    // A flow-out at 0 whose offer never comes, then offers at 20 and 30 (the second with no
+    // transfer before it): all held. At the end of input the flow-out is no_offer, the offer
+    // at 20 is the call's visit after all and counts (waiting), the one at 30 is a second
+    // offer of it. Before, the offer at 20 was left held: pending for ever, the call open.
+    let mut c = Call::default();
+    let (mut rejected, mut resolved) = (Vec::new(), Vec::new());
+    for (e, origin) in [
+        (ev(0, Step::FlowedOut, 0), 1),
+        (ev(20, Step::Offered, 0), 2),
+        (ev(30, Step::Offered, 0), 3),
+    ] {
+        assert_eq!(put_from(&mut c, e, origin, &mut resolved), Ok(false));
+    }
+    c.drop_held_before(Millis::MAX, &mut rejected, &mut resolved);
+    assert_eq!(
+        rejected,
+        vec![(1, RejectReason::NoOffer), (3, RejectReason::OutOfSequence)]
+    );
+    assert_eq!(resolved, [2]);
+    assert_eq!((c.live().len(), c.held()), (1, 0));
+    assert_eq!(c.waiting_since(), Some(T0 + 20_000));
+    // A second offer of a visit, at 50, is dropped: the offer after the visit's transfer at 60,
+    // held behind it, counts.
+    let mut c = call(&[ev(0, Step::Offered, 0)]);
+    let (mut rejected, mut resolved) = (Vec::new(), Vec::new());
+    let mut put = |c: &mut Call, e, origin| put_from(c, e, origin, &mut resolved);
+    assert_eq!(put(&mut c, ev(50, Step::Offered, 0), 5), Ok(false));
+    assert_eq!(put(&mut c, ev(60, Step::Transferred, 0), 6), Ok(true));
+    assert_eq!(put(&mut c, ev(60, Step::Offered, 0), 7), Ok(false));
+    assert!(c.holds_before(T0 + 55_000) && !c.holds_before(T0 + 50_000));
+    c.drop_held_before(T0 + 55_000, &mut rejected, &mut resolved);
+    assert_eq!(rejected, vec![(5, RejectReason::OutOfSequence)]);
+    assert_eq!(resolved, [7]);
+    assert_eq!((c.live().len(), c.held()), (2, 0));
+    assert!(!c.holds_before(Millis::MAX));
 }
 
 #[test]
