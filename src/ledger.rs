@@ -43,10 +43,12 @@ pub enum RejectReason {
     AgentLimit,
     /// The queue's events arrive on more than one Kafka partition.
     PartitionMismatch,
+    /// An `agent_state` without `queue_id` for an agent the engine holds in no queue.
+    UnknownAgent,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 19] = [
+    pub const ALL: [RejectReason; 20] = [
         RejectReason::Malformed,
         RejectReason::UnknownType,
         RejectReason::UnknownAgentState,
@@ -66,6 +68,7 @@ impl RejectReason {
         RejectReason::QueueLimit,
         RejectReason::AgentLimit,
         RejectReason::PartitionMismatch,
+        RejectReason::UnknownAgent,
     ];
 
     pub fn label(self) -> &'static str {
@@ -89,6 +92,7 @@ impl RejectReason {
             RejectReason::QueueLimit => "queue_limit",
             RejectReason::AgentLimit => "agent_limit",
             RejectReason::PartitionMismatch => "partition_mismatch",
+            RejectReason::UnknownAgent => "unknown_agent",
         }
     }
 
@@ -117,6 +121,9 @@ impl RejectReason {
             RejectReason::AgentLimit => "new agent beyond max_agents_per_queue",
             RejectReason::PartitionMismatch => {
                 "queue's events arrive on several partitions; key events by queue_id"
+            }
+            RejectReason::UnknownAgent => {
+                "agent_state without queue_id, but the agent is logged in to no queue here"
             }
         }
     }

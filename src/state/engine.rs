@@ -3,19 +3,52 @@
 //! It is a plain single-threaded struct; the caller owns it (one ingest task in live mode, the
 //! replay loop in replay) and passes the time in. See the [`crate::state`] docs for how readers
 //! get at its results without ever blocking it.
+//!
+//! # Agents across queues
+//!
+//! An agent is one person in every queue it is logged in to, but each queue keeps its own entry
+//! for it (its state there, its calls there), so that a queue's state stays one checkpoint. The
+//! engine ties the entries together:
+//!
+//! - **Memberships.** For each agent (by its 48-bit key, as in the queues), the queues holding
+//!   an entry for it (a handful, sorted by id), kept as the queues create and drop entries,
+//!   rebuilt from the queues' entries when one is restored from a checkpoint and updated when
+//!   one is removed.
+//! - **Engagement.** When a queue adds or removes one of its agents' phases on its calls, the
+//!   engine passes the change on to the agent's entries in its other queues, keyed by the
+//!   queue's tag, where a logged-in agent engaged only elsewhere is *busy other*. An entry a
+//!   queue creates is given the agent's current engagements in its other queues (and the
+//!   `agent_state`s without a queue they still hold, see below). Queues keep independent
+//!   watermarks: a change from before the receiving queue's settled point counts from that
+//!   point.
+//! - **`agent_state` without a queue** goes to every queue holding an entry for the agent,
+//!   where it sets the state if the agent is logged in there at that time; an entry created
+//!   later is given it too while another entry still holds it, so a login arriving after it
+//!   (within the lateness) sees it. It counts once in the ledger: applied if any queue applied
+//!   it, else duplicate, else late; rejected as `unknown_agent` if no queue holds the agent.
+//! - **Restores.** A queue restored beside others is checked against them before the next
+//!   event: the engagements each side holds from the other are made to match what the other
+//!   holds now, and engagements from queues this engine does not hold end. After a restart
+//!   that restores every queue, they already match and nothing changes.
+//!
+//! Only the queues of one engine see each other: with several instances (Kafka partitions on
+//! different replicas), an agent's calls in a queue another instance owns are not seen here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use crate::event::{CtiEvent, Millis};
+use crate::event::{CtiEvent, EventBody, Millis};
 use crate::kpi::surge::Episode;
 use crate::kpi::{KpiSnapshot, QueueTotals};
 use crate::ledger::{Ledger, Outcome, RejectReason};
 
+use super::agent::{QueueTag, OWN};
+use super::call::{agent_key, AgentKey};
 use super::checkpoint::{self, CheckpointError};
-use super::queue::{wait_histogram, QueueEvent, QueueState, Resolution};
+use super::dedup::BuildIdentity;
+use super::queue::{wait_histogram, Outbox, QueueEvent, QueueState, Resolution};
 use super::settings::EngineSettings;
 
 /// Where "now" comes from.
@@ -40,6 +73,12 @@ pub struct Engine {
     scratch: Histogram<u32>,
     /// Surge episodes that ended, with their queue, until the caller takes them.
     episodes: Vec<(Arc<str>, Episode)>,
+    /// Each agent's queues: those holding an entry for it, sorted by id.
+    members: HashMap<AgentKey, Vec<Arc<str>>, BuildIdentity>,
+    /// Restored queues not yet checked against the queues beside them.
+    unreconciled: Vec<Arc<str>>,
+    /// A queue's outbox while it is passed on (kept for its allocation).
+    outbox: Outbox,
 }
 
 impl Engine {
@@ -54,6 +93,9 @@ impl Engine {
             newest_event: Millis::MIN,
             scratch: wait_histogram(),
             episodes: Vec::new(),
+            members: HashMap::default(),
+            unreconciled: Vec::new(),
+            outbox: Outbox::default(),
         }
     }
 
@@ -98,6 +140,15 @@ impl Engine {
             self.newest_event = self.newest_event.max(event.ts);
         }
         let now = self.now(wall);
+        self.reconcile();
+        if event.queue_id.is_empty() {
+            return match &event.body {
+                EventBody::AgentState { agent_id, .. } => {
+                    self.route_to_members(event, agent_id, now)
+                }
+                EventBody::Call { .. } => Outcome::Rejected(RejectReason::MissingQueueId),
+            };
+        }
         let queue = match self.queues.get_mut(event.queue_id.as_str()) {
             Some(q) => q,
             None => {
@@ -117,7 +168,235 @@ impl Engine {
         };
         let outcome = queue.apply(ev, origin, now, &self.settings, &mut self.resolutions);
         collect_episodes(queue, &mut self.episodes);
+        if !queue.outbox_is_empty() {
+            let mut out = std::mem::take(&mut self.outbox);
+            queue.take_outbox(&mut out);
+            let (source, tag) = (queue.id.clone(), queue.tag());
+            self.pass_on(out, source, tag, now);
+        }
         outcome
+    }
+
+    /// An `agent_state` without a queue: to each queue holding an entry for the agent, in the
+    /// order of their ids.
+    fn route_to_members(&mut self, event: &CtiEvent, agent_id: &str, now: Millis) -> Outcome {
+        let Some(queues) = self.members.get(&agent_key(agent_id)) else {
+            return Outcome::Rejected(RejectReason::UnknownAgent);
+        };
+        let mut outcome = Outcome::Rejected(RejectReason::UnknownAgent);
+        for id in queues.clone() {
+            let Some(queue) = self.queues.get_mut(&id) else {
+                continue;
+            };
+            let ev = QueueEvent {
+                event_id: &event.event_id,
+                ts: event.ts,
+                body: &event.body,
+            };
+            let here = queue.apply_to_member(ev, now, &self.settings, &mut self.resolutions);
+            collect_episodes(queue, &mut self.episodes);
+            self.pass_on_from(&id, now);
+            // Applied anywhere is applied; a redelivery is a duplicate wherever it went.
+            let rank = |o: Outcome| match o {
+                Outcome::Applied => 3,
+                Outcome::Duplicate => 2,
+                Outcome::Late => 1,
+                _ => 0,
+            };
+            if rank(here) > rank(outcome) {
+                outcome = here;
+            }
+        }
+        outcome
+    }
+
+    /// Passes on what a queue did (its outbox, which the caller took from it) to the agents'
+    /// other queues, and what that in turn made those queues do, until nothing is left.
+    fn pass_on(&mut self, mut out: Outbox, mut source: Arc<str>, mut tag: QueueTag, now: Millis) {
+        let mut more: Vec<Arc<str>> = Vec::new();
+        loop {
+            self.pass_on_one(&out, &source, tag, now, &mut more);
+            out.clear();
+            let next = loop {
+                let Some(id) = more.pop() else {
+                    break None;
+                };
+                if let Some(q) = self.queues.get_mut(&id) {
+                    if !q.outbox_is_empty() {
+                        q.take_outbox(&mut out);
+                        break Some((id, q.tag()));
+                    }
+                }
+            };
+            match next {
+                Some((id, t)) => (source, tag) = (id, t),
+                None => break,
+            }
+        }
+        self.outbox = out;
+    }
+
+    /// [`Self::pass_on`] for the queue `id`, if its outbox holds anything.
+    fn pass_on_from(&mut self, id: &str, now: Millis) {
+        let Some(q) = self.queues.get_mut(id) else {
+            return;
+        };
+        if q.outbox_is_empty() {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.outbox);
+        q.take_outbox(&mut out);
+        let (source, tag) = (q.id.clone(), q.tag());
+        self.pass_on(out, source, tag, now);
+    }
+
+    fn pass_on_one(
+        &mut self,
+        out: &Outbox,
+        source: &Arc<str>,
+        tag: QueueTag,
+        now: Millis,
+        more: &mut Vec<Arc<str>>,
+    ) {
+        for &(agent, created) in &out.members {
+            if created {
+                self.joined(agent, source, now, more);
+            } else {
+                self.left(agent, source);
+            }
+        }
+        for op in &out.phases {
+            let Some(queues) = self.members.get(&op.agent).filter(|q| q.len() > 1) else {
+                continue;
+            };
+            for other in queues.iter().filter(|&q| q != source) {
+                let Some(q) = self.queues.get_mut(other) else {
+                    continue;
+                };
+                if op.ts > q.clock() {
+                    q.advance(now.max(op.ts), &self.settings, &mut self.resolutions);
+                    collect_episodes(q, &mut self.episodes);
+                }
+                q.other_phase(tag, op, &self.settings);
+                if !q.outbox_is_empty() {
+                    more.push(other.clone());
+                }
+            }
+        }
+    }
+
+    /// The queue `id` created an entry for the agent: it joins the agent's queues, and the
+    /// entry is given the agent's engagements in the others.
+    fn joined(&mut self, agent: AgentKey, id: &Arc<str>, now: Millis, more: &mut Vec<Arc<str>>) {
+        if !self.queues.get(id).is_some_and(|q| q.has_agent(agent)) {
+            return;
+        }
+        let queues = self.members.entry(agent).or_default();
+        if let Err(at) = queues.binary_search(id) {
+            queues.insert(at, id.clone());
+        }
+        if queues.len() < 2 {
+            return;
+        }
+        let mut phases = Vec::new();
+        let mut from = Vec::new();
+        let mut states = Vec::new();
+        for other in queues.iter().filter(|&q| q != id) {
+            if let Some(q) = self.queues.get(other) {
+                let start = phases.len();
+                q.own_phases(agent, &mut phases);
+                from.push((q.tag(), start..phases.len()));
+                q.all_states(agent, &mut states);
+            }
+        }
+        if phases.is_empty() && states.is_empty() {
+            return;
+        }
+        states.sort_unstable();
+        states.dedup();
+        let Some(q) = self.queues.get_mut(id) else {
+            return;
+        };
+        let newest = phases
+            .iter()
+            .map(|op| op.ts)
+            .chain(states.iter().map(|i| i.ts))
+            .max()
+            .unwrap_or(Millis::MIN);
+        if newest > q.clock() {
+            q.advance(now.max(newest), &self.settings, &mut self.resolutions);
+            collect_episodes(q, &mut self.episodes);
+        }
+        for (tag, range) in from {
+            for op in &phases[range] {
+                q.other_phase(tag, op, &self.settings);
+            }
+        }
+        q.add_all_states(agent, &states, &self.settings);
+        if !q.outbox_is_empty() {
+            more.push(id.clone());
+        }
+    }
+
+    /// The queue `id` dropped its entry for the agent (unless it has made a new one since).
+    fn left(&mut self, agent: AgentKey, id: &Arc<str>) {
+        if self.queues.get(id).is_some_and(|q| q.has_agent(agent)) {
+            return;
+        }
+        if let Some(queues) = self.members.get_mut(&agent) {
+            if let Ok(at) = queues.binary_search(id) {
+                queues.remove(at);
+            }
+            if queues.is_empty() {
+                self.members.remove(&agent);
+            }
+        }
+    }
+
+    /// Checks each queue restored since the last event against the queues beside it: for each
+    /// agent in both, what each holds of the other's engagements is made to match what the
+    /// other holds now; engagements from queues this engine does not hold end. A no-op when
+    /// they already agree, as after a restart that restores every queue.
+    fn reconcile(&mut self) {
+        if self.unreconciled.is_empty() {
+            return;
+        }
+        let s = self.settings.clone();
+        for id in std::mem::take(&mut self.unreconciled) {
+            let Some(restored) = self.queues.get(&id) else {
+                continue;
+            };
+            let tag = restored.tag();
+            let agents: Vec<AgentKey> = restored.agent_keys().collect();
+            for agent in agents {
+                let others: Vec<Arc<str>> = self.members.get(&agent).map_or_else(Vec::new, |q| {
+                    q.iter().filter(|&q| *q != id).cloned().collect()
+                });
+                let mut held = Vec::new();
+                for other in &others {
+                    let (Some(r), Some(q)) = (self.queues.get(&id), self.queues.get(other)) else {
+                        continue;
+                    };
+                    let theirs = q.engaged_at_end(agent, OWN);
+                    let ours = r.engaged_at_end(agent, OWN);
+                    let other_tag = q.tag();
+                    held.push(other_tag);
+                    if let Some(r) = self.queues.get_mut(&id) {
+                        r.sync_other(agent, other_tag, &theirs, &s);
+                    }
+                    if let Some(q) = self.queues.get_mut(other) {
+                        q.sync_other(agent, tag, &ours, &s);
+                    }
+                }
+                if let Some(r) = self.queues.get_mut(&id) {
+                    for gone in r.other_queues_of(agent) {
+                        if !held.contains(&gone) {
+                            r.sync_other(agent, gone, &[], &s);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Counts an event that never reached the engine's state (undecodable).
@@ -129,15 +408,30 @@ impl Engine {
     /// decay and pending events resolve).
     pub fn tick(&mut self, wall: Millis) {
         let now = self.now(wall);
+        self.reconcile();
+        self.advance_all(now);
+        self.count_resolutions();
+    }
+
+    /// Moves every queue's clock to now, then passes on what that made them do.
+    fn advance_all(&mut self, now: Millis) {
+        let mut changed = Vec::new();
         for q in self.queues.values_mut() {
             q.advance(now, &self.settings, &mut self.resolutions);
             collect_episodes(q, &mut self.episodes);
+            if !q.outbox_is_empty() {
+                changed.push(q.id.clone());
+            }
         }
-        self.count_resolutions();
+        changed.sort_unstable();
+        for id in changed {
+            self.pass_on_from(&id, now);
+        }
     }
 
     /// End of input: every event still waiting for its call's offer is rejected.
     pub fn finish(&mut self) {
+        self.reconcile();
         for q in self.queues.values_mut() {
             q.resolve_all_pending(&mut self.resolutions);
         }
@@ -153,13 +447,13 @@ impl Engine {
     /// A snapshot of every queue at now, sorted by queue id.
     pub fn snapshots(&mut self, wall: Millis) -> Vec<KpiSnapshot> {
         let now = self.now(wall);
+        self.reconcile();
+        self.advance_all(now);
         let mut ids: Vec<Arc<str>> = self.queues.keys().cloned().collect();
         ids.sort();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(q) = self.queues.get_mut(&id) {
-                q.advance(now, &self.settings, &mut self.resolutions);
-                collect_episodes(q, &mut self.episodes);
+            if let Some(q) = self.queues.get(&id) {
                 out.push(q.snapshot(now, &self.settings, &mut self.scratch));
             }
         }
@@ -171,6 +465,13 @@ impl Engine {
     /// queue id.
     pub fn take_episodes(&mut self) -> Vec<(Arc<str>, Episode)> {
         std::mem::take(&mut self.episodes)
+    }
+
+    /// The queues holding an entry for the agent, sorted (for tests and the memory bench).
+    pub fn agent_queues(&self, agent_id: &str) -> Vec<String> {
+        self.members
+            .get(&agent_key(agent_id))
+            .map_or_else(Vec::new, |q| q.iter().map(|id| id.to_string()).collect())
     }
 
     pub fn totals(&self) -> Vec<(String, QueueTotals)> {
@@ -228,24 +529,72 @@ impl Engine {
             self.newest_event = self.newest_event.max(queue.clock());
         }
         self.ledger.carry_in_pending(queue.pending_events());
-        let id = queue.id.to_string();
-        if let Some(old) = self.queues.insert(queue.id.clone(), queue) {
+        let id = queue.id.clone();
+        let agents: Vec<AgentKey> = queue.agent_keys().collect();
+        if let Some(old) = self.queues.insert(id.clone(), queue) {
             self.ledger.hand_off_pending(old.pending_events());
+            let tag = old.tag();
+            for agent in old.agent_keys() {
+                self.leave(agent, &id);
+                if agents.contains(&agent) {
+                    continue;
+                }
+                // Not in the restored state: what the replaced queue passed on ends.
+                let others = self.members.get(&agent).cloned().unwrap_or_default();
+                for other in others {
+                    if let Some(q) = self.queues.get_mut(&other) {
+                        q.sync_other(agent, tag, &[], &self.settings);
+                    }
+                }
+            }
         }
-        Ok((id, position))
+        for agent in agents {
+            let queues = self.members.entry(agent).or_default();
+            if let Err(at) = queues.binary_search(&id) {
+                queues.insert(at, id.clone());
+            }
+        }
+        if !self.unreconciled.contains(&id) {
+            self.unreconciled.push(id.clone());
+        }
+        Ok((id.to_string(), position))
+    }
+
+    /// Takes the queue `id` out of the agent's queues.
+    fn leave(&mut self, agent: AgentKey, id: &Arc<str>) {
+        if let Some(queues) = self.members.get_mut(&agent) {
+            if let Ok(at) = queues.binary_search(id) {
+                queues.remove(at);
+            }
+            if queues.is_empty() {
+                self.members.remove(&agent);
+            }
+        }
     }
 
     /// Drops a queue's state (its partition moved to another instance, which restores it from
     /// a checkpoint). Events it held for their call's offer leave with it: the ledger counts
     /// them as handed off. False if there was no such queue.
+    ///
+    /// The queue's agents leave it; in their other queues here, the engagements it had passed
+    /// on end (at the point each queue can still take them).
     pub fn remove_queue(&mut self, queue_id: &str) -> bool {
-        match self.queues.remove(queue_id) {
-            Some(queue) => {
-                self.ledger.hand_off_pending(queue.pending_events());
-                true
+        let Some(queue) = self.queues.remove(queue_id) else {
+            return false;
+        };
+        self.ledger.hand_off_pending(queue.pending_events());
+        self.unreconciled.retain(|q| **q != *queue_id);
+        let tag = queue.tag();
+        for agent in queue.agent_keys() {
+            self.leave(agent, &queue.id);
+            let others = self.members.get(&agent).cloned().unwrap_or_default();
+            for other in others {
+                if let Some(q) = self.queues.get_mut(&other) {
+                    q.sync_other(agent, tag, &[], &self.settings);
+                }
             }
-            None => false,
         }
+        true
     }
 }
 
