@@ -291,7 +291,7 @@ impl Engine {
         if !self.queues.get(id).is_some_and(|q| q.has_agent(agent)) {
             return;
         }
-        let queues = self.members.entry(agent).or_default();
+        let queues = self.members.entry(agent).or_insert_with(one_queue);
         if let Err(at) = queues.binary_search(id) {
             queues.insert(at, id.clone());
         }
@@ -549,7 +549,7 @@ impl Engine {
             }
         }
         for agent in agents {
-            let queues = self.members.entry(agent).or_default();
+            let queues = self.members.entry(agent).or_insert_with(one_queue);
             if let Err(at) = queues.binary_search(&id) {
                 queues.insert(at, id.clone());
             }
@@ -596,6 +596,11 @@ impl Engine {
         }
         true
     }
+}
+
+/// Most agents are in one queue: room for one, not the four a first push would reserve.
+fn one_queue() -> Vec<Arc<str>> {
+    Vec::with_capacity(1)
 }
 
 fn collect_episodes(queue: &mut QueueState, into: &mut Vec<(Arc<str>, Episode)>) {
