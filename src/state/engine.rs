@@ -467,7 +467,7 @@ impl Engine {
         std::mem::take(&mut self.episodes)
     }
 
-    /// The queues holding an entry for the agent, sorted (for tests and the memory bench).
+    /// The queues holding an entry for the agent, sorted by id: its memberships.
     pub fn agent_queues(&self, agent_id: &str) -> Vec<String> {
         self.members
             .get(&agent_key(agent_id))
