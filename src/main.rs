@@ -16,7 +16,7 @@ use acdstream::config::{format_duration, parse_duration, Config, LogFormat};
 use acdstream::decode::{self, Format};
 use acdstream::demo::{self, DemoOptions};
 use acdstream::sim::{Scenario, Simulator};
-use acdstream::sinks::kafka::Role;
+use acdstream::sinks::kafka::{KafkaSink, KafkaSinkSettings, Role};
 use acdstream::sources::file::{FileSource, LineSource};
 use acdstream::{kafka, replay, run};
 
@@ -177,7 +177,7 @@ fn init_logging(config: &Config) {
 }
 
 fn run(command: Command, config: Config) -> Result<()> {
-    let settings = Arc::new(config.engine_settings());
+    let settings = Arc::new(config.engine.clone());
     match command {
         Command::Demo {
             listen,
@@ -230,9 +230,9 @@ fn run(command: Command, config: Config) -> Result<()> {
             replication_factor,
         } => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let specs = kafka::admin::topic_specs(&run::topics(&config.kafka), partitions);
+            let specs = kafka::admin::topic_specs(&config.kafka.sink.topics, partitions);
             for (topic, result) in runtime.block_on(kafka::admin::create_topics(
-                &run::client(&config.kafka),
+                &config.kafka.sink.client,
                 &specs,
                 replication_factor,
             ))? {
@@ -313,10 +313,10 @@ fn run(command: Command, config: Config) -> Result<()> {
             scenario.validate()?;
             let simulator = Simulator::new(scenario, seed, start.as_millisecond());
             if let Some(brokers) = brokers {
-                let mut kafka = config.kafka.clone();
-                kafka.brokers = brokers;
-                let topic = topic.unwrap_or_else(|| kafka.events_topic.clone());
-                let format = format.unwrap_or(kafka.events_format);
+                let mut kafka = config.kafka.sink.clone();
+                kafka.client.brokers = brokers;
+                let topic = topic.unwrap_or_else(|| kafka.topics.events.clone());
+                let format = format.unwrap_or(config.kafka.events_format);
                 let pace = realtime.then_some(speed);
                 let n = produce_events(&kafka, &topic, format, simulator, pace)?;
                 eprintln!("produced {n} events to {topic}");
@@ -388,13 +388,13 @@ where
 
 /// `simulate --brokers`: the simulator's events to a Kafka topic, keyed by queue id.
 fn produce_events(
-    kafka: &acdstream::config::KafkaConfig,
+    kafka: &KafkaSinkSettings,
     topic: &str,
     format: Format,
     simulator: Simulator,
     realtime_speed: Option<f64>,
 ) -> Result<u64> {
-    let producer = run::kafka_sink(kafka)?;
+    let producer = KafkaSink::new(kafka)?;
     let started = std::time::Instant::now();
     let mut first_ts = None;
     let mut n = 0u64;

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, KafkaConfig};
-use crate::kafka::{admin, ClientSettings, KafkaSinkError, Topics};
+use crate::config::Config;
+use crate::kafka::{admin, KafkaSinkError};
 use crate::ledger::LedgerCounts;
 use crate::pipeline::{Clock, Pipeline, PipelineSettings};
 use crate::serve::{self, ServeError};
-use crate::sinks::kafka::{KafkaSink, KafkaSinkSettings};
+use crate::sinks::kafka::KafkaSink;
 use crate::sources::kafka::{KafkaSource, KafkaSourceSettings, REQUEST_TIMEOUT};
 use crate::state::{Engine, TimeMode};
 
@@ -26,35 +26,6 @@ pub enum RunError {
     Serve(#[from] ServeError),
     #[error(transparent)]
     Kafka(#[from] KafkaSinkError),
-}
-
-/// The brokers and properties of `[kafka]`.
-pub fn client(k: &KafkaConfig) -> ClientSettings {
-    ClientSettings {
-        brokers: k.brokers.clone(),
-        properties: k.properties.clone(),
-    }
-}
-
-/// The topic names of `[kafka]`.
-pub fn topics(k: &KafkaConfig) -> Topics {
-    Topics {
-        events: k.events_topic.clone(),
-        dead_letters: k.dlq_topic.clone(),
-        kpi: k.kpi_topic.clone(),
-        checkpoints: k.checkpoint_topic.clone(),
-        alerts: k.alerts_topic.clone(),
-    }
-}
-
-/// The Kafka sink as `[kafka]` describes it.
-pub fn kafka_sink(k: &KafkaConfig) -> Result<KafkaSink, KafkaSinkError> {
-    KafkaSink::new(&KafkaSinkSettings {
-        client: client(k),
-        topics: topics(k),
-        kpi_format: k.kpi_format,
-        alerts_format: k.alerts_format,
-    })
 }
 
 /// Checks the topics, then runs until `shutdown`; the HTTP and Alertmanager tasks are on
@@ -70,19 +41,19 @@ pub async fn run(
         served.addr
     );
     let k = &config.kafka;
-    let client = client(k);
+    let client = k.sink.client.clone();
     let partitions = {
-        let (client, topics) = (client.clone(), topics(k));
+        let (client, topics) = (client.clone(), k.sink.topics.clone());
         tokio::task::spawn_blocking(move || admin::check_topics(&client, &topics, REQUEST_TIMEOUT))
             .await
             .map_err(|e| KafkaSinkError::Thread(e.to_string()))??
     };
-    tracing::info!(topic = %k.events_topic, partitions, group = %k.group_id, "consuming");
-    let settings = Arc::new(config.engine_settings());
+    tracing::info!(topic = %k.sink.topics.events, partitions, group = %k.group_id, "consuming");
+    let settings = Arc::new(config.engine);
     let sinks = served.sinks(
         &settings,
         config.alerts.clone(),
-        Some(kafka_sink(k)?),
+        Some(KafkaSink::new(&k.sink)?),
         tasks,
     )?;
     let inspect_settings = settings.clone();
@@ -95,15 +66,15 @@ pub async fn run(
     let mut source = KafkaSource::start(
         &KafkaSourceSettings {
             client,
-            events_topic: k.events_topic.clone(),
+            events_topic: k.sink.topics.events.clone(),
             events_format: k.events_format,
             group_id: k.group_id.clone(),
-            checkpoint_topic: k.checkpoint_topic.clone(),
+            checkpoint_topic: k.sink.topics.checkpoints.clone(),
         },
         inspect,
     )?;
     let pipeline = Pipeline::new(
-        Engine::new(settings, config.engine.clock),
+        Engine::new(settings, config.clock),
         Clock::Wall,
         PipelineSettings {
             publish_interval: Some(config.publish.interval),

@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::alerts::AlertSettings;
 use crate::pipeline::{Alerting, Sinks};
 use crate::sinks::alertmanager::AlertmanagerError;
-use crate::sinks::http::{serve, HttpState};
+use crate::sinks::http::{serve, HttpState, Limits};
 use crate::sinks::kafka::KafkaSink;
 use crate::sinks::prometheus::{install, PrometheusSink};
 use crate::sinks::SinkError;
@@ -65,7 +65,7 @@ pub(crate) async fn start(
         handle: handle.clone(),
         ready: ready.clone(),
     };
-    let server = serve(listener, state, shutdown.clone());
+    let server = serve(listener, state, Limits::default(), shutdown.clone());
     tasks.spawn(async move {
         if let Err(error) = server.await {
             tracing::error!(%error, "the HTTP server stopped");

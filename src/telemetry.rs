@@ -132,6 +132,8 @@ pub const EVENTS_PENDING: &str = "acd_events_pending";
 pub const QUEUES: &str = "acd_queues";
 pub const EVENT_APPLY_LATENCY_SECONDS: &str = "acd_event_apply_latency_seconds";
 pub const SNAPSHOT_AGE_SECONDS: &str = "acd_snapshot_age_seconds";
+/// Connections closed on accept because the HTTP edge served its maximum already.
+pub const HTTP_CONNECTIONS_REFUSED_TOTAL: &str = "acd_http_connections_refused_total";
 /// Always 1; label `version` carries the running version.
 pub const BUILD_INFO: &str = "acd_build_info";
 /// The standard process metric (Linux, from `/proc/self/status`), under its standard name so
@@ -354,6 +356,11 @@ pub fn describe() {
         Unit::Bytes,
         "Resident memory of the acdstream process."
     );
+    describe_counter!(
+        HTTP_CONNECTIONS_REFUSED_TOTAL,
+        Unit::Count,
+        "HTTP connections closed on accept because the maximum were open already (a flood of clients, or clients that never close)."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label shows the running acdstream version."
@@ -479,7 +486,7 @@ pub fn describe() {
 }
 
 /// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 66] = [
+pub const ALL: [&str; 67] = [
     CALLS_OFFERED_TOTAL,
     CALLS_ANSWERED_TOTAL,
     CALLS_ABANDONED_TOTAL,
@@ -519,6 +526,7 @@ pub const ALL: [&str; 66] = [
     QUEUES,
     EVENT_APPLY_LATENCY_SECONDS,
     SNAPSHOT_AGE_SECONDS,
+    HTTP_CONNECTIONS_REFUSED_TOTAL,
     BUILD_INFO,
     PROCESS_RESIDENT_MEMORY_BYTES,
     REQUIRED_AGENTS,

@@ -1,11 +1,13 @@
 //! Durations as operators write them: `"250ms"`, `"30s"`, `"5m"`, `"2h30m"`.
 //!
-//! Hand-written rather than jiff's friendly format: that one also accepts spaces, fractions,
-//! words (`"1 hour"`), ISO 8601 and negative spans, and its errors do not say how to write a
-//! duration here. The grammar below is the one `acdstream.example.toml` documents.
+//! Parsed by hand rather than with jiff's friendly format: that one also accepts spaces,
+//! fractions, words (`"1 hour"`), ISO 8601 and negative spans, and its errors do not say how to
+//! write a duration here. The grammar below is the one `acdstream.example.toml` documents;
+//! jiff prints durations in it.
 
 use std::time::Duration;
 
+use jiff::fmt::friendly::{Spacing, SpanPrinter};
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 
@@ -75,18 +77,14 @@ fn sum(mut rest: &str) -> Result<u64, String> {
 
 /// The shortest canonical spelling, e.g. `1h30m`, `250ms`, `0s`.
 pub fn format_duration(d: Duration) -> String {
-    let mut ms = d.as_millis();
-    let mut out = String::new();
-    for (unit, size) in UNITS.map(|(u, size)| (u, u128::from(size))) {
-        if ms >= size {
-            out += &format!("{}{unit}", ms / size);
-            ms %= size;
-        }
-    }
-    if out.is_empty() {
-        out += "0s";
-    }
-    out
+    SpanPrinter::new()
+        .spacing(Spacing::None)
+        .unsigned_duration_to_string(&d)
+}
+
+/// How a length in milliseconds is written, e.g. in messages.
+pub(super) fn shown(ms: Millis) -> String {
+    format_duration(Duration::from_millis(ms.max(0) as u64))
 }
 
 /// The parser caps durations at `Millis::MAX`, so this never saturates in practice.
@@ -115,7 +113,7 @@ impl From<Duration> for DurationText {
 /// From the engine's milliseconds, for defaults taken from the engine's settings.
 impl From<Millis> for DurationText {
     fn from(ms: Millis) -> Self {
-        Duration::from_millis(u64::try_from(ms).unwrap_or(0)).into()
+        DurationText(shown(ms))
     }
 }
 

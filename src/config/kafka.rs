@@ -8,50 +8,32 @@ use serde::{Deserialize, Serialize};
 use super::duration::DurationText;
 use super::Problems;
 use crate::decode::Format;
+use crate::kafka::{ClientSettings, Topics};
+use crate::sinks::kafka::KafkaSinkSettings;
 
-/// `[kafka]`: where `acdstream run` consumes events and publishes KPIs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `[kafka]`: the Kafka sink's settings (the brokers, properties and topics are the source's
+/// too), and what the source and the pipeline take besides.
+#[derive(Debug, Clone, PartialEq)]
 pub struct KafkaConfig {
-    /// `bootstrap.servers`.
-    pub brokers: String,
-    /// CTI events, keyed by queue id so that one partition owns each queue.
-    pub events_topic: String,
+    pub sink: KafkaSinkSettings,
     pub events_format: Format,
     pub group_id: String,
-    /// KPI snapshots, keyed by queue id; meant to be compacted.
-    pub kpi_topic: String,
-    pub kpi_format: Format,
-    /// Rejected events with their original payload and the reason in headers.
-    pub dlq_topic: String,
-    /// Per-partition state checkpoints; compacted, as many partitions as `events_topic`.
-    pub checkpoint_topic: String,
-    /// Alert notifications: one record per firing and per resolved transition.
-    pub alerts_topic: String,
-    pub alerts_format: Format,
     pub checkpoint_interval: Duration,
     /// How long a graceful shutdown may take before the process exits anyway.
     pub shutdown_timeout: Duration,
-    /// librdkafka properties passed through (SASL, TLS, tuning), keys as librdkafka spells them.
-    pub properties: BTreeMap<String, String>,
 }
 
-/// librdkafka properties that acdstream sets itself because its guarantees depend on them.
-const OWNED_PROPERTIES: [(&str, &str); 5] = [
-    ("bootstrap.servers", "kafka.brokers"),
-    ("group.id", "kafka.group_id"),
-    (
-        "enable.auto.offset.store",
-        "offsets are stored only after an event is applied",
-    ),
-    (
-        "enable.auto.commit",
-        "stored offsets are committed by acdstream",
-    ),
-    (
-        "auto.offset.reset",
-        "a partition without a checkpoint is rebuilt from its start",
-    ),
-];
+/// Why acdstream sets a librdkafka property itself: its guarantees depend on it.
+fn owned(property: &str) -> Option<&'static str> {
+    Some(match property {
+        "bootstrap.servers" => "kafka.brokers",
+        "group.id" => "kafka.group_id",
+        "enable.auto.offset.store" => "offsets are stored only after an event is applied",
+        "enable.auto.commit" => "stored offsets are committed by acdstream",
+        "auto.offset.reset" => "a partition without a checkpoint is rebuilt from its start",
+        _ => return None,
+    })
+}
 
 raw! { RawKafka {
     brokers: String = "127.0.0.1:9092",
@@ -107,37 +89,40 @@ pub(super) fn validate(p: &mut Problems<'_>, k: &RawKafka) -> Option<KafkaConfig
     for (key, value) in &k.properties {
         // Environment variables cannot hold dots, so `SASL_MECHANISM` means `sasl.mechanism`.
         let key = key.trim().replace('_', ".");
-        let mut value = match value {
-            toml::Value::String(text) => Ok(text.clone()),
-            toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
-                Ok(value.to_string())
-            }
-            v => Err(format!(
+        let value = match (owned(&key), value) {
+            (Some(instead), _) => Err(format!("is set by acdstream ({instead})")),
+            (_, toml::Value::String(text)) => Ok(text.clone()),
+            (_, v) if v.is_integer() || v.is_float() || v.is_bool() => Ok(v.to_string()),
+            (_, v) => Err(format!(
                 "must be a string, number or boolean, not {}",
                 v.type_str()
             )),
         };
-        if let Some((_, instead)) = OWNED_PROPERTIES.iter().find(|(owned, _)| *owned == key) {
-            value = Err(format!("is set by acdstream ({instead})"));
-        }
         let value = p.ok(&format!("kafka.properties.{key}"), value);
         valid &= value.map(|value| properties.insert(key, value)).is_some();
     }
-    let [events_topic, kpi_topic, dlq_topic, checkpoint_topic, alerts_topic] =
-        topics.map(|(_, topic)| topic);
-    Some(KafkaConfig {
+    let [events, kpi, dead_letters, checkpoints, alerts] = topics.map(|(_, topic)| topic);
+    let client = ClientSettings {
         brokers: brokers?,
-        events_topic: events_topic?,
+        properties: valid.then_some(properties)?,
+    };
+    let topics = Topics {
+        events: events?,
+        dead_letters: dead_letters?,
+        kpi: kpi?,
+        checkpoints: checkpoints?,
+        alerts: alerts?,
+    };
+    Some(KafkaConfig {
+        sink: KafkaSinkSettings {
+            client,
+            topics,
+            kpi_format: kpi_format?,
+            alerts_format: alerts_format?,
+        },
         events_format: events_format?,
         group_id: group_id?,
-        kpi_topic: kpi_topic?,
-        kpi_format: kpi_format?,
-        dlq_topic: dlq_topic?,
-        checkpoint_topic: checkpoint_topic?,
-        alerts_topic: alerts_topic?,
-        alerts_format: alerts_format?,
         checkpoint_interval: checkpoint_interval?,
         shutdown_timeout: shutdown_timeout?,
-        properties: valid.then_some(properties)?,
     })
 }

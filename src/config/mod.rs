@@ -10,10 +10,10 @@
 //! double underscore, such as `ACDSTREAM_CONFIG`, are not settings. Because names are
 //! lowercased, a queue whose id has capitals must be configured in the file.
 //!
-//! The merged layers are deserialized into the sections' raw structs (`deny_unknown_fields`),
-//! and each section checks its own, reporting every problem with its key: values stay text
-//! until then, so a bad duration is reported with every other problem. Defaults are written
-//! once: in `EngineSettings`, `AlertSettings` and, for the rest, the raw structs.
+//! The merged layers are deserialized into the sections' raw structs (`deny_unknown_fields`);
+//! values stay text until each section checks its own into the settings types of the code that
+//! uses them, so every problem is reported at once, with its key. Defaults are written once:
+//! in `EngineSettings`, `AlertSettings` and, for the rest, the raw structs.
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -27,6 +27,8 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::rules::AlertSettings;
+use crate::event::Millis;
+use crate::state::{EngineSettings, SlidingWindow, TimeMode};
 
 /// A section as written, with its defaults: serde fills in what the layers leave out, and the
 /// defaults, serialized, list every setting (the example file is checked against them).
@@ -48,6 +50,53 @@ macro_rules! raw {
     };
 }
 
+/// Tables that inherit what they leave out, key by key, from a base of the settings they fill
+/// (`[kpi.queues.<id>]` from `[kpi.default]`, alert rules from the built-in ones). Each key
+/// names the settings field it fills (its own name unless given), the [`Problems`] method that
+/// checks it (`rule`: a nested table) and how the built-in value is written, for the defaults.
+/// Only the keys a table sets are checked: a base of `None` was invalid and reported, and the
+/// table is `None` too. A `then` check runs on the merged values, told which keys are set.
+macro_rules! inherits {
+    ($($settings:ident $raw:ident {
+        $($key:ident $(as $name:literal)? $(=> $($field:ident).+)?: $ty:ty =
+            $check:ident $(($level:ident))? / $written:ident),* $(,)?
+    } $(then $hook:ident($($arg:ident),*))?;)*) => {$(
+        #[derive(Debug, Default, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        pub(super) struct $raw { $($(#[serde(rename = $name)])? $key: Option<$ty>,)* }
+
+        impl From<&$settings> for $raw {
+            fn from(s: &$settings) -> Self {
+                $raw { $($key: $written(&inherits!(@at s, $key $($($field).+)?)),)* }
+            }
+        }
+
+        impl $raw {
+            fn inherit(
+                &self, p: &mut Problems<'_>, path: &str, base: Option<&$settings>,
+            ) -> Option<$settings> {
+                $(let key = format!("{path}.{}", [$($name,)? stringify!($key)][0]);
+                let $key = match &self.$key {
+                    Some(own) => inherits!(@check p, &key, own, $check $(($level))?,
+                        base.map(|b| &inherits!(@at b, $key $($($field).+)?))),
+                    None => base.map(|b| inherits!(@at b, $key $($($field).+)?).clone()),
+                };)*
+                $(let ($($arg),*) = p.$hook(path, [$(self.$arg.is_some()),*], $($arg),*);)?
+                let mut merged = base?.clone();
+                $(inherits!(@at merged, $key $($($field).+)?) = $key?;)*
+                Some(merged)
+            }
+        }
+    )*};
+    (@at $s:ident, $key:ident) => { $s.$key };
+    (@at $s:ident, $key:ident $($field:ident).+) => { $s.$($field).+ };
+    (@check $p:ident, $key:expr, $own:ident, rule($level:ident), $base:expr) => {{
+        $p.level = Level::$level;
+        $own.inherit($p, $key, $base)
+    }};
+    (@check $p:ident, $key:expr, $own:ident, $check:ident, $base:expr) => { $p.$check($key, $own) };
+}
+
 mod alerts;
 mod duration;
 mod engine;
@@ -57,11 +106,9 @@ mod kpi;
 mod tests;
 
 pub use duration::{format_duration, parse_duration, DurationError};
-pub use engine::{EngineConfig, WindowConfig};
 pub use kafka::KafkaConfig;
-pub use kpi::{KpiConfig, QueueKpi, SurgeConfig};
 
-use duration::DurationText;
+use duration::{millis, DurationText};
 
 /// Prefix of every environment variable that overrides a setting.
 pub const ENV_PREFIX: &str = "ACDSTREAM_";
@@ -69,8 +116,6 @@ pub const ENV_PREFIX: &str = "ACDSTREAM_";
 pub const ENV_SEPARATOR: &str = "__";
 /// How an environment variable's layer is named; problems with its values name it.
 const ENV_VAR: &str = "environment variable ";
-
-const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Why the configuration could not be loaded. Every message names what to change.
 #[derive(Debug, thiserror::Error)]
@@ -107,11 +152,13 @@ fn list(problems: &[String]) -> String {
     format!("invalid configuration ({n} problem{s}); fix each of these:{lines}")
 }
 
-/// The validated configuration.
+/// The validated configuration, in the settings types of the code that uses it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub engine: EngineConfig,
-    pub kpi: KpiConfig,
+    /// `[engine]` and `[kpi]`, in the engine's units (milliseconds).
+    pub engine: EngineSettings,
+    /// `engine.clock`: where "now" comes from in `run`.
+    pub clock: TimeMode,
     pub http: HttpConfig,
     pub publish: PublishConfig,
     pub log: LogConfig,
@@ -183,8 +230,11 @@ impl Config {
             path: path.to_owned(),
             error,
         })?;
-        let origin = format!("configuration file {}", path.display());
-        build(&origin, Some(&text), env)
+        build(
+            &format!("configuration file {}", path.display()),
+            Some(&text),
+            env,
+        )
     }
 
     /// Builds the configuration from file text (if any) and `(name, value)` environment pairs;
@@ -203,6 +253,17 @@ struct Layer {
     data: Dict,
 }
 
+impl Layer {
+    fn new(name: String, path: &str, value: impl Serialize) -> Layer {
+        let value = Value::serialize(value).unwrap_or_else(|_| Dict::new().into());
+        let data = figment::util::nest(path, value).into_dict();
+        Layer {
+            name,
+            data: data.unwrap_or_default(),
+        }
+    }
+}
+
 impl Provider for Layer {
     fn metadata(&self) -> Metadata {
         Metadata::named(self.name.clone())
@@ -211,14 +272,6 @@ impl Provider for Layer {
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         Ok(Profile::Default.collect(self.data.clone()))
     }
-}
-
-fn layer(name: String, path: &str, value: impl Serialize) -> Layer {
-    let value = Value::serialize(value).unwrap_or_else(|_| Dict::new().into());
-    let data = figment::util::nest(path, value)
-        .into_dict()
-        .unwrap_or_default();
-    Layer { name, data }
 }
 
 fn build(
@@ -230,37 +283,37 @@ fn build(
     if let Some(text) = file_text {
         let table = text.parse::<toml::Table>().map_err(|e| {
             // 1-based line and column (in characters) of where the parser stopped.
-            let at = e.span().map_or(0, |s| s.start);
-            let before = text.get(..at).unwrap_or(text);
-            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            let before = text.get(..e.span().map_or(0, |s| s.start)).unwrap_or(text);
             ConfigError::Syntax {
                 origin: origin.to_owned(),
                 line: before.matches('\n').count() + 1,
-                column,
+                column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
                 message: e.message().trim_end().to_owned(),
             }
         })?;
-        fig = fig.merge(layer(origin.to_owned(), "", table));
+        fig = fig.merge(Layer::new(origin.to_owned(), "", table));
     }
     let mut problems = Vec::new();
-    let is_setting = |name: &str| {
+    let is_setting = |name: &String| {
         let rest = name.strip_prefix(ENV_PREFIX);
         rest.is_some_and(|rest| rest.contains(ENV_SEPARATOR))
     };
     // Sorted so that the result never depends on the order the OS lists variables in.
-    let vars: BTreeMap<String, String> = env.filter(|(name, _)| is_setting(name)).collect();
+    let vars: BTreeMap<_, _> = env.filter(|(name, _)| is_setting(name)).collect();
     for (name, value) in vars {
-        let segments = name[ENV_PREFIX.len()..].split(ENV_SEPARATOR);
-        let path: Vec<_> = segments.map(str::to_ascii_lowercase).collect();
-        let path = path.join(".");
+        let path = name[ENV_PREFIX.len()..].split(ENV_SEPARATOR);
+        let path = path
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+            .join(".");
         let is_value = |p: &&str| fig.find_value(p).is_ok_and(|v| v.as_dict().is_none());
-        let parents = path.match_indices('.').map(|(i, _)| &path[..i]);
+        let mut parents = path.match_indices('.').map(|(i, _)| &path[..i]);
         if path.split('.').any(str::is_empty) {
             problems.push(format!(
                 "{name}: empty key segment; write the path with single `__` between parts, \
                  e.g. ACDSTREAM_ENGINE__ALLOWED_LATENESS"
             ));
-        } else if let Some(parent) = parents.clone().find(is_value) {
+        } else if let Some(parent) = parents.find(is_value) {
             problems.push(format!(
                 "{path}: cannot be set by {name} because `{parent}` is not a table; \
                  check the variable name"
@@ -268,7 +321,7 @@ fn build(
         } else {
             // A value that is not a TOML value (`30s`, `0.0.0.0:9898`) is meant as a string.
             let value = value.parse().unwrap_or(toml::Value::String(value));
-            fig = fig.merge(layer(format!("{ENV_VAR}{name}"), &path, value));
+            fig = fig.merge(Layer::new(format!("{ENV_VAR}{name}"), &path, value));
         }
     }
     match fig.extract() {
@@ -286,14 +339,7 @@ fn source(metadata: Option<&Metadata>) -> String {
 /// Turns a deserialization error (unknown key, wrong type) into an operator-facing error that
 /// names the full key path and, when an environment variable set it, the variable.
 fn shape_error(e: figment::Error, mut problems: Vec<String>) -> ConfigError {
-    let mut path = String::new();
-    for (i, key) in e.path.iter().enumerate() {
-        path += &match key.parse::<usize>() {
-            Ok(index) if i > 0 => format!("[{index}]"),
-            _ if i > 0 => format!(".{key}"),
-            _ => key.clone(),
-        };
-    }
+    let mut path = e.path.join(".");
     let from = source(e.metadata.as_ref());
     if let Kind::UnknownField(field, expected) = &e.kind {
         let message = <serde::de::value::Error as serde::de::Error>::unknown_field(field, expected);
@@ -304,20 +350,24 @@ fn shape_error(e: figment::Error, mut problems: Vec<String>) -> ConfigError {
         let message = format!("`{path}`{from}: {message} {place}");
         return ConfigError::UnknownKey { message };
     }
-    path = if path.is_empty() {
-        "(top level)".into()
-    } else {
-        path
-    };
+    if path.is_empty() {
+        path += "(top level)";
+    }
     problems.push(format!("{path}: {}{from}", e.kind));
     ConfigError::Invalid(problems)
 }
 
-/// Collects problems; every check runs even after one fails, and a check that fails yields
-/// `None`, so a value that reaches [`Config`] has passed its checks.
+/// Collects problems; every check runs even after one fails. A check that fails yields `None`,
+/// and a configuration is returned only when no problem was reported, so a value that reaches
+/// [`Config`] has passed its checks (a setting whose check failed keeps its default meanwhile).
+/// It also holds what later checks are made against: the valid windows and interval of
+/// `[engine]`, and the level of the alert rule being checked.
 struct Problems<'a> {
     list: Vec<String>,
     fig: &'a Figment,
+    windows: Vec<SlidingWindow>,
+    interval: Option<Millis>,
+    level: alerts::Level,
 }
 
 impl Problems<'_> {
@@ -345,22 +395,20 @@ impl Problems<'_> {
         self.check(path, v, valid, format!("{v} {rule}"))
     }
 
+    fn nonzero<T: Default + PartialEq + Copy>(&mut self, path: &str, &n: &T) -> Option<T> {
+        self.check(path, n, n != T::default(), "must be greater than 0")
+    }
+
+    fn any<T: Clone>(&mut self, _: &str, value: &T) -> Option<T> {
+        Some(value.clone())
+    }
+
     fn duration(&mut self, path: &str, text: &DurationText) -> Option<Duration> {
         self.ok(path, parse_duration(&text.0))
     }
 
-    /// At least `min`, with `advice` after the minimum.
-    fn at_least(
-        &mut self,
-        path: &str,
-        text: &DurationText,
-        min: Duration,
-        advice: &str,
-    ) -> Option<Duration> {
-        let d = self.duration(path, text)?;
-        let (shown, min_shown) = (format_duration(d), format_duration(min));
-        let why = format!("{shown} is too frequent; use at least {min_shown}{advice}");
-        self.check(path, d, d >= min, why)
+    fn ms(&mut self, path: &str, text: &DurationText) -> Option<Millis> {
+        self.duration(path, text).map(millis)
     }
 
     /// A duration that must be > 0.
@@ -370,18 +418,52 @@ impl Problems<'_> {
         self.check(path, d, !d.is_zero(), why)
     }
 
-    fn nonzero<T: Default + PartialEq>(&mut self, path: &str, n: T) -> Option<T> {
-        let valid = n != T::default();
-        self.check(path, n, valid, "must be greater than 0")
+    fn positive_ms(&mut self, path: &str, text: &DurationText) -> Option<Millis> {
+        self.positive(path, text).map(millis)
+    }
+
+    /// At least `min` milliseconds, with `advice` after the minimum.
+    fn at_least(&mut self, path: &str, text: &DurationText, min: (u64, &str)) -> Option<Duration> {
+        let (d, (min, advice)) = (self.duration(path, text)?, min);
+        let min = Duration::from_millis(min);
+        let (shown, min_shown) = (format_duration(d), format_duration(min));
+        let why = format!("{shown} is too frequent; use at least {min_shown}{advice}");
+        self.check(path, d, d >= min, why)
+    }
+}
+
+/// How a built-in value is written for the defaults: as it is, as a duration, or not at all
+/// (it depends on other settings, or there is none).
+fn some<T: Clone>(value: &T) -> Option<T> {
+    Some(value.clone())
+}
+
+fn ms(value: &Millis) -> Option<DurationText> {
+    Some((*value).into())
+}
+
+fn none<T, U>(_: &T) -> Option<U> {
+    None
+}
+
+/// Stores a checked value; `None` was reported, and the configuration is not returned then.
+fn set<T>(setting: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *setting = value;
     }
 }
 
 fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, ConfigError> {
-    let p = &mut Problems { list, fig };
-    let windows = engine::windows(p, &raw.engine);
-    let interval = engine::interval(p, &raw.engine);
-    let engine = engine::validate(p, &raw.engine, &windows, interval);
-    let kpi = kpi::validate(p, &raw.kpi, interval);
+    let p = &mut Problems {
+        list,
+        fig,
+        windows: Vec::new(),
+        interval: None,
+        level: alerts::Level::Count,
+    };
+    let mut engine = EngineSettings::default();
+    let clock = engine::validate(p, &raw.engine, &mut engine);
+    kpi::validate(p, &raw.kpi, &mut engine);
     let listen = raw.http.listen.trim().parse::<SocketAddr>().map_err(|_| {
         format!(
             "\"{}\" is not an IP address and port; use e.g. \"127.0.0.1:9898\" or \
@@ -390,8 +472,7 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
         )
     });
     let listen = p.ok("http.listen", listen);
-    let publish = &raw.publish.interval;
-    let publish = p.at_least("publish.interval", publish, MIN_PUBLISH_INTERVAL, "");
+    let publish = p.at_least("publish.interval", &raw.publish.interval, (100, ""));
     let level = p.ok("log.level", log_level(raw.log.level.trim()));
     let format = match raw.log.format.trim() {
         "text" => Ok(LogFormat::Text),
@@ -402,22 +483,22 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
     };
     let format = p.ok("log.format", format);
     let kafka = kafka::validate(p, &raw.kafka);
-    let alerts = alerts::validate(p, &raw.alerts, &windows);
+    let alerts = alerts::validate(p, &raw.alerts);
     let config = (|| {
+        let log = LogConfig {
+            level: level?,
+            format: format?,
+        };
         Some(Config {
-            engine: engine?,
-            kpi: kpi?,
+            engine,
+            clock: clock?,
             http: HttpConfig { listen: listen? },
             publish: PublishConfig { interval: publish? },
-            log: LogConfig {
-                level: level?,
-                format: format?,
-            },
+            log,
             kafka: kafka?,
-            alerts: alerts?,
+            alerts,
         })
     })();
-    // Every `None` above was reported, so a problem-free run always has a configuration.
     match config {
         Some(config) if p.list.is_empty() => Ok(config),
         _ => Err(ConfigError::Invalid(std::mem::take(&mut p.list))),

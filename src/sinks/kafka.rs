@@ -98,7 +98,7 @@ pub struct DeadLetter<'a> {
 }
 
 /// What the sink needs to know: where to connect, the topics and the payload formats.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KafkaSinkSettings {
     pub client: ClientSettings,
     pub topics: Topics,

@@ -234,9 +234,12 @@ impl Call {
                 return Err(RejectReason::OutOfSequence);
             }
             // Events held for want of an offer get this one, unless they were transferred
-            // out before it (then it starts the leg after them).
+            // out before it (then it starts the leg after them). A transfer at the very instant
+            // of the offer is taken as this leg's own (a call that flowed out at once, common
+            // where the ACD stamps whole seconds): read as the end of an earlier leg whose
+            // offer has not arrived, it would leave this offer waiting with no end.
             let open = self.legs.iter().position(|l| {
-                offered(l).is_none() && l.transferred_at().is_none_or(|tx| tx > new.ts)
+                offered(l).is_none() && l.transferred_at().is_none_or(|tx| tx >= new.ts)
             });
             if let Some(j) = open {
                 return Ok(Ok(j));

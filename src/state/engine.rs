@@ -156,7 +156,13 @@ impl Engine {
                     return Outcome::Rejected(RejectReason::QueueLimit);
                 }
                 let id: Arc<str> = Arc::from(event.queue_id.as_str());
-                let mut q = QueueState::new(id.clone(), &self.settings, now.max(event.ts));
+                // In event time a queue starts at its own first event: the engine's newest
+                // event may belong to a queue far ahead of this one.
+                let start = match self.mode {
+                    TimeMode::Live => now.max(event.ts),
+                    TimeMode::EventTime => event.ts,
+                };
+                let mut q = QueueState::new(id.clone(), &self.settings, start);
                 q.set_surge_follows_events(self.mode == TimeMode::EventTime);
                 self.queues.entry(id).or_insert(q)
             }

@@ -573,7 +573,15 @@ impl QueueState {
     ) {
         let clock = clock.max(self.clock).max(self.max_ts);
         self.clock = clock;
-        self.ring.advance(clock);
+        // An event-time engine's clock is its newest event of any queue, which can be far
+        // ahead of a queue consumed from a lagging partition. Its ring then follows the
+        // queue's own events, so that it still holds the history its unjudged surge edges
+        // need; windows read past the ring's head see nothing new there.
+        self.ring.advance(if self.surge_follows_events {
+            self.max_ts
+        } else {
+            clock
+        });
         if clock >= self.interval.end {
             let (start, end) = interval_bounds(clock, s);
             self.interval.roll(start, end);

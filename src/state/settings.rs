@@ -30,7 +30,7 @@ impl SlidingWindow {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineSettings {
     /// Sliding windows, each a multiple of [`BUCKET_MS`].
     pub sliding: Vec<SlidingWindow>,

@@ -178,10 +178,14 @@ impl BucketRing {
     }
 
     /// Applies a delta; deltas older than the ring are dropped except agent steps, which
-    /// still change how many agents were in a state at the ring's start.
+    /// still change how many agents were in a state at the ring's start. A delta ahead of the
+    /// ring moves it up first (a ring that follows its queue's own events is behind the clock
+    /// when a waiting call passes the threshold at a time no event of the queue has reached).
     pub(crate) fn apply(&mut self, d: &Delta) {
         let id = d.ts().div_euclid(BUCKET_MS);
-        debug_assert!(id <= self.head, "delta ahead of the ring: advance first");
+        if id > self.head {
+            self.advance(d.ts());
+        }
         if id < self.oldest() {
             if let Delta::AgentStep { state, by, .. } = *d {
                 self.base_agents[state as usize] += by;
@@ -208,9 +212,12 @@ impl BucketRing {
 
     /// Sums over `[as_of − len_ms, as_of]`, the trailing edge rounded up to a bucket boundary
     /// (so at most one bucket of the oldest part is missed; none when `as_of` is on one).
+    /// `as_of` may lie past the ring's newest bucket: nothing happened there, and the agents
+    /// stay in the states the last step left them in.
     pub(crate) fn window(&self, len_ms: Millis, as_of: Millis) -> WindowSums {
         let newest = as_of.div_euclid(BUCKET_MS).min(self.head);
-        let first = (-(len_ms - as_of).div_euclid(BUCKET_MS)).max(self.oldest());
+        let from = -(len_ms - as_of).div_euclid(BUCKET_MS);
+        let first = from.max(self.oldest());
         let mut out = WindowSums::default();
         let mut agents = self.base_agents;
         for id in self.oldest()..=newest {
@@ -229,6 +236,12 @@ impl BucketRing {
                 }
             }
             add_steps(&mut agents, &b.steps);
+        }
+        let after_head = ((self.head + 1) * BUCKET_MS).max(from * BUCKET_MS);
+        if as_of > after_head {
+            for (total, n) in out.agent_ms.iter_mut().zip(agents) {
+                *total += n * (as_of - after_head);
+            }
         }
         out
     }
@@ -527,6 +540,41 @@ mod props {
             prop_assert_eq!(offered as i64, expected);
             prop_assert_eq!(offered, ring.window(len, edge - 1).count(Count::Offered));
             prop_assert_eq!(offered, ring.offered_between(edge - len, edge));
+        }
+
+        /// A ring left at its newest delta (a queue behind the engine's clock) reads a window
+        /// ending later exactly as a ring moved up to that time: nothing in between, agents
+        /// unchanged. A delta past its head moves it up first.
+        #[test]
+        fn a_window_read_past_the_head_equals_the_ring_moved_up(
+            counts in prop::collection::vec((0..SPAN, 1i64..4), 0..40),
+            steps in prop::collection::vec((0..SPAN, prop::bool::ANY), 0..40),
+            len_buckets in 1i64..=360,
+            past_head in 0..2 * SPAN,
+            late in prop::option::of(0..SPAN),
+        ) {
+            let head = T0 + SPAN;
+            let as_of = head + past_head;
+            let mut moved = BucketRing::new(SPAN + 30_000, T0);
+            moved.advance(as_of);
+            let mut behind = BucketRing::new(SPAN + 30_000, T0);
+            behind.advance(head);
+            let mut n = 0;
+            let mut timed: Vec<(Millis, i64)> = steps.iter().map(|&(t, up)| (head - t, if up { 1 } else { -1 })).collect();
+            timed.sort();
+            timed.retain(|&(_, by)| { if n + by < 0 { false } else { n += by; true } });
+            let deltas: Vec<Delta> = counts
+                .iter()
+                .map(|&(t, by)| Delta::count(head - t, Count::Offered, by))
+                .chain(timed.iter().map(|&(ts, by)| Delta::step(ts, AgentTime::Ready, by)))
+                .chain(late.map(|t| Delta::count((head + t).min(as_of), Count::ReachedT, 1)))
+                .collect();
+            for d in &deltas {
+                moved.apply(d);
+                behind.apply(d);
+            }
+            let len = len_buckets * BUCKET_MS;
+            prop_assert_eq!(behind.window(len, as_of), moved.window(len, as_of));
         }
     }
 }

@@ -268,7 +268,7 @@ fn compose_bundle_is_consistent() {
     let advertised = kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
         .as_str()
         .unwrap_or_default();
-    for broker in config.kafka.brokers.split(',') {
+    for broker in config.kafka.sink.client.brokers.split(',') {
         let host = broker.split(':').next().unwrap();
         if !services.contains_key(host) || !advertised.contains(&format!("//{broker}")) {
             problems.push(format!("{config_rel}: broker {broker} is not an advertised listener of a compose service ({advertised})"));
@@ -339,7 +339,10 @@ fn compose_bundle_is_consistent() {
     }
     let sim = &services["simulator"];
     let sim_cmd = command_text(&sim["command"]);
-    for flag in ["--realtime", &format!("--brokers {}", config.kafka.brokers)] {
+    for flag in [
+        "--realtime",
+        &format!("--brokers {}", config.kafka.sink.client.brokers),
+    ] {
         if !sim_cmd.contains(flag) {
             problems.push(format!(
                 "compose simulator: {flag} missing from {sim_cmd:?}"

@@ -26,6 +26,20 @@ fn put(c: &mut Call, e: CallEvent, max_events: usize) -> Result<bool, RejectReas
     c.insert(e, 0, limits, &mut Vec::new()).map(|i| i.counts)
 }
 
+/// Inserts an event with its origin, collecting the origins of held events it made count.
+fn put_from(
+    c: &mut Call,
+    e: CallEvent,
+    origin: u64,
+    resolved: &mut Vec<u64>,
+) -> Result<bool, RejectReason> {
+    let limits = CallLimits {
+        max_events: 64,
+        skew: 0,
+    };
+    c.insert(e, origin, limits, resolved).map(|i| i.counts)
+}
+
 fn first(c: &Call) -> &Leg {
     &c.live()[0]
 }
@@ -606,12 +620,7 @@ fn a_second_offer_without_a_transfer_is_held_and_then_out_of_sequence() {
 fn a_held_offer_counts_once_the_transfer_before_it_arrives() {
     let mut c = call(&[ev(0, Step::Offered, 0)]);
     let mut resolved = Vec::new();
-    let limits = CallLimits {
-        max_events: 64,
-        skew: 0,
-    };
-    let mut put =
-        |c: &mut Call, e, origin| c.insert(e, origin, limits, &mut resolved).map(|i| i.counts);
+    let mut put = |c: &mut Call, e, origin| put_from(c, e, origin, &mut resolved);
     assert_eq!(put(&mut c, ev(30, Step::Offered, 0), 7), Ok(false));
     assert_eq!(put(&mut c, ev(31, Step::Ringing, B), 8), Ok(false));
     // The flow-out at 30 (unanswered, after T = 20 s: a miss) explains the second offer.
@@ -686,4 +695,23 @@ fn beyond_the_tolerance_the_step_is_rejected_and_the_call_unchanged() {
         put_skewed(&mut rung, ev(6, Step::Answered, A), 10),
         Err(RejectReason::OutOfSequence)
     );
+}
+
+#[test]
+fn a_flow_out_at_the_instant_of_the_offer_arriving_first_is_that_leg_s_end() {
+    // Offered and flowed out in the same millisecond (an ACD stamping whole seconds), the
+    // transfer delivered first: one leg, offered and flowed out at 0, nothing waiting. Before,
+    // the offer started a leg of its own after the held transfer, which was then rejected
+    // (no_offer) and left the call waiting until max_call_age.
+    let mut c = Call::default();
+    let mut resolved = Vec::new();
+    let mut put = |c: &mut Call, e, origin| put_from(c, e, origin, &mut resolved);
+    assert_eq!(put(&mut c, ev(0, Step::Transferred, 0), 1), Ok(false));
+    assert_eq!(put(&mut c, ev(0, Step::Offered, 0), 2), Ok(true));
+    assert_eq!(resolved, vec![1]);
+    assert_eq!((c.live().len(), c.held()), (1, 0));
+    let got = counts(&c);
+    assert!(got.contains(&(Count::Offered, 0, 1)), "{got:?}");
+    assert!(got.contains(&(Count::FlowedOut, 0, 1)), "{got:?}");
+    assert_eq!(c.waiting_since(), None);
 }
