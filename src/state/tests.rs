@@ -641,9 +641,6 @@ pub(super) mod props {
             delays in prop::collection::vec(0i64..25_000, 200),
             as_of_s in 600.0f64..2400.0,
         ) {
-            // A transfer stamped the millisecond of its offer and delivered before the offer
-            // is rejected (no_offer): a limit of the legs rule, not of agents across queues.
-            prop_assume!(calls.iter().all(|(_, _, life)| !matches!(life, Life::Transferred { wait: 0 })));
             let history = two_queues(&events(&calls, &states), shift, &pauses);
             let mut in_order = engine();
             let outcomes = run(&mut in_order, &history);
