@@ -31,8 +31,14 @@
 //!   holds now, and engagements from queues this engine does not hold end. After a restart
 //!   that restores every queue, they already match and nothing changes.
 //!
-//! Only the queues of one engine see each other: with several instances (Kafka partitions on
-//! different replicas), an agent's calls in a queue another instance owns are not seen here.
+//! **Scopes.** An agent is one person only among the queues of one *scope*: the input
+//! partition its events come from (the bits of an origin from [`ORIGIN_SCOPE_SHIFT`] up; a
+//! file or the simulator is one scope). Partitions are consumed at their own pace, so the
+//! same agent's events in two partitions arrive in no fixed order; sharing across them would
+//! make busy-other time, and with an `agent_state` without a queue (written to every
+//! partition) even lateness, depend on which partition was read first. Within a partition the
+//! order is the producer's, and every instance that owns it computes the same KPIs. Queues
+//! whose agents are shared must therefore share a partition (key them by site, not by queue).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,12 +50,28 @@ use crate::kpi::surge::Episode;
 use crate::kpi::{KpiSnapshot, QueueTotals};
 use crate::ledger::{Ledger, Outcome, RejectReason};
 
-use super::agent::{QueueTag, OWN};
+use super::agent::OWN;
 use super::call::{agent_key, AgentKey};
 use super::checkpoint::{self, CheckpointError};
 use super::dedup::BuildIdentity;
 use super::queue::{wait_histogram, Outbox, QueueEvent, QueueState, Resolution};
 use super::settings::EngineSettings;
+
+/// An origin's bits from here up name its scope, the partition it was read from (see the
+/// module documentation); the bits below are the caller's position within it.
+pub const ORIGIN_SCOPE_SHIFT: u32 = 44;
+
+fn scope_of(origin: u64) -> u32 {
+    (origin >> ORIGIN_SCOPE_SHIFT) as u32
+}
+
+/// An agent in one scope: the 48-bit agent key with the scope above it (partitions beyond
+/// 65,535 would share a scope with another: none is that large).
+type MemberKey = u64;
+
+fn member_key(scope: u32, agent: AgentKey) -> MemberKey {
+    u64::from(scope & 0xFFFF) << 48 | agent
+}
 
 /// Where "now" comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,8 +95,9 @@ pub struct Engine {
     scratch: Histogram<u32>,
     /// Surge episodes that ended, with their queue, until the caller takes them.
     episodes: Vec<(Arc<str>, Episode)>,
-    /// Each agent's queues: those holding an entry for it, sorted by id.
-    members: HashMap<AgentKey, Vec<Arc<str>>, BuildIdentity>,
+    /// Each agent's queues in a scope (keyed by [`member_key`]): those holding an entry for
+    /// it, sorted by id.
+    members: HashMap<MemberKey, Vec<Arc<str>>, BuildIdentity>,
     /// Restored queues not yet checked against the queues beside them.
     unreconciled: Vec<Arc<str>>,
     /// A queue's outbox while it is passed on (kept for its allocation).
@@ -144,7 +167,7 @@ impl Engine {
         if event.queue_id.is_empty() {
             return match &event.body {
                 EventBody::AgentState { agent_id, .. } => {
-                    self.route_to_members(event, agent_id, now)
+                    self.route_to_members(event, agent_id, scope_of(origin), now)
                 }
                 EventBody::Call { .. } => Outcome::Rejected(RejectReason::MissingQueueId),
             };
@@ -164,6 +187,7 @@ impl Engine {
                 };
                 let mut q = QueueState::new(id.clone(), &self.settings, start);
                 q.set_surge_follows_events(self.mode == TimeMode::EventTime);
+                q.set_scope(scope_of(origin));
                 self.queues.entry(id).or_insert(q)
             }
         };
@@ -177,16 +201,22 @@ impl Engine {
         if !queue.outbox_is_empty() {
             let mut out = std::mem::take(&mut self.outbox);
             queue.take_outbox(&mut out);
-            let (source, tag) = (queue.id.clone(), queue.tag());
-            self.pass_on(out, source, tag, now);
+            let source = queue.id.clone();
+            self.pass_on(out, source, now);
         }
         outcome
     }
 
-    /// An `agent_state` without a queue: to each queue holding an entry for the agent, in the
-    /// order of their ids.
-    fn route_to_members(&mut self, event: &CtiEvent, agent_id: &str, now: Millis) -> Outcome {
-        let Some(queues) = self.members.get(&agent_key(agent_id)) else {
+    /// An `agent_state` without a queue: to each queue of the scope holding an entry for the
+    /// agent, in the order of their ids.
+    fn route_to_members(
+        &mut self,
+        event: &CtiEvent,
+        agent_id: &str,
+        scope: u32,
+        now: Millis,
+    ) -> Outcome {
+        let Some(queues) = self.members.get(&member_key(scope, agent_key(agent_id))) else {
             return Outcome::Rejected(RejectReason::UnknownAgent);
         };
         let mut outcome = Outcome::Rejected(RejectReason::UnknownAgent);
@@ -218,10 +248,10 @@ impl Engine {
 
     /// Passes on what a queue did (its outbox, which the caller took from it) to the agents'
     /// other queues, and what that in turn made those queues do, until nothing is left.
-    fn pass_on(&mut self, mut out: Outbox, mut source: Arc<str>, mut tag: QueueTag, now: Millis) {
+    fn pass_on(&mut self, mut out: Outbox, mut source: Arc<str>, now: Millis) {
         let mut more: Vec<Arc<str>> = Vec::new();
         loop {
-            self.pass_on_one(&out, &source, tag, now, &mut more);
+            self.pass_on_one(&out, &source, now, &mut more);
             out.clear();
             let next = loop {
                 let Some(id) = more.pop() else {
@@ -230,12 +260,12 @@ impl Engine {
                 if let Some(q) = self.queues.get_mut(&id) {
                     if !q.outbox_is_empty() {
                         q.take_outbox(&mut out);
-                        break Some((id, q.tag()));
+                        break Some(id);
                     }
                 }
             };
             match next {
-                Some((id, t)) => (source, tag) = (id, t),
+                Some(id) => source = id,
                 None => break,
             }
         }
@@ -252,27 +282,31 @@ impl Engine {
         }
         let mut out = std::mem::take(&mut self.outbox);
         q.take_outbox(&mut out);
-        let (source, tag) = (q.id.clone(), q.tag());
-        self.pass_on(out, source, tag, now);
+        let source = q.id.clone();
+        self.pass_on(out, source, now);
     }
 
     fn pass_on_one(
         &mut self,
         out: &Outbox,
         source: &Arc<str>,
-        tag: QueueTag,
         now: Millis,
         more: &mut Vec<Arc<str>>,
     ) {
+        let Some((tag, scope)) = self.queues.get(source).map(|q| (q.tag(), q.scope())) else {
+            return;
+        };
         for &(agent, created) in &out.members {
+            let key = member_key(scope, agent);
             if created {
-                self.joined(agent, source, now, more);
+                self.joined(agent, key, source, now, more);
             } else {
-                self.left(agent, source);
+                self.left(agent, key, source);
             }
         }
         for op in &out.phases {
-            let Some(queues) = self.members.get(&op.agent).filter(|q| q.len() > 1) else {
+            let key = member_key(scope, op.agent);
+            let Some(queues) = self.members.get(&key).filter(|q| q.len() > 1) else {
                 continue;
             };
             for other in queues.iter().filter(|&q| q != source) {
@@ -293,11 +327,18 @@ impl Engine {
 
     /// The queue `id` created an entry for the agent: it joins the agent's queues, and the
     /// entry is given the agent's engagements in the others.
-    fn joined(&mut self, agent: AgentKey, id: &Arc<str>, now: Millis, more: &mut Vec<Arc<str>>) {
+    fn joined(
+        &mut self,
+        agent: AgentKey,
+        key: MemberKey,
+        id: &Arc<str>,
+        now: Millis,
+        more: &mut Vec<Arc<str>>,
+    ) {
         if !self.queues.get(id).is_some_and(|q| q.has_agent(agent)) {
             return;
         }
-        let queues = self.members.entry(agent).or_insert_with(one_queue);
+        let queues = self.members.entry(key).or_insert_with(one_queue);
         if let Err(at) = queues.binary_search(id) {
             queues.insert(at, id.clone());
         }
@@ -345,18 +386,11 @@ impl Engine {
     }
 
     /// The queue `id` dropped its entry for the agent (unless it has made a new one since).
-    fn left(&mut self, agent: AgentKey, id: &Arc<str>) {
+    fn left(&mut self, agent: AgentKey, key: MemberKey, id: &Arc<str>) {
         if self.queues.get(id).is_some_and(|q| q.has_agent(agent)) {
             return;
         }
-        if let Some(queues) = self.members.get_mut(&agent) {
-            if let Ok(at) = queues.binary_search(id) {
-                queues.remove(at);
-            }
-            if queues.is_empty() {
-                self.members.remove(&agent);
-            }
-        }
+        self.leave(key, id);
     }
 
     /// Checks each queue restored since the last event against the queues beside it: for each
@@ -372,10 +406,11 @@ impl Engine {
             let Some(restored) = self.queues.get(&id) else {
                 continue;
             };
-            let tag = restored.tag();
+            let (tag, scope) = (restored.tag(), restored.scope());
             let agents: Vec<AgentKey> = restored.agent_keys().collect();
             for agent in agents {
-                let others: Vec<Arc<str>> = self.members.get(&agent).map_or_else(Vec::new, |q| {
+                let key = member_key(scope, agent);
+                let others: Vec<Arc<str>> = self.members.get(&key).map_or_else(Vec::new, |q| {
                     q.iter().filter(|&q| *q != id).cloned().collect()
                 });
                 let mut held = Vec::new();
@@ -474,9 +509,9 @@ impl Engine {
     }
 
     /// The queues holding an entry for the agent, sorted by id: its memberships.
-    pub fn agent_queues(&self, agent_id: &str) -> Vec<String> {
+    pub fn agent_queues(&self, scope: u32, agent_id: &str) -> Vec<String> {
         self.members
-            .get(&agent_key(agent_id))
+            .get(&member_key(scope, agent_key(agent_id)))
             .map_or_else(Vec::new, |q| q.iter().map(|id| id.to_string()).collect())
     }
 
@@ -519,9 +554,14 @@ impl Engine {
     ///
     /// Events the checkpoint holds for their call's offer are counted in this engine's ledger
     /// as consumed and pending, so that the ledger balances when they resolve here.
-    pub fn restore_queue(&mut self, bytes: &[u8]) -> Result<(String, u64), CheckpointError> {
+    pub fn restore_queue(
+        &mut self,
+        bytes: &[u8],
+        scope: u32,
+    ) -> Result<(String, u64), CheckpointError> {
         let (mut queue, position) = checkpoint::decode(bytes, &self.settings)?;
         queue.set_surge_follows_events(self.mode == TimeMode::EventTime);
+        queue.set_scope(scope);
         let replaces = self.queues.contains_key(&queue.id);
         if !replaces && self.queues.len() >= self.settings.max_queues {
             return Err(CheckpointError::QueueLimit {
@@ -539,14 +579,15 @@ impl Engine {
         let agents: Vec<AgentKey> = queue.agent_keys().collect();
         if let Some(old) = self.queues.insert(id.clone(), queue) {
             self.ledger.hand_off_pending(old.pending_events());
-            let tag = old.tag();
+            let (tag, old_scope) = (old.tag(), old.scope());
             for agent in old.agent_keys() {
-                self.leave(agent, &id);
-                if agents.contains(&agent) {
+                let key = member_key(old_scope, agent);
+                self.leave(key, &id);
+                if old_scope == scope && agents.contains(&agent) {
                     continue;
                 }
                 // Not in the restored state: what the replaced queue passed on ends.
-                let others = self.members.get(&agent).cloned().unwrap_or_default();
+                let others = self.members.get(&key).cloned().unwrap_or_default();
                 for other in others {
                     if let Some(q) = self.queues.get_mut(&other) {
                         q.sync_other(agent, tag, &[], &self.settings);
@@ -555,7 +596,10 @@ impl Engine {
             }
         }
         for agent in agents {
-            let queues = self.members.entry(agent).or_insert_with(one_queue);
+            let queues = self
+                .members
+                .entry(member_key(scope, agent))
+                .or_insert_with(one_queue);
             if let Err(at) = queues.binary_search(&id) {
                 queues.insert(at, id.clone());
             }
@@ -567,13 +611,13 @@ impl Engine {
     }
 
     /// Takes the queue `id` out of the agent's queues.
-    fn leave(&mut self, agent: AgentKey, id: &Arc<str>) {
-        if let Some(queues) = self.members.get_mut(&agent) {
+    fn leave(&mut self, key: MemberKey, id: &Arc<str>) {
+        if let Some(queues) = self.members.get_mut(&key) {
             if let Ok(at) = queues.binary_search(id) {
                 queues.remove(at);
             }
             if queues.is_empty() {
-                self.members.remove(&agent);
+                self.members.remove(&key);
             }
         }
     }
@@ -590,10 +634,11 @@ impl Engine {
         };
         self.ledger.hand_off_pending(queue.pending_events());
         self.unreconciled.retain(|q| **q != *queue_id);
-        let tag = queue.tag();
+        let (tag, scope) = (queue.tag(), queue.scope());
         for agent in queue.agent_keys() {
-            self.leave(agent, &queue.id);
-            let others = self.members.get(&agent).cloned().unwrap_or_default();
+            let key = member_key(scope, agent);
+            self.leave(key, &queue.id);
+            let others = self.members.get(&key).cloned().unwrap_or_default();
             for other in others {
                 if let Some(q) = self.queues.get_mut(&other) {
                     q.sync_other(agent, tag, &[], &self.settings);

@@ -36,7 +36,7 @@ pub(crate) mod window;
 
 pub use checkpoint::{settings_fingerprint, CheckpointError};
 pub use dedup::id_hash;
-pub use engine::{Engine, TimeMode};
+pub use engine::{Engine, TimeMode, ORIGIN_SCOPE_SHIFT};
 pub use queue::{QueueState, Resolution};
 pub use registry::SnapshotRegistry;
 pub use settings::{EngineSettings, SlidingWindow, BUCKET_MS};

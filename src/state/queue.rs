@@ -154,6 +154,9 @@ pub struct QueueState {
     /// the engine sets it.
     #[serde(skip)]
     surge_follows_events: bool,
+    /// The engine's scope of the queue: the input partition its events come from.
+    #[serde(skip)]
+    scope: u32,
     /// For the engine, which empties it after every operation.
     #[serde(skip)]
     outbox: Outbox,
@@ -200,6 +203,7 @@ impl QueueState {
             finished_episodes: Vec::new(),
             surge_outcomes: [0; 2],
             surge_follows_events: false,
+            scope: 0,
             outbox: Outbox::default(),
         }
     }
@@ -608,6 +612,14 @@ impl QueueState {
     /// the clock, so that an episode on a queue whose calls stop still ends.
     pub(super) fn set_surge_follows_events(&mut self, follows: bool) {
         self.surge_follows_events = follows;
+    }
+
+    pub(super) fn set_scope(&mut self, scope: u32) {
+        self.scope = scope;
+    }
+
+    pub(super) fn scope(&self) -> u32 {
+        self.scope
     }
 
     /// Surge episodes are judged at bucket edges in settled time, `allowed_lateness` behind

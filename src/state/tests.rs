@@ -8,7 +8,7 @@ use crate::kpi::surge::EpisodeOutcome;
 use crate::kpi::{KpiSnapshot, WindowKpis};
 use crate::ledger::{Outcome, RejectReason};
 
-use super::{Engine, EngineSettings, Resolution, TimeMode};
+use super::{Engine, EngineSettings, Resolution, TimeMode, ORIGIN_SCOPE_SHIFT};
 
 /// 2026-01-05 09:00:00 UTC, the start of an interval.
 pub(super) const T0: Millis = 1_767_603_600_000;
@@ -1036,7 +1036,7 @@ fn an_agent_on_a_call_of_one_queue_is_busy_other_in_its_others_in_any_arrival_or
         assert!(run(&mut e, &to_60)
             .iter()
             .all(|o| matches!(o, Outcome::Applied | Outcome::Pending)));
-        assert_eq!(e.agent_queues("m"), ["sales", "support"]);
+        assert_eq!(e.agent_queues(0, "m"), ["sales", "support"]);
         // During the call: busy in sales, busy other in support (not ready there).
         let snaps = snapshots_at(&mut e, at(60.0));
         let (sales, support) = (of(&snaps, "sales"), of(&snaps, "support"));
@@ -1231,7 +1231,7 @@ fn memberships_follow_entries_restores_and_removals() {
         state_in("e6", 60.0, "c", "s", AgentState::Ready),
     ];
     run(&mut e, &events);
-    assert_eq!(e.agent_queues("m"), ["a", "b"]);
+    assert_eq!(e.agent_queues(0, "m"), ["a", "b"]);
     let busy_other_in_a =
         |e: &mut Engine| of(&snapshots_at(e, at(70.0)), "a").now.agents_busy_other;
     assert_eq!(busy_other_in_a(&mut e), 1);
@@ -1240,10 +1240,10 @@ fn memberships_follow_entries_restores_and_removals() {
     let mut restarted = Engine::new(s.clone(), TimeMode::EventTime);
     for id in e.queue_ids() {
         restarted
-            .restore_queue(&e.checkpoint_queue(&id, 7).unwrap())
+            .restore_queue(&e.checkpoint_queue(&id, 7).unwrap(), 0)
             .unwrap();
     }
-    assert_eq!(restarted.agent_queues("m"), ["a", "b"]);
+    assert_eq!(restarted.agent_queues(0, "m"), ["a", "b"]);
     assert_eq!(busy_other_in_a(&mut restarted), 1);
     for id in e.queue_ids() {
         assert_eq!(
@@ -1256,9 +1256,9 @@ fn memberships_follow_entries_restores_and_removals() {
     // "a" alone on another instance: b's call is not seen there, so m is not left busy other.
     let mut alone = Engine::new(s.clone(), TimeMode::EventTime);
     alone
-        .restore_queue(&e.checkpoint_queue("a", 7).unwrap())
+        .restore_queue(&e.checkpoint_queue("a", 7).unwrap(), 0)
         .unwrap();
-    assert_eq!(alone.agent_queues("m"), ["a"]);
+    assert_eq!(alone.agent_queues(0, "m"), ["a"]);
     assert_eq!(busy_other_in_a(&mut alone), 0);
     assert_eq!(
         of(&snapshots_at(&mut alone, at(70.0)), "a")
@@ -1269,8 +1269,67 @@ fn memberships_follow_entries_restores_and_removals() {
 
     // b leaves this engine (its partition moved): what it passed on to a ends.
     assert!(e.remove_queue("b"));
-    assert_eq!(e.agent_queues("m"), ["a"]);
+    assert_eq!(e.agent_queues(0, "m"), ["a"]);
     assert_eq!(busy_other_in_a(&mut e), 0);
     assert!(e.remove_queue("a"));
-    assert!(e.agent_queues("m").is_empty());
+    assert!(e.agent_queues(0, "m").is_empty());
+}
+
+/// Queues read from different partitions (scopes) do not share agents: an agent's call in one
+/// leaves it ready in the other, and a state without a queue reaches only the queues of the
+/// partition it was read from. The same events from one partition are shared.
+#[test]
+fn agents_are_shared_only_within_the_partition_their_events_come_from() {
+    let s = Arc::new(EngineSettings::default());
+    let events = vec![
+        state_in("e0", 0.0, "a", "m", AgentState::Ready),
+        state_in("e1", 0.0, "b", "m", AgentState::Ready),
+        call_in("e2", 10.0, "b", "k", CallStep::Offered),
+        call_in(
+            "e3",
+            12.0,
+            "b",
+            "k",
+            CallStep::Answered { agent_id: a("m") },
+        ),
+        CtiEvent {
+            queue_id: String::new(),
+            ..state_in("e4", 20.0, "", "m", AgentState::NotReady)
+        },
+    ];
+    // Partition of each event: "a" on 1, "b" and the state without a queue on 2.
+    let split = |i: usize| if i == 0 { 1u64 } else { 2 };
+    let mut apart = Engine::new(s.clone(), TimeMode::EventTime);
+    let outcomes: Vec<Outcome> = events
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| apart.apply(ev, split(i) << ORIGIN_SCOPE_SHIFT | i as u64, WALL))
+        .collect();
+    assert!(
+        outcomes.iter().all(|&o| o == Outcome::Applied),
+        "{outcomes:?}"
+    );
+    assert_eq!(apart.agent_queues(1, "m"), ["a"]);
+    assert_eq!(apart.agent_queues(2, "m"), ["b"]);
+    let snaps = snapshots_at(&mut apart, at(30.0));
+    // a: m ready all along (0–30); b: busy from 12, the state without a queue applied there.
+    let now = &of(&snaps, "a").now;
+    assert_eq!((now.agents_ready, now.agents_busy_other), (1, 0));
+    let w = of(&snaps, "a").windows.get("today").unwrap().clone();
+    assert_eq!(
+        (w.ready_agent_seconds, w.busy_other_agent_seconds),
+        (30.0, 0.0)
+    );
+
+    // One partition: m is busy other in a from 12, and not ready there from 20 (still engaged
+    // in b, so busy other until the call ends).
+    let mut together = Engine::new(s, TimeMode::EventTime);
+    run(&mut together, &events);
+    assert_eq!(together.agent_queues(0, "m"), ["a", "b"]);
+    let snaps = snapshots_at(&mut together, at(30.0));
+    let w = of(&snaps, "a").windows.get("today").unwrap().clone();
+    assert_eq!(
+        (w.ready_agent_seconds, w.busy_other_agent_seconds),
+        (12.0, 18.0)
+    );
 }

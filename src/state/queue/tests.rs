@@ -52,6 +52,7 @@ fn an_image_restores_every_field_but_scratch_space() {
         finished_episodes,
         surge_outcomes,
         surge_follows_events: _,
+        scope: _,
         outbox: _,
     } = r;
     assert_eq!((id, tag), (q.id.clone(), q.tag));
