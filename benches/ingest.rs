@@ -8,7 +8,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use acdstream::decode::{decode, encode, Format};
-use acdstream::sim::{Scenario, Simulator};
+use acdstream::sim::{as_copy, Scenario, Simulator};
 use acdstream::state::{Engine, EngineSettings, TimeMode};
 
 const WALL: i64 = 1_900_000_000_000;
@@ -77,7 +77,7 @@ fn snapshots(c: &mut Criterion) {
     let mut n = 0u64;
     for copy in 0..250 {
         for mut event in Simulator::new(scenario.clone(), copy, 1_767_571_200_000) {
-            event.queue_id = format!("{}-{copy:03}", event.queue_id);
+            as_copy(&mut event, copy);
             engine.apply(&event, n, WALL);
             n += 1;
         }

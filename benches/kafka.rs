@@ -19,12 +19,12 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
 
 use acdstream::decode::{encode, Format};
-use acdstream::sim::{QueueModel, Scenario, Simulator};
+use acdstream::sim::{as_copy, QueueModel, Scenario, Simulator};
 
 use common::{Broker, Deployment, Service};
 
-/// Protobuf events of as many simulated days as it takes, queue ids made distinct per day so
-/// that each day's queues are new queues (a contact centre of many queues).
+/// Protobuf events of as many simulated days as it takes, queue and agent ids made distinct per
+/// day so that each day's queues are new queues (a contact centre of many queues).
 fn simulated_events(n: usize, first_day: u64) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::with_capacity(n);
     let mut scenario = Scenario::demo();
@@ -32,7 +32,7 @@ fn simulated_events(n: usize, first_day: u64) -> Vec<(String, Vec<u8>)> {
     let mut day = first_day;
     while out.len() < n {
         for mut e in Simulator::new(scenario.clone(), day, 1_767_571_200_000) {
-            e.queue_id = format!("{}-{day:03}", e.queue_id);
+            as_copy(&mut e, day);
             e.event_id = format!("{day}-{}", e.event_id);
             out.push((e.queue_id.clone(), encode(Format::Protobuf, &e)));
             if out.len() == n {

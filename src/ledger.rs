@@ -43,13 +43,15 @@ pub enum RejectReason {
     AgentLimit,
     /// The queue's events arrive on more than one Kafka partition.
     PartitionMismatch,
+    /// An `agent_state` without `queue_id` for an agent the engine holds in no queue.
+    UnknownAgent,
     /// A line the input ends in the middle of (no line end after it): it may have been cut
     /// short while being written, and a cut number would still parse.
     Truncated,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 20] = [
+    pub const ALL: [RejectReason; 21] = [
         RejectReason::Malformed,
         RejectReason::UnknownType,
         RejectReason::UnknownAgentState,
@@ -69,6 +71,7 @@ impl RejectReason {
         RejectReason::QueueLimit,
         RejectReason::AgentLimit,
         RejectReason::PartitionMismatch,
+        RejectReason::UnknownAgent,
         RejectReason::Truncated,
     ];
 
@@ -93,6 +96,7 @@ impl RejectReason {
             RejectReason::QueueLimit => "queue_limit",
             RejectReason::AgentLimit => "agent_limit",
             RejectReason::PartitionMismatch => "partition_mismatch",
+            RejectReason::UnknownAgent => "unknown_agent",
             RejectReason::Truncated => "truncated",
         }
     }
@@ -121,7 +125,10 @@ impl RejectReason {
             RejectReason::QueueLimit => "new queue beyond max_queues",
             RejectReason::AgentLimit => "new agent beyond max_agents_per_queue",
             RejectReason::PartitionMismatch => {
-                "queue's events arrive on several partitions; key events by queue_id"
+                "queue's events arrive on several partitions; key a queue's events by one key"
+            }
+            RejectReason::UnknownAgent => {
+                "agent_state without queue_id, but the agent is logged in to no queue here"
             }
             RejectReason::Truncated => {
                 "the input ends in this line (no line end): it may be cut short, so it is not read"

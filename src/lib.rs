@@ -15,7 +15,8 @@
 //!   why a payload is rejected; the generated protobuf code stays private inside it. Also
 //!   the translation of an ACD's own log into events ([`decode::asterisk`]: queue_log).
 //! - [`ledger`]: outcome of every consumed event and the reasons for rejections.
-//! - [`state`]: per-queue state machines, sliding windows and the engine that applies events.
+//! - [`state`]: per-queue state machines, sliding windows and the engine that applies events
+//!   and ties a multi-skilled agent's queues together.
 //! - [`kpi`]: pure KPI math over window sums, the KPI snapshot shape, Erlang C staffing and
 //!   the surge-episode detector.
 //! - [`alerts`]: alert rules over the KPI snapshots and the service's health, and the pure

@@ -529,7 +529,7 @@ impl Pipeline {
             skip_before: HashMap::new(),
         };
         for (queue, position, bytes) in &a.restore {
-            match self.engine.restore_queue(bytes) {
+            match self.engine.restore_queue(bytes, a.partition as u32) {
                 Ok(_) => {
                     partition.queues.insert(queue.clone());
                     partition.skip_before.insert(queue.clone(), *position);

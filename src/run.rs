@@ -60,7 +60,7 @@ pub async fn run(
     // A scratch engine tells whether a checkpoint can be restored here (format, settings).
     let inspect = Box::new(move |bytes: &[u8]| {
         Engine::new(inspect_settings.clone(), TimeMode::Live)
-            .restore_queue(bytes)
+            .restore_queue(bytes, 0)
             .map_err(|e| e.to_string())
     });
     let mut source = KafkaSource::start(

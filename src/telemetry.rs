@@ -38,7 +38,14 @@ pub const SL_VARIANTS: [&str; 3] = ["default", "ignore_abandons", "positive"];
 /// `quantile` values of [`WAIT_SECONDS`].
 pub const WAIT_QUANTILES: [&str; 3] = ["0.5", "0.9", "0.99"];
 /// `state` values of [`AGENTS`].
-pub const AGENT_STATES: [&str; 5] = ["ready", "not_ready", "busy", "acw", "logged_in"];
+pub const AGENT_STATES: [&str; 6] = [
+    "ready",
+    "not_ready",
+    "busy",
+    "acw",
+    "busy_other",
+    "logged_in",
+];
 /// `outcome` values of [`SURGE_EPISODES_TOTAL`].
 pub const SURGE_OUTCOMES: [&str; 2] = ["responded", "subsided"];
 /// `channel` values of [`ALERT_DELIVERIES_TOTAL`].
@@ -302,11 +309,11 @@ pub fn describe() {
     );
     describe_gauge!(
         OCCUPANCY_RATIO,
-        "Occupancy: share of agents' available time spent on calls or after-call work within the window, 0-1."
+        "Occupancy: share of agents' available time spent on this queue's calls or their after-call work within the window, 0-1 (time on other queues' calls is left out)."
     );
     describe_gauge!(
         NOT_READY_RATIO,
-        "Share of agents' logged-in time spent not ready within the window, 0-1."
+        "Share of agents' logged-in time (busy on other queues' calls included) spent not ready within the window, 0-1."
     );
 
     // Point-in-time gauges.
@@ -323,7 +330,7 @@ pub fn describe() {
     describe_gauge!(
         AGENTS,
         Unit::Count,
-        "Agents of the queue right now, by state (logged_in counts every logged-in agent)."
+        "Agents of the queue right now, by state: busy and acw on this queue's calls, busy_other logged in here but on a call of another of their queues (logged_in counts every logged-in agent)."
     );
     describe_gauge!(
         SERVICE_LEVEL_TARGET_RATIO,
@@ -384,7 +391,7 @@ pub fn describe() {
     describe_gauge!(
         STAFFED_AGENTS,
         Unit::Count,
-        "Agents ready, busy or in after-call work now."
+        "Agents ready, busy or in after-call work on this queue now (not those busy on another queue's call)."
     );
     describe_gauge!(
         PREDICTED_SERVICE_LEVEL_RATIO,

@@ -111,9 +111,12 @@ fn today(s: &KpiSnapshot) -> &WindowKpis {
 /// support today: offered 6, answered 2 (s4 within T), short abandoned 1, flowed out 1;
 /// reached T 1 (sp1): SL 1/2; ASA 12.5; handled 2, talk 60, ACW 10, AHT 70; rings 3,
 /// no-answer 1, member unavailable 3; rings per answer (⌈21/5⌉ + ⌈4/5⌉)/2 = 3. Agents:
-/// carol busy 12+64+64 = 140, ACW 20, not ready 115–170 (Lunch) 55, ready 205; 2002 (in
-/// support, which sees only its own calls) not ready 116–240 (Training) 124, ready 296 →
-/// occupancy 160/661, not ready 179/840. Ended by the restart: sp4.
+/// carol busy 12+64+64 = 140, ACW 20, not ready 115–170 (Lunch) 55, ready 205; 2002 is busy
+/// other in support while on its sales calls (5–69, 120–186, 360–375, 400–420: 165, the sales
+/// busy time above), which takes precedence over its support pause 116–240 (Training): not
+/// ready 116–120 and 186–240 = 58, ready 5+47+120+25 = 197 → ready 402, not ready 113, busy
+/// other 165; occupancy 160/(160+402), not ready 113/840. Now: carol ready, 2002 busy other
+/// (s9 in sales). Ended by the restart: sp4.
 ///
 /// Lines: 65; ignored 2 (CONFIGRELOAD, DID); rejected 2 (line 39, an unknown CUSTOM_SURVEY
 /// event; line 40, three fields); 83 events (4 logins and 2 implicit ones, two per ring that
@@ -239,13 +242,24 @@ fn the_fixture_gives_the_hand_computed_kpis() {
     assert!(close(w.rings_per_answer, 3.0));
     assert_eq!((w.busy_agent_seconds, w.acw_agent_seconds), (140.0, 20.0));
     assert_eq!(
-        (w.ready_agent_seconds, w.not_ready_agent_seconds),
-        (501.0, 179.0)
+        (
+            w.ready_agent_seconds,
+            w.not_ready_agent_seconds,
+            w.busy_other_agent_seconds
+        ),
+        (402.0, 113.0, 165.0)
     );
-    assert!(close(w.occupancy, 160.0 / 661.0) && close(w.not_ready_ratio, 179.0 / 840.0));
+    assert!(close(w.occupancy, 160.0 / 562.0) && close(w.not_ready_ratio, 113.0 / 840.0));
     let now = &support.now;
     assert_eq!((now.calls_waiting, now.oldest_wait_seconds), (1, 10.0));
-    assert_eq!((now.agents_ready, now.agents_logged_in), (2, 2));
+    assert_eq!(
+        (
+            now.agents_ready,
+            now.agents_busy_other,
+            now.agents_logged_in
+        ),
+        (1, 1, 2)
+    );
 }
 
 /// `tests/fixtures/asterisk/crlf.queue_log`: CRLF line ends, and a last line cut short without

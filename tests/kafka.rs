@@ -35,9 +35,10 @@ fn fixture_lines() -> Vec<String> {
         .collect()
 }
 
-/// Events counted by the service's ledger: applied + duplicate + late + rejected.
+/// Events taken in: resolved (applied, duplicate, late, rejected) or still waiting for their
+/// call's offer (pending).
 fn consumed(s: &Service) -> f64 {
-    s.metric("acd_events_total", &[])
+    s.metric("acd_events_total", &[]) + s.metric("acd_events_pending", &[])
 }
 
 /// Waits until the KPI topic's newest snapshot of every expected queue matches `expected`

@@ -36,7 +36,14 @@ fn real_prometheus_scrapes_the_demo() {
         .collect();
     names.sort();
     assert_eq!(names, ["billing", "retention", "sales", "support"]);
-    for state in ["ready", "not_ready", "busy", "acw", "logged_in"] {
+    for state in [
+        "ready",
+        "not_ready",
+        "busy",
+        "acw",
+        "busy_other",
+        "logged_in",
+    ] {
         assert_eq!(
             prom.query(&format!("acd_agents{{state=\"{state}\"}}"))
                 .len(),
@@ -45,7 +52,8 @@ fn real_prometheus_scrapes_the_demo() {
         );
     }
     // The demo staffs 20 + 32 + 12 + 9 = 73 agents, all logged in; three sales agents are also
-    // logged into retention, and each queue counts its own logins: 76.
+    // logged into retention, and each queue counts its own logins (an agent on a call of the
+    // other queue is busy other there, still logged in): 76.
     let logged_in = prom.query("sum(acd_agents{state=\"logged_in\"})");
     assert_eq!(value(&logged_in[0]), 76.0);
     // Applied events count up and nothing was rejected.

@@ -711,3 +711,105 @@ fn steps_stamped_a_little_early_are_applied_at_the_step_they_follow() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `tests/fixtures/multiskill.jsonl`: one agent in two queues, from 2026-01-05 10:00:00 UTC to
+/// 10:04:00 (t = 240 s), times in seconds, both queues T = 20 s. m1 logs in to sales and
+/// support at 0, s1 to support.
+///
+/// | t | event | m1 in sales | m1 in support |
+/// |---|---|---|---|
+/// | 10–90 | sales call k1: ring m1 12, answered 15, wrap 75, wrap_end 90 | busy 12–75, ACW 75–90 | busy other 12–90 |
+/// | 20–70 | support call k2: ring s1 22, answered 25, wrap 60, wrap_end 70 | | |
+/// | 120 | m1 not ready **without a queue** ("lunch": every queue m1 is in) | not ready | not ready |
+/// | 130 | m1 logged out of support | | logged out |
+/// | 180 | m1 ready without a queue: only sales, m1 being logged out of support | ready | |
+/// | 200–205 | sales call k3: ring m1 202, answered 205, still talking at 240 | busy from 202 | |
+/// | 220 | m1 logs in to support again, mid-call | | busy other from 220 |
+/// | 230 | x9 not ready without a queue: x9 is in no queue, rejected `unknown_agent` | | |
+/// | 240 | support call k4 offered (waiting at the end) | | |
+///
+/// sales: m1 ready 0–12, 90–120, 180–202 = 64 s; busy 63 + 38 = 101 s; ACW 15 s; not ready
+/// 120–180 = 60 s; occupancy (101 + 15) / (116 + 64) = 116/180, not ready 60/240. Offered 2,
+/// answered 2 (waits 5, 5), AHT = k1's 60 + 15 = 75 s. Now: m1 busy.
+///
+/// support: m1 ready 0–12, 90–120 = 42 s, busy other 12–90 and 220–240 = 98 s, not ready
+/// 120–130 = 10 s; s1 ready 0–22, 70–240 = 192 s, busy 22–60 = 38 s, ACW 60–70 = 10 s. Ready
+/// 234, busy other 98: occupancy (38 + 10) / (48 + 234) = 48/282 (the model before this one
+/// counted m1 ready 12–90 and 220–240 as well: 48/380), not ready 10 / (48 + 234 + 10 + 98)
+/// = 10/390. Now: s1 ready, m1 busy other, logged in 2, k4 waiting; Erlang C staffs s1 only
+/// (1, not 2). consumed 22 = applied 21 + rejected 1.
+///
+/// The same with each run of 25 s of event time delivered backwards (within the 30 s
+/// lateness): then m1's login to support at 0 arrives after the answer at 15 in sales, and the
+/// login at 220 before the ring at 202.
+#[test]
+fn a_multi_skilled_agent_is_busy_other_in_its_other_queue_in_either_arrival_order() {
+    let (files, dir) = fixture_and_reordered("multiskill.jsonl", |lines| {
+        let t0 = 1_767_607_200_000i64;
+        let run = |l: &&str| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["ts"].as_i64().unwrap() - t0) / 25_000
+        };
+        for chunk in lines.chunk_by_mut(|a, b| run(a) == run(b)) {
+            chunk.reverse();
+        }
+    });
+    for file in files {
+        let (snapshots, stderr) = replay_json(&["replay", &file, "--json"]);
+        assert!(
+            stderr.contains("consumed 22 = applied 21 + duplicate 0 + late 0 + rejected 1"),
+            "{file}: {stderr}"
+        );
+        assert!(
+            stderr.contains("rejected by reason: unknown_agent 1"),
+            "{stderr}"
+        );
+        let (sales, support) = (&snapshots[0], &snapshots[1]);
+        assert_eq!(
+            (sales.queue_id.as_str(), support.queue_id.as_str()),
+            ("sales", "support")
+        );
+        let w = window(sales, "today");
+        assert_eq!(
+            (
+                w.busy_agent_seconds,
+                w.acw_agent_seconds,
+                w.ready_agent_seconds,
+                w.not_ready_agent_seconds,
+                w.busy_other_agent_seconds
+            ),
+            (101.0, 15.0, 64.0, 60.0, 0.0),
+            "{file}"
+        );
+        assert!(close(w.occupancy, 116.0 / 180.0) && close(w.not_ready_ratio, 0.25));
+        assert_eq!((w.offered, w.answered), (2, 2));
+        assert!(close(w.aht_seconds, 75.0));
+        assert_eq!((sales.now.agents_busy, sales.now.agents_busy_other), (1, 0));
+        let w = window(support, "today");
+        assert_eq!(
+            (
+                w.busy_agent_seconds,
+                w.acw_agent_seconds,
+                w.ready_agent_seconds,
+                w.not_ready_agent_seconds,
+                w.busy_other_agent_seconds
+            ),
+            (38.0, 10.0, 234.0, 10.0, 98.0),
+            "{file}"
+        );
+        assert!(close(w.occupancy, 48.0 / 282.0) && close(w.not_ready_ratio, 10.0 / 390.0));
+        let now = &support.now;
+        assert_eq!(
+            (
+                now.agents_ready,
+                now.agents_busy_other,
+                now.agents_logged_in,
+                now.calls_waiting
+            ),
+            (1, 1, 2, 1)
+        );
+        let staffing = support.staffing.expect("arrivals and an AHT in 15m");
+        assert_eq!((staffing.staffed_agents, staffing.aht_seconds), (1, 45.0));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -52,7 +52,9 @@ impl WireEvent {
             WireEnum::Unknown(got) => return Err(DecodeError::UnknownType(got)),
             WireEnum::Known(t) => t,
         };
-        if self.queue_id.is_empty() {
+        // An agent_state without a queue applies to every queue the agent is logged in to
+        // (Asterisk's PAUSEALL, Amazon Connect's agent status); a call is always in a queue.
+        if self.queue_id.is_empty() && event_type != EventType::AgentState {
             return Err(DecodeError::MissingQueueId(event_type));
         }
         let call_id = |call_id: String| {

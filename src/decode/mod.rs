@@ -11,6 +11,8 @@
 //! Both formats go through the same presence rules, so a bad event is rejected for the same
 //! [`RejectReason`] whichever way it arrived. Empty strings count as absent in both, because
 //! protobuf cannot tell them apart; `ts: 0` likewise is [`RejectReason::MissingTimestamp`].
+//! An `agent_state` without `queue_id` is valid (its `queue_id` is empty): it is for every
+//! queue the agent is logged in to; every call event needs one.
 //!
 //! A JSON `ts` that is a float (even `1.7e12`) or a string is rejected as
 //! [`RejectReason::Malformed`] with a message saying so: it is a producer bug, not a missing

@@ -196,6 +196,7 @@ macro_rules! now_kpis {
             agents_not_ready,
             agents_busy,
             agents_acw,
+            agents_busy_other,
             agents_logged_in,
         })
     };
@@ -237,6 +238,7 @@ macro_rules! window_kpis {
             acw_agent_seconds,
             ready_agent_seconds,
             not_ready_agent_seconds,
+            busy_other_agent_seconds,
             occupancy,
             not_ready_ratio,
         })

@@ -84,7 +84,8 @@ pub(crate) fn sample_snapshot() -> KpiSnapshot {
             agents_not_ready: 1,
             agents_busy: 4,
             agents_acw: 1,
-            agents_logged_in: 8,
+            agents_busy_other: 1,
+            agents_logged_in: 9,
         },
         staffing: None,
         surge: SurgeSnapshot {
@@ -120,6 +121,7 @@ pub(crate) fn sample_snapshot() -> KpiSnapshot {
                     transfer_rate: Some(0.0),
                     busy_agent_seconds: 1234.5,
                     ready_agent_seconds: 100.0,
+                    busy_other_agent_seconds: 60.5,
                     occupancy: Some(0.925),
                     ..WindowKpis::default()
                 },
@@ -238,12 +240,21 @@ pub(crate) fn valid_event() -> impl Strategy<Value = CtiEvent> {
             }
         }),
     ];
-    (id(), super::contract::MIN_TS..=i64::MAX, id(), body).prop_map(
-        |(event_id, ts, queue_id, body)| CtiEvent {
-            event_id,
-            ts,
-            queue_id,
-            body,
-        },
+    // An agent_state may have no queue (every queue the agent is logged in to).
+    (
+        id(),
+        super::contract::MIN_TS..=i64::MAX,
+        id(),
+        any::<bool>(),
+        body,
     )
+        .prop_map(|(event_id, ts, queue_id, all_queues, body)| {
+            let all_queues = all_queues && matches!(body, EventBody::AgentState { .. });
+            CtiEvent {
+                event_id,
+                ts,
+                queue_id: if all_queues { String::new() } else { queue_id },
+                body,
+            }
+        })
 }

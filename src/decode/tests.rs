@@ -43,6 +43,37 @@ fn an_agent_state_without_reason_round_trips_in_both_formats() {
 }
 
 #[test]
+fn an_agent_state_without_a_queue_is_for_every_queue_but_a_call_event_needs_one() {
+    let mut event = sample(EventType::AgentState);
+    event.queue_id = String::new();
+    for format in Format::ALL {
+        assert_eq!(
+            decode(format, &encode(format, &event)),
+            Ok(event.clone()),
+            "{format}"
+        );
+    }
+    let json = r#"{"event_id":"p1","ts":1700000000000,"type":"agent_state","agent_id":"a7","state":"not_ready","reason":"pause all"}"#;
+    let decoded = decode(Format::Json, json.as_bytes()).unwrap();
+    assert_eq!(decoded.queue_id, "");
+    for event_type in EventType::ALL {
+        if event_type == EventType::AgentState {
+            continue;
+        }
+        let mut event = sample(event_type);
+        event.queue_id = String::new();
+        for format in Format::ALL {
+            let err = decode(format, &encode(format, &event)).unwrap_err();
+            assert_eq!(
+                err.reason(),
+                RejectReason::MissingQueueId,
+                "{format} {event_type}"
+            );
+        }
+    }
+}
+
+#[test]
 fn snapshots_round_trip_in_both_formats_keeping_absent_values() {
     let snapshot = sample_snapshot();
     for format in Format::ALL {

@@ -113,9 +113,11 @@ pub(crate) enum AgentTime {
     Acw,
     Ready,
     NotReady,
+    /// logged in here, engaged on a call of another of the agent's queues
+    BusyOther,
 }
 
-pub(crate) const N_AGENT_TIMES: usize = 4;
+pub(crate) const N_AGENT_TIMES: usize = 5;
 
 /// What a window adds up to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -182,9 +184,12 @@ pub(crate) fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpi
     // (not the sum of three means over calls wrapped and wrapped up at different times).
     let aht = ratio(seconds(s.sum_ms(Sum::Handle)), acw_completed as f64);
 
+    // Busy and ACW on this queue's calls; time on another queue's calls is in neither
+    // occupancy term, but it is logged-in time.
     let busy = s.agent_ms(AgentTime::Busy) + s.agent_ms(AgentTime::Acw);
     let ready = s.agent_ms(AgentTime::Ready);
     let not_ready = s.agent_ms(AgentTime::NotReady);
+    let busy_other = s.agent_ms(AgentTime::BusyOther);
 
     WindowKpis {
         offered: s.count(Count::Offered),
@@ -223,8 +228,12 @@ pub(crate) fn window_kpis(s: &WindowSums, quantiles: WaitQuantiles) -> WindowKpi
         acw_agent_seconds: seconds(s.agent_ms(AgentTime::Acw)),
         ready_agent_seconds: seconds(ready),
         not_ready_agent_seconds: seconds(not_ready),
+        busy_other_agent_seconds: seconds(busy_other),
         occupancy: ratio(busy as f64, (busy + ready) as f64),
-        not_ready_ratio: ratio(not_ready as f64, (busy + ready + not_ready) as f64),
+        not_ready_ratio: ratio(
+            not_ready as f64,
+            (busy + ready + not_ready + busy_other) as f64,
+        ),
     }
 }
 

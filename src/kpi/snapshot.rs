@@ -58,7 +58,7 @@ pub struct Staffing {
     pub aht_seconds: f64,
     /// Fewest agents whose predicted service level reaches the target (Erlang C).
     pub required_agents: u32,
-    /// Agents ready, busy or in ACW now.
+    /// Agents ready, busy or in ACW on this queue now (not those busy on another queue's call).
     pub staffed_agents: u32,
     pub predicted_service_level: f64,
     /// `None` when the load is at or above the staffed agents: the queue grows without bound.
@@ -75,6 +75,11 @@ pub struct NowKpis {
     pub agents_not_ready: u64,
     pub agents_busy: u64,
     pub agents_acw: u64,
+    /// Logged in here and engaged (ringing, talking, holding or in ACW) on a call of another
+    /// of the agent's queues. Defaults to 0 when reading a snapshot written before it existed.
+    #[serde(default)]
+    pub agents_busy_other: u64,
+    /// Every agent not logged out, busy other included.
     pub agents_logged_in: u64,
 }
 
@@ -124,6 +129,11 @@ pub struct WindowKpis {
     pub acw_agent_seconds: f64,
     pub ready_agent_seconds: f64,
     pub not_ready_agent_seconds: f64,
+    /// Agent time logged in here while engaged on another queue's call: in neither term of
+    /// `occupancy`, in the logged-in time of `not_ready_ratio`. Defaults to 0 when reading a
+    /// snapshot written before it existed.
+    #[serde(default)]
+    pub busy_other_agent_seconds: f64,
     pub occupancy: Option<f64>,
     pub not_ready_ratio: Option<f64>,
 }

@@ -12,8 +12,9 @@
 //! - **Agents** belong to one queue (`{queue}-a01`, `-a02`, …) and all log in `ready` at the
 //!   start. Waiting calls are served first in, first out; a call that finds idle agents rings
 //!   the one idle longest. With `shared_agents`, the last N agents of a queue are also logged
-//!   into another queue: they set every state (ready, RONA, break) in both, and when free take
-//!   the call that has waited longest in either, one call at a time.
+//!   into another queue (one agent, the same `agent_id`): they log in to each, set every later
+//!   state (ready, RONA, break) in both at once with one `agent_state` without a queue, and
+//!   when free take the call that has waited longest in either, one call at a time.
 //! - **Ringing** lasts Exp(`mean_ring_s`), cut at `ring_timeout_s`, then `answered`; the ring
 //!   counts as waiting, as an ACD measures it (offer to answer). With
 //!   `ring_no_answer_probability` it instead times out (RONA): the agent is `not_ready`
@@ -64,7 +65,7 @@ mod scenario;
 
 use std::collections::BinaryHeap;
 
-use crate::event::{CtiEvent, Millis};
+use crate::event::{CallStep, CtiEvent, EventBody, Millis};
 
 use model::Model;
 use rng::Rng;
@@ -165,6 +166,43 @@ impl Simulator {
             seq,
             event,
         });
+    }
+}
+
+/// Makes a simulated event one of copy `copy` of the contact centre: its queue ids and agent
+/// ids get the suffix `-{copy:03}`, so that copies run side by side (a bench's many queues)
+/// share no queue and no agent. An agent is one person across queues: copies that kept the
+/// agent ids would have each agent busy in all of them at once. An `agent_state` without a
+/// queue keeps it empty.
+pub fn as_copy(event: &mut CtiEvent, copy: u64) {
+    let rename = |id: &mut String| {
+        if !id.is_empty() {
+            *id = format!("{id}-{copy:03}");
+        }
+    };
+    rename(&mut event.queue_id);
+    match &mut event.body {
+        EventBody::AgentState { agent_id, .. } => rename(agent_id),
+        EventBody::Call { step, .. } => match step {
+            CallStep::Ringing { agent_id }
+            | CallStep::Answered { agent_id }
+            | CallStep::Hold { agent_id }
+            | CallStep::Unhold { agent_id }
+            | CallStep::Wrap { agent_id }
+            | CallStep::WrapEnd { agent_id }
+            | CallStep::NoAnswer { agent_id }
+            | CallStep::Unavailable { agent_id } => rename(agent_id),
+            CallStep::Transferred {
+                target_queue_id,
+                agent_id,
+            } => {
+                rename(target_queue_id);
+                if let Some(agent_id) = agent_id {
+                    rename(agent_id);
+                }
+            }
+            CallStep::Offered | CallStep::Abandoned | CallStep::FlowedOut { .. } => {}
+        },
     }
 }
 

@@ -413,12 +413,18 @@ impl Model {
     }
 
     fn emit(&mut self, queue: usize, body: EventBody) {
+        let queue_id = self.queues[queue].id.clone();
+        self.emit_in(queue_id, body);
+    }
+
+    /// An event of the queue `queue_id` (empty: an agent's state in all its queues).
+    fn emit_in(&mut self, queue_id: String, body: EventBody) {
         let event_id = format!("{:x}-{}", self.seed, self.next_event_seq);
         self.next_event_seq += 1;
         self.out.push_back(CtiEvent {
             event_id,
             ts: self.now,
-            queue_id: self.queues[queue].id.clone(),
+            queue_id,
             body,
         });
     }
@@ -450,12 +456,23 @@ impl Model {
         );
     }
 
-    /// The agent's state in every queue it is logged into, its own first.
+    /// The agent's state in every queue it is logged into: for an agent of several queues one
+    /// `agent_state` without a queue, as Asterisk's PAUSEALL or an Amazon Connect agent status
+    /// sets it.
     fn emit_agent_state(&mut self, agent: usize, state: AgentState, reason: Option<&str>) {
-        for i in 0..self.agents[agent].queues.len() {
-            let q = self.agents[agent].queues[i];
+        if let [q] = self.agents[agent].queues[..] {
             self.emit_agent_state_in(q, agent, state, reason);
+            return;
         }
+        let agent_id = self.agents[agent].id.clone();
+        self.emit_in(
+            String::new(),
+            EventBody::AgentState {
+                agent_id,
+                state,
+                reason: reason.map(str::to_string),
+            },
+        );
     }
 
     fn agent_id(&self, agent: usize) -> String {

@@ -272,7 +272,7 @@ struct QueueGauges {
     calls_waiting: Gauge,
     oldest_wait: Gauge,
     /// In the order of [`t::AGENT_STATES`].
-    agents: [Gauge; 5],
+    agents: [Gauge; 6],
     sl_target: Gauge,
     sl_threshold: Gauge,
     /// Required, staffed, predicted SL, predicted ASA.
@@ -322,6 +322,7 @@ impl QueueGauges {
             agents_not_ready,
             agents_busy,
             agents_acw,
+            agents_busy_other,
             agents_logged_in,
         } = snapshot.now;
         self.calls_waiting.set(calls_waiting as f64);
@@ -331,6 +332,7 @@ impl QueueGauges {
             agents_not_ready,
             agents_busy,
             agents_acw,
+            agents_busy_other,
             agents_logged_in,
         ];
         for (gauge, n) in self.agents.iter().zip(agents) {

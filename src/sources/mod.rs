@@ -38,8 +38,9 @@ pub struct Origin {
     pub position: i64,
 }
 
-/// Bits of [`Origin::pack`] that hold the position: 2^44 positions per partition.
-const POSITION_BITS: u32 = 44;
+/// Bits of [`Origin::pack`] that hold the position: 2^44 positions per partition. The
+/// partition above them is the engine's scope of agents across queues.
+const POSITION_BITS: u32 = crate::state::ORIGIN_SCOPE_SHIFT;
 
 impl Origin {
     /// The engine's opaque `u64` origin: the partition in the high bits, the position below.

@@ -40,14 +40,16 @@ use super::settings::{EngineSettings, BUCKET_MS};
 
 const MAGIC: &[u8; 4] = b"ACDQ";
 
-/// Version of the layout above and of the state's encoding. 5: a call's steps include
+/// Version of the layout above and of the state's encoding. 6: a call's steps include
 /// no-answer, unavailable and flow-out; window buckets, periods and totals hold the
-/// member-unavailable count, the queue its count of calls ended by a restart. 4: calls hold
-/// their legs; window buckets, periods and totals hold the flowed-out and ring-abandoned
-/// counts and the handle-time sum, the queue its count of skewed events, and the surge
-/// detector its absorbed rises. 3: the queue's parts serialise themselves, and a ring bucket
-/// is written with its distance back from the newest bucket (2: from the oldest).
-pub(crate) const FORMAT_VERSION: u16 = 5;
+/// member-unavailable count, the queue its count of calls ended by a restart. 5: window
+/// buckets, periods and the ring's base counts hold a fifth agent state (busy other); an
+/// agent's entry holds its engagements on other queues' calls and `agent_state`s without a
+/// queue. 4: calls hold their legs; window buckets, periods and totals hold the flowed-out and
+/// ring-abandoned counts and the handle-time sum, the queue its count of skewed events, and the
+/// surge detector its absorbed rises. 3: the queue's parts serialise themselves, and a ring
+/// bucket is written with its distance back from the newest bucket (2: from the oldest).
+pub(crate) const FORMAT_VERSION: u16 = 6;
 
 const VERSION_AT: usize = 4;
 const FINGERPRINT_AT: usize = 6;

@@ -3,20 +3,75 @@
 //! It is a plain single-threaded struct; the caller owns it (one ingest task in live mode, the
 //! replay loop in replay) and passes the time in. See the [`crate::state`] docs for how readers
 //! get at its results without ever blocking it.
+//!
+//! # Agents across queues
+//!
+//! An agent is one person in every queue it is logged in to, but each queue keeps its own entry
+//! for it (its state there, its calls there), so that a queue's state stays one checkpoint. The
+//! engine ties the entries together:
+//!
+//! - **Memberships.** For each agent (by its 48-bit key, as in the queues), the queues holding
+//!   an entry for it (a handful, sorted by id), kept as the queues create and drop entries,
+//!   rebuilt from the queues' entries when one is restored from a checkpoint and updated when
+//!   one is removed.
+//! - **Engagement.** When a queue adds or removes one of its agents' phases on its calls, the
+//!   engine passes the change on to the agent's entries in its other queues, keyed by the
+//!   queue's tag, where a logged-in agent engaged only elsewhere is *busy other*. An entry a
+//!   queue creates is given the agent's current engagements in its other queues (and the
+//!   `agent_state`s without a queue they still hold, see below). Queues keep independent
+//!   watermarks: a change from before the receiving queue's settled point counts from that
+//!   point.
+//! - **`agent_state` without a queue** goes to every queue holding an entry for the agent,
+//!   where it sets the state if the agent is logged in there at that time; an entry created
+//!   later is given it too while another entry still holds it, so a login arriving after it
+//!   (within the lateness) sees it. It counts once in the ledger: applied if any queue applied
+//!   it, else duplicate, else late; rejected as `unknown_agent` if no queue holds the agent.
+//! - **Restores.** A queue restored beside others is checked against them before the next
+//!   event: the engagements each side holds from the other are made to match what the other
+//!   holds now, and engagements from queues this engine does not hold end. After a restart
+//!   that restores every queue, they already match and nothing changes.
+//!
+//! **Scopes.** An agent is one person only among the queues of one *scope*: the input
+//! partition its events come from (the bits of an origin from [`ORIGIN_SCOPE_SHIFT`] up; a
+//! file or the simulator is one scope). Partitions are consumed at their own pace, so the
+//! same agent's events in two partitions arrive in no fixed order; sharing across them would
+//! make busy-other time, and with an `agent_state` without a queue (written to every
+//! partition) even lateness, depend on which partition was read first. Within a partition the
+//! order is the producer's, and every instance that owns it computes the same KPIs. Queues
+//! whose agents are shared must therefore share a partition (key them by site, not by queue).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
-use crate::event::{CtiEvent, Millis};
+use crate::event::{CtiEvent, EventBody, Millis};
 use crate::kpi::surge::Episode;
 use crate::kpi::{KpiSnapshot, QueueTotals};
 use crate::ledger::{Ledger, Outcome, RejectReason};
 
+use super::agent::OWN;
+use super::call::{agent_key, AgentKey};
 use super::checkpoint::{self, CheckpointError};
-use super::queue::{wait_histogram, QueueEvent, QueueState, Resolution};
+use super::dedup::BuildIdentity;
+use super::queue::{wait_histogram, Outbox, QueueEvent, QueueState, Resolution};
 use super::settings::EngineSettings;
+
+/// An origin's bits from here up name its scope, the partition it was read from (see the
+/// module documentation); the bits below are the caller's position within it.
+pub const ORIGIN_SCOPE_SHIFT: u32 = 44;
+
+fn scope_of(origin: u64) -> u32 {
+    (origin >> ORIGIN_SCOPE_SHIFT) as u32
+}
+
+/// An agent in one scope: the 48-bit agent key with the scope above it (partitions beyond
+/// 65,535 would share a scope with another: none is that large).
+type MemberKey = u64;
+
+fn member_key(scope: u32, agent: AgentKey) -> MemberKey {
+    u64::from(scope & 0xFFFF) << 48 | agent
+}
 
 /// Where "now" comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +98,13 @@ pub struct Engine {
     /// The source reports holds; when it does not (Asterisk's queue_log), a call without a
     /// hold is not known to have had none, so the average hold is absent rather than 0.
     hold_reported: bool,
+    /// Each agent's queues in a scope (keyed by [`member_key`]): those holding an entry for
+    /// it, sorted by id.
+    members: HashMap<MemberKey, Vec<Arc<str>>, BuildIdentity>,
+    /// Restored queues not yet checked against the queues beside them.
+    unreconciled: Vec<Arc<str>>,
+    /// A queue's outbox while it is passed on (kept for its allocation).
+    outbox: Outbox,
 }
 
 impl Engine {
@@ -58,6 +120,9 @@ impl Engine {
             scratch: wait_histogram(),
             episodes: Vec::new(),
             hold_reported: true,
+            members: HashMap::default(),
+            unreconciled: Vec::new(),
+            outbox: Outbox::default(),
         }
     }
 
@@ -107,10 +172,14 @@ impl Engine {
             self.newest_event = self.newest_event.max(event.ts);
         }
         let now = self.now(wall);
-        // The decoders refuse an event without a queue; one made in-process (a translated
-        // queue_log line for every queue of an agent) is not a queue named "".
+        self.reconcile();
         if event.queue_id.is_empty() {
-            return Outcome::Rejected(RejectReason::MissingQueueId);
+            return match &event.body {
+                EventBody::AgentState { agent_id, .. } => {
+                    self.route_to_members(event, agent_id, scope_of(origin), now)
+                }
+                EventBody::Call { .. } => Outcome::Rejected(RejectReason::MissingQueueId),
+            };
         }
         let queue = match self.queues.get_mut(event.queue_id.as_str()) {
             Some(q) => q,
@@ -127,6 +196,7 @@ impl Engine {
                 };
                 let mut q = QueueState::new(id.clone(), &self.settings, start);
                 q.set_surge_follows_events(self.mode == TimeMode::EventTime);
+                q.set_scope(scope_of(origin));
                 self.queues.entry(id).or_insert(q)
             }
         };
@@ -137,6 +207,12 @@ impl Engine {
         };
         let outcome = queue.apply(ev, origin, now, &self.settings, &mut self.resolutions);
         collect_episodes(queue, &mut self.episodes);
+        if !queue.outbox_is_empty() {
+            let mut out = std::mem::take(&mut self.outbox);
+            queue.take_outbox(&mut out);
+            let source = queue.id.clone();
+            self.pass_on(out, source, now);
+        }
         outcome
     }
 
@@ -155,8 +231,243 @@ impl Engine {
                 q.end_calls_at_restart(at, &self.settings);
                 collect_episodes(q, &mut self.episodes);
             }
+            // The agents the ended calls held are free in their other queues too.
+            self.pass_on_from(id, at);
         }
         self.count_resolutions();
+    }
+
+    /// An `agent_state` without a queue: to each queue of the scope holding an entry for the
+    /// agent, in the order of their ids.
+    fn route_to_members(
+        &mut self,
+        event: &CtiEvent,
+        agent_id: &str,
+        scope: u32,
+        now: Millis,
+    ) -> Outcome {
+        let Some(queues) = self.members.get(&member_key(scope, agent_key(agent_id))) else {
+            return Outcome::Rejected(RejectReason::UnknownAgent);
+        };
+        let mut outcome = Outcome::Rejected(RejectReason::UnknownAgent);
+        for id in queues.clone() {
+            let Some(queue) = self.queues.get_mut(&id) else {
+                continue;
+            };
+            let ev = QueueEvent {
+                event_id: &event.event_id,
+                ts: event.ts,
+                body: &event.body,
+            };
+            let here = queue.apply_to_member(ev, now, &self.settings, &mut self.resolutions);
+            collect_episodes(queue, &mut self.episodes);
+            self.pass_on_from(&id, now);
+            // Applied anywhere is applied; a redelivery is a duplicate wherever it went.
+            let rank = |o: Outcome| match o {
+                Outcome::Applied => 3,
+                Outcome::Duplicate => 2,
+                Outcome::Late => 1,
+                _ => 0,
+            };
+            if rank(here) > rank(outcome) {
+                outcome = here;
+            }
+        }
+        outcome
+    }
+
+    /// Passes on what a queue did (its outbox, which the caller took from it) to the agents'
+    /// other queues, and what that in turn made those queues do, until nothing is left.
+    fn pass_on(&mut self, mut out: Outbox, mut source: Arc<str>, now: Millis) {
+        let mut more: Vec<Arc<str>> = Vec::new();
+        loop {
+            self.pass_on_one(&out, &source, now, &mut more);
+            out.clear();
+            let next = loop {
+                let Some(id) = more.pop() else {
+                    break None;
+                };
+                if let Some(q) = self.queues.get_mut(&id) {
+                    if !q.outbox_is_empty() {
+                        q.take_outbox(&mut out);
+                        break Some(id);
+                    }
+                }
+            };
+            match next {
+                Some(id) => source = id,
+                None => break,
+            }
+        }
+        self.outbox = out;
+    }
+
+    /// [`Self::pass_on`] for the queue `id`, if its outbox holds anything.
+    fn pass_on_from(&mut self, id: &str, now: Millis) {
+        let Some(q) = self.queues.get_mut(id) else {
+            return;
+        };
+        if q.outbox_is_empty() {
+            return;
+        }
+        let mut out = std::mem::take(&mut self.outbox);
+        q.take_outbox(&mut out);
+        let source = q.id.clone();
+        self.pass_on(out, source, now);
+    }
+
+    fn pass_on_one(
+        &mut self,
+        out: &Outbox,
+        source: &Arc<str>,
+        now: Millis,
+        more: &mut Vec<Arc<str>>,
+    ) {
+        let Some((tag, scope)) = self.queues.get(source).map(|q| (q.tag(), q.scope())) else {
+            return;
+        };
+        for &(agent, created) in &out.members {
+            let key = member_key(scope, agent);
+            if created {
+                self.joined(agent, key, source, now, more);
+            } else {
+                self.left(agent, key, source);
+            }
+        }
+        for op in &out.phases {
+            let key = member_key(scope, op.agent);
+            let Some(queues) = self.members.get(&key).filter(|q| q.len() > 1) else {
+                continue;
+            };
+            for other in queues.iter().filter(|&q| q != source) {
+                let Some(q) = self.queues.get_mut(other) else {
+                    continue;
+                };
+                if op.ts > q.clock() {
+                    q.advance(now.max(op.ts), &self.settings, &mut self.resolutions);
+                    collect_episodes(q, &mut self.episodes);
+                }
+                q.other_phase(tag, op, &self.settings);
+                if !q.outbox_is_empty() {
+                    more.push(other.clone());
+                }
+            }
+        }
+    }
+
+    /// The queue `id` created an entry for the agent: it joins the agent's queues, and the
+    /// entry is given the agent's engagements in the others.
+    fn joined(
+        &mut self,
+        agent: AgentKey,
+        key: MemberKey,
+        id: &Arc<str>,
+        now: Millis,
+        more: &mut Vec<Arc<str>>,
+    ) {
+        if !self.queues.get(id).is_some_and(|q| q.has_agent(agent)) {
+            return;
+        }
+        let queues = self.members.entry(key).or_insert_with(one_queue);
+        if let Err(at) = queues.binary_search(id) {
+            queues.insert(at, id.clone());
+        }
+        if queues.len() < 2 {
+            return;
+        }
+        let mut phases = Vec::new();
+        let mut from = Vec::new();
+        let mut states = Vec::new();
+        for other in queues.iter().filter(|&q| q != id) {
+            if let Some(q) = self.queues.get(other) {
+                let start = phases.len();
+                q.own_phases(agent, &mut phases);
+                from.push((q.tag(), start..phases.len()));
+                q.all_states(agent, &mut states);
+            }
+        }
+        if phases.is_empty() && states.is_empty() {
+            return;
+        }
+        states.sort_unstable();
+        states.dedup();
+        let Some(q) = self.queues.get_mut(id) else {
+            return;
+        };
+        let newest = phases
+            .iter()
+            .map(|op| op.ts)
+            .chain(states.iter().map(|i| i.ts))
+            .max()
+            .unwrap_or(Millis::MIN);
+        if newest > q.clock() {
+            q.advance(now.max(newest), &self.settings, &mut self.resolutions);
+            collect_episodes(q, &mut self.episodes);
+        }
+        for (tag, range) in from {
+            for op in &phases[range] {
+                q.other_phase(tag, op, &self.settings);
+            }
+        }
+        q.add_all_states(agent, &states, &self.settings);
+        if !q.outbox_is_empty() {
+            more.push(id.clone());
+        }
+    }
+
+    /// The queue `id` dropped its entry for the agent (unless it has made a new one since).
+    fn left(&mut self, agent: AgentKey, key: MemberKey, id: &Arc<str>) {
+        if self.queues.get(id).is_some_and(|q| q.has_agent(agent)) {
+            return;
+        }
+        self.leave(key, id);
+    }
+
+    /// Checks each queue restored since the last event against the queues beside it: for each
+    /// agent in both, what each holds of the other's engagements is made to match what the
+    /// other holds now; engagements from queues this engine does not hold end. A no-op when
+    /// they already agree, as after a restart that restores every queue.
+    fn reconcile(&mut self) {
+        if self.unreconciled.is_empty() {
+            return;
+        }
+        let s = self.settings.clone();
+        for id in std::mem::take(&mut self.unreconciled) {
+            let Some(restored) = self.queues.get(&id) else {
+                continue;
+            };
+            let (tag, scope) = (restored.tag(), restored.scope());
+            let agents: Vec<AgentKey> = restored.agent_keys().collect();
+            for agent in agents {
+                let key = member_key(scope, agent);
+                let others: Vec<Arc<str>> = self.members.get(&key).map_or_else(Vec::new, |q| {
+                    q.iter().filter(|&q| *q != id).cloned().collect()
+                });
+                let mut held = Vec::new();
+                for other in &others {
+                    let (Some(r), Some(q)) = (self.queues.get(&id), self.queues.get(other)) else {
+                        continue;
+                    };
+                    let theirs = q.engaged_at_end(agent, OWN);
+                    let ours = r.engaged_at_end(agent, OWN);
+                    let other_tag = q.tag();
+                    held.push(other_tag);
+                    if let Some(r) = self.queues.get_mut(&id) {
+                        r.sync_other(agent, other_tag, &theirs, &s);
+                    }
+                    if let Some(q) = self.queues.get_mut(other) {
+                        q.sync_other(agent, tag, &ours, &s);
+                    }
+                }
+                if let Some(r) = self.queues.get_mut(&id) {
+                    for gone in r.other_queues_of(agent) {
+                        if !held.contains(&gone) {
+                            r.sync_other(agent, gone, &[], &s);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Counts an event that never reached the engine's state (undecodable).
@@ -168,15 +479,30 @@ impl Engine {
     /// decay and pending events resolve).
     pub fn tick(&mut self, wall: Millis) {
         let now = self.now(wall);
+        self.reconcile();
+        self.advance_all(now);
+        self.count_resolutions();
+    }
+
+    /// Moves every queue's clock to now, then passes on what that made them do.
+    fn advance_all(&mut self, now: Millis) {
+        let mut changed = Vec::new();
         for q in self.queues.values_mut() {
             q.advance(now, &self.settings, &mut self.resolutions);
             collect_episodes(q, &mut self.episodes);
+            if !q.outbox_is_empty() {
+                changed.push(q.id.clone());
+            }
         }
-        self.count_resolutions();
+        changed.sort_unstable();
+        for id in changed {
+            self.pass_on_from(&id, now);
+        }
     }
 
     /// End of input: every event still waiting for its call's offer is rejected.
     pub fn finish(&mut self) {
+        self.reconcile();
         for q in self.queues.values_mut() {
             q.resolve_all_pending(&mut self.resolutions);
         }
@@ -192,13 +518,13 @@ impl Engine {
     /// A snapshot of every queue at now, sorted by queue id.
     pub fn snapshots(&mut self, wall: Millis) -> Vec<KpiSnapshot> {
         let now = self.now(wall);
+        self.reconcile();
+        self.advance_all(now);
         let mut ids: Vec<Arc<str>> = self.queues.keys().cloned().collect();
         ids.sort();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(q) = self.queues.get_mut(&id) {
-                q.advance(now, &self.settings, &mut self.resolutions);
-                collect_episodes(q, &mut self.episodes);
+            if let Some(q) = self.queues.get(&id) {
                 let mut snapshot = q.snapshot(now, &self.settings, &mut self.scratch);
                 if !self.hold_reported {
                     for (_, w) in &mut snapshot.windows.0 {
@@ -216,6 +542,13 @@ impl Engine {
     /// queue id.
     pub fn take_episodes(&mut self) -> Vec<(Arc<str>, Episode)> {
         std::mem::take(&mut self.episodes)
+    }
+
+    /// The queues holding an entry for the agent, sorted by id: its memberships.
+    pub fn agent_queues(&self, scope: u32, agent_id: &str) -> Vec<String> {
+        self.members
+            .get(&member_key(scope, agent_key(agent_id)))
+            .map_or_else(Vec::new, |q| q.iter().map(|id| id.to_string()).collect())
     }
 
     pub fn totals(&self) -> Vec<(String, QueueTotals)> {
@@ -257,9 +590,14 @@ impl Engine {
     ///
     /// Events the checkpoint holds for their call's offer are counted in this engine's ledger
     /// as consumed and pending, so that the ledger balances when they resolve here.
-    pub fn restore_queue(&mut self, bytes: &[u8]) -> Result<(String, u64), CheckpointError> {
+    pub fn restore_queue(
+        &mut self,
+        bytes: &[u8],
+        scope: u32,
+    ) -> Result<(String, u64), CheckpointError> {
         let (mut queue, position) = checkpoint::decode(bytes, &self.settings)?;
         queue.set_surge_follows_events(self.mode == TimeMode::EventTime);
+        queue.set_scope(scope);
         let replaces = self.queues.contains_key(&queue.id);
         if !replaces && self.queues.len() >= self.settings.max_queues {
             return Err(CheckpointError::QueueLimit {
@@ -273,25 +611,83 @@ impl Engine {
             self.newest_event = self.newest_event.max(queue.clock());
         }
         self.ledger.carry_in_pending(queue.pending_events());
-        let id = queue.id.to_string();
-        if let Some(old) = self.queues.insert(queue.id.clone(), queue) {
+        let id = queue.id.clone();
+        let agents: Vec<AgentKey> = queue.agent_keys().collect();
+        if let Some(old) = self.queues.insert(id.clone(), queue) {
             self.ledger.hand_off_pending(old.pending_events());
+            let (tag, old_scope) = (old.tag(), old.scope());
+            for agent in old.agent_keys() {
+                let key = member_key(old_scope, agent);
+                self.leave(key, &id);
+                if old_scope == scope && agents.contains(&agent) {
+                    continue;
+                }
+                // Not in the restored state: what the replaced queue passed on ends.
+                let others = self.members.get(&key).cloned().unwrap_or_default();
+                for other in others {
+                    if let Some(q) = self.queues.get_mut(&other) {
+                        q.sync_other(agent, tag, &[], &self.settings);
+                    }
+                }
+            }
         }
-        Ok((id, position))
+        for agent in agents {
+            let queues = self
+                .members
+                .entry(member_key(scope, agent))
+                .or_insert_with(one_queue);
+            if let Err(at) = queues.binary_search(&id) {
+                queues.insert(at, id.clone());
+            }
+        }
+        if !self.unreconciled.contains(&id) {
+            self.unreconciled.push(id.clone());
+        }
+        Ok((id.to_string(), position))
+    }
+
+    /// Takes the queue `id` out of the agent's queues.
+    fn leave(&mut self, key: MemberKey, id: &Arc<str>) {
+        if let Some(queues) = self.members.get_mut(&key) {
+            if let Ok(at) = queues.binary_search(id) {
+                queues.remove(at);
+            }
+            if queues.is_empty() {
+                self.members.remove(&key);
+            }
+        }
     }
 
     /// Drops a queue's state (its partition moved to another instance, which restores it from
     /// a checkpoint). Events it held for their call's offer leave with it: the ledger counts
     /// them as handed off. False if there was no such queue.
+    ///
+    /// The queue's agents leave it; in their other queues here, the engagements it had passed
+    /// on end (at the point each queue can still take them).
     pub fn remove_queue(&mut self, queue_id: &str) -> bool {
-        match self.queues.remove(queue_id) {
-            Some(queue) => {
-                self.ledger.hand_off_pending(queue.pending_events());
-                true
+        let Some(queue) = self.queues.remove(queue_id) else {
+            return false;
+        };
+        self.ledger.hand_off_pending(queue.pending_events());
+        self.unreconciled.retain(|q| **q != *queue_id);
+        let (tag, scope) = (queue.tag(), queue.scope());
+        for agent in queue.agent_keys() {
+            let key = member_key(scope, agent);
+            self.leave(key, &queue.id);
+            let others = self.members.get(&key).cloned().unwrap_or_default();
+            for other in others {
+                if let Some(q) = self.queues.get_mut(&other) {
+                    q.sync_other(agent, tag, &[], &self.settings);
+                }
             }
-            None => false,
         }
+        true
     }
+}
+
+/// Most agents are in one queue: room for one, not the four a first push would reserve.
+fn one_queue() -> Vec<Arc<str>> {
+    Vec::with_capacity(1)
 }
 
 fn collect_episodes(queue: &mut QueueState, into: &mut Vec<(Arc<str>, Episode)>) {

@@ -17,6 +17,9 @@
 //! * **Restartable.** A queue's complete state can be written as a [`checkpoint`] with the
 //!   input position it reflects, and restored in another engine (after a restart, or on the
 //!   instance a partition moved to), which then applies the events after that position.
+//! * **One agent across queues.** Each queue keeps its own entry per agent; the engine passes an
+//!   agent's call phases on to its other queues (busy other there) and applies an
+//!   `agent_state` without a queue to each of them (see [`Engine`]'s module documentation).
 //! * **Bounded memory.** Queues (`max_queues`), agents per queue, events per call and
 //!   remembered ids are capped; calls are dropped once settled or expired.
 
@@ -33,7 +36,7 @@ pub(crate) mod window;
 
 pub use checkpoint::{settings_fingerprint, CheckpointError};
 pub use dedup::id_hash;
-pub use engine::{Engine, TimeMode};
+pub use engine::{Engine, TimeMode, ORIGIN_SCOPE_SHIFT};
 pub use queue::{QueueState, Resolution};
 pub use registry::SnapshotRegistry;
 pub use settings::{EngineSettings, SlidingWindow, BUCKET_MS};

@@ -20,9 +20,9 @@ use crate::kpi::{
 };
 use crate::ledger::{Outcome, RejectReason};
 
-use super::agent::{Agent, Effective, Input, InputKind};
+use super::agent::{queue_tag, Agent, Effective, Input, InputKind, QueueTag};
 use super::call::{
-    agent_key, AgentKey, Call, CallEvent, CallKey, CallLimits, CallStatus, PhaseChange, Step,
+    agent_key, AgentKey, Call, CallEvent, CallKey, CallLimits, CallStatus, Phase, PhaseChange, Step,
 };
 use super::dedup::{id_hash, BuildIdentity, Dedup};
 use super::forms::{ascending_set, sorted_map};
@@ -48,6 +48,36 @@ pub struct QueueEvent<'a> {
     pub body: &'a crate::event::EventBody,
 }
 
+/// What a queue did that its agents' other queues must hear of; the engine takes it after each
+/// operation on the queue (see [`crate::state::engine`]).
+#[derive(Debug, Default)]
+pub(super) struct Outbox {
+    /// Agents whose entry the queue created (true) or dropped (false), in that order.
+    pub members: Vec<(AgentKey, bool)>,
+    /// The agents' phases on this queue's calls added (true) or removed (false).
+    pub phases: Vec<PhaseOp>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PhaseOp {
+    pub agent: AgentKey,
+    pub add: bool,
+    pub ts: Millis,
+    pub call: CallKey,
+    pub phase: Phase,
+}
+
+impl Outbox {
+    pub(super) fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.phases.is_empty()
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.members.clear();
+        self.phases.clear();
+    }
+}
+
 /// A pending event resolved later, identified by the origin given when it arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resolution {
@@ -63,6 +93,9 @@ pub struct Resolution {
 pub struct QueueState {
     #[serde(skip)]
     pub id: Arc<str>,
+    /// The id's tag in the agents of other queues (see [`queue_tag`]).
+    #[serde(skip)]
+    tag: QueueTag,
     /// From the settings.
     #[serde(skip)]
     kpi: QueueKpiSettings,
@@ -123,6 +156,12 @@ pub struct QueueState {
     /// the engine sets it.
     #[serde(skip)]
     surge_follows_events: bool,
+    /// The engine's scope of the queue: the input partition its events come from.
+    #[serde(skip)]
+    scope: u32,
+    /// For the engine, which empties it after every operation.
+    #[serde(skip)]
+    outbox: Outbox,
 }
 
 /// How far back in settled time missed bucket edges are still evaluated after the clock jumped
@@ -136,6 +175,7 @@ impl QueueState {
         let (d_start, d_end) = day_bounds(clock, settings);
         QueueState {
             kpi: settings.queue(&id).clone(),
+            tag: queue_tag(&id),
             id,
             calls: HashMap::default(),
             agents: HashMap::default(),
@@ -166,6 +206,8 @@ impl QueueState {
             finished_episodes: Vec::new(),
             surge_outcomes: [0; 2],
             surge_follows_events: false,
+            scope: 0,
+            outbox: Outbox::default(),
         }
     }
 
@@ -191,6 +233,7 @@ impl QueueState {
             .fit(ring_span(s))
             .ok_or("bucket ring does not fit the windows")?;
         self.kpi = s.queue(&id).clone();
+        self.tag = queue_tag(&id);
         self.id = id;
         Ok(self)
     }
@@ -218,26 +261,9 @@ impl QueueState {
         s: &EngineSettings,
         resolutions: &mut Vec<Resolution>,
     ) -> Outcome {
-        let id = id_hash(ev.event_id);
-        if self
-            .dedup
-            .check_and_insert(id, ev.ts, s.dedup_max_ids_per_queue)
-        {
-            return Outcome::Duplicate;
+        if let Some(outcome) = self.admit(&ev, clock, s, resolutions) {
+            return outcome;
         }
-        // Only the queue's own event time decides lateness: when partitions or a backlog are
-        // consumed unevenly, "now" can run far ahead of a queue's events, and those events must
-        // still reach its calls, agents and `today`; what is older than the sliding windows'
-        // ring simply falls outside them.
-        if ev.ts < self.watermark(s) {
-            return Outcome::Late;
-        }
-        self.max_ts = self.max_ts.max(ev.ts);
-        // History reaches back to the oldest event, not to when the queue was created (a
-        // replayed backlog or the demo's warm-up is older than the clock).
-        self.watched_since = self.watched_since.min(ev.ts);
-        self.advance(clock.max(ev.ts), s, resolutions);
-
         match ev.body {
             crate::event::EventBody::AgentState {
                 agent_id, state, ..
@@ -261,11 +287,82 @@ impl QueueState {
                         return Outcome::Rejected(RejectReason::AgentLimit);
                     }
                     self.agents.insert(agent, Agent::default());
+                    self.outbox.members.push((agent, true));
                 }
                 let event = CallEvent::new(ev.ts, step_of(step), agent);
                 self.apply_call(id_hash(call_id), event, origin, s, resolutions)
             }
         }
+    }
+
+    /// What every event goes through first: a redelivery is a duplicate, an event behind the
+    /// watermark late; otherwise the queue's event time and clock move on to it. `None` when
+    /// the event is to be applied.
+    fn admit(
+        &mut self,
+        ev: &QueueEvent<'_>,
+        clock: Millis,
+        s: &EngineSettings,
+        resolutions: &mut Vec<Resolution>,
+    ) -> Option<Outcome> {
+        let id = id_hash(ev.event_id);
+        if self
+            .dedup
+            .check_and_insert(id, ev.ts, s.dedup_max_ids_per_queue)
+        {
+            return Some(Outcome::Duplicate);
+        }
+        // Only the queue's own event time decides lateness: when partitions or a backlog are
+        // consumed unevenly, "now" can run far ahead of a queue's events, and those events must
+        // still reach its calls, agents and `today`; what is older than the sliding windows'
+        // ring simply falls outside them.
+        if ev.ts < self.watermark(s) {
+            return Some(Outcome::Late);
+        }
+        self.max_ts = self.max_ts.max(ev.ts);
+        // History reaches back to the oldest event, not to when the queue was created (a
+        // replayed backlog or the demo's warm-up is older than the clock).
+        self.watched_since = self.watched_since.min(ev.ts);
+        self.advance(clock.max(ev.ts), s, resolutions);
+        None
+    }
+
+    /// Applies an `agent_state` without a queue (`ev.body`'s state) to this one of the queues
+    /// the agent has an entry in: it sets the agent's state here if the agent is logged in here
+    /// at that time. Rejected as `unknown_agent` if the entry is gone (dropped by this very
+    /// event's sweep: logged out here for longer than the lateness).
+    pub(super) fn apply_to_member(
+        &mut self,
+        ev: QueueEvent<'_>,
+        clock: Millis,
+        s: &EngineSettings,
+        resolutions: &mut Vec<Resolution>,
+    ) -> Outcome {
+        let crate::event::EventBody::AgentState {
+            agent_id, state, ..
+        } = ev.body
+        else {
+            return Outcome::Rejected(RejectReason::MissingQueueId);
+        };
+        if let Some(outcome) = self.admit(&ev, clock, s, resolutions) {
+            return outcome;
+        }
+        let Some(a) = self.agents.get_mut(&agent_key(agent_id)) else {
+            return Outcome::Rejected(RejectReason::UnknownAgent);
+        };
+        let input = Input {
+            ts: ev.ts,
+            kind: InputKind::All(*state),
+        };
+        // Given to the entry already when it was created (see `add_all_states`).
+        if a.holds(&input) {
+            return Outcome::Duplicate;
+        }
+        a.add(input);
+        self.deltas.clear();
+        a.refresh(&mut self.deltas);
+        self.flush_deltas();
+        Outcome::Applied
     }
 
     fn agent_input(
@@ -274,8 +371,11 @@ impl QueueState {
         input: Input,
         s: &EngineSettings,
     ) -> Result<(), RejectReason> {
-        if !self.agents.contains_key(&agent) && self.agents.len() >= s.max_agents_per_queue {
-            return Err(RejectReason::AgentLimit);
+        if !self.agents.contains_key(&agent) {
+            if self.agents.len() >= s.max_agents_per_queue {
+                return Err(RejectReason::AgentLimit);
+            }
+            self.outbox.members.push((agent, true));
         }
         let a = self.agents.entry(agent).or_default();
         a.add(input);
@@ -414,6 +514,13 @@ impl QueueState {
                         kind: InputKind::Call(call, old.phase),
                     });
                     touched.push(old.agent);
+                    self.outbox.phases.push(PhaseOp {
+                        agent: old.agent,
+                        add: false,
+                        ts: old.ts,
+                        call,
+                        phase: old.phase,
+                    });
                 }
             }
         }
@@ -421,12 +528,22 @@ impl QueueState {
             if self.old_phases.binary_search(new).is_err() {
                 // The agent was admitted when its event arrived, but may have been dropped
                 // as idle (logged out, no call) while the call waited for its offer.
-                let a = self.agents.entry(new.agent).or_default();
+                let a = self.agents.entry(new.agent).or_insert_with(|| {
+                    self.outbox.members.push((new.agent, true));
+                    Agent::default()
+                });
                 a.add(Input {
                     ts: new.ts,
                     kind: InputKind::Call(call, new.phase),
                 });
                 touched.push(new.agent);
+                self.outbox.phases.push(PhaseOp {
+                    agent: new.agent,
+                    add: true,
+                    ts: new.ts,
+                    call,
+                    phase: new.phase,
+                });
             }
         }
         touched.sort_unstable();
@@ -512,6 +629,14 @@ impl QueueState {
     /// the clock, so that an episode on a queue whose calls stop still ends.
     pub(super) fn set_surge_follows_events(&mut self, follows: bool) {
         self.surge_follows_events = follows;
+    }
+
+    pub(super) fn set_scope(&mut self, scope: u32) {
+        self.scope = scope;
+    }
+
+    pub(super) fn scope(&self) -> u32 {
+        self.scope
     }
 
     /// Surge episodes are judged at bucket edges in settled time, `allowed_lateness` behind
@@ -610,9 +735,14 @@ impl QueueState {
     fn sweep(&mut self, s: &EngineSettings, resolutions: &mut Vec<Resolution>) {
         let watermark = self.watermark(s);
         self.resolve_calls(watermark, s, resolutions);
-        self.agents.retain(|_, a| {
+        let dropped = &mut self.outbox.members;
+        self.agents.retain(|&key, a| {
             a.settle(watermark);
-            !a.is_idle()
+            let keep = !a.is_idle();
+            if !keep {
+                dropped.push((key, false));
+            }
+            keep
         });
         self.dedup
             .expire(self.max_ts.saturating_sub(s.dedup_horizon_ms));
@@ -803,6 +933,7 @@ impl QueueState {
         let load = erlang::load(w.offered as f64, seconds, aht);
         let threshold = self.kpi.sl_threshold_ms as f64 / 1000.0;
         let required = erlang::required_agents(load, aht, threshold, self.kpi.sl_target)?;
+        // Agents busy on another queue's call are not staffed here until they are free.
         let staffed = (now.agents_ready + now.agents_busy + now.agents_acw) as u32;
         let predicted = erlang::predict(staffed, load, aht, threshold);
         Some(Staffing {
@@ -854,10 +985,171 @@ impl QueueState {
                 Effective::NotReady => now.agents_not_ready += 1,
                 Effective::Busy => now.agents_busy += 1,
                 Effective::Acw => now.agents_acw += 1,
+                Effective::BusyOther => now.agents_busy_other += 1,
             }
             now.agents_logged_in += 1;
         }
         now
+    }
+
+    /// Where the agents' settled state ends: inputs can be added at or after it. It is the
+    /// watermark of the last sweep (an expiry goes back to it too).
+    fn settled_point(&self, s: &EngineSettings) -> Millis {
+        self.last_sweep.saturating_sub(s.allowed_lateness_ms)
+    }
+
+    pub(super) fn tag(&self) -> QueueTag {
+        self.tag
+    }
+
+    /// Hands what the agents' other queues must hear of to the engine (swapped with `into`,
+    /// which the engine has emptied).
+    pub(super) fn take_outbox(&mut self, into: &mut Outbox) {
+        std::mem::swap(&mut self.outbox, into);
+    }
+
+    pub(super) fn outbox_is_empty(&self) -> bool {
+        self.outbox.is_empty()
+    }
+
+    pub(super) fn has_agent(&self, agent: AgentKey) -> bool {
+        self.agents.contains_key(&agent)
+    }
+
+    pub(super) fn agent_keys(&self) -> impl Iterator<Item = AgentKey> + '_ {
+        self.agents.keys().copied()
+    }
+
+    /// A change of the agent's phase on a call of the queue tagged `from`: added (or removed)
+    /// at its time, or at the settled point if that is later (the queues' event times move
+    /// independently; what another queue reports from before this one's settled point counts
+    /// from there). Nothing without an entry for the agent. The caller has advanced the queue
+    /// to the change's time.
+    pub(super) fn other_phase(&mut self, from: QueueTag, op: &PhaseOp, s: &EngineSettings) {
+        let settled = self.settled_point(s);
+        let Some(a) = self.agents.get_mut(&op.agent) else {
+            return;
+        };
+        let input = Input {
+            ts: op.ts.max(settled),
+            kind: InputKind::Other(from, op.call, op.phase),
+        };
+        debug_assert!(input.ts <= self.clock, "advance the queue first");
+        if op.add {
+            a.add(input);
+        } else {
+            a.remove(&input);
+        }
+        self.deltas.clear();
+        a.refresh(&mut self.deltas);
+        self.flush_deltas();
+    }
+
+    /// The agent's phases on this queue's calls that still matter, as additions: the settled
+    /// engagements (timed `Millis::MIN`, for the receiving queue to clamp) and every pending
+    /// change. For an entry another queue has just created.
+    pub(super) fn own_phases(&self, agent: AgentKey, out: &mut Vec<PhaseOp>) {
+        let Some(a) = self.agents.get(&agent) else {
+            return;
+        };
+        let mut phases = Vec::new();
+        a.own_phases(Millis::MIN, &mut phases);
+        out.extend(phases.into_iter().map(|(ts, call, phase)| PhaseOp {
+            agent,
+            add: true,
+            ts,
+            call,
+            phase,
+        }));
+    }
+
+    /// The pending `agent_state`s without a queue the agent's entry holds.
+    pub(super) fn all_states(&self, agent: AgentKey, out: &mut Vec<Input>) {
+        if let Some(a) = self.agents.get(&agent) {
+            a.all_states(out);
+        }
+    }
+
+    /// Gives an entry just created the `agent_state`s without a queue its other queues still
+    /// hold (`inputs`, sorted), so that one that arrived before the agent's login here (within
+    /// the lateness) applies here too. Those before the settled point are left out: the entry
+    /// is new, so the agent logged in here after them. The caller has advanced the queue to
+    /// the newest of them.
+    pub(super) fn add_all_states(&mut self, agent: AgentKey, inputs: &[Input], s: &EngineSettings) {
+        let settled = self.settled_point(s);
+        let Some(a) = self.agents.get_mut(&agent) else {
+            return;
+        };
+        let mut added = false;
+        for input in inputs.iter().filter(|i| i.ts >= settled) {
+            if !a.holds(input) {
+                debug_assert!(input.ts <= self.clock, "advance the queue first");
+                a.add(*input);
+                added = true;
+            }
+        }
+        if added {
+            self.deltas.clear();
+            a.refresh(&mut self.deltas);
+            self.flush_deltas();
+        }
+    }
+
+    /// The calls of the queue tagged `queue` (`OWN` for this one) the agent is engaged in once
+    /// everything seen has taken effect; empty without an entry.
+    pub(super) fn engaged_at_end(&self, agent: AgentKey, queue: QueueTag) -> Vec<(CallKey, Phase)> {
+        self.agents
+            .get(&agent)
+            .map_or_else(Vec::new, |a| a.engaged_at_end(queue))
+    }
+
+    /// The other queues whose engagements the agent's entry holds.
+    pub(super) fn other_queues_of(&self, agent: AgentKey) -> Vec<QueueTag> {
+        self.agents
+            .get(&agent)
+            .map_or_else(Vec::new, Agent::other_queues)
+    }
+
+    /// Makes the agent's engagements from the queue tagged `from` end up as `expected` (sorted;
+    /// empty to end them all): each call that differs is set to what it should be after
+    /// everything the entry holds, at the settled point or its newest input if later. A no-op
+    /// when they agree. For a queue that left this engine, or one restored beside it.
+    pub(super) fn sync_other(
+        &mut self,
+        agent: AgentKey,
+        from: QueueTag,
+        expected: &[(CallKey, Phase)],
+        s: &EngineSettings,
+    ) {
+        let settled = self.settled_point(s);
+        let Some(a) = self.agents.get_mut(&agent) else {
+            return;
+        };
+        let have = a.engaged_at_end(from);
+        if have == expected {
+            return;
+        }
+        let at = a.last_input_ts().map_or(settled, |ts| ts.max(settled));
+        let phase_in = |list: &[(CallKey, Phase)], call: CallKey| {
+            list.iter()
+                .find(|&&(c, _)| c == call)
+                .map_or(Phase::Free, |&(_, p)| p)
+        };
+        let mut calls: Vec<CallKey> = have.iter().chain(expected).map(|&(c, _)| c).collect();
+        calls.sort_unstable();
+        calls.dedup();
+        for call in calls {
+            let want = phase_in(expected, call);
+            if phase_in(&have, call) != want {
+                a.add(Input {
+                    ts: at,
+                    kind: InputKind::Other(from, call, want),
+                });
+            }
+        }
+        self.deltas.clear();
+        a.refresh(&mut self.deltas);
+        self.flush_deltas();
     }
 
     /// In-flight calls (offered or pending, not yet settled).

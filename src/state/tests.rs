@@ -8,7 +8,7 @@ use crate::kpi::surge::EpisodeOutcome;
 use crate::kpi::{KpiSnapshot, WindowKpis};
 use crate::ledger::{Outcome, RejectReason};
 
-use super::{Engine, EngineSettings, Resolution, TimeMode};
+use super::{Engine, EngineSettings, Resolution, TimeMode, ORIGIN_SCOPE_SHIFT};
 
 /// 2026-01-05 09:00:00 UTC, the start of an interval.
 pub(super) const T0: Millis = 1_767_603_600_000;
@@ -668,6 +668,98 @@ pub(super) mod props {
             let c = shuffled.ledger().counts();
             prop_assert!(c.balances() && c.pending == 0 && c.applied == c.consumed);
         }
+
+        /// The same with the agents in two queues: support gets a copy of sales' history
+        /// `shift` later (where a logout is a not ready, so that the agents stay in a queue),
+        /// and `pauses` are `agent_state`s without a queue, each after every login has
+        /// arrived. Both queues' snapshots are those of in-order delivery.
+        #[test]
+        fn arrival_order_never_changes_a_kpi_of_agents_in_two_queues(
+            calls in prop::collection::vec((0u32..1_800_000, 0u8..3, life()), 1..25),
+            states in prop::collection::vec((1u32..1_800_000, 0u8..3, 0u8..3), 0..10),
+            pauses in prop::collection::vec((25_000u32..1_800_000, 0u8..3, any::<bool>()), 0..10),
+            shift in 0i64..20_000,
+            delays in prop::collection::vec(0i64..25_000, 200),
+            as_of_s in 600.0f64..2400.0,
+        ) {
+            let history = two_queues(&events(&calls, &states), shift, &pauses);
+            let mut in_order = engine();
+            let outcomes = run(&mut in_order, &history);
+            let as_of = at(as_of_s).max(history.last().unwrap().ts);
+            let expected = snapshots_at(&mut in_order, as_of);
+
+            let mut arrival: Vec<(Millis, usize)> =
+                history.iter().enumerate().map(|(i, e)| (e.ts + delays[i % delays.len()], i)).collect();
+            arrival.sort();
+            let shuffled_events: Vec<CtiEvent> = arrival.iter().map(|&(_, i)| history[i].clone()).collect();
+            let mut shuffled = engine();
+            let shuffled_outcomes = run(&mut shuffled, &shuffled_events);
+            // A pause for an agent logged out of every queue for longer than the lateness is
+            // unknown; nothing else is rejected, and nothing is late.
+            for o in outcomes.iter().chain(&shuffled_outcomes) {
+                prop_assert!(
+                    matches!(o, Outcome::Applied | Outcome::Pending | Outcome::Rejected(RejectReason::UnknownAgent)),
+                    "{:?}", o
+                );
+            }
+            let got = snapshots_at(&mut shuffled, as_of);
+            prop_assert_eq!(got, expected);
+            let c = shuffled.ledger().counts();
+            prop_assert!(c.balances() && c.pending == 0);
+        }
+    }
+
+    /// Sales' history, a copy for support `shift` ms later (its logouts made not ready), and
+    /// the pauses without a queue (ready or not ready), in event-time order.
+    pub(in crate::state) fn two_queues(
+        sales: &[CtiEvent],
+        shift: Millis,
+        pauses: &[(u32, u8, bool)],
+    ) -> Vec<CtiEvent> {
+        let support = sales.iter().map(|e| {
+            let mut e = CtiEvent {
+                event_id: format!("s-{}", e.event_id),
+                ts: e.ts + shift,
+                queue_id: "support".into(),
+                ..e.clone()
+            };
+            if let EventBody::AgentState { state, .. } = &mut e.body {
+                if *state == AgentState::LoggedOut {
+                    *state = AgentState::NotReady;
+                }
+            }
+            e
+        });
+        let mut all: Vec<CtiEvent> = sales
+            .iter()
+            .cloned()
+            .chain(support)
+            .chain(pauses_everywhere(pauses))
+            .collect();
+        all.sort_by_key(|e| e.ts);
+        all
+    }
+
+    /// `agent_state`s without a queue: (ms after T0, agent, ready or not ready).
+    pub(in crate::state) fn pauses_everywhere(pauses: &[(u32, u8, bool)]) -> Vec<CtiEvent> {
+        pauses
+            .iter()
+            .enumerate()
+            .map(|(i, &(at_ms, agent, ready))| CtiEvent {
+                event_id: format!("p{i}"),
+                ts: T0 + at_ms as Millis,
+                queue_id: String::new(),
+                body: EventBody::AgentState {
+                    agent_id: format!("a{agent}"),
+                    state: if ready {
+                        AgentState::Ready
+                    } else {
+                        AgentState::NotReady
+                    },
+                    reason: None,
+                },
+            })
+            .collect()
     }
 }
 
@@ -927,11 +1019,416 @@ fn without_reported_holds_the_average_hold_is_absent_not_zero() {
 #[test]
 fn an_event_without_a_queue_is_rejected_not_a_queue_named_empty() {
     let mut e = engine();
-    let mut ev = scenario().events.remove(0);
+    let mut ev = scenario()
+        .events
+        .into_iter()
+        .find(|ev| matches!(ev.body, EventBody::Call { .. }))
+        .expect("a call event");
     ev.queue_id.clear();
     assert_eq!(
         e.apply(&ev, 0, WALL),
         Outcome::Rejected(RejectReason::MissingQueueId)
     );
     assert_eq!(e.queue_count(), 0);
+}
+
+// Agents across queues: one agent in several queues (see `engine`'s module documentation).
+
+fn state_in(id: &str, s: f64, queue: &str, agent: &str, state: AgentState) -> CtiEvent {
+    CtiEvent {
+        event_id: id.into(),
+        ts: at(s),
+        queue_id: queue.into(),
+        body: EventBody::AgentState {
+            agent_id: agent.into(),
+            state,
+            reason: None,
+        },
+    }
+}
+
+fn call_in(id: &str, s: f64, queue: &str, call: &str, step: CallStep) -> CtiEvent {
+    CtiEvent {
+        event_id: id.into(),
+        ts: at(s),
+        queue_id: queue.into(),
+        body: EventBody::Call {
+            call_id: call.into(),
+            step,
+        },
+    }
+}
+
+/// Every queue's snapshot with the event clock moved to `as_of` by a marker event.
+fn snapshots_at(engine: &mut Engine, as_of: Millis) -> Vec<KpiSnapshot> {
+    let marker = CtiEvent {
+        event_id: format!("clock-{as_of}"),
+        ts: as_of,
+        queue_id: "clock".into(),
+        body: EventBody::AgentState {
+            agent_id: "x".into(),
+            state: AgentState::LoggedOut,
+            reason: None,
+        },
+    };
+    engine.apply(&marker, u64::MAX, WALL);
+    engine.snapshots(WALL)
+}
+
+fn of<'a>(snapshots: &'a [KpiSnapshot], queue: &str) -> &'a KpiSnapshot {
+    snapshots
+        .iter()
+        .find(|s| s.queue_id == queue)
+        .unwrap_or_else(|| panic!("no snapshot of {queue}"))
+}
+
+/// The events with each run of 25 s (from T0) delivered backwards: within the 30 s lateness.
+fn reversed_in_chunks(events: &[CtiEvent]) -> Vec<CtiEvent> {
+    let mut events = events.to_vec();
+    for chunk in events.chunk_by_mut(|a, b| (a.ts - T0) / 25_000 == (b.ts - T0) / 25_000) {
+        chunk.reverse();
+    }
+    events
+}
+
+/// m is in sales and support, s1 in support only; m takes sales call k1: ringing 12, answered
+/// 15, wrap 75, wrap_end 90.
+fn shared_agent_day() -> Vec<CtiEvent> {
+    let m = || a("m");
+    vec![
+        state_in("e0", 0.0, "sales", "m", AgentState::Ready),
+        state_in("e1", 0.0, "support", "m", AgentState::Ready),
+        state_in("e2", 0.0, "support", "s1", AgentState::Ready),
+        call_in("e3", 10.0, "sales", "k1", CallStep::Offered),
+        call_in(
+            "e4",
+            12.0,
+            "sales",
+            "k1",
+            CallStep::Ringing { agent_id: m() },
+        ),
+        call_in(
+            "e5",
+            15.0,
+            "sales",
+            "k1",
+            CallStep::Answered { agent_id: m() },
+        ),
+        call_in("e6", 75.0, "sales", "k1", CallStep::Wrap { agent_id: m() }),
+        call_in(
+            "e7",
+            90.0,
+            "sales",
+            "k1",
+            CallStep::WrapEnd { agent_id: m() },
+        ),
+    ]
+}
+
+#[test]
+fn an_agent_on_a_call_of_one_queue_is_busy_other_in_its_others_in_any_arrival_order() {
+    let day = shared_agent_day();
+    for events in [day.clone(), reversed_in_chunks(&day)] {
+        let mut e = engine();
+        let (to_60, rest): (Vec<CtiEvent>, Vec<CtiEvent>) =
+            events.into_iter().partition(|ev| ev.ts <= at(60.0));
+        assert!(run(&mut e, &to_60)
+            .iter()
+            .all(|o| matches!(o, Outcome::Applied | Outcome::Pending)));
+        assert_eq!(e.agent_queues(0, "m"), ["sales", "support"]);
+        // During the call: busy in sales, busy other in support (not ready there).
+        let snaps = snapshots_at(&mut e, at(60.0));
+        let (sales, support) = (of(&snaps, "sales"), of(&snaps, "support"));
+        assert_eq!((sales.now.agents_busy, sales.now.agents_busy_other), (1, 0));
+        assert_eq!(
+            (
+                support.now.agents_ready,
+                support.now.agents_busy_other,
+                support.now.agents_logged_in
+            ),
+            (1, 1, 2)
+        );
+        run(&mut e, &rest);
+        // To 100: m in support ready 0–12 and 90–100, busy other 12–90; s1 ready 0–100.
+        let snaps = snapshots_at(&mut e, at(100.0));
+        let w = of(&snaps, "support").windows.get("today").unwrap().clone();
+        assert_eq!(
+            (
+                w.ready_agent_seconds,
+                w.busy_other_agent_seconds,
+                w.busy_agent_seconds
+            ),
+            (122.0, 78.0, 0.0)
+        );
+        // Busy other is neither busy nor available: occupancy 0 / 122, not ready 0 of 200.
+        assert_eq!((w.occupancy, w.not_ready_ratio), (Some(0.0), Some(0.0)));
+        let w = of(&snaps, "sales").windows.get("today").unwrap().clone();
+        assert_eq!(
+            (
+                w.busy_agent_seconds,
+                w.acw_agent_seconds,
+                w.ready_agent_seconds,
+                w.busy_other_agent_seconds
+            ),
+            (63.0, 15.0, 22.0, 0.0)
+        );
+    }
+}
+
+#[test]
+fn a_state_without_a_queue_applies_where_the_agent_is_logged_in_and_counts_once() {
+    let mut e = engine();
+    let mut events = vec![
+        state_in("e0", 0.0, "sales", "m", AgentState::Ready),
+        state_in("e1", 0.0, "support", "m", AgentState::Ready),
+        state_in("e2", 0.0, "support", "s1", AgentState::Ready),
+        state_in("e3", 20.0, "support", "m", AgentState::LoggedOut),
+        // Paused everywhere: in sales only, m being logged out of support.
+        state_in("e4", 30.0, "", "m", AgentState::NotReady),
+    ];
+    let outcomes = run(&mut e, &events);
+    assert!(outcomes.iter().all(|&o| o == Outcome::Applied));
+    let snaps = snapshots_at(&mut e, at(40.0));
+    let (sales, support) = (of(&snaps, "sales"), of(&snaps, "support"));
+    assert_eq!(
+        (sales.now.agents_not_ready, sales.now.agents_logged_in),
+        (1, 1)
+    );
+    assert_eq!(
+        (support.now.agents_not_ready, support.now.agents_logged_in),
+        (0, 1)
+    );
+    // A redelivery is a duplicate; an agent no queue holds is unknown; a call event needs its
+    // queue; a pause older than the watermark of every queue holding the agent is late.
+    events.clear();
+    events.push(state_in("e4", 30.0, "", "m", AgentState::NotReady));
+    events.push(state_in("e5", 31.0, "", "nobody", AgentState::Ready));
+    events.push(call_in("e6", 32.0, "", "k", CallStep::Offered));
+    events.push(state_in("e7", 100.0, "sales", "s2", AgentState::Ready));
+    events.push(state_in("e8", 101.0, "support", "s3", AgentState::Ready));
+    events.push(state_in("e9", 50.0, "", "m", AgentState::Ready));
+    let outcomes: Vec<Outcome> = events.iter().map(|ev| e.apply(ev, 0, WALL)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Duplicate,
+            Outcome::Rejected(RejectReason::UnknownAgent),
+            Outcome::Rejected(RejectReason::MissingQueueId),
+            Outcome::Applied,
+            Outcome::Applied,
+            Outcome::Late,
+        ]
+    );
+    let c = e.ledger().counts();
+    // 5 + 6 events and the snapshot's marker.
+    assert_eq!(
+        (c.consumed, c.applied, c.duplicate, c.late, c.rejected),
+        (12, 8, 1, 1, 2)
+    );
+    assert!(c.balances());
+    assert_eq!(e.ledger().rejected_by(RejectReason::UnknownAgent), 1);
+}
+
+#[test]
+fn a_login_while_busy_on_another_queues_call_starts_busy_other() {
+    // m answers sales call k1 at 15 and logs in to support at 30, mid-call: busy other there
+    // from 30 to the call's wrap_end at 90, whichever of the login and the answer came first.
+    let m = || a("m");
+    let day = vec![
+        state_in("e0", 0.0, "sales", "m", AgentState::Ready),
+        state_in("e1", 0.0, "support", "s1", AgentState::Ready),
+        call_in("e2", 10.0, "sales", "k1", CallStep::Offered),
+        call_in(
+            "e3",
+            15.0,
+            "sales",
+            "k1",
+            CallStep::Answered { agent_id: m() },
+        ),
+        state_in("e4", 30.0, "support", "m", AgentState::NotReady),
+        call_in("e5", 75.0, "sales", "k1", CallStep::Wrap { agent_id: m() }),
+        call_in(
+            "e6",
+            90.0,
+            "sales",
+            "k1",
+            CallStep::WrapEnd { agent_id: m() },
+        ),
+    ];
+    let mut login_first = day.clone();
+    login_first.swap(3, 4);
+    login_first.swap(2, 3);
+    for events in [day, login_first] {
+        let mut e = engine();
+        let (to_45, rest): (Vec<CtiEvent>, Vec<CtiEvent>) =
+            events.into_iter().partition(|ev| ev.ts <= at(45.0));
+        run(&mut e, &to_45);
+        let snaps = snapshots_at(&mut e, at(45.0));
+        let support = of(&snaps, "support");
+        assert_eq!(
+            (
+                support.now.agents_busy_other,
+                support.now.agents_not_ready,
+                support.now.agents_logged_in
+            ),
+            (1, 0, 2)
+        );
+        run(&mut e, &rest);
+        let snaps = snapshots_at(&mut e, at(120.0));
+        let w = of(&snaps, "support").windows.get("today").unwrap().clone();
+        // m: busy other 30–90, not ready 90–120.
+        assert_eq!(
+            (w.busy_other_agent_seconds, w.not_ready_agent_seconds),
+            (60.0, 30.0)
+        );
+    }
+}
+
+#[test]
+fn a_phase_older_than_the_receiving_queues_settled_point_counts_from_that_point() {
+    // "ahead" has seen 200 s (settled to 170 s); "behind" only 50 s, so its call at 50 is in
+    // time there. m, in both, answers it at 50: busy other in "ahead" from 170, not 50.
+    let mut e = engine();
+    let events = vec![
+        state_in("e0", 0.0, "ahead", "m", AgentState::Ready),
+        state_in("e1", 200.0, "ahead", "s2", AgentState::Ready),
+        state_in("e2", 40.0, "behind", "m", AgentState::Ready),
+        call_in("e3", 45.0, "behind", "k", CallStep::Offered),
+        call_in(
+            "e4",
+            50.0,
+            "behind",
+            "k",
+            CallStep::Answered { agent_id: a("m") },
+        ),
+    ];
+    assert!(run(&mut e, &events).iter().all(|&o| o == Outcome::Applied));
+    let snaps = snapshots_at(&mut e, at(260.0));
+    let w = of(&snaps, "ahead").windows.get("today").unwrap().clone();
+    // m ready 0–170, busy other 170–260; s2 ready 200–260.
+    assert_eq!(
+        (w.busy_other_agent_seconds, w.ready_agent_seconds),
+        (90.0, 230.0)
+    );
+    let w = of(&snaps, "behind").windows.get("today").unwrap().clone();
+    assert_eq!((w.busy_agent_seconds, w.ready_agent_seconds), (210.0, 10.0));
+}
+
+#[test]
+fn memberships_follow_entries_restores_and_removals() {
+    let s = Arc::new(EngineSettings::default());
+    let m = || a("m");
+    let mut e = Engine::new(s.clone(), TimeMode::EventTime);
+    let events = vec![
+        state_in("e0", 0.0, "a", "m", AgentState::Ready),
+        state_in("e1", 0.0, "b", "m", AgentState::Ready),
+        state_in("e2", 0.0, "c", "m", AgentState::Ready),
+        state_in("e3", 5.0, "c", "m", AgentState::LoggedOut),
+        call_in("e4", 10.0, "b", "k", CallStep::Offered),
+        call_in("e5", 12.0, "b", "k", CallStep::Answered { agent_id: m() }),
+        // c's watermark passes the logout: its entry goes.
+        state_in("e6", 60.0, "c", "s", AgentState::Ready),
+    ];
+    run(&mut e, &events);
+    assert_eq!(e.agent_queues(0, "m"), ["a", "b"]);
+    let busy_other_in_a =
+        |e: &mut Engine| of(&snapshots_at(e, at(70.0)), "a").now.agents_busy_other;
+    assert_eq!(busy_other_in_a(&mut e), 1);
+
+    // A restart restores every queue: nothing changes, byte for byte.
+    let mut restarted = Engine::new(s.clone(), TimeMode::EventTime);
+    for id in e.queue_ids() {
+        restarted
+            .restore_queue(&e.checkpoint_queue(&id, 7).unwrap(), 0)
+            .unwrap();
+    }
+    assert_eq!(restarted.agent_queues(0, "m"), ["a", "b"]);
+    assert_eq!(busy_other_in_a(&mut restarted), 1);
+    for id in e.queue_ids() {
+        assert_eq!(
+            restarted.checkpoint_queue(&id, 0),
+            e.checkpoint_queue(&id, 0),
+            "{id}"
+        );
+    }
+
+    // "a" alone on another instance: b's call is not seen there, so m is not left busy other.
+    let mut alone = Engine::new(s.clone(), TimeMode::EventTime);
+    alone
+        .restore_queue(&e.checkpoint_queue("a", 7).unwrap(), 0)
+        .unwrap();
+    assert_eq!(alone.agent_queues(0, "m"), ["a"]);
+    assert_eq!(busy_other_in_a(&mut alone), 0);
+    assert_eq!(
+        of(&snapshots_at(&mut alone, at(70.0)), "a")
+            .now
+            .agents_ready,
+        1
+    );
+
+    // b leaves this engine (its partition moved): what it passed on to a ends.
+    assert!(e.remove_queue("b"));
+    assert_eq!(e.agent_queues(0, "m"), ["a"]);
+    assert_eq!(busy_other_in_a(&mut e), 0);
+    assert!(e.remove_queue("a"));
+    assert!(e.agent_queues(0, "m").is_empty());
+}
+
+/// Queues read from different partitions (scopes) do not share agents: an agent's call in one
+/// leaves it ready in the other, and a state without a queue reaches only the queues of the
+/// partition it was read from. The same events from one partition are shared.
+#[test]
+fn agents_are_shared_only_within_the_partition_their_events_come_from() {
+    let s = Arc::new(EngineSettings::default());
+    let events = vec![
+        state_in("e0", 0.0, "a", "m", AgentState::Ready),
+        state_in("e1", 0.0, "b", "m", AgentState::Ready),
+        call_in("e2", 10.0, "b", "k", CallStep::Offered),
+        call_in(
+            "e3",
+            12.0,
+            "b",
+            "k",
+            CallStep::Answered { agent_id: a("m") },
+        ),
+        CtiEvent {
+            queue_id: String::new(),
+            ..state_in("e4", 20.0, "", "m", AgentState::NotReady)
+        },
+    ];
+    // Partition of each event: "a" on 1, "b" and the state without a queue on 2.
+    let split = |i: usize| if i == 0 { 1u64 } else { 2 };
+    let mut apart = Engine::new(s.clone(), TimeMode::EventTime);
+    let outcomes: Vec<Outcome> = events
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| apart.apply(ev, split(i) << ORIGIN_SCOPE_SHIFT | i as u64, WALL))
+        .collect();
+    assert!(
+        outcomes.iter().all(|&o| o == Outcome::Applied),
+        "{outcomes:?}"
+    );
+    assert_eq!(apart.agent_queues(1, "m"), ["a"]);
+    assert_eq!(apart.agent_queues(2, "m"), ["b"]);
+    let snaps = snapshots_at(&mut apart, at(30.0));
+    // a: m ready all along (0–30); b: busy from 12, the state without a queue applied there.
+    let now = &of(&snaps, "a").now;
+    assert_eq!((now.agents_ready, now.agents_busy_other), (1, 0));
+    let w = of(&snaps, "a").windows.get("today").unwrap().clone();
+    assert_eq!(
+        (w.ready_agent_seconds, w.busy_other_agent_seconds),
+        (30.0, 0.0)
+    );
+
+    // One partition: m is busy other in a from 12, and not ready there from 20 (still engaged
+    // in b, so busy other until the call ends).
+    let mut together = Engine::new(s, TimeMode::EventTime);
+    run(&mut together, &events);
+    assert_eq!(together.agent_queues(0, "m"), ["a", "b"]);
+    let snaps = snapshots_at(&mut together, at(30.0));
+    let w = of(&snaps, "a").windows.get("today").unwrap().clone();
+    assert_eq!(
+        (w.ready_agent_seconds, w.busy_other_agent_seconds),
+        (12.0, 18.0)
+    );
 }

@@ -263,7 +263,10 @@ impl Deployment {
         .collect()
     }
 
-    /// Produces JSON lines, keyed by their queue id (unparseable lines by "unparseable").
+    /// Produces JSON lines, keyed as the deployment guide tells producers: by queue, except
+    /// that queues sharing agents share a key, and an `agent_state` without a queue takes its
+    /// agent's key. The simulator's shared agents work sales and retention, keyed "sales".
+    /// Unparseable lines are keyed "unparseable".
     pub fn produce(&self, lines: &[String]) {
         let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
@@ -275,6 +278,10 @@ impl Deployment {
             let key = serde_json::from_str::<Value>(line)
                 .ok()
                 .and_then(|v| v["queue_id"].as_str().map(str::to_string))
+                .map(|queue| match queue.as_str() {
+                    "retention" | "" => "sales".to_string(),
+                    _ => queue,
+                })
                 .unwrap_or_else(|| "unparseable".to_string());
             let mut record = BaseRecord::to(&topic).key(&key).payload(line);
             loop {

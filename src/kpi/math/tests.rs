@@ -131,6 +131,31 @@ fn occupancy_counts_acw_as_busy_and_not_ready_against_logged_in() {
 }
 
 #[test]
+fn busy_other_is_logged_in_time_but_neither_busy_nor_available() {
+    // The same agent time plus 200 s on other queues' calls: occupancy stays 400/500, not
+    // ready is 100 of 800 logged-in seconds.
+    let s = sums(
+        &[],
+        &[],
+        &[
+            (AgentTime::Busy, 300_000),
+            (AgentTime::Acw, 100_000),
+            (AgentTime::Ready, 100_000),
+            (AgentTime::NotReady, 100_000),
+            (AgentTime::BusyOther, 200_000),
+        ],
+    );
+    let k = window_kpis(&s, WaitQuantiles::default());
+    assert_eq!(k.busy_other_agent_seconds, 200.0);
+    assert_eq!(k.occupancy, Some(0.8));
+    assert_eq!(k.not_ready_ratio, Some(100.0 / 800.0));
+    // Only busy on other queues: logged in, no occupancy to speak of.
+    let s = sums(&[], &[], &[(AgentTime::BusyOther, 60_000)]);
+    let k = window_kpis(&s, WaitQuantiles::default());
+    assert_eq!((k.occupancy, k.not_ready_ratio), (None, Some(0.0)));
+}
+
+#[test]
 fn abandon_rate_excludes_short_abandons() {
     let s = sums(
         &[

@@ -36,6 +36,8 @@ struct AgentView {
 pub(crate) struct Tally {
     pub(crate) per_type: HashMap<EventType, usize>,
     pub(crate) reasons: HashMap<String, usize>,
+    /// `agent_state`s without a queue (a shared agent's state in all its queues).
+    pub(crate) all_queues: usize,
 }
 
 impl Tally {
@@ -79,42 +81,58 @@ pub(crate) fn check_contract(events: &[CtiEvent]) -> Result<Tally, String> {
                 if let Some(r) = reason {
                     *tally.reasons.entry(r.clone()).or_default() += 1;
                 }
-                let is_ready = ready
-                    .entry((agent_id.clone(), e.queue_id.clone()))
-                    .or_default();
-                let view = agents.entry(agent_id.clone()).or_default();
-                match (state, reason.as_deref()) {
-                    (AgentState::Ready, None) => {
-                        if *is_ready || view.call.is_some() {
-                            return fail("ready while ready or busy");
-                        }
-                        *is_ready = true;
+                // Without a queue: for every queue the agent is logged into.
+                let queues: Vec<String> = if e.queue_id.is_empty() {
+                    let mut q: Vec<String> = ready
+                        .keys()
+                        .filter(|(a, _)| a == agent_id)
+                        .map(|(_, q)| q.clone())
+                        .collect();
+                    q.sort();
+                    if q.len() < 2 {
+                        return fail("a state without a queue for an agent of one queue");
                     }
-                    (AgentState::NotReady, Some("rona")) => {
-                        if !*is_ready {
-                            return fail("RONA while not ready");
-                        }
-                        *is_ready = false;
-                        match view.call.take() {
-                            Some(key) => {
-                                last_rona.insert(agent_id.clone(), e.ts);
-                                match lives.get_mut(&key) {
-                                    Some(Life::Queued { ringing }) => *ringing = None,
-                                    _ => return fail("RONA for a call that is not ringing"),
-                                }
+                    tally.all_queues += 1;
+                    q
+                } else {
+                    vec![e.queue_id.clone()]
+                };
+                for queue in queues {
+                    let is_ready = ready.entry((agent_id.clone(), queue)).or_default();
+                    let view = agents.entry(agent_id.clone()).or_default();
+                    match (state, reason.as_deref()) {
+                        (AgentState::Ready, None) => {
+                            if *is_ready || view.call.is_some() {
+                                return fail("ready while ready or busy");
                             }
-                            // The same RONA in another of the agent's queues.
-                            None if last_rona.get(agent_id) == Some(&e.ts) => {}
-                            None => return fail("RONA without a ringing call"),
+                            *is_ready = true;
                         }
-                    }
-                    (AgentState::NotReady, Some("break")) => {
-                        if !*is_ready || view.call.is_some() {
-                            return fail("break while not ready or busy");
+                        (AgentState::NotReady, Some("rona")) => {
+                            if !*is_ready {
+                                return fail("RONA while not ready");
+                            }
+                            *is_ready = false;
+                            match view.call.take() {
+                                Some(key) => {
+                                    last_rona.insert(agent_id.clone(), e.ts);
+                                    match lives.get_mut(&key) {
+                                        Some(Life::Queued { ringing }) => *ringing = None,
+                                        _ => return fail("RONA for a call that is not ringing"),
+                                    }
+                                }
+                                // The same RONA in another of the agent's queues.
+                                None if last_rona.get(agent_id) == Some(&e.ts) => {}
+                                None => return fail("RONA without a ringing call"),
+                            }
                         }
-                        *is_ready = false;
+                        (AgentState::NotReady, Some("break")) => {
+                            if !*is_ready || view.call.is_some() {
+                                return fail("break while not ready or busy");
+                            }
+                            *is_ready = false;
+                        }
+                        _ => return fail("unexpected agent state"),
                     }
-                    _ => return fail("unexpected agent state"),
                 }
             }
             EventBody::Call { call_id, step } => {
@@ -337,6 +355,8 @@ fn demo_runs_follow_the_contract_and_exercise_every_path() {
             .count();
         assert!(shared_answers > 0, "seed {seed}");
         assert!(tally.reasons.get("rona").is_some_and(|&n| n > 0));
+        // The shared agents' breaks and RONAs, in both their queues at once.
+        assert!(tally.all_queues > 0, "seed {seed}");
         assert!(tally.reasons.get("break").is_some_and(|&n| n > 0));
         // 600 calls/h nominal over 2 h plus the surge: a few thousand offers.
         let offered = tally.count(EventType::Offered);
@@ -868,12 +888,14 @@ fn shared_agents_serve_both_queues_one_call_at_a_time() {
     let mut answered_in: HashMap<&str, HashSet<&str>> = HashMap::new();
     for e in &events {
         match &e.body {
-            EventBody::AgentState { agent_id, .. } => {
+            // Logins name the queue; the later states of a shared agent have none.
+            EventBody::AgentState { agent_id, .. } if !e.queue_id.is_empty() => {
                 state_queues
                     .entry(agent_id)
                     .or_default()
                     .insert(&e.queue_id);
             }
+            EventBody::AgentState { .. } => {}
             EventBody::Call {
                 step: CallStep::Answered { agent_id },
                 ..
@@ -898,19 +920,31 @@ fn shared_agents_serve_both_queues_one_call_at_a_time() {
             assert!(!answered_in[id.as_str()].contains("desk"), "{id}");
         }
     }
-    // Breaks and RONAs are set in both queues too.
-    let shared_not_ready = events
-        .iter()
-        .filter(|e| {
-            e.queue_id == "desk"
-                && matches!(&e.body, EventBody::AgentState {
-                    agent_id,
-                    state: AgentState::NotReady,
-                    ..
-                } if agent_id.starts_with("front-"))
-        })
-        .count();
-    assert!(shared_not_ready > 0);
+    // Breaks and RONAs of a shared agent are set in both queues at once, by one event without
+    // a queue; the agents of one queue name theirs.
+    let not_ready = |all_queues: bool| {
+        events
+            .iter()
+            .filter(|e| {
+                e.queue_id.is_empty() == all_queues
+                    && matches!(
+                        &e.body,
+                        EventBody::AgentState {
+                            state: AgentState::NotReady,
+                            ..
+                        }
+                    )
+            })
+            .map(|e| match &e.body {
+                EventBody::AgentState { agent_id, .. } => agent_id.as_str(),
+                EventBody::Call { .. } => unreachable!(),
+            })
+            .collect::<HashSet<&str>>()
+    };
+    let shared = not_ready(true);
+    assert!(!shared.is_empty());
+    assert!(shared.iter().all(|a| a >= &"front-a14"), "{shared:?}");
+    assert!(not_ready(false).iter().all(|a| !shared.contains(a)));
 
     // And the checker does catch an agent rung in one queue while on a call of the other.
     let ev = |n: u64, queue: &str, body: EventBody| CtiEvent {

@@ -7,7 +7,7 @@ use crate::event::{AgentState, CallStep, CtiEvent, EventBody, Millis};
 use crate::kpi::KpiSnapshot;
 use crate::kpi::QueueKpiSettings;
 use crate::ledger::{Outcome, RejectReason};
-use crate::state::tests::props::{events, life};
+use crate::state::tests::props::{events, life, pauses_everywhere};
 use crate::state::tests::{a, at, scenario, Script, T0, WALL};
 use crate::state::{Engine, Resolution, SlidingWindow, TimeMode};
 
@@ -47,7 +47,7 @@ fn split_at(s: &Arc<EngineSettings>, events: &[CtiEvent], k: usize) -> (Vec<Reso
     let mut c = Engine::new(s.clone(), TimeMode::EventTime);
     for id in b.queue_ids() {
         let bytes = b.checkpoint_queue(&id, k as u64).expect("listed queue");
-        assert_eq!(c.restore_queue(&bytes), Ok((id, k as u64)));
+        assert_eq!(c.restore_queue(&bytes, 0), Ok((id, k as u64)));
     }
     apply_all(&mut c, &events[k..], k);
     (b.take_resolutions(), c)
@@ -119,7 +119,7 @@ fn calls_expire_after_a_restore_as_without_it_and_expired_counts_survive() {
     let restored = |e: &Engine| {
         let mut c = Engine::new(settings(), TimeMode::EventTime);
         for id in e.queue_ids() {
-            c.restore_queue(&e.checkpoint_queue(&id, 0).unwrap())
+            c.restore_queue(&e.checkpoint_queue(&id, 0).unwrap(), 0)
                 .unwrap();
         }
         c
@@ -221,7 +221,7 @@ fn the_header_holds_the_position_and_the_queue_id() {
     assert_eq!(bytes[ID_LEN_AT..ID_AT], 5u32.to_le_bytes());
     assert_eq!(&bytes[ID_AT..ID_AT + 5], b"sales");
     let mut e = Engine::new(settings(), TimeMode::EventTime);
-    assert_eq!(e.restore_queue(&bytes), Ok(("sales".to_string(), 42)));
+    assert_eq!(e.restore_queue(&bytes, 0), Ok(("sales".to_string(), 42)));
     assert_eq!(e.queue_ids(), vec!["sales".to_string()]);
     // Restoring and writing again gives the same bytes: nothing is lost on the way.
     assert_eq!(e.checkpoint_queue("sales", 42), Some(bytes));
@@ -232,7 +232,7 @@ fn the_header_holds_the_position_and_the_queue_id() {
 /// constants.
 #[test]
 fn format_is_pinned() {
-    assert_eq!(FORMAT_VERSION, 5);
+    assert_eq!(FORMAT_VERSION, 6);
     assert_eq!(
         settings_fingerprint(&EngineSettings::default(), "sales"),
         2252567939873859035,
@@ -241,7 +241,7 @@ fn format_is_pinned() {
     let bytes = sales_checkpoint(7);
     assert_eq!(
         (bytes.len(), xxh3_64(&bytes)),
-        (1127, 13418990326793524621),
+        (1162, 11798169757904328968),
         "checkpoint bytes"
     );
 }
@@ -251,7 +251,7 @@ fn a_checkpoint_of_an_earlier_format_is_refused_with_a_clear_message() {
     let mut old = sales_checkpoint(3);
     old[VERSION_AT..FINGERPRINT_AT].copy_from_slice(&(FORMAT_VERSION - 1).to_le_bytes());
     let mut e = Engine::new(settings(), TimeMode::EventTime);
-    let err = e.restore_queue(&old).unwrap_err();
+    let err = e.restore_queue(&old, 0).unwrap_err();
     assert_eq!(
         err,
         CheckpointError::UnsupportedVersion {
@@ -271,7 +271,7 @@ fn a_checkpoint_written_under_other_settings_is_refused() {
     let bytes = sales_checkpoint(1);
     let refused = |s: EngineSettings| {
         let mut e = Engine::new(Arc::new(s), TimeMode::EventTime);
-        e.restore_queue(&bytes)
+        e.restore_queue(&bytes, 0)
     };
     let error = CheckpointError::SettingsChanged {
         queue_id: "sales".into(),
@@ -344,7 +344,7 @@ fn truncated_damaged_and_foreign_bytes_are_errors_never_panics() {
     let bytes = sales_checkpoint(9);
     let mut e = Engine::new(settings(), TimeMode::EventTime);
     for len in 0..bytes.len() {
-        let err = e.restore_queue(&bytes[..len]).unwrap_err();
+        let err = e.restore_queue(&bytes[..len], 0).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -356,7 +356,7 @@ fn truncated_damaged_and_foreign_bytes_are_errors_never_panics() {
     for i in 0..bytes.len() {
         let mut damaged = bytes.clone();
         damaged[i] ^= 0x10;
-        assert!(e.restore_queue(&damaged).is_err(), "byte {i} flipped");
+        assert!(e.restore_queue(&damaged, 0).is_err(), "byte {i} flipped");
     }
     assert_eq!(
         e.queue_count(),
@@ -367,22 +367,22 @@ fn truncated_damaged_and_foreign_bytes_are_errors_never_panics() {
     let mut other = bytes.clone();
     other[VERSION_AT] = 1;
     assert_eq!(
-        e.restore_queue(&other),
+        e.restore_queue(&other, 0),
         Err(CheckpointError::UnsupportedVersion { found: 1 })
     );
     assert_eq!(
-        e.restore_queue(br#"{"queue_id":"sales"}"#),
+        e.restore_queue(br#"{"queue_id":"sales"}"#, 0),
         Err(CheckpointError::NotACheckpoint)
     );
     let mut rng = crate::sim::rng::Rng::new(1);
     for len in [0, 1, 7, 40, 500, 5_000] {
         let mut garbage: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
-        assert!(e.restore_queue(&garbage).is_err());
+        assert!(e.restore_queue(&garbage, 0).is_err());
         // Garbage behind a valid magic and version: the checksum catches it.
         if len >= 6 {
             garbage[..4].copy_from_slice(MAGIC);
             garbage[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-            assert!(e.restore_queue(&garbage).is_err());
+            assert!(e.restore_queue(&garbage, 0).is_err());
         }
     }
     // Damage that keeps the checksum right still cannot panic: the state is checked.
@@ -393,14 +393,14 @@ fn truncated_damaged_and_foreign_bytes_are_errors_never_panics() {
         d[i] = d[i].wrapping_add(0x41);
         let sum = xxh3_64(&d);
         d.extend_from_slice(&sum.to_le_bytes());
-        let _ = e.restore_queue(&d);
+        let _ = e.restore_queue(&d, 0);
         e.remove_queue("sales");
     }
     resealed.truncate(state_at + 3);
     let sum = xxh3_64(&resealed);
     resealed.extend_from_slice(&sum.to_le_bytes());
     assert!(matches!(
-        e.restore_queue(&resealed),
+        e.restore_queue(&resealed, 0),
         Err(CheckpointError::Corrupt(_))
     ));
 }
@@ -431,7 +431,10 @@ fn a_removed_queue_is_gone_and_its_pending_events_are_handed_off() {
 
     // The instance that takes the queue over holds the pending event, and resolves it.
     let mut next = Engine::new(settings(), TimeMode::EventTime);
-    assert_eq!(next.restore_queue(&bytes), Ok(("support".to_string(), 17)));
+    assert_eq!(
+        next.restore_queue(&bytes, 0),
+        Ok(("support".to_string(), 17))
+    );
     assert_eq!(next.ledger().counts().pending, 1);
     let mut offer = Script::new();
     offer.call(299.0, "c7", CallStep::Offered);
@@ -457,7 +460,7 @@ fn a_restore_replaces_the_queue_of_that_id_and_respects_max_queues() {
     let mut e = Engine::new(s.clone(), TimeMode::EventTime);
     apply_all(&mut e, &scenario().events, 0);
     // Replacing the one queue held is within the cap.
-    assert_eq!(e.restore_queue(&early), Ok(("sales".to_string(), 4)));
+    assert_eq!(e.restore_queue(&early, 0), Ok(("sales".to_string(), 4)));
     assert_eq!(e.checkpoint_queue("sales", 4), Some(early));
 
     let mut other = Script::new();
@@ -466,7 +469,7 @@ fn a_restore_replaces_the_queue_of_that_id_and_respects_max_queues() {
     let mut o = Engine::new(s, TimeMode::EventTime);
     apply_all(&mut o, &other.events, 0);
     let support = o.checkpoint_queue("support", 0).unwrap();
-    let err = e.restore_queue(&support).unwrap_err();
+    let err = e.restore_queue(&support, 0).unwrap_err();
     assert_eq!(
         err,
         CheckpointError::QueueLimit {
@@ -482,13 +485,16 @@ proptest! {
 
     /// Two queues' valid histories, delivered out of order, split anywhere: restoring the
     /// checkpoints taken at the split and applying the rest gives exactly the state,
-    /// snapshots, totals and resolutions of applying everything in one engine. Offers are
+    /// snapshots, totals and resolutions of applying everything in one engine. The queues
+    /// share their agents (busy other in one while on the other's call), and `pauses` are
+    /// `agent_state`s without a queue. Offers are
     /// delivered later than the other steps (but within the lateness), so that events wait
     /// for their offer often; `at_pending` moves the split to where some do.
     #[test]
     fn a_checkpoint_anywhere_in_the_stream_changes_nothing(
         calls in prop::collection::vec((0u32..1_800_000, 0u8..3, life()), 1..25),
         states in prop::collection::vec((1u32..1_800_000, 0u8..3, 0u8..3), 0..10),
+        pauses in prop::collection::vec((25_000u32..1_800_000, 0u8..3, any::<bool>()), 0..6),
         delays in prop::collection::vec(0i64..25_000, 200),
         offer_lag in 0i64..20_000,
         shift in 0i64..600_000,
@@ -503,7 +509,12 @@ proptest! {
             queue_id: "support".into(),
             ..e.clone()
         });
-        let history: Vec<CtiEvent> = sales.iter().cloned().chain(support).collect();
+        let history: Vec<CtiEvent> = sales
+            .iter()
+            .cloned()
+            .chain(support)
+            .chain(pauses_everywhere(&pauses))
+            .collect();
         let offered = |e: &CtiEvent| {
             matches!(e.body, EventBody::Call { step: CallStep::Offered, .. })
         };
@@ -525,7 +536,11 @@ proptest! {
         let mut pending_after = vec![0];
         for (i, ev) in delivered.iter().enumerate() {
             let outcome = whole.apply(ev, i as u64, WALL);
-            prop_assert!(matches!(outcome, Outcome::Applied | Outcome::Pending), "{:?}", outcome);
+            // A pause for an agent logged out everywhere for longer than the lateness is unknown.
+            prop_assert!(
+                matches!(outcome, Outcome::Applied | Outcome::Pending | Outcome::Rejected(RejectReason::UnknownAgent)),
+                "{:?}", outcome
+            );
             pending_after.push(whole.ledger().counts().pending);
         }
         let mut k = (split * delivered.len() as f64).round() as usize;

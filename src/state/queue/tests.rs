@@ -22,6 +22,7 @@ fn an_image_restores_every_field_but_scratch_space() {
         .expect("restores");
     let QueueState {
         id,
+        tag,
         kpi,
         calls,
         agents,
@@ -52,8 +53,10 @@ fn an_image_restores_every_field_but_scratch_space() {
         finished_episodes,
         surge_outcomes,
         surge_follows_events: _,
+        scope: _,
+        outbox: _,
     } = r;
-    assert_eq!(id, q.id);
+    assert_eq!((id, tag), (q.id.clone(), q.tag));
     assert_eq!(kpi, q.kpi);
     assert_eq!(calls, q.calls);
     assert_eq!(agents, q.agents);
