@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use acdstream::config::{format_duration, parse_duration, Config, LogFormat};
+use acdstream::config::{format_duration, parse_duration, Config, EventsFormat, LogFormat};
 use acdstream::decode::{self, Format};
 use acdstream::demo::{self, DemoOptions};
 use acdstream::sim::{Scenario, Simulator};
@@ -176,7 +176,8 @@ Kafka and serve /metrics, /healthz and /readyz.
 Settings ([kafka] in the TOML file, or ACDSTREAM_KAFKA__<KEY> variables):
   brokers               bootstrap servers                      [127.0.0.1:9092]
   events_topic          CTI events, keyed by queue_id          [cti.events]
-  events_format         protobuf | json                        [protobuf]
+  events_format         protobuf | json | asterisk_queue_log   [protobuf]
+                        (queue_log lines: key them by PBX, see docs/sources/asterisk.md)
   group_id              consumer group; instances split the partitions [acdstream]
   kpi_topic             KPI snapshots, keyed by queue_id, compacted [acd.kpi]
   kpi_format            protobuf | json                        [protobuf]
@@ -377,7 +378,13 @@ fn run(command: Command, config: Config) -> Result<()> {
                 kafka.client.brokers = brokers;
                 let topic = topic.unwrap_or_else(|| kafka.topics.events.clone());
                 let format = match format {
-                    None => config.kafka.events_format,
+                    None => match config.kafka.events_format {
+                        EventsFormat::Contract(format) => format,
+                        EventsFormat::AsteriskQueueLog => bail!(
+                            "kafka.events_format is asterisk_queue_log, but simulate produces \
+                             events of acdstream's contract: pass --format json or protobuf"
+                        ),
+                    },
                     Some(OutputFormat::Json) => Format::Json,
                     Some(OutputFormat::Protobuf) => Format::Protobuf,
                     Some(OutputFormat::AsteriskQueueLog) => bail!(

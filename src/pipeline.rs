@@ -279,6 +279,7 @@ impl Pipeline {
         source: &mut S,
         shutdown: &CancellationToken,
     ) -> Report {
+        self.engine.set_hold_reported(source.reports_hold());
         let mut publish = self.settings.publish_interval.map(ticker);
         let mut checkpoint = self
             .sinks

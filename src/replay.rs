@@ -13,7 +13,6 @@ use crate::kpi::{KpiSnapshot, WindowKpis};
 use crate::pipeline::{Clock, Pipeline, PipelineSettings, Sinks};
 pub use crate::pipeline::{Rejection, Report};
 use crate::sources::file::{FileSource, SourceError};
-use crate::sources::Source;
 use crate::state::{Engine, EngineSettings, TimeMode};
 
 /// Replays every line of `source` (a [`FileSource`] over the file). `wall` is the real
@@ -25,10 +24,8 @@ pub async fn replay(
     wall: Millis,
     keep_rejections: usize,
 ) -> Result<Report, SourceError> {
-    let mut engine = Engine::new(settings, TimeMode::EventTime);
-    engine.set_hold_reported(source.reports_hold());
     let pipeline = Pipeline::new(
-        engine,
+        Engine::new(settings, TimeMode::EventTime),
         Clock::Fixed(wall),
         PipelineSettings {
             keep_rejections,

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, EventsFormat};
+use crate::decode::Format;
 use crate::kafka::{admin, KafkaSinkError};
 use crate::ledger::LedgerCounts;
 use crate::pipeline::{Clock, Pipeline, PipelineSettings};
@@ -49,6 +50,10 @@ pub async fn run(
             .map_err(|e| KafkaSinkError::Thread(e.to_string()))??
     };
     tracing::info!(topic = %k.sink.topics.events, partitions, group = %k.group_id, "consuming");
+    let (events_format, queue_log) = match k.events_format {
+        EventsFormat::Contract(format) => (format, None),
+        EventsFormat::AsteriskQueueLog => (Format::Json, Some(config.queue_log_settings())),
+    };
     let settings = Arc::new(config.engine);
     let sinks = served.sinks(
         &settings,
@@ -67,7 +72,8 @@ pub async fn run(
         &KafkaSourceSettings {
             client,
             events_topic: k.sink.topics.events.clone(),
-            events_format: k.events_format,
+            events_format,
+            queue_log,
             group_id: k.group_id.clone(),
             checkpoint_topic: k.sink.topics.checkpoints.clone(),
         },

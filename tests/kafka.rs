@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{kpis_of, replay, simulate, Broker, Deployment, Service};
+use common::{kpis_of, replay, replay_as, simulate, Broker, Deployment, Service};
 use serde_json::Value;
 
 /// One broker and its services at a time: in parallel, six of them would starve two cores.
@@ -386,4 +386,79 @@ fn garbage_goes_to_the_dead_letter_topic_and_the_ledger_balances() {
         service.metric("acd_events_rejected_total", &["reason=\"malformed\""]),
         3.0
     );
+}
+
+/// 7. Asterisk queue_log lines as Kafka records, keyed by their PBX as a log shipper sends
+///    them, through a `kill -9` and a restart from the checkpoints: the KPI topic equals
+///    `replay --format asterisk-queue-log` of the same file. The restarted instance re-reads
+///    the lines before its resume point only to rebuild the translator (calls in progress,
+///    members logged in by their first call), and counts none of them again.
+#[test]
+fn asterisk_queue_log_records_through_a_restart_give_the_replay_s_kpis() {
+    let _serial = serial();
+    let broker = Broker::memory("kafka-asterisk");
+    let dir = common::scratch_dir("kafka-asterisk-data");
+    let (file, lines) = simulate(
+        &dir,
+        "queue_log",
+        &[
+            "--seed",
+            "14",
+            "--duration",
+            "2h",
+            "--format",
+            "asterisk-queue-log",
+        ],
+    );
+    // As in the kill -9 test above: a short session, and the restart after it ended.
+    let d = Deployment::new(&broker, "t7", 3)
+        .with_env(("ACDSTREAM_KAFKA__EVENTS_FORMAT", "asterisk_queue_log"))
+        .with_env(("ACDSTREAM_KAFKA__PROPERTIES__SESSION_TIMEOUT_MS", "6000"));
+    let (first, second) = halves(&lines);
+    d.produce_keyed(&first, "pbx1");
+    let mut a = Service::start(&d, "a");
+    // A line is several events or none: the first half is in once the count stops moving.
+    common::wait_for("the first half consumed", Duration::from_secs(60), || {
+        let before = consumed(&a);
+        std::thread::sleep(Duration::from_millis(1500));
+        before > 0.0 && consumed(&a) == before
+    });
+    wait_for_checkpoint(&a);
+    let first_run = consumed(&a);
+    a.kill9();
+    std::thread::sleep(Duration::from_secs(7));
+
+    d.produce_keyed(&second, "pbx1");
+    let b = Service::start(&d, "b");
+    common::wait_for(
+        "the restarted instance ready",
+        Duration::from_secs(60),
+        || b.ready(),
+    );
+    let expected = replay_as(&file, None, &["--format", "asterisk-queue-log"]);
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        ["billing", "retention", "sales", "support"]
+    );
+    wait_for_kpis(&d, &expected);
+    let log = b.log_text();
+    assert!(
+        log.contains("restoring the partition from its checkpoint"),
+        "{log}"
+    );
+    // The restart counted only what came after its checkpoint (which covered all the first
+    // run took in): together the two runs took in each of the file's events once.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_acdstream"))
+        .args(["replay", "--format", "asterisk-queue-log"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    let events: f64 = report
+        .split("events: consumed ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no ledger in the replay's report: {report}"));
+    assert_eq!(first_run + consumed(&b), events);
 }

@@ -16,11 +16,20 @@ use crate::sinks::kafka::KafkaSinkSettings;
 #[derive(Debug, Clone, PartialEq)]
 pub struct KafkaConfig {
     pub sink: KafkaSinkSettings,
-    pub events_format: Format,
+    pub events_format: EventsFormat,
     pub group_id: String,
     pub checkpoint_interval: Duration,
     /// How long a graceful shutdown may take before the process exits anyway.
     pub shutdown_timeout: Duration,
+}
+
+/// What the events topic's records hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsFormat {
+    /// Events of acdstream's contract, in this payload format.
+    Contract(Format),
+    /// Asterisk queue_log lines, one per record, as a log shipper sends the file.
+    AsteriskQueueLog,
 }
 
 /// Why acdstream sets a librdkafka property itself: its guarantees depend on it.
@@ -76,11 +85,21 @@ pub(super) fn validate(p: &mut Problems<'_>, k: &RawKafka) -> Option<KafkaConfig
             topics[i].1 = None;
         }
     }
+    let events_format = match k.events_format.trim() {
+        "asterisk_queue_log" => Some(EventsFormat::AsteriskQueueLog),
+        text => p.ok(
+            "kafka.events_format",
+            text.parse::<Format>().map(EventsFormat::Contract).map_err(|_| {
+                format!(
+                    "\"{text}\" is not an events format; use \"protobuf\", \"json\" or \"asterisk_queue_log\""
+                )
+            }),
+        ),
+    };
     let mut format = |path: &str, text: &str| {
         let why = format!("\"{text}\" is not a payload format; use \"protobuf\" or \"json\"");
         p.ok(path, text.trim().parse::<Format>().map_err(|_| why))
     };
-    let events_format = format("kafka.events_format", &k.events_format);
     let kpi_format = format("kafka.kpi_format", &k.kpi_format);
     let alerts_format = format("kafka.alerts_format", &k.alerts_format);
     let checkpoint_interval = p.positive("kafka.checkpoint_interval", &k.checkpoint_interval);

@@ -108,7 +108,7 @@ mod tests;
 
 pub use asterisk::AsteriskConfig;
 pub use duration::{format_duration, parse_duration, DurationError};
-pub use kafka::KafkaConfig;
+pub use kafka::{EventsFormat, KafkaConfig};
 
 use duration::{millis, DurationText};
 

@@ -538,3 +538,24 @@ fn asterisk_settings_reach_the_queue_log_translator() {
         "#,
     );
 }
+
+#[test]
+fn the_events_topic_holds_contract_events_or_queue_log_lines() {
+    use super::EventsFormat;
+    use crate::decode::Format;
+    let format = |text: &str| ok(&format!("[kafka]\nevents_format = \"{text}\""), "").kafka;
+    assert_eq!(
+        format("json").events_format,
+        EventsFormat::Contract(Format::Json)
+    );
+    assert_eq!(
+        format("asterisk_queue_log").events_format,
+        EventsFormat::AsteriskQueueLog
+    );
+    assert_eq!(
+        problems("[kafka]\nevents_format = \"queue_log\"", ""),
+        [
+            r#"kafka.events_format: "queue_log" is not an events format; use "protobuf", "json" or "asterisk_queue_log""#
+        ]
+    );
+}

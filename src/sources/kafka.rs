@@ -14,6 +14,12 @@
 //!
 //! Offsets are stored only once the pipeline has handled a message (applied, held, skipped or
 //! dead-lettered), and committed in the background.
+//!
+//! **Asterisk queue_log records.** Each partition's lines go through a translator of their own
+//! ([`Lines`]), whose meaning depends on the lines before (calls in progress, members logged in
+//! by their first call, wrap-ups due). The translator is not checkpointed: a partition with
+//! checkpoints is read from its first retained line, and the lines before its resume point
+//! only teach the translator, reaching neither the pipeline nor the stored offsets.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,7 +36,8 @@ use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::ClientContext;
 use tokio::sync::mpsc;
 
-use super::{Assignment, Input, Origin, Source, SourceStatus};
+use super::{Assignment, Input, LineFormat, Lines, Origin, Source, SourceStatus};
+use crate::decode::asterisk::QueueLogSettings;
 use crate::decode::Format;
 use crate::kafka::checkpoints::{self, ResumePlan};
 use crate::kafka::{client_config, default_property, ClientSettings, KafkaSinkError};
@@ -40,7 +47,10 @@ use crate::kafka::{client_config, default_property, ClientSettings, KafkaSinkErr
 pub(crate) struct KafkaSourceSettings {
     pub client: ClientSettings,
     pub events_topic: String,
+    /// The payload format of events of the contract.
     pub events_format: Format,
+    /// Set when the records are Asterisk queue_log lines instead.
+    pub queue_log: Option<QueueLogSettings>,
     pub group_id: String,
     pub checkpoint_topic: String,
 }
@@ -303,7 +313,12 @@ impl SourceContext {
                 checkpoints::plan(partition, latest.get(&partition).unwrap_or(&empty), |b| {
                     (self.inspect)(b)
                 });
-            let offset = plan.resume_at.map_or(Offset::Beginning, Offset::Offset);
+            // queue_log lines are read from the start for the translator (see the module
+            // documentation); the source hands on those from the resume point.
+            let offset = match plan.resume_at {
+                Some(at) if self.cfg.queue_log.is_none() => Offset::Offset(at),
+                _ => Offset::Beginning,
+            };
             if let Err(error) = tpl.set_partition_offset(&topic, partition, offset) {
                 tracing::error!(partition, %error, "cannot set the start offset");
             }
@@ -462,6 +477,17 @@ pub(crate) struct KafkaSource {
     stop: Arc<AtomicBool>,
     topic: String,
     format: Format,
+    queue_log: Option<QueueLogSettings>,
+    /// With queue_log records: each owned partition's translator.
+    lines: HashMap<i32, PartitionLines>,
+}
+
+/// A partition's queue_log translator, and where its lines start to count.
+struct PartitionLines {
+    lines: Lines,
+    /// Lines before this offset are already in the restored checkpoints: they only teach the
+    /// translator.
+    live_from: i64,
 }
 
 impl KafkaSource {
@@ -491,6 +517,8 @@ impl KafkaSource {
             stop,
             topic: settings.events_topic.clone(),
             format: settings.events_format,
+            queue_log: settings.queue_log.clone(),
+            lines: HashMap::new(),
         })
     }
 
@@ -572,6 +600,10 @@ impl Source for KafkaSource {
         self.format
     }
 
+    fn reports_hold(&self) -> bool {
+        self.queue_log.is_none()
+    }
+
     fn name(&self) -> &str {
         &self.topic
     }
@@ -598,12 +630,24 @@ impl Source for KafkaSource {
                             partition: item.partition,
                             position: item.offset,
                         };
-                        each(Input::Encoded {
-                            origin,
-                            key: item.key.map(|k| batch.slice(k)),
-                            payload: batch.slice(item.payload),
-                            received: Some(item.received),
-                        });
+                        let payload = batch.slice(item.payload);
+                        match self.lines.get_mut(&origin.partition) {
+                            None => each(Input::Encoded {
+                                origin,
+                                key: item.key.map(|k| batch.slice(k)),
+                                payload,
+                                received: Some(item.received),
+                            }),
+                            Some(p) => {
+                                // A shipper may keep the line end; the file's line is without.
+                                let line = payload.strip_suffix(b"\n").unwrap_or(payload);
+                                if origin.position < p.live_from {
+                                    p.lines.line(origin, line, true, &mut |_| {});
+                                    continue;
+                                }
+                                p.lines.line(origin, line, true, each);
+                            }
+                        }
                         handled.insert(origin.partition, origin.position);
                     }
                     left -= end - batch.next;
@@ -614,6 +658,14 @@ impl Source for KafkaSource {
                 }
                 Polled::Assigned(assigned) => {
                     left -= 1;
+                    if let Some(settings) = &self.queue_log {
+                        for a in &assigned {
+                            let lines = Lines::new(LineFormat::AsteriskQueueLog, settings.clone());
+                            let live_from = a.plan.resume_at.unwrap_or(i64::MIN);
+                            self.lines
+                                .insert(a.partition, PartitionLines { lines, live_from });
+                        }
+                    }
                     each(Input::Assigned(
                         assigned.into_iter().map(Into::into).collect(),
                     ));
@@ -625,6 +677,9 @@ impl Source for KafkaSource {
                         if let Some(offset) = handled.remove(p) {
                             self.store(&BTreeMap::from([(*p, offset)]));
                         }
+                    }
+                    for p in &partitions {
+                        self.lines.remove(p);
                     }
                     each(Input::Revoked(partitions));
                     let _ = released.send(());

@@ -268,6 +268,24 @@ impl Deployment {
     /// agent's key. The simulator's shared agents work sales and retention, keyed "sales".
     /// Unparseable lines are keyed "unparseable".
     pub fn produce(&self, lines: &[String]) {
+        self.send(lines, |line| {
+            serde_json::from_str::<Value>(line)
+                .ok()
+                .and_then(|v| v["queue_id"].as_str().map(str::to_string))
+                .map(|queue| match queue.as_str() {
+                    "retention" | "" => "sales".to_string(),
+                    _ => queue,
+                })
+                .unwrap_or_else(|| "unparseable".to_string())
+        });
+    }
+
+    /// Produces lines all keyed by `key` (a PBX's queue_log, as a log shipper sends it).
+    pub fn produce_keyed(&self, lines: &[String], key: &str) {
+        self.send(lines, |_| key.to_string());
+    }
+
+    fn send(&self, lines: &[String], key_of: impl Fn(&str) -> String) {
         let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .set("linger.ms", "5")
@@ -275,14 +293,7 @@ impl Deployment {
             .unwrap();
         let topic = self.topic("events");
         for line in lines {
-            let key = serde_json::from_str::<Value>(line)
-                .ok()
-                .and_then(|v| v["queue_id"].as_str().map(str::to_string))
-                .map(|queue| match queue.as_str() {
-                    "retention" | "" => "sales".to_string(),
-                    _ => queue,
-                })
-                .unwrap_or_else(|| "unparseable".to_string());
+            let key = key_of(line);
             let mut record = BaseRecord::to(&topic).key(&key).payload(line);
             loop {
                 match producer.send(record) {
@@ -500,11 +511,22 @@ impl Drop for Service {
 
 /// `acdstream replay --json` of a file, one snapshot per queue.
 pub fn replay(file: &Path, config: Option<&Path>) -> BTreeMap<String, Value> {
+    replay_as(file, config, &[])
+}
+
+/// [`replay`] with more arguments (`--format …`).
+pub fn replay_as(file: &Path, config: Option<&Path>, args: &[&str]) -> BTreeMap<String, Value> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_acdstream"));
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
     }
-    let out = cmd.arg("replay").arg(file).arg("--json").output().unwrap();
+    let out = cmd
+        .arg("replay")
+        .args(args)
+        .arg(file)
+        .arg("--json")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
