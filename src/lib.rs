@@ -8,8 +8,8 @@
 //! evaluates the [`alerts`] rules on them, and hands both to the [`sinks`].
 //!
 //! - [`sources`]: where events come from, one file per source behind one trait: recorded
-//!   files (JSON lines or an Asterisk queue_log), the simulator (timed by the demo clock),
-//!   Kafka.
+//!   files (JSON lines or an Asterisk queue_log), a followed live file, the simulator (timed
+//!   by the demo clock), Kafka.
 //! - [`event`]: the CTI event contract as domain types (what every decoder produces).
 //! - [`decode`]: the JSON and protobuf wire formats of events, KPI snapshots and alerts, and
 //!   why a payload is rejected; the generated protobuf code stays private inside it. Also
@@ -32,7 +32,8 @@
 //! - [`config`]: the TOML file and `ACDSTREAM_…` overrides, checked at start-up.
 //! - The commands, each a thin wiring of a source, a clock and sinks: [`replay`] (a file in
 //!   event time, and its report), [`demo`] (the simulator in real time), [`run`] (the Kafka
-//!   service); [`serve`] starts what the live two share (the recorder, HTTP, alerting).
+//!   service), [`tail`] (one PBX's live file); [`serve`] starts what the live three share
+//!   (the recorder, HTTP, alerting).
 
 // Public only what `main.rs`, the benches and `tests/` use; the rest says `pub(crate)`.
 #![warn(unreachable_pub)]
@@ -53,4 +54,5 @@ pub mod sim;
 pub mod sinks;
 pub mod sources;
 pub mod state;
+pub mod tail;
 pub mod telemetry;

@@ -19,6 +19,7 @@ use acdstream::sim::{Scenario, Simulator};
 use acdstream::sinks::kafka::{KafkaSink, KafkaSinkSettings, Role};
 use acdstream::sources::file::{FileSource, LineSource};
 use acdstream::sources::LineFormat;
+use acdstream::tail::{self, TailOptions};
 use acdstream::{kafka, replay, run};
 
 /// Real-time ACD/CTI event stream processor: contact-centre KPIs (service level, ASA, abandon
@@ -76,6 +77,19 @@ enum Command {
     /// Run the service: consume CTI events from Kafka, publish KPIs to Kafka and /metrics.
     #[command(long_about = RUN_HELP)]
     Run,
+    /// Follow one PBX's live file (an Asterisk queue_log) and serve its KPIs at /metrics, with
+    /// alerts (no Kafka).
+    #[command(long_about = TAIL_HELP)]
+    Tail {
+        /// The file being written, e.g. /var/log/asterisk/queue_log.
+        file: PathBuf,
+        /// What the file holds: one CTI event per JSON line, or Asterisk's queue_log.
+        #[arg(long, value_enum, default_value = "json")]
+        format: InputFormat,
+        /// Address for /metrics, /healthz and /readyz [default: http.listen, 127.0.0.1:9898].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
     /// Create the Kafka topics `run` uses (events, dead letters, compacted KPI and checkpoint
     /// topics), as the configuration names them.
     Topics {
@@ -138,7 +152,7 @@ enum OutputFormat {
     AsteriskQueueLog,
 }
 
-/// `replay --format`.
+/// `replay --format`, `tail --format`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum InputFormat {
     /// One event of acdstream's contract per line, as JSON (what `simulate` writes).
@@ -191,6 +205,24 @@ Settings ([kafka] in the TOML file, or ACDSTREAM_KAFKA__<KEY> variables):
 Also [publish] interval (KPI cadence, 1s), [http] listen, [engine] clock = wall | event,
 [alerts] rules and alertmanager_url (push alerts to Alertmanager's v2 API).
 `acdstream topics` creates the topics; acdstream.example.toml documents every setting.";
+
+const TAIL_HELP: &str = "Follow one PBX's live file and serve its KPIs at /metrics, /healthz and \
+/readyz, with alerts as `run` has them; no Kafka.
+
+  acdstream tail --format asterisk-queue-log /var/log/asterisk/queue_log
+  acdstream -c acdstream.toml tail --format asterisk-queue-log --listen 0.0.0.0:9898 queue_log
+
+The file is read from its start (the backlog: today's windows are rebuilt, each event at its
+own time), then followed: appended lines are read as they are written, a line only once its
+line end is. /readyz answers 503, and no alert is evaluated, until the file as it was at
+start-up has been applied, so a restart neither counts a line twice nor pages for calls long
+over. Rotation (the file renamed and a new one created) is followed: the rest of the old file
+is read, then the new one from its start; so is truncation (copytruncate): the file is read
+again from its start.
+
+Settings as for `run`: [publish] interval (KPI cadence, 1s), [http] listen, [alerts] rules and
+alertmanager_url, [engine] windows and thresholds, [asterisk] how queue_log lines are read
+(docs/sources/asterisk.md); `kafka.shutdown_timeout` bounds a graceful stop.";
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
@@ -275,6 +307,30 @@ fn run(command: Command, config: Config) -> Result<()> {
                 run::run(config, &shutdown, &tasks).await?;
                 Ok(())
             })
+        }
+        Command::Tail {
+            file,
+            format,
+            listen,
+        } => {
+            let opts = TailOptions {
+                file,
+                format: format.into(),
+                listen: listen.unwrap_or(config.http.listen),
+            };
+            live(
+                config.kafka.shutdown_timeout,
+                |shutdown, tasks| async move {
+                    let ledger = tail::run(opts, config, &shutdown, &tasks).await?;
+                    tracing::info!(
+                        consumed = ledger.consumed,
+                        applied = ledger.applied,
+                        rejected = ledger.rejected,
+                        "tail stopped"
+                    );
+                    Ok(())
+                },
+            )
         }
         Command::Topics {
             partitions,
@@ -435,7 +491,7 @@ fn run(command: Command, config: Config) -> Result<()> {
     }
 }
 
-/// A live command (`demo`, `run`) on a multi-threaded runtime, with the one shutdown path:
+/// A live command (`demo`, `run`, `tail`) on a multi-threaded runtime, with the one shutdown path:
 /// SIGINT or SIGTERM cancels `shutdown`; the command stops its pipeline (which keeps to its
 /// share of `stop_within`), and the tasks it left on `tasks` (HTTP, the Alertmanager push) get
 /// the rest of `stop_within` to deliver and end. A second signal, or `stop_within` passing

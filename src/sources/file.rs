@@ -38,8 +38,9 @@ pub struct LineSource {
     bytes_read: u64,
     line: u64,
     buf: Vec<u8>,
-    /// The last line read had its line end (the input did not stop in it).
-    ended: bool,
+    /// `buf` holds the start of a line whose end has not been read yet: a file still being
+    /// written completes it later ([`LineSource::read_whole_line`]).
+    partial: bool,
 }
 
 impl LineSource {
@@ -68,7 +69,7 @@ impl LineSource {
             bytes_read: 0,
             line: 0,
             buf: Vec::with_capacity(512),
-            ended: true,
+            partial: false,
         }
     }
 
@@ -80,7 +81,33 @@ impl LineSource {
     /// The next line as [`LineSource::next_line`] gives it, and whether it had its line end
     /// (the last line of an input may not).
     pub fn read_line(&mut self) -> Result<Option<Line<'_>>, SourceError> {
-        self.buf.clear();
+        if self.fill()? {
+            return Ok(Some(self.take(true)));
+        }
+        Ok(self.take_partial())
+    }
+
+    /// The next line that has its line end. When the input stops in the middle of a line,
+    /// what there is of it is kept, and later reads complete it (a file still being written).
+    pub fn read_whole_line(&mut self) -> Result<Option<Line<'_>>, SourceError> {
+        if self.fill()? {
+            return Ok(Some(self.take(true)));
+        }
+        Ok(None)
+    }
+
+    /// What there is of a line whose end was not read, if anything: for when its end will
+    /// never come (the input ended, or was replaced under it).
+    pub fn take_partial(&mut self) -> Option<Line<'_>> {
+        self.partial.then(|| self.take(false))
+    }
+
+    /// Reads on to the next line end, after what a previous read kept of the line: `true` when
+    /// `buf` then holds a whole line.
+    fn fill(&mut self) -> Result<bool, SourceError> {
+        if !self.partial {
+            self.buf.clear();
+        }
         let n = self
             .reader
             .read_until(b'\n', &mut self.buf)
@@ -88,20 +115,24 @@ impl LineSource {
                 line: self.line,
                 error,
             })?;
-        if n == 0 {
-            return Ok(None);
-        }
         self.bytes_read += n as u64;
+        let ended = self.buf.last() == Some(&b'\n');
+        self.partial = !ended && !self.buf.is_empty();
+        Ok(ended)
+    }
+
+    /// The line in `buf`, numbered and without its line end.
+    fn take(&mut self, ended: bool) -> Line<'_> {
         self.line += 1;
-        self.ended = self.buf.last() == Some(&b'\n');
+        self.partial = false;
         while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
             self.buf.pop();
         }
-        Ok(Some(Line {
+        Line {
             number: self.line,
             bytes: &self.buf,
-            ended: self.ended,
-        }))
+            ended,
+        }
     }
 
     pub fn bytes_read(&self) -> u64 {

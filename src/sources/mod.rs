@@ -2,6 +2,7 @@
 //!
 //! - [`file`]: a recorded file or standard input (`replay`), one event per JSON line or an
 //!   Asterisk `queue_log` (see [`LineFormat`]).
+//! - [`follow`]: a file still being written, followed across rotations (`tail`).
 //! - [`sim`]: the seeded simulator, releasing each event when the demo clock reaches its time
 //!   (`demo`).
 //! - [`kafka`]: a consumer-group member whose partitions start where their checkpoints say
@@ -18,6 +19,7 @@
 //! restarts, each with the line's origin.
 
 pub mod file;
+pub mod follow;
 pub(crate) mod kafka;
 pub(crate) mod sim;
 
