@@ -20,7 +20,7 @@ use crate::pipeline::{Clock, Pipeline, PipelineSettings};
 use crate::serve::{self, ServeError};
 use crate::sources::file::SourceError;
 use crate::sources::follow::FollowSource;
-use crate::sources::{LineFormat, Source};
+use crate::sources::LineFormat;
 use crate::state::{Engine, TimeMode};
 
 /// What `tail` follows, and where it serves.
@@ -58,10 +58,8 @@ pub async fn run(
     );
     let settings = Arc::new(config.engine);
     let sinks = served.sinks(&settings, config.alerts, None, tasks)?;
-    let mut engine = Engine::new(settings, TimeMode::Live);
-    engine.set_hold_reported(source.reports_hold());
     let pipeline = Pipeline::new(
-        engine,
+        Engine::new(settings, TimeMode::Live),
         Clock::Wall,
         PipelineSettings {
             publish_interval: Some(config.publish.interval),
