@@ -448,17 +448,78 @@ fn asterisk_queue_log_records_through_a_restart_give_the_replay_s_kpis() {
     );
     // The restart counted only what came after its checkpoint (which covered all the first
     // run took in): together the two runs took in each of the file's events once.
+    let events = queue_log_ledger(&file)["consumed"];
+    assert_eq!(first_run + consumed(&b), events);
+}
+
+/// The event ledger `replay --format asterisk-queue-log` prints for a file: consumed, applied,
+/// duplicate, late, rejected.
+fn queue_log_ledger(file: &Path) -> BTreeMap<&'static str, f64> {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_acdstream"))
         .args(["replay", "--format", "asterisk-queue-log"])
-        .arg(&file)
+        .arg(file)
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
-    let events: f64 = report
-        .split("events: consumed ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
+    // events: consumed 83 = applied 81 + duplicate 0 + late 0 + rejected 2
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("events: consumed "))
         .unwrap_or_else(|| panic!("no ledger in the replay's report: {report}"));
-    assert_eq!(first_run + consumed(&b), events);
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 5, "{line}");
+    ["consumed", "applied", "duplicate", "late", "rejected"]
+        .into_iter()
+        .zip(numbers)
+        .collect()
+}
+
+/// 8. A log shipper's redelivery of ten queue_log lines is counted as duplicates and changes
+///    no KPI: the KPI topic equals replay of the file without the redelivery, and the
+///    service's ledger equals replay's of the file with it.
+#[test]
+fn a_redelivered_batch_of_queue_log_lines_changes_no_kpi() {
+    let _serial = serial();
+    let broker = Broker::memory("kafka-asterisk-redelivery");
+    let dir = common::scratch_dir("kafka-asterisk-redelivery-data");
+    let (file, lines) = simulate(
+        &dir,
+        "queue_log",
+        &[
+            "--seed",
+            "15",
+            "--duration",
+            "1h",
+            "--format",
+            "asterisk-queue-log",
+        ],
+    );
+    let mut redelivered = lines.clone();
+    redelivered.extend_from_slice(&lines[100..110]);
+    let with_retry = dir.join("queue_log.retried");
+    std::fs::write(&with_retry, redelivered.join("\n") + "\n").unwrap();
+    let ledger = queue_log_ledger(&with_retry);
+    assert!(ledger["duplicate"] >= 10.0, "{ledger:?}");
+
+    let d = Deployment::new(&broker, "t8", 1)
+        .with_env(("ACDSTREAM_KAFKA__EVENTS_FORMAT", "asterisk_queue_log"));
+    d.produce_keyed(&redelivered, "pbx1");
+    let service = Service::start(&d, "a");
+    common::wait_for("every event consumed", Duration::from_secs(60), || {
+        consumed(&service) == ledger["consumed"]
+    });
+    wait_for_kpis(
+        &d,
+        &replay_as(&file, None, &["--format", "asterisk-queue-log"]),
+    );
+    for result in ["applied", "duplicate", "late", "rejected"] {
+        assert_eq!(
+            service.metric("acd_events_total", &[&format!("result=\"{result}\"")]),
+            ledger[result],
+            "{result}"
+        );
+    }
 }

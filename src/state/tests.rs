@@ -118,8 +118,8 @@ fn run(engine: &mut Engine, events: &[CtiEvent]) -> Vec<Outcome> {
         .collect()
 }
 
-/// Snapshot of "sales" with the event clock moved to `as_of` by a marker event elsewhere.
-fn snapshot_at(engine: &mut Engine, as_of: Millis) -> KpiSnapshot {
+/// Every queue's snapshot with the event clock moved to `as_of` by a marker event.
+fn snapshots_at(engine: &mut Engine, as_of: Millis) -> Vec<KpiSnapshot> {
     let marker = CtiEvent {
         event_id: format!("clock-{as_of}"),
         ts: as_of,
@@ -131,8 +131,12 @@ fn snapshot_at(engine: &mut Engine, as_of: Millis) -> KpiSnapshot {
         },
     };
     engine.apply(&marker, u64::MAX, WALL);
-    let snaps = engine.snapshots(WALL);
-    snaps
+    engine.snapshots(WALL)
+}
+
+/// Snapshot of "sales" with the event clock moved to `as_of` by a marker event elsewhere.
+fn snapshot_at(engine: &mut Engine, as_of: Millis) -> KpiSnapshot {
+    snapshots_at(engine, as_of)
         .into_iter()
         .find(|s| s.queue_id == "sales")
         .expect("sales has a snapshot")
@@ -1057,22 +1061,6 @@ fn call_in(id: &str, s: f64, queue: &str, call: &str, step: CallStep) -> CtiEven
             step,
         },
     }
-}
-
-/// Every queue's snapshot with the event clock moved to `as_of` by a marker event.
-fn snapshots_at(engine: &mut Engine, as_of: Millis) -> Vec<KpiSnapshot> {
-    let marker = CtiEvent {
-        event_id: format!("clock-{as_of}"),
-        ts: as_of,
-        queue_id: "clock".into(),
-        body: EventBody::AgentState {
-            agent_id: "x".into(),
-            state: AgentState::LoggedOut,
-            reason: None,
-        },
-    };
-    engine.apply(&marker, u64::MAX, WALL);
-    engine.snapshots(WALL)
 }
 
 fn of<'a>(snapshots: &'a [KpiSnapshot], queue: &str) -> &'a KpiSnapshot {
