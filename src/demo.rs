@@ -32,11 +32,18 @@ pub struct DemoOptions {
     pub alerts: AlertSettings,
 }
 
+/// Slower than this, a simulated minute takes over 16 hours: nothing would ever be seen.
+const MIN_SPEED: f64 = 0.001;
+/// Faster than this, a simulated day passes in under a tenth of a second: a replay, not a demo.
+const MAX_SPEED: f64 = 1_000_000.0;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error(transparent)]
     Serve(#[from] ServeError),
-    #[error("--speed must be a positive number of simulated seconds per second, got {0}")]
+    #[error(
+        "--speed must be between {MIN_SPEED} and {MAX_SPEED} simulated seconds per second, got {0:e}"
+    )]
     Speed(f64),
 }
 
@@ -48,9 +55,7 @@ pub async fn run(
     shutdown: &CancellationToken,
     tasks: &TaskTracker,
 ) -> Result<LedgerCounts, DemoError> {
-    if !(opts.speed.is_finite() && opts.speed > 0.0) {
-        return Err(DemoError::Speed(opts.speed));
-    }
+    check_speed(opts.speed)?;
     let served = serve::start(opts.listen, shutdown, tasks).await?;
     println!(
         "acdstream demo: KPIs at http://{}/metrics (health: /healthz, /readyz); Ctrl-C to stop",
@@ -78,3 +83,15 @@ pub async fn run(
         .await;
     Ok(report.ledger)
 }
+
+/// NaN is in no range, so it is refused too.
+fn check_speed(speed: f64) -> Result<(), DemoError> {
+    if (MIN_SPEED..=MAX_SPEED).contains(&speed) {
+        Ok(())
+    } else {
+        Err(DemoError::Speed(speed))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -31,6 +31,8 @@ pub struct Line<'a> {
 }
 
 /// A line-oriented event source: a file, or standard input for `-`.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 pub struct LineSource {
     reader: Box<dyn BufRead>,
     /// Total bytes, when known (files; not stdin).
@@ -121,16 +123,18 @@ impl LineSource {
         Ok(ended)
     }
 
-    /// The line in `buf`, numbered and without its line end.
+    /// The line in `buf`, numbered and without its line end (nor, on the first line, the
+    /// UTF-8 byte order mark some Windows editors and exporters write).
     fn take(&mut self, ended: bool) -> Line<'_> {
         self.line += 1;
         self.partial = false;
         while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
             self.buf.pop();
         }
+        let bom = usize::from(self.line == 1 && self.buf.starts_with(UTF8_BOM)) * UTF8_BOM.len();
         Line {
             number: self.line,
-            bytes: &self.buf,
+            bytes: &self.buf[bom..],
             ended,
         }
     }

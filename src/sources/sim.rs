@@ -37,10 +37,11 @@ impl DemoClock {
         self.origin_sim + (elapsed.as_secs_f64() * 1000.0 * self.speed) as Millis
     }
 
-    /// Real time to wait until the clock reads `sim`.
+    /// Real time to wait until the clock reads `sim`; a wait too long for a `Duration` (a
+    /// clock all but stopped) is for ever, not a panic.
     pub(crate) fn until(&self, sim: Millis) -> Duration {
         let ahead_ms = (sim - self.now()).max(0) as f64 / self.speed;
-        Duration::from_secs_f64(ahead_ms / 1000.0)
+        Duration::try_from_secs_f64(ahead_ms / 1000.0).unwrap_or(Duration::MAX)
     }
 }
 

@@ -16,6 +16,17 @@ fn the_demo_clock_runs_at_its_speed() {
     assert_eq!(clock.until(0), Duration::ZERO);
 }
 
+/// `demo --speed 1e-20` panicked here: a minute of simulated time is 6·10^13 years.
+#[test]
+fn a_clock_all_but_stopped_waits_for_ever_without_panicking() {
+    let clock = DemoClock {
+        origin: Instant::now(),
+        origin_sim: 0,
+        speed: 1e-20,
+    };
+    assert_eq!(clock.until(60_000), Duration::MAX);
+}
+
 #[test]
 fn the_demo_surge_is_running_when_the_demo_starts() {
     let warmup = 65.0 * 60.0;
