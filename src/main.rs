@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use acdstream::config::{format_duration, parse_duration, Config, EventsFormat, LogFormat};
 use acdstream::decode::{self, Format};
 use acdstream::demo::{self, DemoOptions};
+use acdstream::ledger::LedgerCounts;
 use acdstream::sim::{Scenario, Simulator};
 use acdstream::sinks::kafka::{KafkaSink, KafkaSinkSettings, Role};
 use acdstream::sources::file::{FileSource, LineSource};
@@ -292,12 +293,7 @@ fn run(command: Command, config: Config) -> Result<()> {
             };
             live(stop_within, |shutdown, tasks| async move {
                 let ledger = demo::run(opts, settings, &shutdown, &tasks).await?;
-                tracing::info!(
-                    consumed = ledger.consumed,
-                    applied = ledger.applied,
-                    rejected = ledger.rejected,
-                    "demo stopped"
-                );
+                stopped("demo", &ledger);
                 Ok(())
             })
         }
@@ -322,12 +318,7 @@ fn run(command: Command, config: Config) -> Result<()> {
                 config.kafka.shutdown_timeout,
                 |shutdown, tasks| async move {
                     let ledger = tail::run(opts, config, &shutdown, &tasks).await?;
-                    tracing::info!(
-                        consumed = ledger.consumed,
-                        applied = ledger.applied,
-                        rejected = ledger.rejected,
-                        "tail stopped"
-                    );
+                    stopped("tail", &ledger);
                     Ok(())
                 },
             )
@@ -496,6 +487,16 @@ fn run(command: Command, config: Config) -> Result<()> {
 /// share of `stop_within`), and the tasks it left on `tasks` (HTTP, the Alertmanager push) get
 /// the rest of `stop_within` to deliver and end. A second signal, or `stop_within` passing
 /// with the process still there, ends it at once.
+/// The last log line of a live command: what its ledger says.
+fn stopped(command: &str, ledger: &LedgerCounts) {
+    tracing::info!(
+        consumed = ledger.consumed,
+        applied = ledger.applied,
+        rejected = ledger.rejected,
+        "{command} stopped"
+    );
+}
+
 fn live<F, Fut>(stop_within: Duration, command: F) -> Result<()>
 where
     F: FnOnce(CancellationToken, TaskTracker) -> Fut,
