@@ -7,8 +7,10 @@
 //! single ones) and lowercased, so `ACDSTREAM_KPI__QUEUES__SALES__SL_THRESHOLD=30s` sets
 //! `kpi.queues.sales.sl_threshold`. Values are read as TOML values when they parse (`60`,
 //! `0.9`, `["5m","15m"]`), otherwise as strings (`30s`, `0.0.0.0:9898`). Variables without a
-//! double underscore, such as `ACDSTREAM_CONFIG`, are not settings. Because names are
-//! lowercased, a queue whose id has capitals must be configured in the file.
+//! double underscore are not settings: `ACDSTREAM_CONFIG` is the file's path, `ACDSTREAM_LOG`
+//! an alias of `log.level`, and any other is reported (a setting mistyped with one underscore
+//! would otherwise change nothing). Because names are lowercased, a queue whose id has capitals
+//! must be configured in the file.
 //!
 //! The merged layers are deserialized into the sections' raw structs (`deny_unknown_fields`);
 //! values stay text until each section checks its own into the settings types of the code that
@@ -116,6 +118,15 @@ use duration::{millis, DurationText};
 pub const ENV_PREFIX: &str = "ACDSTREAM_";
 /// Separates path segments in an override's name.
 pub const ENV_SEPARATOR: &str = "__";
+/// The log filter's variable, an alias of `log.level`.
+const LOG_VAR: &str = "ACDSTREAM_LOG";
+/// Variables with the prefix that are not settings: the config file's path (read by the
+/// command line) and those of the test and bench harness, which the service never reads.
+const NOT_SETTINGS: [&str; 4] = ["CONFIG", "TEST_", "BENCH_", "BLESS"];
+/// The top-level sections, to suggest the spelling of a mistyped variable.
+const SECTIONS: [&str; 8] = [
+    "engine", "kpi", "http", "publish", "log", "kafka", "alerts", "asterisk",
+];
 /// How an environment variable's layer is named; problems with its values name it.
 const ENV_VAR: &str = "environment variable ";
 
@@ -299,18 +310,27 @@ fn build(
         fig = fig.merge(Layer::new(origin.to_owned(), "", table));
     }
     let mut problems = Vec::new();
-    let is_setting = |name: &String| {
-        let rest = name.strip_prefix(ENV_PREFIX);
-        rest.is_some_and(|rest| rest.contains(ENV_SEPARATOR))
-    };
     // Sorted so that the result never depends on the order the OS lists variables in.
-    let vars: BTreeMap<_, _> = env.filter(|(name, _)| is_setting(name)).collect();
-    for (name, value) in vars {
+    let mut vars: BTreeMap<_, _> = env
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+        .collect();
+    // `ACDSTREAM_LOG` is the conventional spelling of `log.level`, applied last so it wins.
+    let log = vars.remove(LOG_VAR);
+    vars.retain(|name, _| {
+        let rest = &name[ENV_PREFIX.len()..];
+        let setting = rest.contains(ENV_SEPARATOR);
+        if !setting && !NOT_SETTINGS.iter().any(|n| rest.starts_with(n)) {
+            problems.push(unknown_variable(name));
+        }
+        setting
+    });
+    let log = log.map(|value| (LOG_VAR.to_owned(), ("log.level".to_owned(), value)));
+    let vars = vars.into_iter().map(|(name, value)| {
         let path = name[ENV_PREFIX.len()..].split(ENV_SEPARATOR);
-        let path = path
-            .map(str::to_ascii_lowercase)
-            .collect::<Vec<_>>()
-            .join(".");
+        let path = path.map(str::to_ascii_lowercase).collect::<Vec<_>>();
+        (name, (path.join("."), value))
+    });
+    for (name, (path, value)) in vars.chain(log) {
         let is_value = |p: &&str| fig.find_value(p).is_ok_and(|v| v.as_dict().is_none());
         let mut parents = path.match_indices('.').map(|(i, _)| &path[..i]);
         if path.split('.').any(str::is_empty) {
@@ -333,6 +353,27 @@ fn build(
         Ok(raw) => validate(raw, &fig, problems),
         Err(e) => Err(shape_error(e, problems)),
     }
+}
+
+/// A variable with the prefix but no `__` that is not read: most likely a setting spelt with a
+/// single underscore, which would otherwise change nothing without a word.
+fn unknown_variable(name: &str) -> String {
+    let rest = &name[ENV_PREFIX.len()..];
+    let section = SECTIONS.iter().find_map(|s| {
+        let key = rest
+            .strip_prefix(&s.to_ascii_uppercase())?
+            .strip_prefix('_')?;
+        Some(format!(
+            "; did you mean {ENV_PREFIX}{}{ENV_SEPARATOR}{key}?",
+            s.to_ascii_uppercase()
+        ))
+    });
+    format!(
+        "{name}: not a setting nor a variable acdstream reads{}; settings are \
+         {ENV_PREFIX}<SECTION>{ENV_SEPARATOR}<KEY> (e.g. {ENV_PREFIX}ENGINE{ENV_SEPARATOR}MAX_QUEUES), \
+         the others {ENV_PREFIX}CONFIG and {LOG_VAR}",
+        section.unwrap_or_default()
+    )
 }
 
 /// ` (set by environment variable X)` when a variable's layer gave the value.

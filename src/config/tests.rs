@@ -304,6 +304,36 @@ fn env_values_and_paths_name_the_variable() {
 }
 
 #[test]
+fn a_variable_that_is_not_read_is_reported_with_the_spelling_meant() {
+    let list = problems("", "ACDSTREAM_ENGINE_MAX_QUEUES=5\nACDSTREAM_COLOUR=red");
+    assert_has(
+        &list,
+        "ACDSTREAM_ENGINE_MAX_QUEUES: not a setting nor a variable acdstream reads; \
+         did you mean ACDSTREAM_ENGINE__MAX_QUEUES?
+         ACDSTREAM_COLOUR: not a setting nor a variable acdstream reads; settings are",
+    );
+    assert_eq!(list.len(), 2, "{list:#?}");
+    // The config path and the test harness's variables are not settings, nor problems.
+    let env = "ACDSTREAM_CONFIG=a.toml\nACDSTREAM_TEST_TANSU=/bin/tansu\nACDSTREAM_BLESS=1";
+    ok("", env);
+}
+
+#[test]
+fn acdstream_log_sets_the_level_and_a_bad_filter_is_refused_by_name() {
+    let config = ok("log.level = \"warn\"", "ACDSTREAM_LOG=info,acdstream=debug");
+    assert_eq!(config.log.level, "info,acdstream=debug");
+    // It wins over the spelt-out variable whatever the order the OS lists them in.
+    let config = ok("", "ACDSTREAM_LOG=error\nACDSTREAM_LOG__LEVEL=debug");
+    assert_eq!(config.log.level, "error");
+    let list = problems("", "ACDSTREAM_LOG=verbose");
+    assert_has(
+        &list,
+        "log.level: \"verbose\" is not a log level or filter
+         (set by environment variable ACDSTREAM_LOG)",
+    );
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let file = r#"
         engine.windows = ["5m", "25s"]
