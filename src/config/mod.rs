@@ -123,10 +123,6 @@ const LOG_VAR: &str = "ACDSTREAM_LOG";
 /// Variables with the prefix that are not settings: the config file's path (read by the
 /// command line) and those of the test and bench harness, which the service never reads.
 const NOT_SETTINGS: [&str; 4] = ["CONFIG", "TEST_", "BENCH_", "BLESS"];
-/// The top-level sections, to suggest the spelling of a mistyped variable.
-const SECTIONS: [&str; 8] = [
-    "engine", "kpi", "http", "publish", "log", "kafka", "alerts", "asterisk",
-];
 /// How an environment variable's layer is named; problems with its values name it.
 const ENV_VAR: &str = "environment variable ";
 
@@ -359,13 +355,13 @@ fn build(
 /// single underscore, which would otherwise change nothing without a word.
 fn unknown_variable(name: &str) -> String {
     let rest = &name[ENV_PREFIX.len()..];
-    let section = SECTIONS.iter().find_map(|s| {
-        let key = rest
-            .strip_prefix(&s.to_ascii_uppercase())?
-            .strip_prefix('_')?;
+    // The sections, from the file's shape itself.
+    let sections = toml::Table::try_from(RawFile::default()).unwrap_or_default();
+    let section = sections.keys().find_map(|s| {
+        let s = s.to_ascii_uppercase();
+        let key = rest.strip_prefix(&s)?.strip_prefix('_')?;
         Some(format!(
-            "; did you mean {ENV_PREFIX}{}{ENV_SEPARATOR}{key}?",
-            s.to_ascii_uppercase()
+            "; did you mean {ENV_PREFIX}{s}{ENV_SEPARATOR}{key}?"
         ))
     });
     format!(
