@@ -202,6 +202,9 @@ pub struct Report {
     pub snapshots: Vec<KpiSnapshot>,
     /// Every queue's counts since the start, with the snapshots.
     pub totals: Vec<(String, QueueTotals)>,
+    /// The run was stopped (a signal) before its source ended: the report covers what was
+    /// read until then.
+    pub interrupted: bool,
 }
 
 /// Where one partition stands.
@@ -301,7 +304,10 @@ impl Pipeline {
             // starve publishing and checkpoints.
             tokio::select! {
                 biased;
-                () = shutdown.cancelled() => break,
+                () = shutdown.cancelled() => {
+                    self.report.interrupted = true;
+                    break;
+                }
                 _ = tick(&mut publish) => self.publish(&source.status()),
                 _ = tick(&mut checkpoint) => self.checkpoint_round(),
                 _ = tick(&mut floor) => self.log_floor(),
