@@ -147,7 +147,8 @@ impl Batch {
 #[derive(Debug, Default)]
 struct SourceSignals {
     broker_up: AtomicBool,
-    lag: Mutex<BTreeMap<i32, i64>>,
+    /// The newest lag per partition, and when it was reported.
+    lag: Mutex<(Option<Instant>, BTreeMap<i32, i64>)>,
     rebalances: AtomicU64,
 }
 
@@ -200,7 +201,7 @@ impl ClientContext for SourceContext {
                 .signals
                 .lag
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = lag;
+                .unwrap_or_else(PoisonError::into_inner) = (Some(Instant::now()), lag);
         }
     }
 
@@ -690,14 +691,16 @@ impl Source for KafkaSource {
     }
 
     fn status(&self) -> Option<SourceStatus> {
+        let (lag_at, lag) = self
+            .signals
+            .lag
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         Some(SourceStatus {
             up: self.signals.broker_up.load(Ordering::Relaxed),
-            lag: self
-                .signals
-                .lag
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
+            lag,
+            lag_at,
             rebalances: self.signals.rebalances.load(Ordering::Relaxed),
         })
     }
