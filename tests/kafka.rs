@@ -584,15 +584,19 @@ fn a_backlog_read_at_start_up_pages_nobody_and_ready_waits_for_it() {
         ),
     ]);
     d.produce(&lines);
+    // tansu reports a partition's end as the start of its last batch, so the partition counts
+    // as caught up once it is read to there: one more redelivery in a batch of its own puts
+    // every line above before that point.
+    d.produce(&lines[..1]);
 
     let mut service = Service::start(&d, "a");
     common::wait_for("ready", Duration::from_secs(60), || service.ready());
     // Ready means the whole backlog is in: every record taken in, the call answered.
     let taken = consumed(&service);
-    assert_eq!(
-        taken,
-        lines.len() as f64,
-        "ready before the backlog was read"
+    assert!(
+        taken >= lines.len() as f64,
+        "ready with {taken} of {} records read",
+        lines.len()
     );
     assert_eq!(
         service.metric("acd_calls_answered_total", &["queue=\"sales\""]),
