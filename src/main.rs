@@ -355,12 +355,18 @@ fn run(command: Command, config: Config) -> Result<()> {
             )
             .with_format(format.into(), config.queue_log_settings());
             let wall = jiff::Timestamp::now().as_millisecond();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
+            // The signals are watched on a worker thread: the replay itself runs on this one
+            // and, with its input at hand, does not yield between batches.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            let report =
-                runtime.block_on(replay::replay(source, settings, wall, show_rejections))?;
+            let stop = CancellationToken::new();
+            let report = runtime.block_on(async {
+                tokio::spawn(interrupt_on_signals(stop.clone()));
+                replay::replay(source, settings, wall, show_rejections, &stop).await
+            })?;
             bar.finish_and_clear();
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
@@ -378,6 +384,10 @@ fn run(command: Command, config: Config) -> Result<()> {
                 write!(out, "{}", replay::render_table(&report, &window))?;
             }
             out.flush()?;
+            if report.interrupted {
+                // As a shell reports a command ended by SIGINT.
+                std::process::exit(130);
+            }
             Ok(())
         }
         Command::Simulate {
@@ -610,6 +620,16 @@ async fn on_signals(token: CancellationToken, deadline: Duration) {
             std::process::exit(1);
         }
     }
+}
+
+/// `replay`'s signals: the first stops the reading (the report so far is printed, exit code
+/// 130); a second exits at once.
+async fn interrupt_on_signals(stop: CancellationToken) {
+    let mut signals = Signals::new();
+    signals.next().await;
+    stop.cancel();
+    signals.next().await;
+    std::process::exit(130);
 }
 
 /// SIGINT and SIGTERM as one stream (SIGINT alone where SIGTERM cannot be had).

@@ -141,11 +141,12 @@ impl Alerting {
     }
 
     /// Evaluates every rule at `now` (wall-clock time: `for` durations and Alertmanager's
-    /// `endsAt` are real time) and returns the transitions.
+    /// `endsAt` are real time) and returns the transitions; `health` is `None` while the
+    /// source catches up.
     fn evaluate(
         &mut self,
         snapshots: &[KpiSnapshot],
-        health: &HealthInputs,
+        health: Option<&HealthInputs>,
         now: Millis,
     ) -> Vec<Transition> {
         let transitions = self
@@ -202,6 +203,9 @@ pub struct Report {
     pub snapshots: Vec<KpiSnapshot>,
     /// Every queue's counts since the start, with the snapshots.
     pub totals: Vec<(String, QueueTotals)>,
+    /// The run was stopped (a signal) before its source ended: the report covers what was
+    /// read until then.
+    pub interrupted: bool,
 }
 
 /// Where one partition stands.
@@ -212,6 +216,8 @@ struct Partition {
     caught_up_at: i64,
     caught_up: bool,
     since: Instant,
+    /// When it caught up.
+    ready_at: Option<Instant>,
     queues: BTreeSet<String>,
     /// Restored queues skip events before their checkpoint's position.
     skip_before: HashMap<String, i64>,
@@ -301,8 +307,13 @@ impl Pipeline {
             // starve publishing and checkpoints.
             tokio::select! {
                 biased;
-                () = shutdown.cancelled() => break,
-                _ = tick(&mut publish) => self.publish(&source.status()),
+                () = shutdown.cancelled() => {
+                    self.report.interrupted = true;
+                    break;
+                }
+                _ = tick(&mut publish) => {
+                    self.publish(&source.status());
+                }
                 _ = tick(&mut checkpoint) => self.checkpoint_round(),
                 _ = tick(&mut floor) => self.log_floor(),
                 more = source.wait() => {
@@ -526,6 +537,7 @@ impl Pipeline {
             caught_up_at: a.caught_up_at,
             caught_up: false,
             since: a.since,
+            ready_at: None,
             queues: BTreeSet::new(),
             skip_before: HashMap::new(),
         };
@@ -565,6 +577,7 @@ impl Pipeline {
         if let Some(partition) = self.partitions.get_mut(&p) {
             if !partition.caught_up && partition.next >= partition.caught_up_at {
                 partition.caught_up = true;
+                partition.ready_at = Some(Instant::now());
                 let took = partition.since.elapsed();
                 self.last_rebuild = Some(took);
                 tracing::info!(
@@ -585,8 +598,9 @@ impl Pipeline {
     }
 
     /// Snapshots of the queues of caught-up partitions to the sinks (the KPI topic only when
-    /// changed), then the alerts on them, then the service's own health metrics.
-    fn publish(&mut self, status: &Option<SourceStatus>) {
+    /// changed), then the alerts on them, then the service's own health metrics. Returns the
+    /// alert transitions it made.
+    fn publish(&mut self, status: &Option<SourceStatus>) -> Vec<Transition> {
         let now = self.clock.now();
         self.engine.tick(now);
         self.resolve_held();
@@ -617,11 +631,16 @@ impl Pipeline {
             prometheus.publish(&snapshots, &totals, self.engine.ledger());
             prometheus.record_episodes(&episodes);
         }
-        let health = self.health(status);
+        // The service's health is judged once every partition has caught up: until then lag
+        // and rejections are those of the history being read (see AlertEvaluator::evaluate).
+        let ready = self.assignment_seen && self.partitions.values().all(|p| p.caught_up);
+        let health = ready.then(|| self.health(status));
+        let mut transitions = Vec::new();
         if let Some(alerts) = &mut self.sinks.alerts {
-            for transition in alerts.evaluate(&snapshots, &health, wall()) {
-                if let Some(kafka) = &self.sinks.kafka {
-                    kafka.alert(&transition);
+            transitions = alerts.evaluate(&snapshots, health.as_ref(), wall());
+            if let Some(kafka) = &self.sinks.kafka {
+                for transition in &transitions {
+                    kafka.alert(transition);
                 }
             }
         }
@@ -631,10 +650,9 @@ impl Pipeline {
         if let Some(status) = status {
             self.publish_health(status);
         }
-        let ready = self.partitions.values().all(|p| p.caught_up);
-        self.sinks
-            .ready
-            .store(self.assignment_seen && ready, Ordering::Relaxed);
+        // Ready once the snapshots of every partition's caught-up state are out.
+        self.sinks.ready.store(ready, Ordering::Relaxed);
+        transitions
     }
 
     /// What the service-health alerts look at. A source that cannot stall or lag (a file, the
@@ -649,11 +667,19 @@ impl Pipeline {
         if let Some(status) = status {
             health.source_up = Some(status.up);
             health.last_event_age_ms = self.last_event.map(|t| t.elapsed().as_millis() as Millis);
+            // A partition's lag counts once it was measured after the partition caught up:
+            // the figure from the middle of its catch-up would otherwise page for up to a
+            // report interval after it.
+            let measured_since = |p: &Partition| {
+                p.ready_at
+                    .zip(status.lag_at)
+                    .is_some_and(|(ready, measured)| measured >= ready)
+            };
             health.consumer_lag = Some(
                 status
                     .lag
                     .iter()
-                    .filter(|(p, _)| self.partitions.contains_key(p))
+                    .filter(|(p, _)| self.partitions.get(p).is_some_and(measured_since))
                     .map(|(_, lag)| (*lag).max(0) as u64)
                     .sum(),
             );

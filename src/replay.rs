@@ -17,12 +17,14 @@ use crate::state::{Engine, EngineSettings, TimeMode};
 
 /// Replays every line of `source` (a [`FileSource`] over the file). `wall` is the real
 /// clock, only used to refuse timestamps from the future; the first `keep_rejections`
-/// rejections are listed with their line numbers.
+/// rejections are listed with their line numbers. Cancelling `stop` (a signal) stops the
+/// reading: the report then covers the lines read until then, and says it was interrupted.
 pub async fn replay(
     mut source: FileSource,
     settings: Arc<EngineSettings>,
     wall: Millis,
     keep_rejections: usize,
+    stop: &CancellationToken,
 ) -> Result<Report, SourceError> {
     let pipeline = Pipeline::new(
         Engine::new(settings, TimeMode::EventTime),
@@ -33,8 +35,7 @@ pub async fn replay(
         },
         Sinks::default(),
     );
-    // Nothing stops a replay but the end of its file.
-    let report = pipeline.run(&mut source, &CancellationToken::new()).await;
+    let report = pipeline.run(&mut source, stop).await;
     match source.take_error() {
         Some(error) => Err(error),
         None => Ok(report),
@@ -192,6 +193,12 @@ pub fn render_episodes(report: &Report) -> String {
 pub fn render_ledger(report: &Report) -> String {
     let mut out = String::new();
     let l = &report.ledger;
+    if report.interrupted {
+        let _ = writeln!(
+            out,
+            "interrupted: stopped reading at a signal; this report covers the lines read until then"
+        );
+    }
     let _ = writeln!(
         out,
         "events: consumed {} = applied {} + duplicate {} + late {} + rejected {}{}",

@@ -523,3 +523,103 @@ fn a_redelivered_batch_of_queue_log_lines_changes_no_kpi() {
         );
     }
 }
+
+/// 9. A backlog produced while the service was down (issue 12, item 1), on the wall clock as
+///    `run` is deployed: a caller who waited eleven minutes before an answer, 5 % of records
+///    a producer's garbage, thousands of redelivered records behind them. Nothing is judged
+///    on the backlog: with RejectedEventsHigh and ConsumerLagHigh set to fire at once, no
+///    alert transition reaches the alerts topic (nor `/metrics`) during or after the catch-up,
+///    `/readyz` turns ready only with the whole backlog applied, and a clean stop with
+///    nothing new to commit logs no failed commit (item 12).
+#[test]
+fn a_backlog_read_at_start_up_pages_nobody_and_ready_waits_for_it() {
+    let _serial = serial();
+    let broker = Broker::memory("kafka-backlog");
+    let d = Deployment::new(&broker, "t9", 1)
+        .with_env(("ACDSTREAM_ENGINE__CLOCK", "wall"))
+        .with_env(("ACDSTREAM_ALERTS__REJECTED_EVENTS__FOR", "0s"))
+        .with_env(("ACDSTREAM_ALERTS__CONSUMER_LAG__MAX", "1000"))
+        .with_env(("ACDSTREAM_ALERTS__CONSUMER_LAG__FOR", "0s"));
+    let now = jiff::Timestamp::now().as_millisecond();
+    let min = 60_000;
+    let event = |id: &str, ts: i64, rest: &str| {
+        format!(r#"{{"event_id":"{id}","ts":{ts},"queue_id":"sales",{rest}}}"#)
+    };
+    let mut lines = vec![
+        event(
+            "b1",
+            now - 30 * min,
+            r#""type":"agent_state","agent_id":"a1","state":"ready""#,
+        ),
+        event("b2", now - 25 * min, r#""type":"offered","call_id":"c1""#),
+    ];
+    // Twenty thousand redeliveries of the first event, the garbage among them.
+    for i in 0..20_000 {
+        if i % 20 == 0 {
+            lines.push(format!("garbage {i}"));
+        } else {
+            lines.push(lines[0].clone());
+        }
+    }
+    lines.extend([
+        event(
+            "b3",
+            now - 14 * min,
+            r#""type":"ringing","call_id":"c1","agent_id":"a1""#,
+        ),
+        event(
+            "b4",
+            now - 14 * min + 5_000,
+            r#""type":"answered","call_id":"c1","agent_id":"a1""#,
+        ),
+        event(
+            "b5",
+            now - 10 * min,
+            r#""type":"wrap","call_id":"c1","agent_id":"a1""#,
+        ),
+        event(
+            "b6",
+            now - 9 * min,
+            r#""type":"wrap_end","call_id":"c1","agent_id":"a1""#,
+        ),
+    ]);
+    d.produce(&lines);
+    // tansu reports a partition's end as the start of its last batch, so the partition counts
+    // as caught up once it is read to there: one more redelivery in a batch of its own puts
+    // every line above before that point.
+    d.produce(&lines[..1]);
+
+    let mut service = Service::start(&d, "a");
+    common::wait_for("ready", Duration::from_secs(60), || service.ready());
+    // Ready means the whole backlog is in: every record taken in, the call answered.
+    let taken = consumed(&service);
+    assert!(
+        taken >= lines.len() as f64,
+        "ready with {taken} of {} records read",
+        lines.len()
+    );
+    assert_eq!(
+        service.metric("acd_calls_answered_total", &["queue=\"sales\""]),
+        1.0
+    );
+    assert_eq!(
+        service.metric("acd_events_total", &["result=\"rejected\""]),
+        1_000.0
+    );
+    // Some publishes after the catch-up, then the verdict.
+    std::thread::sleep(Duration::from_secs(3));
+    let transitions = service.metric("acd_alert_transitions_total", &[]);
+    let log = service.log_text();
+    assert_eq!(service.stop(), Some(0));
+    let alerts: Vec<String> = d
+        .read("alerts")
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.payload).to_string())
+        .collect();
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    assert_eq!(transitions, 0.0, "{log}");
+    assert!(!log.contains("alert firing"), "{log}");
+    let log = service.log_text();
+    assert!(log.contains("partition ready"), "{log}");
+    assert!(!log.contains("final offset commit failed"), "{log}");
+}

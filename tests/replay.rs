@@ -813,3 +813,74 @@ fn a_multi_skilled_agent_is_busy_other_in_its_other_queue_in_either_arrival_orde
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Ctrl-C in the middle of a replay (issue 12, item 9): the input is a pipe whose writer has
+/// sent twenty lines and keeps it open, so the replay is waiting on it. SIGINT stops the
+/// reading; the report so far is printed as at the end, says it was interrupted, and equals
+/// the report of a file holding just those lines; the exit code is 130, as for a shell.
+#[test]
+fn an_interrupted_replay_prints_the_report_so_far_and_exits_130() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+
+    let text = std::fs::read_to_string(fixture("day.jsonl")).expect("fixture");
+    let first: String = text.lines().take(20).map(|l| format!("{l}\n")).collect();
+    let dir = std::env::temp_dir().join(format!("acdstream-interrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let part = dir.join("first-20.jsonl");
+    std::fs::write(&part, &first).expect("write the lines");
+    let whole = acdstream()
+        .args(["replay", part.to_str().unwrap()])
+        .output()
+        .expect("acdstream runs");
+    assert_eq!(whole.status.code(), Some(0));
+    let expected = String::from_utf8_lossy(&whole.stdout).to_string();
+    assert!(
+        expected.contains("events: consumed 20 = applied 17 + duplicate 1 + late 0 + rejected 2"),
+        "{expected}"
+    );
+
+    let mut child = acdstream()
+        .args(["replay", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("acdstream runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(first.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    // Time for twenty lines to be read (the pipe stays open: nothing ends the replay).
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let waited = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if waited.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the replay did not stop at SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let interrupted = "interrupted: stopped reading at a signal; this report covers the lines \
+                       read until then\n";
+    assert!(report.contains(interrupted), "{report}");
+    assert!(!report.contains("DOES NOT BALANCE"), "{report}");
+    assert_eq!(report.replacen(interrupted, "", 1), expected);
+    std::fs::remove_dir_all(&dir).ok();
+}

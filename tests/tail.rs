@@ -142,3 +142,75 @@ fn tail_follows_a_queue_log_through_rotation_and_truncation() {
     assert_eq!(metric(port, "acd_alerts_firing", ""), 0.0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The backlog is history (issue 12, item 1): a caller who waited eleven minutes before an
+/// answer, and among 400,000 lines of reloads (a second or so to read, several publishes)
+/// 20,000 a broken writer left (rejected), are read at start-up without any alert changing
+/// state, even with RejectedEventsHigh set to fire at once; `/readyz` turns ready only with the
+/// whole backlog applied. What comes after the catch-up is judged: a caller waiting now past
+/// the threshold pages.
+#[test]
+fn a_backlog_read_at_start_up_pages_nobody() {
+    let dir = scratch_dir("tail-backlog");
+    let log_path = dir.join("tail.log");
+    let path = dir.join("queue_log");
+    let now = jiff::Timestamp::now().as_second();
+    let t0 = now - 40 * 60;
+    let mut backlog = vec![
+        format!("{t0}|MANAGER|sales|PJSIP/2001|ADDMEMBER|\n"),
+        enter(t0 + 5, "c1"),
+    ];
+    for i in 0..400_000 {
+        if i % 20 == 0 {
+            backlog.push(format!("{}|garbage {i}\n", t0 + 10));
+        } else {
+            backlog.push(format!("{}|NONE|NONE|NONE|CONFIGRELOAD|\n", t0 + 10));
+        }
+    }
+    backlog.extend([
+        format!("{}|c1|sales|PJSIP/2001|CONNECT|660|u1|4\n", t0 + 665),
+        format!("{}|c1|sales|PJSIP/2001|COMPLETECALLER|660|60|1\n", t0 + 725),
+    ]);
+    std::fs::write(&path, backlog.concat()).unwrap();
+
+    let port = free_port();
+    let _tail = Tail(
+        Command::new(env!("CARGO_BIN_EXE_acdstream"))
+            .args(["tail", "--format", "asterisk-queue-log"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg(&path)
+            .env("ACDSTREAM_PUBLISH__INTERVAL", "100ms")
+            .env("ACDSTREAM_ALERTS__REJECTED_EVENTS__FOR", "0s")
+            .env("ACDSTREAM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .expect("tail starts"),
+    );
+    wait_for("/readyz", Duration::from_secs(20), || {
+        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    // Ready means the whole backlog is in.
+    assert_eq!(
+        metric(port, "acd_calls_answered_total", "queue=\"sales\""),
+        1.0
+    );
+    assert_eq!(
+        metric(port, "acd_events_total", "result=\"rejected\""),
+        20_000.0
+    );
+    // Some publishes after the catch-up.
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!log.contains("alert firing"), "{log}");
+    assert_eq!(metric(port, "acd_alert_transitions_total", ""), 0.0);
+
+    // Live: a caller entering three minutes ago and still waiting is past the threshold now.
+    append(&path, &enter(now - 180, "c2"));
+    wait_for("OldestWaitHigh for c2", Duration::from_secs(10), || {
+        metric(port, "acd_alerts_firing", "alert=\"OldestWaitHigh\"") == 1.0
+    });
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.matches("alert firing").count(), 1, "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -98,10 +98,16 @@ impl AlertEvaluator {
     /// Advances every alert to `now`: the queue alerts of each snapshot (with that queue's
     /// rules), the alerts of queues no longer in `snapshots` (resolved), then the service
     /// alerts. Returns the transitions in that order, each queue's in [`AlertName`] order.
+    ///
+    /// `health` is `None` while the source catches up (a backlog being read, partitions
+    /// being rebuilt): lag, stalls and rejections of history are not the service's health
+    /// now. The service alerts then make no transition: a firing one stays firing, a pending
+    /// one starts over, and the rejected ratio's history is dropped, so that their timers and
+    /// the ratio start at the first evaluation after the catch-up.
     pub fn evaluate(
         &mut self,
         snapshots: &[KpiSnapshot],
-        health: &HealthInputs,
+        health: Option<&HealthInputs>,
         now: Millis,
         settings: &AlertSettings,
     ) -> Vec<Transition> {
@@ -155,6 +161,15 @@ impl AlertEvaluator {
             }
         }
 
+        let Some(health) = health else {
+            for slot in &mut self.health {
+                if matches!(slot, Some(Phase::Pending { .. })) {
+                    *slot = None;
+                }
+            }
+            self.samples.clear();
+            return out;
+        };
         let ratio = self.rejected_ratio(health, now);
         let checks = health_checks(health, ratio, settings);
         for ((slot, check), name) in self.health.iter_mut().zip(&checks).zip(HEALTH_ALERTS) {

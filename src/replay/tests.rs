@@ -6,7 +6,8 @@ const WALL: Millis = 1_800_000_000_000;
 
 fn run(text: &'static str) -> Report {
     let src = FileSource::new(LineSource::from(text.as_bytes()), "-", Box::new(|_| {}));
-    let replayed = replay(src, Arc::new(EngineSettings::default()), WALL, 10);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let replayed = replay(src, Arc::new(EngineSettings::default()), WALL, 10, &stop);
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -2,6 +2,7 @@
 //! are JSON events or an Asterisk queue_log ([`LineFormat`]). Positions are 1-based line
 //! numbers; progress is reported in bytes.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -30,11 +31,11 @@ pub struct Line<'a> {
     pub ended: bool,
 }
 
-/// A line-oriented event source: a file, or standard input for `-`.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// A line-oriented event source: a file, or standard input for `-`.
 pub struct LineSource {
-    reader: Box<dyn BufRead>,
+    reader: Reader,
     /// Total bytes, when known (files; not stdin).
     pub total_bytes: Option<u64>,
     bytes_read: u64,
@@ -46,10 +47,12 @@ pub struct LineSource {
 }
 
 impl LineSource {
+    /// Opens `path` (`-`: standard input), read ahead by a thread of its own (see
+    /// [`LineSource::wait_for_line`]).
     pub fn open(path: &Path) -> Result<LineSource, SourceError> {
         if path == Path::new("-") {
-            return Ok(LineSource::from_reader(
-                Box::new(BufReader::new(io::stdin())),
+            return Ok(LineSource::with(
+                Reader::Ahead(ReadAhead::spawn(io::stdin())),
                 None,
             ));
         }
@@ -58,13 +61,18 @@ impl LineSource {
             error,
         })?;
         let total = file.metadata().ok().map(|m| m.len());
-        Ok(LineSource::from_reader(
-            Box::new(BufReader::with_capacity(1 << 20, file)),
+        Ok(LineSource::with(
+            Reader::Ahead(ReadAhead::spawn(file)),
             total,
         ))
     }
 
+    /// Lines of `reader`, read where they are asked for.
     pub fn from_reader(reader: Box<dyn BufRead>, total_bytes: Option<u64>) -> LineSource {
+        LineSource::with(Reader::Direct(reader), total_bytes)
+    }
+
+    fn with(reader: Reader, total_bytes: Option<u64>) -> LineSource {
         LineSource {
             reader,
             total_bytes,
@@ -72,6 +80,22 @@ impl LineSource {
             line: 0,
             buf: Vec::with_capacity(512),
             partial: false,
+        }
+    }
+
+    /// Waits until a whole line can be read without blocking (or the input has ended). A
+    /// source read where it is asked for ([`LineSource::from_reader`]) always can.
+    pub async fn wait_for_line(&mut self) {
+        if let Reader::Ahead(ahead) = &mut self.reader {
+            ahead.wait_for_line().await;
+        }
+    }
+
+    /// Whether [`LineSource::read_line`] returns without blocking.
+    pub fn has_line(&self) -> bool {
+        match &self.reader {
+            Reader::Direct(_) => true,
+            Reader::Ahead(ahead) => ahead.has_line(),
         }
     }
 
@@ -144,6 +168,164 @@ impl LineSource {
     }
 }
 
+enum Reader {
+    Direct(Box<dyn BufRead>),
+    Ahead(ReadAhead),
+}
+
+impl Read for Reader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(buf.len());
+            buf[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Reader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self {
+            Reader::Direct(r) => r.fill_buf(),
+            Reader::Ahead(r) => r.fill_buf(),
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        match self {
+            Reader::Direct(r) => r.consume(n),
+            Reader::Ahead(r) => r.consume(n),
+        }
+    }
+}
+
+/// Bytes a thread of its own reads ahead: a pipe whose writer is slow (or stalled) then keeps
+/// only that thread waiting, so that `replay` can stop at a signal and report what it read.
+/// The thread ends at the end of the input or when the reader is dropped; one still waiting
+/// on its input ends with the process.
+struct ReadAhead {
+    chunks: tokio::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    /// Received and not yet read; the front one from `pos`.
+    buffered: VecDeque<Vec<u8>>,
+    pos: usize,
+    /// Line ends in `buffered` after `pos`: that many whole lines can be read.
+    line_ends: usize,
+    /// The read error that ended the input, once every byte before it has been read.
+    error: Option<io::Error>,
+    /// Nothing more will be received.
+    ended: bool,
+}
+
+/// Bytes per read of the thread; at most [`AHEAD`] chunks wait to be read.
+const CHUNK: usize = 256 << 10;
+const AHEAD: usize = 4;
+
+impl ReadAhead {
+    fn spawn(mut input: impl Read + Send + 'static) -> ReadAhead {
+        let (tx, rx) = tokio::sync::mpsc::channel(AHEAD);
+        let reading = move || loop {
+            let mut chunk = vec![0; CHUNK];
+            let read = match input.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    Ok(chunk)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let failed = read.is_err();
+            if tx.blocking_send(read).is_err() || failed {
+                return;
+            }
+        };
+        let spawned = std::thread::Builder::new()
+            .name("acdstream-read".into())
+            .spawn(reading);
+        let mut ahead = ReadAhead {
+            chunks: rx,
+            buffered: VecDeque::new(),
+            pos: 0,
+            line_ends: 0,
+            error: None,
+            ended: false,
+        };
+        if let Err(error) = spawned {
+            ahead.error = Some(error);
+            ahead.ended = true;
+        }
+        ahead
+    }
+
+    fn has_line(&self) -> bool {
+        self.line_ends > 0 || self.ended
+    }
+
+    /// Cancel-safe: a chunk received is kept before the next await.
+    async fn wait_for_line(&mut self) {
+        while !self.has_line() {
+            match self.chunks.recv().await {
+                Some(Ok(chunk)) => self.received(chunk),
+                Some(Err(error)) => {
+                    self.error = Some(error);
+                    self.ended = true;
+                }
+                None => self.ended = true,
+            }
+        }
+    }
+
+    fn received(&mut self, chunk: Vec<u8>) {
+        self.line_ends += chunk.iter().filter(|&&b| b == b'\n').count();
+        self.buffered.push_back(chunk);
+    }
+
+    /// Takes what has arrived without waiting, so that a line is read as soon as it is whole.
+    fn receive_ready(&mut self) {
+        while let Ok(chunk) = self.chunks.try_recv() {
+            match chunk {
+                Ok(chunk) => self.received(chunk),
+                Err(error) => {
+                    self.error = Some(error);
+                    self.ended = true;
+                }
+            }
+        }
+    }
+
+    /// Past the received bytes: an error, else the end of the input (`[]`). Reading ahead of
+    /// [`ReadAhead::has_line`] would take a line's first part for all of it; the line
+    /// source's reads keep to it.
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.buffered.is_empty() {
+            self.receive_ready();
+        }
+        if self.buffered.is_empty() {
+            return match self.error.take() {
+                Some(error) => Err(error),
+                None => Ok(&[]),
+            };
+        }
+        Ok(&self.buffered[0][self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        let Some(front) = self.buffered.front() else {
+            return;
+        };
+        let end = (self.pos + n).min(front.len());
+        self.line_ends -= front[self.pos..end].iter().filter(|&&b| b == b'\n').count();
+        self.pos = end;
+        if self.pos == front.len() {
+            self.buffered.pop_front();
+            self.pos = 0;
+        }
+    }
+}
+
 impl From<&'static [u8]> for LineSource {
     fn from(bytes: &'static [u8]) -> LineSource {
         LineSource::from_reader(
@@ -165,6 +347,7 @@ pub struct FileSource {
     since_progress: u32,
     assigned: bool,
     ended: bool,
+    stopped: bool,
     error: Option<SourceError>,
 }
 
@@ -180,6 +363,7 @@ impl FileSource {
             since_progress: 0,
             assigned: false,
             ended: false,
+            stopped: false,
             error: None,
         }
     }
@@ -216,7 +400,16 @@ impl Source for FileSource {
     }
 
     async fn wait(&mut self) -> bool {
-        !self.ended
+        if self.ended || self.stopped {
+            return false;
+        }
+        self.lines.wait_for_line().await;
+        true
+    }
+
+    /// Stops reading: a `replay` interrupted by a signal reports what it read until then.
+    fn stop(&mut self) {
+        self.stopped = true;
     }
 
     fn drain(&mut self, max: usize, each: &mut dyn FnMut(Input<'_>)) {
@@ -225,7 +418,7 @@ impl Source for FileSource {
             each(Input::Assigned(vec![Assignment::from_start(0)]));
         }
         for _ in 0..max {
-            if self.ended {
+            if self.ended || self.stopped || !self.lines.has_line() {
                 return;
             }
             match self.lines.read_line() {

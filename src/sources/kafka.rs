@@ -147,7 +147,8 @@ impl Batch {
 #[derive(Debug, Default)]
 struct SourceSignals {
     broker_up: AtomicBool,
-    lag: Mutex<BTreeMap<i32, i64>>,
+    /// The newest lag per partition, and when it was reported.
+    lag: Mutex<(Option<Instant>, BTreeMap<i32, i64>)>,
     rebalances: AtomicU64,
 }
 
@@ -200,7 +201,7 @@ impl ClientContext for SourceContext {
                 .signals
                 .lag
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = lag;
+                .unwrap_or_else(PoisonError::into_inner) = (Some(Instant::now()), lag);
         }
     }
 
@@ -690,14 +691,16 @@ impl Source for KafkaSource {
     }
 
     fn status(&self) -> Option<SourceStatus> {
+        let (lag_at, lag) = self
+            .signals
+            .lag
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         Some(SourceStatus {
             up: self.signals.broker_up.load(Ordering::Relaxed),
-            lag: self
-                .signals
-                .lag
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
+            lag,
+            lag_at,
             rebalances: self.signals.rebalances.load(Ordering::Relaxed),
         })
     }
@@ -711,10 +714,38 @@ impl Source for KafkaSource {
     fn finish(&mut self) {
         self.stop_polling();
         if self.consumer.assignment().is_ok_and(|a| a.count() > 0) {
-            if let Err(error) = self.consumer.commit_consumer_state(CommitMode::Sync) {
-                tracing::warn!(%error, "final offset commit failed; the next owner re-reads a little more");
+            match final_commit(self.consumer.commit_consumer_state(CommitMode::Sync)) {
+                FinalCommit::Committed => tracing::debug!("final offset commit done"),
+                FinalCommit::NothingNew => {
+                    tracing::debug!("final offset commit: nothing new since the last one")
+                }
+                FinalCommit::Failed(error) => tracing::warn!(
+                    %error,
+                    "final offset commit failed; the next owner re-reads a little more"
+                ),
             }
         }
+    }
+}
+
+/// How the commit at a clean stop went.
+#[derive(Debug)]
+enum FinalCommit {
+    Committed,
+    /// librdkafka's `NoOffset`: no offset was stored since the last commit (the background
+    /// one had taken everything, or nothing was consumed), so there was nothing to commit.
+    NothingNew,
+    /// The next owner of the partitions re-reads what was handled since the last commit.
+    Failed(KafkaError),
+}
+
+fn final_commit(result: Result<(), KafkaError>) -> FinalCommit {
+    match result {
+        Ok(()) => FinalCommit::Committed,
+        Err(error) if error.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => {
+            FinalCommit::NothingNew
+        }
+        Err(error) => FinalCommit::Failed(error),
     }
 }
 

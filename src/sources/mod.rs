@@ -137,6 +137,9 @@ pub struct SourceStatus {
     pub up: bool,
     /// Events not yet read, per partition.
     pub lag: BTreeMap<i32, i64>,
+    /// When `lag` was measured (librdkafka reports it once a second): a figure from before a
+    /// partition caught up says nothing about it since.
+    pub lag_at: Option<Instant>,
     /// Partition assignments and revocations so far.
     pub rebalances: u64,
 }

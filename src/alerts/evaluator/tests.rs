@@ -41,7 +41,7 @@ fn run(
     at: Millis,
     settings: &AlertSettings,
 ) -> Vec<(AlertName, Option<String>, AlertState)> {
-    ev.evaluate(snapshots, &HealthInputs::default(), at, settings)
+    ev.evaluate(snapshots, Some(&HealthInputs::default()), at, settings)
         .into_iter()
         .map(|t| (t.alert.name, t.alert.queue, t.state))
         .collect()
@@ -65,7 +65,7 @@ fn an_alert_is_pending_until_its_for_duration_has_passed() {
     assert_eq!(ev.firing().count(), 0, "pending is not firing");
     let t = ev.evaluate(
         &[asa("sales", 34.0)],
-        &HealthInputs::default(),
+        Some(&HealthInputs::default()),
         T0 + 5 * MIN,
         &settings,
     );
@@ -139,7 +139,7 @@ fn the_resolved_transition_ends_at_its_time_and_keeps_the_last_firing_alert() {
     run(&mut ev, &[asa("sales", 26.0)], T0 + 5 * MIN, &settings);
     let t = ev.evaluate(
         &[asa("sales", 10.0)],
-        &HealthInputs::default(),
+        Some(&HealthInputs::default()),
         T0 + 7 * MIN,
         &settings,
     );
@@ -213,7 +213,7 @@ fn service_level_is_judged_against_the_queue_target_with_a_clear_margin() {
     run(&mut ev, &[sl(0.625)], T0 + MIN, &settings);
     let t = ev.evaluate(
         &[sl(0.625)],
-        &HealthInputs::default(),
+        Some(&HealthInputs::default()),
         T0 + 3 * MIN,
         &settings,
     );
@@ -301,7 +301,7 @@ fn oldest_wait_fires_at_once_without_a_volume_guard() {
     );
     let t = ev.evaluate(
         &[wait(155.0)],
-        &HealthInputs::default(),
+        Some(&HealthInputs::default()),
         T0 + 1_000,
         &settings,
     );
@@ -333,7 +333,12 @@ fn each_threshold_rule_reads_its_own_kpi() {
         w.rings_per_answer = Some(2.4);
     });
     run(&mut ev, std::slice::from_ref(&bad), T0, &settings);
-    let t = ev.evaluate(&[bad], &HealthInputs::default(), T0 + 5 * MIN, &settings);
+    let t = ev.evaluate(
+        &[bad],
+        Some(&HealthInputs::default()),
+        T0 + 5 * MIN,
+        &settings,
+    );
     let summaries: Vec<_> = t.iter().map(|t| t.alert.summary.as_str()).collect();
     assert_eq!(
         summaries,
@@ -383,7 +388,7 @@ fn surge_alert_fires_for_the_queue_whose_response_is_late_and_resolves() {
     .is_empty());
     let t = ev.evaluate(
         &[calm.clone(), surging("support", true, 680.0)],
-        &HealthInputs::default(),
+        Some(&HealthInputs::default()),
         T0 + 140_000,
         &settings,
     );
@@ -439,7 +444,7 @@ fn surge_summary_without_baseline_or_staffing_leaves_them_out() {
     let mut s = surging("support", true, 600.0);
     s.surge.baseline_per_minute = None;
     s.staffing = None;
-    let t = ev.evaluate(&[s], &HealthInputs::default(), T0, &settings);
+    let t = ev.evaluate(&[s], Some(&HealthInputs::default()), T0, &settings);
     assert_eq!(
         t[0].alert.summary,
         "support: surge unanswered for 10m (arrivals 9.6/min)"
@@ -513,7 +518,7 @@ fn per_queue_overrides_apply_to_their_queue_only() {
     let mut ev = AlertEvaluator::new();
     let t = ev.evaluate(
         &[asa("sales", 15.0), asa("vip", 15.0)],
-        &HealthInputs::default(),
+        Some(&HealthInputs::default()),
         T0,
         &settings,
     );
@@ -539,7 +544,7 @@ fn a_rule_on_another_window_reads_that_window() {
     };
     assert!(run(&mut ev, &[s.clone()], T0, &settings).is_empty());
     s.windows.0[0].1.offered = 10;
-    let t = ev.evaluate(&[s], &HealthInputs::default(), T0, &settings);
+    let t = ev.evaluate(&[s], Some(&HealthInputs::default()), T0, &settings);
     assert_eq!(t[0].alert.summary, "sales: ASA 5m 50 s above 20 s");
 }
 
@@ -564,7 +569,7 @@ fn health_run(
     h: HealthInputs,
     at: Millis,
 ) -> Vec<(AlertName, AlertState)> {
-    ev.evaluate(&[], &h, at, &AlertSettings::default())
+    ev.evaluate(&[], Some(&h), at, &AlertSettings::default())
         .into_iter()
         .map(|t| {
             assert_eq!(t.alert.queue, None);
@@ -589,7 +594,7 @@ fn source_stalled_fires_only_while_the_source_is_up() {
     .is_empty());
     let t = ev.evaluate(
         &[],
-        &health(Some(true), Some(370_000), None, 0, 0),
+        Some(&health(Some(true), Some(370_000), None, 0, 0)),
         T0,
         &AlertSettings::default(),
     );
@@ -684,5 +689,57 @@ fn rejected_ratio_is_taken_over_the_last_five_minutes() {
     assert_eq!(
         a.summary,
         "acdstream: 2 % of events rejected over 5m, above 1 %"
+    );
+}
+
+/// While the source catches up (`None`), the backlog's lag and rejections make no service
+/// alert; after it, each timer starts at the first evaluation, and the rejected ratio counts
+/// only what came after (issue 12, item 1).
+#[test]
+fn service_alerts_start_after_the_catch_up() {
+    let mut settings = AlertSettings::default();
+    settings.rejected_events.for_ms = 0;
+    let mut ev = AlertEvaluator::new();
+    let health_run = |ev: &mut AlertEvaluator, h: HealthInputs, at: Millis| {
+        ev.evaluate(&[], Some(&h), at, &settings)
+            .into_iter()
+            .map(|t| (t.alert.name, t.state))
+            .collect::<Vec<_>>()
+    };
+    // Ten minutes of catch-up: lag far above 10,000, half the backlog rejected.
+    for m in 0..=10 {
+        let t = ev.evaluate(&[], None, T0 + m * MIN, &settings);
+        assert!(t.is_empty(), "{t:?}");
+    }
+    let caught_up = T0 + 11 * MIN;
+    // The lag back to 20,000 after it: pending from now, 5 minutes.
+    let h = |lag, events, rejected| health(Some(true), Some(0), Some(lag), events, rejected);
+    assert!(health_run(&mut ev, h(20_000, 100_000, 50_000), caught_up).is_empty());
+    assert!(health_run(&mut ev, h(20_000, 100_100, 50_000), caught_up + 4 * MIN).is_empty());
+    assert_eq!(
+        health_run(&mut ev, h(20_000, 100_200, 50_000), caught_up + 5 * MIN),
+        [(AlertName::ConsumerLagHigh, AlertState::Firing)]
+    );
+    // A pending alert interrupted by another catch-up (a rebalance) starts over after it; a
+    // firing one stays firing, with no transition.
+    assert!(ev
+        .evaluate(&[], None, caught_up + 6 * MIN, &settings)
+        .is_empty());
+    assert_eq!(ev.firing().count(), 1);
+}
+
+/// A pending service alert does not carry its timer across a catch-up.
+#[test]
+fn a_catch_up_restarts_a_pending_service_alert() {
+    let settings = AlertSettings::default();
+    let mut ev = AlertEvaluator::new();
+    let lagging = health(Some(true), Some(0), Some(20_000), 0, 0);
+    assert!(health_run(&mut ev, lagging, T0).is_empty());
+    assert!(ev.evaluate(&[], None, T0 + MIN, &settings).is_empty());
+    assert!(health_run(&mut ev, lagging, T0 + 2 * MIN).is_empty());
+    assert!(health_run(&mut ev, lagging, T0 + 6 * MIN).is_empty());
+    assert_eq!(
+        health_run(&mut ev, lagging, T0 + 7 * MIN),
+        [(AlertName::ConsumerLagHigh, AlertState::Firing)]
     );
 }

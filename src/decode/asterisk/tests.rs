@@ -821,7 +821,8 @@ fn replay_lines(lines: &[Vec<u8>]) -> crate::replay::Report {
     let source = FileSource::new(LineSource::from_reader(reader, None), "-", Box::new(|_| {}))
         .with_format(LineFormat::AsteriskQueueLog, QueueLogSettings::default());
     let settings = std::sync::Arc::new(crate::state::EngineSettings::default());
-    let replayed = crate::replay::replay(source, settings, MS + 86_400_000, 0);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let replayed = crate::replay::replay(source, settings, MS + 86_400_000, 0, &stop);
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

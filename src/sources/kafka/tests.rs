@@ -30,3 +30,26 @@ fn the_source_is_down_until_a_connection_is_up() {
     signals.broker_states(["APIVERSION_QUERY", "UP"].into_iter());
     assert!(up(&signals));
 }
+
+/// A clean stop after the background commit took every stored offset (or with nothing
+/// consumed) gets `NoOffset` from librdkafka: nothing to commit, not a failure worth a warning.
+#[test]
+fn a_final_commit_with_nothing_new_is_not_a_failure() {
+    assert!(matches!(final_commit(Ok(())), FinalCommit::Committed));
+    let nothing = KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset);
+    assert!(matches!(
+        final_commit(Err(nothing)),
+        FinalCommit::NothingNew
+    ));
+    for code in [
+        RDKafkaErrorCode::RebalanceInProgress,
+        RDKafkaErrorCode::RequestTimedOut,
+        RDKafkaErrorCode::UnknownMemberId,
+    ] {
+        let failed = final_commit(Err(KafkaError::ConsumerCommit(code)));
+        assert!(
+            matches!(&failed, FinalCommit::Failed(e) if e.rdkafka_error_code() == Some(code)),
+            "{failed:?}"
+        );
+    }
+}
