@@ -76,7 +76,7 @@ fn hold(port: u16, n: usize) -> Vec<TcpStream> {
 fn still_open(s: &TcpStream) -> bool {
     s.set_nonblocking(true).expect("non-blocking");
     let mut buf = [0u8; 1];
-    let open = match (&*s).peek(&mut buf) {
+    let open = match s.peek(&mut buf) {
         Ok(0) => false,
         Ok(_) => true,
         Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
