@@ -633,13 +633,10 @@ impl Pipeline {
         }
         if let Some(board) = &self.sinks.board {
             let firing = self.sinks.alerts.as_ref().map(|a| a.evaluator.firing());
+            // Straight from the source: the page shows a source down whatever the alerts judge.
+            let up = status.as_ref().map(|s| s.up);
             let interval = self.settings.publish_interval;
-            board.published(
-                wall(),
-                interval,
-                health.source_up,
-                firing.into_iter().flatten(),
-            );
+            board.published(wall(), interval, up, firing.into_iter().flatten());
         }
         if let Some(status) = status {
             self.publish_health(status);
