@@ -1,14 +1,17 @@
 //! Decode + apply throughput: a simulated contact-centre day (the demo's four queues, 24 h,
 //! with 10 s of reordering) decoded from JSON lines or protobuf and applied to a fresh engine.
 //!
-//! `cargo bench --bench ingest` prints events/s (criterion's "thrpt").
+//! `cargo bench --bench ingest` prints events/s (criterion's "thrpt"). Also one publish tick's
+//! snapshots of 1,000 queues, and the wallboard's `/api/v1/snapshots` answer for them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use acdstream::decode::{decode, encode, Format};
 use acdstream::sim::{as_copy, Scenario, Simulator};
+use acdstream::sinks::wallboard::Board;
 use acdstream::state::{Engine, EngineSettings, TimeMode};
 
 const WALL: i64 = 1_900_000_000_000;
@@ -87,6 +90,33 @@ fn snapshots(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("snapshots of 1000 queues", |b| {
         b.iter(|| engine.snapshots(WALL))
+    });
+    group.finish();
+
+    // What `GET /api/v1/snapshots` renders for them (the answer's body, on the blocking pool).
+    let board = Board::default();
+    for (s, (_, totals)) in engine.snapshots(WALL).into_iter().zip(engine.totals()) {
+        board.registry().publish(s, totals);
+    }
+    board.published(WALL, Some(Duration::from_secs(1)), None, std::iter::empty());
+    let body = board.snapshots_json(None, WALL);
+    println!(
+        "/api/v1/snapshots of {} queues: {} KiB",
+        board.registry().len(),
+        body.len() / 1024
+    );
+    let mut group = c.benchmark_group("api");
+    group.sample_size(20);
+    group.bench_function("GET /api/v1/snapshots body, 1000 queues", |b| {
+        b.iter(|| board.snapshots_json(None, WALL))
+    });
+    group.bench_function("GET /api/v1/snapshots?queues= 12 of 1000", |b| {
+        let query = (0..12)
+            .map(|i| format!("sales-{i:03}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let query = format!("queues={query}");
+        b.iter(|| board.snapshots_json(Some(&query), WALL))
     });
     group.finish();
 }

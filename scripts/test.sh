@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a fresh machine (Rust toolchain and gcc
-# assumed): Debian's prometheus (with promtool), prometheus-alertmanager (with amtool) and the
-# tansu broker; then runs the gate and every test. Cold and warm times: README, Tests.
+# assumed): Debian's prometheus (with promtool), prometheus-alertmanager (with amtool), chromium
+# (the wallboard's browser tests) and the tansu broker; then runs the gate and every test. Cold and warm times: README, Tests.
 #
 # Built once where it can be: clippy and the tests both use the release profile, so the
 # dependencies' build scripts (librdkafka's, OpenSSL's and zstd's C builds) run once and serve
@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# The wallboard's browser tests (tests/wallboard.rs) drive headless chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]} (Debian packages) for the integration tests"
   sudo=""

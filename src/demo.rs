@@ -58,7 +58,8 @@ pub async fn run(
     check_speed(opts.speed)?;
     let served = serve::start(opts.listen, shutdown, tasks).await?;
     println!(
-        "acdstream demo: KPIs at http://{}/metrics (health: /healthz, /readyz); Ctrl-C to stop",
+        "acdstream demo: wallboard at http://{0}/, KPIs at http://{0}/metrics (health: /healthz, \
+         /readyz); Ctrl-C to stop",
         served.addr
     );
     let sinks = served.sinks(&settings, opts.alerts, None, tasks)?;

@@ -29,6 +29,7 @@ use crate::sinks::alert_metrics::AlertMetrics;
 use crate::sinks::alertmanager::{AlertmanagerError, AlertmanagerSink};
 use crate::sinks::kafka::{DeadLetter, KafkaSink, Role};
 use crate::sinks::prometheus::PrometheusSink;
+use crate::sinks::wallboard::Board;
 use crate::sources::sim::DemoClock;
 use crate::sources::{Assignment, Input, Origin, Source, SourceStatus};
 use crate::state::{Engine, SnapshotRegistry};
@@ -103,6 +104,8 @@ pub(crate) struct Sinks {
     pub kafka: Option<KafkaSink>,
     /// Set once every partition has caught up and its KPIs were published (`/readyz`).
     pub ready: Arc<AtomicBool>,
+    /// The wallboard's view of each publish: when, the source's state, the alerts firing.
+    pub board: Option<Arc<Board>>,
 }
 
 /// The alerting step after each publish: evaluate the rules on the snapshots just published,
@@ -646,6 +649,13 @@ impl Pipeline {
         }
         for (s, (_, total)) in snapshots.into_iter().zip(totals) {
             self.sinks.registry.publish(s, total);
+        }
+        if let Some(board) = &self.sinks.board {
+            let firing = self.sinks.alerts.as_ref().map(|a| a.evaluator.firing());
+            // Straight from the source: the page shows a source down whatever the alerts judge.
+            let up = status.as_ref().map(|s| s.up);
+            let interval = self.settings.publish_interval;
+            board.published(wall(), interval, up, firing.into_iter().flatten());
         }
         if let Some(status) = status {
             self.publish_health(status);

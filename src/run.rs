@@ -38,7 +38,8 @@ pub async fn run(
 ) -> Result<LedgerCounts, RunError> {
     let served = serve::start(config.http.listen, shutdown, tasks).await?;
     println!(
-        "acdstream: metrics at http://{}/metrics, health at /healthz and /readyz",
+        "acdstream: wallboard at http://{0}/, metrics at http://{0}/metrics, health at /healthz \
+         and /readyz",
         served.addr
     );
     let k = &config.kafka;

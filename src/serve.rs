@@ -1,6 +1,6 @@
 //! What the live commands (`demo`, `run`) start around their pipeline, once: the Prometheus
-//! recorder, the HTTP edge (`/metrics`, `/healthz`, `/readyz`) and the sinks that go with
-//! them, all tied to one shutdown token and one task tracker that the caller joins.
+//! recorder, the HTTP edge (`/metrics`, `/healthz`, `/readyz`, the wallboard) and the sinks
+//! that go with them, all tied to one shutdown token and one task tracker that the caller joins.
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -18,6 +18,7 @@ use crate::sinks::alertmanager::AlertmanagerError;
 use crate::sinks::http::{serve, HttpState, Limits};
 use crate::sinks::kafka::KafkaSink;
 use crate::sinks::prometheus::{install, PrometheusSink};
+use crate::sinks::wallboard::Board;
 use crate::sinks::SinkError;
 use crate::state::EngineSettings;
 
@@ -43,6 +44,7 @@ pub(crate) struct Served {
     pub addr: SocketAddr,
     handle: PrometheusHandle,
     ready: Arc<AtomicBool>,
+    board: Arc<Board>,
 }
 
 /// Installs the Prometheus recorder and serves HTTP on `listen` until `shutdown`; the server
@@ -61,9 +63,11 @@ pub(crate) async fn start(
         })?;
     let addr = listener.local_addr().unwrap_or(listen);
     let ready = Arc::new(AtomicBool::new(false));
+    let board = Arc::new(Board::default());
     let state = HttpState {
         handle: handle.clone(),
         ready: ready.clone(),
+        board: board.clone(),
     };
     let server = serve(listener, state, Limits::default(), shutdown.clone());
     tasks.spawn(async move {
@@ -75,12 +79,14 @@ pub(crate) async fn start(
         addr,
         handle,
         ready,
+        board,
     })
 }
 
 impl Served {
     /// The sinks of a live pipeline: Prometheus (for the engine's sliding windows), alerting
-    /// (its Alertmanager push task on `tasks`) and, for `run`, Kafka.
+    /// (its Alertmanager push task on `tasks`), the wallboard's registry and board (judged by
+    /// the same alert rules) and, for `run`, Kafka.
     pub(crate) fn sinks(
         &self,
         engine: &EngineSettings,
@@ -96,12 +102,14 @@ impl Served {
                 (w.name.clone(), len)
             })
             .collect();
+        self.board.set_rules(alerts.clone());
         Ok(Sinks {
             prometheus: Some(PrometheusSink::new(self.handle.clone(), &sliding)),
             alerts: Some(Alerting::start(alerts, tasks)?),
             kafka,
             ready: self.ready.clone(),
-            ..Sinks::default()
+            registry: self.board.registry().clone(),
+            board: Some(self.board.clone()),
         })
     }
 }

@@ -52,7 +52,8 @@ pub async fn run(
     let mut source = FollowSource::open(&opts.file, opts.format, config.queue_log_settings())?;
     let served = serve::start(opts.listen, shutdown, tasks).await?;
     println!(
-        "acdstream tail: following {}; KPIs at http://{}/metrics (health: /healthz, /readyz)",
+        "acdstream tail: following {}; wallboard at http://{1}/, KPIs at http://{1}/metrics \
+         (health: /healthz, /readyz)",
         opts.file.display(),
         served.addr
     );

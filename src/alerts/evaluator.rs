@@ -428,7 +428,7 @@ fn queue_checks(s: &KpiSnapshot, r: &QueueRules) -> [Check; QUEUE_ALERTS.len()] 
 
 /// Where a service-level alert resolves: target + margin, at most 100 %. Rounded to 1e-9 so
 /// that 0.8 + 0.02 is the 0.82 that 41 of 50 calls make, not 0.8200000000000001.
-fn sl_clear(target: f64, margin: f64) -> f64 {
+pub(crate) fn sl_clear(target: f64, margin: f64) -> f64 {
     (((target + margin) * 1e9).round() / 1e9).min(1.0)
 }
 

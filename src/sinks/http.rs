@@ -1,10 +1,12 @@
-//! The HTTP edge: `/metrics` for Prometheus, `/healthz` and `/readyz` for orchestrators.
+//! The HTTP edge: `/metrics` for Prometheus, `/healthz` and `/readyz` for orchestrators, and
+//! the wallboard (`/`, `/api/v1/snapshots`, `/api/v1/alerts`: [`super::wallboard`]).
 //!
 //! - `GET /metrics`: the Prometheus text exposition of every series.
 //! - `GET /healthz`: 200 `ok` while the process serves HTTP at all (liveness).
 //! - `GET /readyz`: 200 `ready` once the ready flag is set (e.g. after the first snapshot was
 //!   published), else 503 `not ready`, so that a load balancer or Kubernetes holds traffic
 //!   and alerts back until the KPIs mean something.
+//! - `GET /`, `GET /api/v1/snapshots`, `GET /api/v1/alerts`: the wallboard page and its JSON.
 //! - `HEAD` of each: the same status and headers without the body. Other methods: 405.
 //! - Anything else: 404.
 //!
@@ -38,6 +40,7 @@ use tokio::task::JoinSet;
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
+use super::wallboard::{self, Board};
 use crate::telemetry as t;
 
 /// Content type of the Prometheus text format, version 0.0.4.
@@ -67,6 +70,8 @@ const RENDER_MAX_AGE: Duration = Duration::from_secs(1);
 pub(crate) struct HttpState {
     pub handle: PrometheusHandle,
     pub ready: Arc<AtomicBool>,
+    /// What the wallboard and its JSON API show.
+    pub board: Arc<Board>,
 }
 
 /// Limits of the HTTP edge; the defaults in production, shorter ones in tests.
@@ -245,7 +250,10 @@ async fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byte
                 text(StatusCode::SERVICE_UNAVAILABLE, "not ready")
             }
         }
-        _ => text(StatusCode::NOT_FOUND, "not found"),
+        path => match wallboard::respond(&state.board, path, req.uri().query()).await {
+            Some(answer) => answer,
+            None => text(StatusCode::NOT_FOUND, "not found"),
+        },
     }
 }
 
@@ -359,11 +367,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
     }
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+pub(super) fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     response(status, TEXT_CONTENT_TYPE, body)
 }
 
-fn response(
+pub(super) fn response(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,

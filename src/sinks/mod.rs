@@ -6,13 +6,16 @@
 //! - [`alert_metrics`]: the alert evaluator's state as gauges and counters in the same recorder.
 //! - [`alertmanager`]: the direct push of alerts to Alertmanager's API.
 //! - [`kafka`]: the KPI and alerts topics, dead letters and checkpoints.
-//! - [`http`]: `/metrics`, `/healthz` and `/readyz`.
+//! - [`http`]: `/metrics`, `/healthz` and `/readyz`, and the routes of [`wallboard`].
+//! - [`wallboard`]: the page at `/` and its JSON API (`/api/v1/snapshots`, `/api/v1/alerts`),
+//!   fed by the pipeline after each publish.
 
 pub(crate) mod alert_metrics;
 pub(crate) mod alertmanager;
 pub(crate) mod http;
 pub mod kafka;
 pub(crate) mod prometheus;
+pub mod wallboard;
 
 pub use prometheus::{install, PrometheusSink};
 

@@ -31,6 +31,7 @@ async fn serves_metrics_health_and_readiness() {
     let state = HttpState {
         handle: recorder.handle(),
         ready: Arc::clone(&ready),
+        board: Arc::default(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -62,7 +63,7 @@ async fn serves_metrics_health_and_readiness() {
     assert_eq!(status_line(&now_ready), "HTTP/1.1 200 OK");
     assert_eq!(body(&now_ready), "ready");
 
-    for (method, path) in [("GET", "/"), ("GET", "/metricsx")] {
+    for (method, path) in [("GET", "/wallboard"), ("GET", "/metricsx")] {
         let missing = request(addr, method, path).await;
         assert_eq!(
             status_line(&missing),
@@ -113,6 +114,7 @@ async fn server_with_big_metrics(
     let state = HttpState {
         handle: recorder.handle(),
         ready: Arc::new(AtomicBool::new(true)),
+        board: Arc::default(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -232,6 +234,7 @@ async fn scrapes_share_one_rendering_until_it_is_a_second_old() {
         state: HttpState {
             handle,
             ready: Arc::new(AtomicBool::new(true)),
+            board: Arc::default(),
         },
         rendering: ArcSwap::new(Rendering::new()),
     };
