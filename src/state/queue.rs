@@ -773,7 +773,7 @@ impl QueueState {
             }
         }
         for key in drop_calls {
-            self.calls.remove(&key);
+            self.forget_call(key);
         }
         // Agents are settled up to the previous sweep's watermark: an expiry may go back to
         // there, so that it frees its agents at offered + max_call_age even when the queue's
@@ -781,6 +781,18 @@ impl QueueState {
         let settled = self.last_sweep.saturating_sub(s.allowed_lateness_ms);
         for key in expire {
             self.expire_call(key, s.max_call_age_ms, settled);
+        }
+    }
+
+    /// Drops a call that is over. A call that ended waits for nothing, but its place in the
+    /// waiting set goes with it in any case: a call the queue no longer holds must never be
+    /// shown as waiting.
+    fn forget_call(&mut self, key: CallKey) {
+        if let Some(call) = self.calls.remove(&key) {
+            if let Some(offered) = call.waiting_since() {
+                debug_assert!(false, "a call that ended still waits");
+                self.waiting.remove(&(offered, key));
+            }
         }
     }
 

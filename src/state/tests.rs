@@ -482,6 +482,95 @@ fn a_call_whose_end_never_comes_expires_and_frees_its_agent() {
     assert_eq!(sales.1.expired_calls, 2);
 }
 
+/// The ghost of issue 12: c1's `answered` is lost (or came too late), its wrap and wrap_end
+/// arrive. c1 stops waiting at the wrap and the agent it rang is free there, so five hours
+/// later nothing waits and nobody is busy (before: 1 call waiting for 18,005 s, a2 busy after
+/// logging out, and a checkpoint kept both).
+fn answer_lost() -> Script {
+    let mut s = Script::new();
+    s.agent(0.0, "a1", AgentState::Ready)
+        .agent(0.0, "a2", AgentState::Ready);
+    s.call(0.0, "c1", CallStep::Offered)
+        .call(2.0, "c1", CallStep::Ringing { agent_id: a("a2") })
+        .call(60.0, "c1", CallStep::Wrap { agent_id: a("a1") })
+        .call(90.0, "c1", CallStep::WrapEnd { agent_id: a("a1") });
+    s.agent(100.0, "a2", AgentState::LoggedOut);
+    s.call(5.0 * 3600.0, "c2", CallStep::Offered).call(
+        5.0 * 3600.0 + 30.0,
+        "c2",
+        CallStep::Abandoned,
+    );
+    s
+}
+
+#[test]
+fn a_call_whose_answer_is_lost_stops_waiting_at_its_wrap_and_frees_the_agent_it_rang() {
+    let mut e = engine();
+    let outcomes = run(&mut e, &answer_lost().events);
+    assert!(
+        outcomes.iter().all(|o| *o == Outcome::Applied),
+        "{outcomes:?}"
+    );
+    let snap = snapshot_at(&mut e, at(5.0 * 3600.0 + 60.0));
+    assert_eq!(
+        (
+            snap.now.calls_waiting,
+            snap.now.oldest_wait_seconds,
+            snap.now.agents_busy,
+            snap.now.agents_acw,
+            snap.now.agents_ready,
+            snap.now.agents_logged_in,
+        ),
+        (0, 0.0, 0, 0, 1, 1)
+    );
+    let today = snap.windows.get("today").unwrap();
+    // c1 was taken after T (its wrap at 60 s): missed at 20 s, neither answered nor
+    // abandoned; c2 abandoned after 30 s: missed too.
+    assert_eq!(
+        (
+            today.offered,
+            today.answered,
+            today.abandoned,
+            today.reached_threshold
+        ),
+        (2, 0, 1, 2)
+    );
+    assert_eq!(today.service_level, Some(0.0));
+    // a2 rang from 2 s until the wrap at 60 s; a1 was in ACW 60–90 s.
+    assert_eq!(
+        (today.busy_agent_seconds, today.acw_agent_seconds),
+        (58.0, 30.0)
+    );
+    // c1 is forgotten (c2 ended within the lateness, so it is still held), and a restored
+    // queue shows the same.
+    assert_eq!(e.queue("sales").unwrap().calls_in_flight(), 1);
+    let bytes = e.checkpoint_queue("sales", 9).unwrap();
+    let mut restored = engine();
+    restored.restore_queue(&bytes, 0).unwrap();
+    let again = snapshot_at(&mut restored, at(5.0 * 3600.0 + 60.0));
+    assert_eq!((again.now.calls_waiting, again.now.agents_busy), (0, 0));
+}
+
+/// Taken before T without its answer: no SL event, and it is not waiting from its hold on.
+#[test]
+fn a_call_taken_before_the_threshold_without_its_answer_has_no_sl_event() {
+    let mut e = engine();
+    let mut s = Script::new();
+    s.agent(0.0, "a1", AgentState::Ready);
+    s.call(0.0, "c1", CallStep::Offered)
+        .call(2.0, "c1", CallStep::Ringing { agent_id: a("a1") })
+        .call(15.0, "c1", CallStep::Hold { agent_id: a("a1") });
+    run(&mut e, &s.events);
+    let snap = snapshot_at(&mut e, at(60.0));
+    // Still in flight (no wrap yet): a1 busy on it, but nobody waits.
+    assert_eq!((snap.now.calls_waiting, snap.now.agents_busy), (0, 1));
+    let w = snap.windows.get("today").unwrap();
+    assert_eq!(
+        (w.offered, w.answered, w.reached_threshold, w.service_level),
+        (1, 0, 0, None)
+    );
+}
+
 #[test]
 fn in_live_mode_a_quiet_queue_decays_to_no_value() {
     let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
