@@ -802,6 +802,44 @@ pub(super) mod props {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whatever events of valid calls are lost (about one in four, any of them: offers,
+        /// answers, wraps, ends, logins), once the queue's clock has moved `max_call_age` past
+        /// its last event nothing waits and no agent is busy or in ACW because of a call.
+        #[test]
+        fn after_max_call_age_of_silence_nothing_waits_and_nobody_is_engaged_whatever_was_lost(
+            calls in prop::collection::vec((0u32..1_800_000, 0u8..3, life()), 1..25),
+            lost in prop::collection::vec(prop::bool::weighted(0.25), 300),
+        ) {
+            let history: Vec<CtiEvent> = events(&calls, &[])
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !lost[i % lost.len()])
+                .map(|(_, e)| e)
+                .collect();
+            let last = history.iter().map(|e| e.ts).max().unwrap_or(T0);
+            let mut e = engine();
+            run(&mut e, &history);
+            let age = EngineSettings::default().max_call_age_ms;
+            // The queue's own clock moves on by an event of its own (in event time a quiet
+            // queue's clock stands still).
+            let mut later = Script::new();
+            later.agent(0.0, "x", AgentState::LoggedOut);
+            later.events[0].ts = last + age + 60_000;
+            later.events[0].event_id = "later".into();
+            e.apply(&later.events[0], u64::MAX, WALL);
+            let snap = e.snapshots(WALL).into_iter().find(|s| s.queue_id == "sales").unwrap();
+            prop_assert_eq!(
+                (snap.now.calls_waiting, snap.now.oldest_wait_seconds, snap.now.agents_busy, snap.now.agents_acw),
+                (0, 0.0, 0, 0)
+            );
+            let c = e.ledger().counts();
+            prop_assert!(c.balances() && c.pending == 0);
+        }
+    }
+
     /// Sales' history, a copy for support `shift` ms later (its logouts made not ready), and
     /// the pauses without a queue (ready or not ready), in event-time order.
     pub(in crate::state) fn two_queues(
