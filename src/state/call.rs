@@ -392,7 +392,16 @@ impl Call {
         }
         let live = self.live_count();
         let mut skewed = 0;
-        let index = match self.route(&new, live)? {
+        let route = self.route(&new, live)?;
+        // A leg that expired (or ended at its ACD's restart) is over from then on: a step
+        // after that has no offer in effect to belong to (an answer applied there would count
+        // a wait of the whole outage, or of years).
+        if let Ok(i) = route {
+            if self.legs[i].expired_at.is_some_and(|at| new.ts >= at) {
+                return Err(RejectReason::NoOffer);
+            }
+        }
+        let index = match route {
             // An offer that the events held without one are timed too far before (beyond the
             // skew): the offer is right, they are not; it starts its own leg, and they are
             // rejected when the watermark passes them.

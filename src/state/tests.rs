@@ -571,6 +571,63 @@ fn a_call_taken_before_the_threshold_without_its_answer_has_no_sl_event() {
     );
 }
 
+/// Issue 12, item 6: an answer in the very step that expires its call (stamped past offered +
+/// `max_call_age`) was applied with a wait of the whole age (ASA 849,414,350 s in one run).
+#[test]
+fn a_step_for_a_call_that_has_expired_is_rejected_as_no_offer() {
+    let mut e = engine();
+    let mut s = Script::new();
+    s.agent(0.0, "a1", AgentState::Ready);
+    s.call(0.0, "c1", CallStep::Offered);
+    s.call(
+        4.0 * 3600.0 + 100.0,
+        "c1",
+        CallStep::Answered { agent_id: a("a1") },
+    );
+    let outcomes = run(&mut e, &s.events);
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Applied,
+            Outcome::Applied,
+            Outcome::Rejected(RejectReason::NoOffer)
+        ]
+    );
+    let snap = snapshot_at(&mut e, at(4.0 * 3600.0 + 100.0));
+    let today = snap.windows.get("today").unwrap();
+    assert_eq!(
+        (today.offered, today.answered, today.asa_seconds),
+        (1, 0, None)
+    );
+    assert_eq!((snap.now.calls_waiting, snap.now.agents_busy), (0, 0));
+    let totals = e.totals();
+    assert_eq!(totals[1].1.expired_calls, 1);
+}
+
+/// Issue 12, item 6: live, an event older than now − `max_call_age` is late even as a new
+/// queue's first event (one stamped 2000-01-01 was accepted and made a queue).
+#[test]
+fn in_live_mode_an_event_older_than_the_call_age_is_late_even_for_a_new_queue() {
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    let age = EngineSettings::default().max_call_age_ms;
+    let mut s = Script::new();
+    s.call(0.0, "c1", CallStep::Offered);
+    let mut old = s.events[0].clone();
+    old.ts = WALL - age - 1;
+    assert_eq!(e.apply(&old, 0, WALL), Outcome::Late);
+    let mut y2k = s.events[0].clone();
+    y2k.ts = 946_684_800_000;
+    y2k.event_id = "y2k".into();
+    assert_eq!(e.apply(&y2k, 1, WALL), Outcome::Late);
+    assert_eq!(e.queue_count(), 0);
+    let mut recent = s.events[0].clone();
+    recent.ts = WALL - age + 60_000;
+    recent.event_id = "recent".into();
+    assert_eq!(e.apply(&recent, 2, WALL), Outcome::Applied);
+    let c = e.ledger().counts();
+    assert_eq!((c.consumed, c.late, c.applied), (3, 2, 1));
+}
+
 #[test]
 fn in_live_mode_a_quiet_queue_decays_to_no_value() {
     let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
