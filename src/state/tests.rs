@@ -628,6 +628,33 @@ fn in_live_mode_an_event_older_than_the_call_age_is_late_even_for_a_new_queue() 
     assert_eq!((c.consumed, c.late, c.applied), (3, 2, 1));
 }
 
+/// Issue 12, item 1: live, a call left open in a backlog was shown waiting 7916 h (its wait
+/// measured by the clock, its expiry by its queue's lagging events). One clock for both: by
+/// the clock it is older than `max_call_age`, so it is expired, not shown.
+#[test]
+fn in_live_mode_a_call_older_than_the_call_age_by_the_clock_is_expired_not_shown() {
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    let mut s = Script::new();
+    s.call(0.0, "c1", CallStep::Offered);
+    let mut offered = s.events[0].clone();
+    offered.ts = WALL - 3_600_000;
+    assert_eq!(e.apply(&offered, 0, WALL), Outcome::Applied);
+    let snap = e.snapshots(WALL);
+    assert_eq!(
+        (snap[0].now.calls_waiting, snap[0].now.oldest_wait_seconds),
+        (1, 3600.0)
+    );
+    // No event since; the clock is 5 h past the offer.
+    let later = WALL + 4 * 3_600_000;
+    e.tick(later);
+    let snap = e.snapshots(later);
+    assert_eq!(
+        (snap[0].now.calls_waiting, snap[0].now.oldest_wait_seconds),
+        (0, 0.0)
+    );
+    assert_eq!(e.totals()[0].1.expired_calls, 1);
+}
+
 #[test]
 fn in_live_mode_a_quiet_queue_decays_to_no_value() {
     let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
