@@ -392,7 +392,16 @@ impl Call {
         }
         let live = self.live_count();
         let mut skewed = 0;
-        let index = match self.route(&new, live)? {
+        let route = self.route(&new, live)?;
+        // A leg that expired (or ended at its ACD's restart) is over from then on: a step
+        // after that has no offer in effect to belong to (an answer applied there would count
+        // a wait of the whole outage, or of years).
+        if let Ok(i) = route {
+            if self.legs[i].expired_at.is_some_and(|at| new.ts >= at) {
+                return Err(RejectReason::NoOffer);
+            }
+        }
+        let index = match route {
             // An offer that the events held without one are timed too far before (beyond the
             // skew): the offer is right, they are not; it starts its own leg, and they are
             // rejected when the watermark passes them.
@@ -644,9 +653,31 @@ impl Leg {
         })
     }
 
-    /// Offered and still waiting for an answer in this leg.
+    /// When an agent was with the caller although the answer never arrived (lost, or rejected):
+    /// the first hold, unhold, wrap or wrap_end of a leg without a wait end. The wait was over
+    /// by then, so the leg stops waiting there.
+    pub(super) fn connected_at(&self) -> Option<Millis> {
+        if self.wait_end().is_some() {
+            return None;
+        }
+        self.events
+            .iter()
+            .find(|e| {
+                matches!(
+                    e.step,
+                    Step::Hold | Step::Unhold | Step::Wrap | Step::WrapEnd
+                )
+            })
+            .map(|e| e.ts)
+    }
+
+    /// Offered and still waiting for an answer in this leg: no wait end, no sign that an agent
+    /// took it (see [`Leg::connected_at`]), not expired. A leg that ended is never waiting.
     pub(super) fn is_waiting(&self) -> bool {
-        self.offered_at().is_some() && self.wait_end().is_none() && self.expired_at.is_none()
+        self.offered_at().is_some()
+            && self.wait_end().is_none()
+            && self.connected_at().is_none()
+            && self.expired_at.is_none()
     }
 
     /// The event after which nothing more can happen in this leg: the end of after-call work,
@@ -871,7 +902,14 @@ impl Leg {
                 }
             }
             Some(&CallEvent { ts, .. }) => reached = ts - offered > t,
-            None => reached = self.reached_threshold,
+            // Taken by an agent whose answer never arrived: like a flow-out, missed if that
+            // happened after T, no SL event before it (whatever the arrival order).
+            None => {
+                reached = match self.connected_at() {
+                    Some(ts) => ts - offered > t,
+                    None => self.reached_threshold,
+                }
+            }
         }
         if reached {
             out.push(Delta::count(offered + t, Count::ReachedT, 1));
@@ -999,6 +1037,13 @@ impl Leg {
                     }
                 }
                 Step::Wrap => {
+                    // Rings still open at a wrap (its answer never arrived) are over: someone
+                    // took the call.
+                    ringing.take(|_, agent| {
+                        if agent != e.agent() {
+                            set(out, e.ts, agent, Phase::Free);
+                        }
+                    });
                     if let Some(prev) = talking.filter(|&p| p != e.agent()) {
                         set(out, e.ts, prev, Phase::Free);
                     }
@@ -1017,7 +1062,11 @@ impl Leg {
                 Step::Offered | Step::Hold | Step::Unhold | Step::Unavailable => {}
             }
         }
-        if let Some(at) = self.expired_at {
+        // Once the leg has ended (or expired) nobody is engaged in it any more, whatever
+        // was lost on the way (a wrap_end whose answer and wrap never came leaves a ring
+        // open): a call that is over must not keep an agent busy after it is forgotten.
+        if let Some(end) = self.terminal_at() {
+            let at = end.max(self.last_ts());
             for &agent in ringing.agents().iter().chain(&talking) {
                 set(out, at, agent, Phase::Free);
             }

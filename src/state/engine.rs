@@ -168,6 +168,14 @@ impl Engine {
         if event.ts > wall.saturating_add(self.settings.max_future_skew_ms) {
             return Outcome::Rejected(RejectReason::FutureTimestamp);
         }
+        // Live, nothing older than a call may live is news: a queue's first event would
+        // otherwise never be late (its watermark starts at that event), and one stamped years
+        // ago would open a call that expires at once or an answer with a wait of years.
+        if self.mode == TimeMode::Live
+            && event.ts < wall.saturating_sub(self.settings.max_call_age_ms)
+        {
+            return Outcome::Late;
+        }
         if self.mode == TimeMode::EventTime {
             self.newest_event = self.newest_event.max(event.ts);
         }

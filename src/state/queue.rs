@@ -125,6 +125,10 @@ pub struct QueueState {
     max_ts: Millis,
     clock: Millis,
     last_sweep: Millis,
+    /// When a live queue last looked for calls to expire by the clock (not written: after a
+    /// restore the first advance looks).
+    #[serde(skip)]
+    last_clock_expiry: Millis,
     totals: [i64; N_COUNTS],
     expired_calls: u64,
     /// Calls ended by their ACD's restart (see [`QueueState::end_calls_at_restart`]).
@@ -190,6 +194,7 @@ impl QueueState {
             max_ts: Millis::MIN,
             clock,
             last_sweep: Millis::MIN,
+            last_clock_expiry: Millis::MIN,
             totals: [0; N_COUNTS],
             expired_calls: 0,
             ended_by_restart: 0,
@@ -621,6 +626,40 @@ impl QueueState {
             self.sweep(s, resolutions);
             self.last_sweep = self.max_ts;
         }
+        // A live queue shows its waits against the clock, so it expires against the clock
+        // too: a call older than `max_call_age` by that clock is never shown (a backlog's call
+        // left open would otherwise be shown waiting for days while its queue's events lag).
+        if !self.surge_follows_events
+            && self.clock.saturating_sub(self.last_clock_expiry) >= BUCKET_MS
+        {
+            self.last_clock_expiry = self.clock;
+            self.expire_due(s);
+        }
+    }
+
+    /// The time expiry is judged by: the queue's event time in an event-time engine (replaying
+    /// a backlog must not expire calls whose end is still in it), the clock in a live one.
+    fn expiry_now(&self) -> Millis {
+        if self.surge_follows_events {
+            self.max_ts
+        } else {
+            self.clock
+        }
+    }
+
+    /// Expires the calls older than the maximum age by [`QueueState::expiry_now`].
+    fn expire_due(&mut self, s: &EngineSettings) {
+        let now = self.expiry_now();
+        let due: Vec<CallKey> = self
+            .calls
+            .iter()
+            .filter(|(_, call)| call.status(s.max_call_age_ms, now) == CallStatus::ExpiryDue)
+            .map(|(&key, _)| key)
+            .collect();
+        let settled = self.last_sweep.saturating_sub(s.allowed_lateness_ms);
+        for key in due {
+            self.expire_call(key, s.max_call_age_ms, settled);
+        }
     }
 
     /// In an event-time engine "now" is the newest event of any queue, which a queue consumed
@@ -764,7 +803,7 @@ impl QueueState {
         for (&key, call) in &self.calls {
             // By the queue's event time, not the clock: replaying a backlog after downtime
             // must not expire calls whose end is still in the backlog.
-            match call.status(s.max_call_age_ms, self.max_ts) {
+            match call.status(s.max_call_age_ms, self.expiry_now()) {
                 CallStatus::Ended(end) if end < watermark && call.last_ts() < watermark => {
                     drop_calls.push(key)
                 }
@@ -773,7 +812,7 @@ impl QueueState {
             }
         }
         for key in drop_calls {
-            self.calls.remove(&key);
+            self.forget_call(key);
         }
         // Agents are settled up to the previous sweep's watermark: an expiry may go back to
         // there, so that it frees its agents at offered + max_call_age even when the queue's
@@ -784,9 +823,22 @@ impl QueueState {
         }
     }
 
+    /// Drops a call that is over. A call that ended waits for nothing, but its place in the
+    /// waiting set goes with it in any case: a call the queue no longer holds must never be
+    /// shown as waiting.
+    fn forget_call(&mut self, key: CallKey) {
+        if let Some(call) = self.calls.remove(&key) {
+            if let Some(offered) = call.waiting_since() {
+                debug_assert!(false, "a call that ended still waits");
+                self.waiting.remove(&(offered, key));
+            }
+        }
+    }
+
     /// Expires the call's legs that are older than the maximum age, if any are.
     fn expire_call(&mut self, key: CallKey, max_age: Millis, floor: Millis) {
-        self.change_call(key, |call, max_ts| call.expire(max_age, max_ts, floor));
+        let now = self.expiry_now();
+        self.change_call(key, |call, _| call.expire(max_age, now, floor));
         self.expired_calls += 1;
     }
 

@@ -482,6 +482,179 @@ fn a_call_whose_end_never_comes_expires_and_frees_its_agent() {
     assert_eq!(sales.1.expired_calls, 2);
 }
 
+/// The ghost of issue 12: c1's `answered` is lost (or came too late), its wrap and wrap_end
+/// arrive. c1 stops waiting at the wrap and the agent it rang is free there, so five hours
+/// later nothing waits and nobody is busy (before: 1 call waiting for 18,005 s, a2 busy after
+/// logging out, and a checkpoint kept both).
+fn answer_lost() -> Script {
+    let mut s = Script::new();
+    s.agent(0.0, "a1", AgentState::Ready)
+        .agent(0.0, "a2", AgentState::Ready);
+    s.call(0.0, "c1", CallStep::Offered)
+        .call(2.0, "c1", CallStep::Ringing { agent_id: a("a2") })
+        .call(60.0, "c1", CallStep::Wrap { agent_id: a("a1") })
+        .call(90.0, "c1", CallStep::WrapEnd { agent_id: a("a1") });
+    s.agent(100.0, "a2", AgentState::LoggedOut);
+    s.call(5.0 * 3600.0, "c2", CallStep::Offered).call(
+        5.0 * 3600.0 + 30.0,
+        "c2",
+        CallStep::Abandoned,
+    );
+    s
+}
+
+#[test]
+fn a_call_whose_answer_is_lost_stops_waiting_at_its_wrap_and_frees_the_agent_it_rang() {
+    let mut e = engine();
+    let outcomes = run(&mut e, &answer_lost().events);
+    assert!(
+        outcomes.iter().all(|o| *o == Outcome::Applied),
+        "{outcomes:?}"
+    );
+    let snap = snapshot_at(&mut e, at(5.0 * 3600.0 + 60.0));
+    assert_eq!(
+        (
+            snap.now.calls_waiting,
+            snap.now.oldest_wait_seconds,
+            snap.now.agents_busy,
+            snap.now.agents_acw,
+            snap.now.agents_ready,
+            snap.now.agents_logged_in,
+        ),
+        (0, 0.0, 0, 0, 1, 1)
+    );
+    let today = snap.windows.get("today").unwrap();
+    // c1 was taken after T (its wrap at 60 s): missed at 20 s, neither answered nor
+    // abandoned; c2 abandoned after 30 s: missed too.
+    assert_eq!(
+        (
+            today.offered,
+            today.answered,
+            today.abandoned,
+            today.reached_threshold
+        ),
+        (2, 0, 1, 2)
+    );
+    assert_eq!(today.service_level, Some(0.0));
+    // a2 rang from 2 s until the wrap at 60 s; a1 was in ACW 60–90 s.
+    assert_eq!(
+        (today.busy_agent_seconds, today.acw_agent_seconds),
+        (58.0, 30.0)
+    );
+    // c1 is forgotten (c2 ended within the lateness, so it is still held), and a restored
+    // queue shows the same.
+    assert_eq!(e.queue("sales").unwrap().calls_in_flight(), 1);
+    let bytes = e.checkpoint_queue("sales", 9).unwrap();
+    let mut restored = engine();
+    restored.restore_queue(&bytes, 0).unwrap();
+    let again = snapshot_at(&mut restored, at(5.0 * 3600.0 + 60.0));
+    assert_eq!((again.now.calls_waiting, again.now.agents_busy), (0, 0));
+}
+
+/// Taken before T without its answer: no SL event, and it is not waiting from its hold on.
+#[test]
+fn a_call_taken_before_the_threshold_without_its_answer_has_no_sl_event() {
+    let mut e = engine();
+    let mut s = Script::new();
+    s.agent(0.0, "a1", AgentState::Ready);
+    s.call(0.0, "c1", CallStep::Offered)
+        .call(2.0, "c1", CallStep::Ringing { agent_id: a("a1") })
+        .call(15.0, "c1", CallStep::Hold { agent_id: a("a1") });
+    run(&mut e, &s.events);
+    let snap = snapshot_at(&mut e, at(60.0));
+    // Still in flight (no wrap yet): a1 busy on it, but nobody waits.
+    assert_eq!((snap.now.calls_waiting, snap.now.agents_busy), (0, 1));
+    let w = snap.windows.get("today").unwrap();
+    assert_eq!(
+        (w.offered, w.answered, w.reached_threshold, w.service_level),
+        (1, 0, 0, None)
+    );
+}
+
+/// Issue 12, item 6: an answer in the very step that expires its call (stamped past offered +
+/// `max_call_age`) was applied with a wait of the whole age (ASA 849,414,350 s in one run).
+#[test]
+fn a_step_for_a_call_that_has_expired_is_rejected_as_no_offer() {
+    let mut e = engine();
+    let mut s = Script::new();
+    s.agent(0.0, "a1", AgentState::Ready);
+    s.call(0.0, "c1", CallStep::Offered);
+    s.call(
+        4.0 * 3600.0 + 100.0,
+        "c1",
+        CallStep::Answered { agent_id: a("a1") },
+    );
+    let outcomes = run(&mut e, &s.events);
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Applied,
+            Outcome::Applied,
+            Outcome::Rejected(RejectReason::NoOffer)
+        ]
+    );
+    let snap = snapshot_at(&mut e, at(4.0 * 3600.0 + 100.0));
+    let today = snap.windows.get("today").unwrap();
+    assert_eq!(
+        (today.offered, today.answered, today.asa_seconds),
+        (1, 0, None)
+    );
+    assert_eq!((snap.now.calls_waiting, snap.now.agents_busy), (0, 0));
+    let totals = e.totals();
+    assert_eq!(totals[1].1.expired_calls, 1);
+}
+
+/// Issue 12, item 6: live, an event older than now − `max_call_age` is late even as a new
+/// queue's first event (one stamped 2000-01-01 was accepted and made a queue).
+#[test]
+fn in_live_mode_an_event_older_than_the_call_age_is_late_even_for_a_new_queue() {
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    let age = EngineSettings::default().max_call_age_ms;
+    let mut s = Script::new();
+    s.call(0.0, "c1", CallStep::Offered);
+    let mut old = s.events[0].clone();
+    old.ts = WALL - age - 1;
+    assert_eq!(e.apply(&old, 0, WALL), Outcome::Late);
+    let mut y2k = s.events[0].clone();
+    y2k.ts = 946_684_800_000;
+    y2k.event_id = "y2k".into();
+    assert_eq!(e.apply(&y2k, 1, WALL), Outcome::Late);
+    assert_eq!(e.queue_count(), 0);
+    let mut recent = s.events[0].clone();
+    recent.ts = WALL - age + 60_000;
+    recent.event_id = "recent".into();
+    assert_eq!(e.apply(&recent, 2, WALL), Outcome::Applied);
+    let c = e.ledger().counts();
+    assert_eq!((c.consumed, c.late, c.applied), (3, 2, 1));
+}
+
+/// Issue 12, item 1: live, a call left open in a backlog was shown waiting 7916 h (its wait
+/// measured by the clock, its expiry by its queue's lagging events). One clock for both: by
+/// the clock it is older than `max_call_age`, so it is expired, not shown.
+#[test]
+fn in_live_mode_a_call_older_than_the_call_age_by_the_clock_is_expired_not_shown() {
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    let mut s = Script::new();
+    s.call(0.0, "c1", CallStep::Offered);
+    let mut offered = s.events[0].clone();
+    offered.ts = WALL - 3_600_000;
+    assert_eq!(e.apply(&offered, 0, WALL), Outcome::Applied);
+    let snap = e.snapshots(WALL);
+    assert_eq!(
+        (snap[0].now.calls_waiting, snap[0].now.oldest_wait_seconds),
+        (1, 3600.0)
+    );
+    // No event since; the clock is 5 h past the offer.
+    let later = WALL + 4 * 3_600_000;
+    e.tick(later);
+    let snap = e.snapshots(later);
+    assert_eq!(
+        (snap[0].now.calls_waiting, snap[0].now.oldest_wait_seconds),
+        (0, 0.0)
+    );
+    assert_eq!(e.totals()[0].1.expired_calls, 1);
+}
+
 #[test]
 fn in_live_mode_a_quiet_queue_decays_to_no_value() {
     let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
@@ -709,6 +882,44 @@ pub(super) mod props {
             let got = snapshots_at(&mut shuffled, as_of);
             prop_assert_eq!(got, expected);
             let c = shuffled.ledger().counts();
+            prop_assert!(c.balances() && c.pending == 0);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whatever events of valid calls are lost (about one in four, any of them: offers,
+        /// answers, wraps, ends, logins), once the queue's clock has moved `max_call_age` past
+        /// its last event nothing waits and no agent is busy or in ACW because of a call.
+        #[test]
+        fn after_max_call_age_of_silence_nothing_waits_and_nobody_is_engaged_whatever_was_lost(
+            calls in prop::collection::vec((0u32..1_800_000, 0u8..3, life()), 1..25),
+            lost in prop::collection::vec(prop::bool::weighted(0.25), 300),
+        ) {
+            let history: Vec<CtiEvent> = events(&calls, &[])
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !lost[i % lost.len()])
+                .map(|(_, e)| e)
+                .collect();
+            let last = history.iter().map(|e| e.ts).max().unwrap_or(T0);
+            let mut e = engine();
+            run(&mut e, &history);
+            let age = EngineSettings::default().max_call_age_ms;
+            // The queue's own clock moves on by an event of its own (in event time a quiet
+            // queue's clock stands still).
+            let mut later = Script::new();
+            later.agent(0.0, "x", AgentState::LoggedOut);
+            later.events[0].ts = last + age + 60_000;
+            later.events[0].event_id = "later".into();
+            e.apply(&later.events[0], u64::MAX, WALL);
+            let snap = e.snapshots(WALL).into_iter().find(|s| s.queue_id == "sales").unwrap();
+            prop_assert_eq!(
+                (snap.now.calls_waiting, snap.now.oldest_wait_seconds, snap.now.agents_busy, snap.now.agents_acw),
+                (0, 0.0, 0, 0)
+            );
+            let c = e.ledger().counts();
             prop_assert!(c.balances() && c.pending == 0);
         }
     }

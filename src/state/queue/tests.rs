@@ -37,6 +37,7 @@ fn an_image_restores_every_field_but_scratch_space() {
         max_ts,
         clock,
         last_sweep,
+        last_clock_expiry: _,
         totals,
         expired_calls,
         ended_by_restart,
