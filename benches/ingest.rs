@@ -8,6 +8,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use acdstream::decode::{decode, encode, Format};
+use acdstream::event::DEFAULT_MAX_ID_BYTES as MAX_ID;
 use acdstream::sim::{as_copy, Scenario, Simulator};
 use acdstream::state::{Engine, EngineSettings, TimeMode};
 
@@ -34,7 +35,7 @@ fn ingest(c: &mut Criterion) {
                 || Engine::new(settings.clone(), TimeMode::EventTime),
                 |mut engine| {
                     for (i, p) in payloads.iter().enumerate() {
-                        match decode(format, p) {
+                        match decode(format, p, MAX_ID) {
                             Ok(event) => {
                                 engine.apply(&event, i as u64, WALL);
                             }
@@ -50,7 +51,7 @@ fn ingest(c: &mut Criterion) {
     let payloads = day(Format::Protobuf);
     let events: Vec<_> = payloads
         .iter()
-        .map(|p| decode(Format::Protobuf, p).unwrap())
+        .map(|p| decode(Format::Protobuf, p, MAX_ID).unwrap())
         .collect();
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("apply only", |b| {
