@@ -619,7 +619,7 @@ fn the_caps_and_the_id_limit_have_their_defaults_and_can_be_set() {
             e.max_pending_per_queue,
             e.max_id_bytes
         ),
-        (20_000, 10_000, 128)
+        (2_000, 10_000, 128)
     );
     let c = ok(
         "engine = { max_calls_per_queue = 50, max_pending_per_queue = 7, max_id_bytes = 64 }",
@@ -654,8 +654,8 @@ fn the_worst_case_memory_is_every_queue_at_every_cap() {
     let q = w.per_queue;
     // The ring holds the longest of the window (5m), the interval (5m) and the surge rule's
     // look-back (1m + 2m + 2m of catch-up), plus the 30s lateness: 330s, 33 buckets and two
-    // spare, of 160 B each with a 4-byte offered count.
-    assert_eq!(q.windows, 35 * 164);
+    // spare, of 168 B each with a 4-byte offered count.
+    assert_eq!(q.windows, 35 * 172);
     // 1,000 ids of 16 B in time order and 20 B in the lookup set (8 B and a control byte,
     // 16/7 of it for a table just grown).
     assert_eq!(q.ids, 1000 * 36);

@@ -89,7 +89,7 @@ impl Delta {
     }
 }
 
-/// One 10-second bucket, 160 B. Which bucket (time / BUCKET_MS) a slot holds follows from its
+/// One 10-second bucket, 168 B. Which bucket (time / BUCKET_MS) a slot holds follows from its
 /// position: slots are reused, and the slot of bucket `id` always holds that bucket while `id` is
 /// one of the ring's `oldest()..=head`, so the bucket does not store its id (which would widen
 /// every bucket of every queue by 8 B).
