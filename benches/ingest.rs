@@ -10,6 +10,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use acdstream::decode::{decode, encode, Format};
+use acdstream::event::DEFAULT_MAX_ID_BYTES as MAX_ID;
 use acdstream::sim::{as_copy, Scenario, Simulator};
 use acdstream::sinks::wallboard::Board;
 use acdstream::state::{Engine, EngineSettings, TimeMode};
@@ -37,7 +38,7 @@ fn ingest(c: &mut Criterion) {
                 || Engine::new(settings.clone(), TimeMode::EventTime),
                 |mut engine| {
                     for (i, p) in payloads.iter().enumerate() {
-                        match decode(format, p) {
+                        match decode(format, p, MAX_ID) {
                             Ok(event) => {
                                 engine.apply(&event, i as u64, WALL);
                             }
@@ -53,7 +54,7 @@ fn ingest(c: &mut Criterion) {
     let payloads = day(Format::Protobuf);
     let events: Vec<_> = payloads
         .iter()
-        .map(|p| decode(Format::Protobuf, p).unwrap())
+        .map(|p| decode(Format::Protobuf, p, MAX_ID).unwrap())
         .collect();
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("apply only", |b| {

@@ -55,7 +55,10 @@ fn event(id: String, ts: i64, queue: &str, body: EventBody) -> CtiEvent {
 }
 
 fn main() {
-    let settings = Arc::new(EngineSettings::default());
+    let settings = Arc::new(EngineSettings {
+        max_queues: 2_000,
+        ..EngineSettings::default()
+    });
 
     // Per queue: one agent logging in to each of 2,000 queues (event ids remembered: 1 each).
     let mut engine = Engine::new(settings.clone(), TimeMode::EventTime);

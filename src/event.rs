@@ -217,3 +217,72 @@ impl CtiEvent {
         }
     }
 }
+
+/// The default for `engine.max_id_bytes`: far longer than any real queue, call or agent id
+/// (a UUID is 36 bytes, an Asterisk unique id about 20), far shorter than what breaks a
+/// scrape or a Kafka record when a producer sends a megabyte.
+pub const DEFAULT_MAX_ID_BYTES: usize = 128;
+
+/// Why a text field of an event is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextProblem {
+    /// Longer than the limit, in bytes of UTF-8.
+    TooLong { bytes: usize },
+    /// A control character (`char::is_control`: a line end, a tab, ESC…), which would forge
+    /// log lines or reach a terminal.
+    ControlCharacter,
+}
+
+/// The rule for one text field: at most `max_bytes` bytes of UTF-8, no control character.
+/// Ids end up as Prometheus label values, log fields, checkpoint keys and Kafka record keys,
+/// so their size is the size of everything downstream.
+pub fn check_text(value: &str, max_bytes: usize) -> Result<(), TextProblem> {
+    if value.len() > max_bytes {
+        return Err(TextProblem::TooLong { bytes: value.len() });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(TextProblem::ControlCharacter);
+    }
+    Ok(())
+}
+
+impl CtiEvent {
+    /// Checks every text field the event carries against [`check_text`], in the order of the
+    /// contract (`event_id`, `queue_id`, `call_id`, `agent_id`, `target_queue_id`, `reason`);
+    /// the first field refused is named.
+    pub fn check_text(&self, max_bytes: usize) -> Result<(), (&'static str, TextProblem)> {
+        let mut fields: [(&'static str, Option<&str>); 6] = [
+            ("event_id", Some(&self.event_id)),
+            ("queue_id", Some(&self.queue_id)),
+            ("call_id", None),
+            ("agent_id", None),
+            ("target_queue_id", None),
+            ("reason", None),
+        ];
+        match &self.body {
+            EventBody::Call { call_id, step } => {
+                fields[2].1 = Some(call_id);
+                fields[3].1 = step.agent_id();
+                match step {
+                    CallStep::Transferred {
+                        target_queue_id, ..
+                    } => fields[4].1 = Some(target_queue_id),
+                    CallStep::FlowedOut { reason } => fields[5].1 = reason.as_deref(),
+                    _ => {}
+                }
+            }
+            EventBody::AgentState {
+                agent_id, reason, ..
+            } => {
+                fields[3].1 = Some(agent_id);
+                fields[5].1 = reason.as_deref();
+            }
+        }
+        for (name, value) in fields {
+            if let Some(value) = value {
+                check_text(value, max_bytes).map_err(|problem| (name, problem))?;
+            }
+        }
+        Ok(())
+    }
+}

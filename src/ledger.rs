@@ -48,10 +48,18 @@ pub enum RejectReason {
     /// A line the input ends in the middle of (no line end after it): it may have been cut
     /// short while being written, and a cut number would still parse.
     Truncated,
+    /// An id or reason longer than `engine.max_id_bytes`.
+    IdTooLong,
+    /// An id or reason with a control character (a line end, a tab, ESC…).
+    IdControlCharacter,
+    /// A new call beyond `max_calls_per_queue`.
+    CallLimit,
+    /// An event that would wait for its call's offer beyond `max_pending_per_queue`.
+    PendingLimit,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 21] = [
+    pub const ALL: [RejectReason; 25] = [
         RejectReason::Malformed,
         RejectReason::UnknownType,
         RejectReason::UnknownAgentState,
@@ -73,6 +81,10 @@ impl RejectReason {
         RejectReason::PartitionMismatch,
         RejectReason::UnknownAgent,
         RejectReason::Truncated,
+        RejectReason::IdTooLong,
+        RejectReason::IdControlCharacter,
+        RejectReason::CallLimit,
+        RejectReason::PendingLimit,
     ];
 
     pub fn label(self) -> &'static str {
@@ -98,6 +110,10 @@ impl RejectReason {
             RejectReason::PartitionMismatch => "partition_mismatch",
             RejectReason::UnknownAgent => "unknown_agent",
             RejectReason::Truncated => "truncated",
+            RejectReason::IdTooLong => "id_too_long",
+            RejectReason::IdControlCharacter => "id_control_character",
+            RejectReason::CallLimit => "call_limit",
+            RejectReason::PendingLimit => "pending_limit",
         }
     }
 
@@ -132,6 +148,14 @@ impl RejectReason {
             }
             RejectReason::Truncated => {
                 "the input ends in this line (no line end): it may be cut short, so it is not read"
+            }
+            RejectReason::IdTooLong => "an id or reason is longer than engine.max_id_bytes",
+            RejectReason::IdControlCharacter => {
+                "an id or reason has a control character (line end, tab, ESC…)"
+            }
+            RejectReason::CallLimit => "new call beyond max_calls_per_queue",
+            RejectReason::PendingLimit => {
+                "event would wait for its call's offer beyond max_pending_per_queue"
             }
         }
     }

@@ -262,6 +262,12 @@ fn init_logging(config: &Config) {
 
 fn run(command: Command, config: Config) -> Result<()> {
     let settings = Arc::new(config.engine.clone());
+    if matches!(
+        command,
+        Command::Demo { .. } | Command::Run | Command::Tail { .. }
+    ) {
+        log_memory_bound(&settings);
+    }
     match command {
         Command::Demo {
             listen,
@@ -497,6 +503,27 @@ fn run(command: Command, config: Config) -> Result<()> {
 /// share of `stop_within`), and the tasks it left on `tasks` (HTTP, the Alertmanager push) get
 /// the rest of `stop_within` to deliver and end. A second signal, or `stop_within` passing
 /// with the process still there, ends it at once.
+/// What the caps allow the engine to hold at most (checked against the budget when the
+/// configuration was loaded), so that an operator sizes the host from the log.
+fn log_memory_bound(settings: &acdstream::state::EngineSettings) {
+    let worst = settings.worst_case_memory();
+    let q = worst.per_queue;
+    let kib = |bytes: u64| bytes.div_ceil(1 << 10);
+    tracing::info!(
+        worst_case_mib = worst.total().div_ceil(1 << 20),
+        budget_mib = settings.memory_budget_mib,
+        queues = worst.queues,
+        per_queue_kib = kib(q.total()),
+        windows_kib = kib(q.windows),
+        ids_kib = kib(q.ids),
+        agents_kib = kib(q.agents),
+        calls_kib = kib(q.calls),
+        pending_kib = kib(q.pending),
+        "memory bound: the engine's state is at most {} MiB with every queue at every cap",
+        worst.total().div_ceil(1 << 20)
+    );
+}
+
 /// The last log line of a live command: what its ledger says.
 fn stopped(command: &str, ledger: &LedgerCounts) {
     tracing::info!(

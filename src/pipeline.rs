@@ -353,7 +353,7 @@ impl Pipeline {
                 payload,
                 received,
             } => {
-                match decode(format, payload) {
+                match decode(format, payload, self.engine.settings().max_id_bytes) {
                     Ok(event) => self.event(origin, &event, Some((key, payload))),
                     Err(error) => {
                         self.engine.reject(error.reason());

@@ -882,5 +882,83 @@ fn an_interrupted_replay_prints_the_report_so_far_and_exits_130() {
     assert!(report.contains(interrupted), "{report}");
     assert!(!report.contains("DOES NOT BALANCE"), "{report}");
     assert_eq!(report.replacen(interrupted, "", 1), expected);
+}
+
+/// A producer's bad ids: a 1 MB queue id, a 129-byte call id, a newline that would forge a log
+/// line, an ANSI colour code. Each is rejected with its reason and named by its line; nothing
+/// of them reaches the report or the KPIs, and the ledger balances. A 128-byte id is fine.
+#[test]
+fn ids_too_long_or_with_control_characters_are_rejected_by_line_with_their_reason() {
+    let t0 = 1_767_607_200_000i64;
+    let offered = |id: &str, ts: i64, queue: &str, call: &str| {
+        serde_json::json!({"event_id": id, "ts": ts, "type": "offered", "queue_id": queue,
+            "call_id": call})
+        .to_string()
+    };
+    let mb = "q".repeat(1 << 20);
+    let long_call = "c".repeat(129);
+    let max_call = "c".repeat(128);
+    let lines = [
+        offered("e1", t0, "sales", "c1"),
+        offered("e2", t0 + 1_000, &mb, "c2"),
+        offered("e3", t0 + 2_000, "sales", &long_call),
+        offered(
+            "e4",
+            t0 + 3_000,
+            "sales\n2026-01-05T10:00:00Z ERROR forged",
+            "c4",
+        ),
+        serde_json::json!({"event_id": "e5", "ts": t0 + 4_000, "type": "agent_state",
+            "queue_id": "sales", "agent_id": "\u{1b}[31mred", "state": "ready"})
+        .to_string(),
+        offered("e6", t0 + 5_000, "sales", &max_call),
+        serde_json::json!({"event_id": "e7", "ts": t0 + 9_000, "type": "abandoned",
+            "queue_id": "sales", "call_id": "c1"})
+        .to_string(),
+    ];
+    let dir = std::env::temp_dir().join(format!("acdstream-ids-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let file = dir.join("ids.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write the file");
+    let file = file.display().to_string();
+    let (snapshots, stderr) = replay_json(&["replay", &file, "--json"]);
+    assert!(
+        stderr.contains("consumed 7 = applied 3 + duplicate 0 + late 0 + rejected 4"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rejected by reason: id_too_long 2, id_control_character 2"),
+        "{stderr}"
+    );
+    for line in [
+        "line 2: id_too_long: `queue_id` is 1048576 bytes long, more than engine.max_id_bytes \
+         (128)",
+        "line 3: id_too_long: `call_id` is 129 bytes long",
+        "line 4: id_control_character: `queue_id` has a control character",
+        "line 5: id_control_character: `agent_id` has a control character",
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in {stderr}");
+    }
+    assert!(
+        // (The log lines' own colours are escape codes too; the producer's red is not there.)
+        !stderr.contains("\u{1b}[31m") && !stderr.contains("forged"),
+        "{stderr}"
+    );
+    assert!(stderr.len() < 10_000, "the report quotes no megabyte");
+    assert_eq!(snapshots.len(), 1);
+    let today = window(&snapshots[0], "today");
+    assert_eq!(
+        (
+            snapshots[0].queue_id.as_str(),
+            today.offered,
+            today.abandoned
+        ),
+        ("sales", 2, 1)
+    );
+    // The table a person reads has no escape sequence either.
+    let out = acdstream().args(["replay", &file]).output().expect("runs");
+    assert!(out.status.success());
+    let printed = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(!out.stdout.contains(&0x1b) && !printed.contains("\u{1b}[31m"));
     std::fs::remove_dir_all(&dir).ok();
 }

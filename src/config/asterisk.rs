@@ -33,6 +33,7 @@ impl super::Config {
                 .map(|(queue, &d)| (queue.clone(), millis(d)))
                 .collect(),
             lookback_ms: self.engine.allowed_lateness_ms,
+            max_id_bytes: self.engine.max_id_bytes,
         }
     }
 }

@@ -24,8 +24,55 @@ raw! { RawEngine(s = EngineSettings::default()) {
     max_queues: usize = s.max_queues,
     max_agents_per_queue: usize = s.max_agents_per_queue,
     max_events_per_call: usize = s.max_events_per_call,
+    max_calls_per_queue: usize = s.max_calls_per_queue,
+    max_pending_per_queue: usize = s.max_pending_per_queue,
+    max_id_bytes: usize = s.max_id_bytes,
+    memory_budget_mib: u64 = s.memory_budget_mib,
     clock: String = "wall",
 } }
+
+const HOUR: Millis = 3_600_000;
+
+/// The longest a sliding window (or a surge window) may be. Every queue keeps a ring of one
+/// 164-byte bucket per 10 s of its longest window (see `state::window` and the memory
+/// bench): 4 h is 236 KB per queue, 2.3 GB at 10,000 queues; "24h" would be 1.4 MB per queue.
+pub(super) const MAX_WINDOW_MS: Millis = 4 * HOUR;
+/// The longest `max_call_age`, `dedup_horizon` and `max_future_skew` (and a surge's response
+/// limit): a day is longer than any call or redelivery, and time arithmetic on event times
+/// (an offer plus the age) stays far from overflowing.
+pub(super) const MAX_LONG_MS: Millis = 24 * HOUR;
+/// The longest `max_clock_skew` and per-queue thresholds (`sl_threshold`, `short_abandon`,
+/// `ring_cadence`): beyond an hour they are not a service level or a clock difference.
+pub(super) const MAX_SHORT_MS: Millis = HOUR;
+
+/// Refuses settings whose worst case (every queue at every cap, `state::memory`) is more than
+/// `engine.memory_budget_mib`; run once `[kpi]` is checked too, since its surge windows
+/// lengthen the ring.
+pub(super) fn check_memory(p: &mut Problems<'_>, s: &EngineSettings) {
+    let worst = s.worst_case_memory();
+    let (total, q) = (worst.total(), worst.per_queue);
+    if total <= s.memory_budget_mib.saturating_mul(1 << 20) {
+        return;
+    }
+    let kib = |bytes: u64| bytes.div_ceil(1 << 10);
+    let why = format!(
+        "the caps allow up to {} MiB of state, more than this budget of {} MiB: {} queues \
+         (max_queues) × {} KiB (windows {}, ids {}, agents {}, calls {}, pending {}); lower \
+         max_queues or the per-queue caps (dedup_max_ids_per_queue, max_agents_per_queue, \
+         max_calls_per_queue, max_events_per_call, max_pending_per_queue), shorten the \
+         longest window, or raise memory_budget_mib if the host has the memory",
+        total.div_ceil(1 << 20),
+        s.memory_budget_mib,
+        worst.queues,
+        kib(q.total()),
+        kib(q.windows),
+        kib(q.ids),
+        kib(q.agents),
+        kib(q.calls),
+        kib(q.pending),
+    );
+    p.add("engine.memory_budget_mib", why);
+}
 
 /// A positive multiple of the bucket width: a length the bucket ring can represent.
 pub(super) fn bucketed(ms: Millis) -> bool {
@@ -45,6 +92,9 @@ fn windows(p: &mut Problems<'_>, e: &RawEngine) -> Vec<SlidingWindow> {
         let Some(len_ms) = p.ms(&path, text) else {
             continue;
         };
+        if p.within(&path, Some(len_ms), MAX_WINDOW_MS).is_none() {
+            continue;
+        }
         let why = match windows.iter().find(|w| w.len_ms == len_ms) {
             _ if !bucketed(len_ms) => format!(
                 "\"{}\" must be a positive multiple of {} (the bucket width), e.g. \"30s\" or \
@@ -108,6 +158,7 @@ pub(super) fn validate(
         p.check("engine.allowed_lateness", l, l < shortest, why)
     });
     let horizon = p.ms("engine.dedup_horizon", &e.dedup_horizon);
+    let horizon = p.within("engine.dedup_horizon", horizon, MAX_LONG_MS);
     let horizon = horizon.and_then(|h| {
         let l = lateness.unwrap_or_default();
         let why = format!(
@@ -123,11 +174,14 @@ pub(super) fn validate(
     let max_ids = p.nonzero("engine.dedup_max_ids_per_queue", &e.dedup_max_ids_per_queue);
     set(&mut s.dedup_max_ids_per_queue, max_ids);
     let max_call_age = p.positive_ms("engine.max_call_age", &e.max_call_age);
+    let max_call_age = p.within("engine.max_call_age", max_call_age, MAX_LONG_MS);
     set(&mut s.max_call_age_ms, max_call_age);
     let max_future_skew = p.positive_ms("engine.max_future_skew", &e.max_future_skew);
+    let max_future_skew = p.within("engine.max_future_skew", max_future_skew, MAX_LONG_MS);
     set(&mut s.max_future_skew_ms, max_future_skew);
     // 0s turns the tolerance off.
     let max_clock_skew = p.ms("engine.max_clock_skew", &e.max_clock_skew);
+    let max_clock_skew = p.within("engine.max_clock_skew", max_clock_skew, MAX_SHORT_MS);
     set(&mut s.max_clock_skew_ms, max_clock_skew);
     let max_queues = p.nonzero("engine.max_queues", &e.max_queues);
     set(&mut s.max_queues, max_queues);
@@ -135,6 +189,14 @@ pub(super) fn validate(
     set(&mut s.max_agents_per_queue, max_agents);
     let max_events = p.nonzero("engine.max_events_per_call", &e.max_events_per_call);
     set(&mut s.max_events_per_call, max_events);
+    let max_calls = p.nonzero("engine.max_calls_per_queue", &e.max_calls_per_queue);
+    set(&mut s.max_calls_per_queue, max_calls);
+    let max_pending = p.nonzero("engine.max_pending_per_queue", &e.max_pending_per_queue);
+    set(&mut s.max_pending_per_queue, max_pending);
+    let max_id_bytes = p.nonzero("engine.max_id_bytes", &e.max_id_bytes);
+    set(&mut s.max_id_bytes, max_id_bytes);
+    let budget = p.nonzero("engine.memory_budget_mib", &e.memory_budget_mib);
+    set(&mut s.memory_budget_mib, budget);
     let clock = match e.clock.trim() {
         "wall" => Ok(TimeMode::Live),
         "event" => Ok(TimeMode::EventTime),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::duration::{shown, DurationText};
-use super::engine::bucketed;
+use super::engine::{bucketed, MAX_LONG_MS, MAX_SHORT_MS, MAX_WINDOW_MS};
 use super::{ms, none, set, some, Problems};
 use crate::event::Millis;
 use crate::kpi::QueueKpiSettings;
@@ -20,16 +20,16 @@ raw! { RawKpi {
 } }
 
 inherits! { QueueKpiSettings RawQueueKpi {
-    sl_threshold => sl_threshold_ms: DurationText = positive_ms / ms,
+    sl_threshold => sl_threshold_ms: DurationText = short_span / ms,
     sl_target: f64 = sl_target / some,
-    short_abandon => short_abandon_ms: DurationText = positive_ms / ms,
-    ring_cadence => ring_cadence_ms: DurationText = positive_ms / ms,
+    short_abandon => short_abandon_ms: DurationText = short_span / ms,
+    ring_cadence => ring_cadence_ms: DurationText = short_span / ms,
     surge_window => surge.short_window_ms: DurationText = span / ms,
     surge_baseline => surge.baseline_window_ms: DurationText = span / ms,
     surge_factor => surge.factor: f64 = surge_factor / some,
     surge_subside_factor => surge.subside_factor: f64 = subside_factor / some,
     surge_min_calls => surge.min_calls: u64 = min_calls / some,
-    surge_response_limit => surge.response_limit_ms: DurationText = positive_ms / ms,
+    surge_response_limit => surge.response_limit_ms: DurationText = long / ms,
     // Calls per interval by the interval's start; there is no built-in forecast.
     surge_forecast => surge.forecast_per_minute: BTreeMap<String, f64> = forecast / none,
 } then surges(surge_factor, surge_subside_factor); }
@@ -52,9 +52,22 @@ pub(super) fn validate(p: &mut Problems<'_>, raw: &RawKpi, s: &mut EngineSetting
 impl Problems<'_> {
     /// A window the bucket ring can represent.
     fn span(&mut self, path: &str, text: &DurationText) -> Option<Millis> {
-        let ms = self.positive_ms(path, text)?;
+        let ms = self.positive_ms(path, text);
+        let ms = self.within(path, ms, MAX_WINDOW_MS)?;
         let why = format!("{} is not a multiple of 10s", shown(ms));
         self.check(path, ms, bucketed(ms), why)
+    }
+
+    /// A per-queue threshold, up to an hour.
+    fn short_span(&mut self, path: &str, text: &DurationText) -> Option<Millis> {
+        let ms = self.positive_ms(path, text);
+        self.within(path, ms, MAX_SHORT_MS)
+    }
+
+    /// A positive length up to a day.
+    fn long(&mut self, path: &str, text: &DurationText) -> Option<Millis> {
+        let ms = self.positive_ms(path, text);
+        self.within(path, ms, MAX_LONG_MS)
     }
 
     // Written so that NaN fails too.

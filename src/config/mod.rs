@@ -112,7 +112,7 @@ pub use asterisk::AsteriskConfig;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use kafka::{EventsFormat, KafkaConfig};
 
-use duration::{millis, DurationText};
+use duration::{millis, shown, DurationText};
 
 /// Prefix of every environment variable that overrides a setting.
 pub const ENV_PREFIX: &str = "ACDSTREAM_";
@@ -464,6 +464,17 @@ impl Problems<'_> {
         self.positive(path, text).map(millis)
     }
 
+    /// A length of at most `max`: longer ones cost memory or overflow time arithmetic.
+    fn within(&mut self, path: &str, ms: Option<Millis>, max: Millis) -> Option<Millis> {
+        let ms = ms?;
+        let why = format!(
+            "{} is too long; the allowed range is 0s to {}",
+            shown(ms),
+            shown(max)
+        );
+        self.check(path, ms, ms <= max, why)
+    }
+
     /// At least `min` milliseconds, with `advice` after the minimum.
     fn at_least(&mut self, path: &str, text: &DurationText, min: (u64, &str)) -> Option<Duration> {
         let (d, (min, advice)) = (self.duration(path, text)?, min);
@@ -506,6 +517,7 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
     let mut engine = EngineSettings::default();
     let clock = engine::validate(p, &raw.engine, &mut engine);
     kpi::validate(p, &raw.kpi, &mut engine);
+    engine::check_memory(p, &engine);
     let listen = raw.http.listen.trim().parse::<SocketAddr>().map_err(|_| {
         format!(
             "\"{}\" is not an IP address and port; use e.g. \"127.0.0.1:9898\" or \

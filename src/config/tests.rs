@@ -95,6 +95,22 @@ engine.max_clock_skew = "1m1m" => engine.max_clock_skew: "1m1m" is not a duratio
 engine.max_clock_skew = "s" => engine.max_clock_skew: "s" is not a duration: expected a number
 engine.max_clock_skew = "99999999999999999999s" => engine.max_clock_skew: "99999999999999999999s" is not a duration: too long
 engine.max_clock_skew = "9999999999999h" => engine.max_clock_skew: "9999999999999h" is not a duration: too long
+engine.windows = ["5m", "100000h"] => engine.windows[1]: 100000h is too long; the allowed range is 0s to 4h
+engine.windows = ["24h"] => engine.windows[0]: 24h is too long; the allowed range is 0s to 4h
+engine.max_call_age = "2562047788015h" => engine.max_call_age: 2562047788015h is too long; the allowed range is 0s to 24h
+engine.max_call_age = "24h10s" => engine.max_call_age: 24h10s is too long
+engine.dedup_horizon = "48h" => engine.dedup_horizon: 48h is too long; the allowed range is 0s to 24h
+engine.max_future_skew = "25h" => engine.max_future_skew: 25h is too long; the allowed range is 0s to 24h
+engine.max_clock_skew = "2h" => engine.max_clock_skew: 2h is too long; the allowed range is 0s to 1h
+kpi.default.sl_threshold = "2562047788015h" => kpi.default.sl_threshold: 2562047788015h is too long; the allowed range is 0s to 1h
+kpi.queues.q1.short_abandon = "2h" => kpi.queues.q1.short_abandon: 2h is too long; the allowed range is 0s to 1h
+kpi.default.ring_cadence = "61m" => kpi.default.ring_cadence: 1h1m is too long; the allowed range is 0s to 1h
+kpi.default.surge_window = "5h" => kpi.default.surge_window: 5h is too long; the allowed range is 0s to 4h
+kpi.queues.q.surge_baseline = "24h" => kpi.queues.q.surge_baseline: 24h is too long; the allowed range is 0s to 4h
+kpi.default.surge_response_limit = "25h" => kpi.default.surge_response_limit: 25h is too long; the allowed range is 0s to 24h
+engine.max_calls_per_queue = 0 => engine.max_calls_per_queue: must be greater than 0
+engine.max_pending_per_queue = 0 => engine.max_pending_per_queue: must be greater than 0
+engine.max_id_bytes = 0 => engine.max_id_bytes: must be greater than 0
 "#;
 
 /// Files that load.
@@ -105,6 +121,12 @@ engine.interval = "1h"
 engine.interval = "8h"
 engine.interval = "24h"
 kpi.default.sl_target = 1
+engine.windows = ["5m", "15m", "60m", "4h"]
+engine.max_call_age = "24h"
+engine = { max_clock_skew = "1h", max_future_skew = "24h", dedup_horizon = "24h" }
+kpi.default = { sl_threshold = "1h", short_abandon = "1h", ring_cadence = "1h" }
+kpi.default = { surge_window = "4h", surge_baseline = "4h", surge_response_limit = "24h" }
+engine = { max_calls_per_queue = 1, max_pending_per_queue = 1, max_id_bytes = 1 }
 publish.interval = "100ms"
 log.level = "info,acdstream=debug"
 "#;
@@ -588,4 +610,123 @@ fn the_events_topic_holds_contract_events_or_queue_log_lines() {
             r#"kafka.events_format: "queue_log" is not an events format; use "protobuf", "json" or "asterisk_queue_log""#
         ]
     );
+}
+
+#[test]
+fn durations_beyond_their_maximum_are_reported_together_with_their_keys() {
+    let file = r#"
+        engine.windows = ["5m", "100000h"]
+        engine.max_call_age = "2562047788015h"
+        kpi.default.sl_threshold = "100000h"
+    "#;
+    let list = problems(file, "");
+    assert_eq!(
+        list,
+        [
+            "engine.windows[1]: 100000h is too long; the allowed range is 0s to 4h",
+            "engine.max_call_age: 2562047788015h is too long; the allowed range is 0s to 24h",
+            "kpi.default.sl_threshold: 100000h is too long; the allowed range is 0s to 1h",
+        ]
+    );
+    // An environment variable is named as the value's source.
+    let list = problems("", "ACDSTREAM_ENGINE__MAX_CALL_AGE=30h");
+    assert_eq!(
+        list,
+        [
+            "engine.max_call_age: 30h is too long; the allowed range is 0s to 24h (set by \
+          environment variable ACDSTREAM_ENGINE__MAX_CALL_AGE)"
+        ]
+    );
+}
+
+#[test]
+fn the_caps_and_the_id_limit_have_their_defaults_and_can_be_set() {
+    let c = Config::default();
+    let e = &c.engine;
+    assert_eq!(
+        (
+            e.max_calls_per_queue,
+            e.max_pending_per_queue,
+            e.max_id_bytes
+        ),
+        (2_000, 10_000, 128)
+    );
+    let c = ok(
+        "engine = { max_calls_per_queue = 50, max_pending_per_queue = 7, max_id_bytes = 64 }",
+        "",
+    );
+    let e = &c.engine;
+    assert_eq!(
+        (
+            e.max_calls_per_queue,
+            e.max_pending_per_queue,
+            e.max_id_bytes
+        ),
+        (50, 7, 64)
+    );
+    assert_eq!(c.queue_log_settings().max_id_bytes, 64);
+}
+
+#[test]
+fn the_worst_case_memory_is_every_queue_at_every_cap() {
+    let file = r#"
+        engine.windows = ["5m"]
+        engine.interval = "5m"
+        engine.max_queues = 3
+        engine.max_calls_per_queue = 10
+        engine.dedup_max_ids_per_queue = 1000
+        engine.max_pending_per_queue = 100
+        kpi.default.surge_window = "1m"
+        kpi.default.surge_baseline = "2m"
+    "#;
+    let c = ok(file, "");
+    let w = c.engine.worst_case_memory();
+    let q = w.per_queue;
+    // The ring holds the longest of the window (5m), the interval (5m) and the surge rule's
+    // look-back (1m + 2m + 2m of catch-up), plus the 30s lateness: 330s, 33 buckets and two
+    // spare, of 168 B each with a 4-byte offered count.
+    assert_eq!(q.windows, 35 * 172);
+    // 1,000 ids of 16 B in time order and 20 B in the lookup set (8 B and a control byte,
+    // 16/7 of it for a table just grown).
+    assert_eq!(q.ids, 1000 * 36);
+    // A held event's origin is 8 B.
+    assert_eq!(q.pending, 100 * 8);
+    assert_eq!(w.queues, 3);
+    assert_eq!(w.total(), 3 * q.total());
+    assert_eq!(
+        q.total(),
+        q.windows + q.fixed + q.ids + q.agents + q.calls + q.pending
+    );
+    // Each call is counted with every event it may take: 32 more events a call are 32 more
+    // 16-byte events for each of the 10 calls.
+    let more = ok(&format!("{file}\nengine.max_events_per_call = 96"), "");
+    let more = more.engine.worst_case_memory().per_queue;
+    assert_eq!(more.calls - q.calls, 10 * 32 * 16);
+}
+
+#[test]
+fn the_default_configuration_fits_the_default_budget() {
+    let c = Config::default();
+    let w = c.engine.worst_case_memory();
+    assert_eq!(c.engine.memory_budget_mib, 16_384);
+    assert!(w.total() <= 16_384 << 20, "{w:?}: {} MiB", w.total() >> 20);
+}
+
+#[test]
+fn a_configuration_that_allows_more_than_the_budget_is_refused() {
+    // Ten times the queues at the same caps is ten times the memory.
+    let file = "engine.max_queues = 10000";
+    let list = problems(file, "");
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert_has(
+        &list,
+        "engine.memory_budget_mib: the caps allow up to
+         more than this budget of 16384 MiB: 10000 queues (max_queues) ×
+         lower max_queues or the per-queue caps",
+    );
+    // Unless the budget is raised as well.
+    ok(&format!("{file}\nengine.memory_budget_mib = 1000000"), "");
+    // A budget below the defaults' worst case refuses them.
+    let list = problems("engine.memory_budget_mib = 1024", "");
+    assert_has(&list, "more than this budget of 1024 MiB: 1000 queues");
 }

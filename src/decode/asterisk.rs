@@ -36,7 +36,10 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use super::contract::MIN_TS;
 use super::quote;
-use crate::event::{AgentState, CallStep, CtiEvent, EventBody, Millis};
+use crate::event::{
+    check_text, AgentState, CallStep, CtiEvent, EventBody, Millis, TextProblem,
+    DEFAULT_MAX_ID_BYTES,
+};
 use crate::ledger::RejectReason;
 
 /// How the agent field becomes an agent id.
@@ -65,6 +68,9 @@ pub struct QueueLogSettings {
     /// ring time, an answer made up from a call time) is put no further back than this, so
     /// that the engine does not drop it as late.
     pub lookback_ms: Millis,
+    /// Longest call id, queue, agent id, reason or transfer target a line may give, in bytes
+    /// (`engine.max_id_bytes`).
+    pub max_id_bytes: usize,
 }
 
 impl Default for QueueLogSettings {
@@ -74,6 +80,7 @@ impl Default for QueueLogSettings {
             agents: HashMap::new(),
             wrapuptime_ms: HashMap::new(),
             lookback_ms: 30_000,
+            max_id_bytes: DEFAULT_MAX_ID_BYTES,
         }
     }
 }
@@ -182,6 +189,14 @@ pub(crate) enum QueueLogError {
          Asterisk wrote it (a cut number still parses), so it is not read"
     )]
     Truncated,
+    #[error("the {field} is {bytes} bytes long, more than engine.max_id_bytes ({max})")]
+    IdTooLong {
+        field: &'static str,
+        bytes: usize,
+        max: usize,
+    },
+    #[error("the {0} has a control character (a tab, ESC…)")]
+    IdControlCharacter(&'static str),
 }
 
 impl QueueLogError {
@@ -197,6 +212,8 @@ impl QueueLogError {
             QueueLogError::MissingQueue(_) => RejectReason::MissingQueueId,
             QueueLogError::MissingAgent(_) => RejectReason::MissingAgentId,
             QueueLogError::Truncated => RejectReason::Truncated,
+            QueueLogError::IdTooLong { .. } => RejectReason::IdTooLong,
+            QueueLogError::IdControlCharacter(_) => RejectReason::IdControlCharacter,
         }
     }
 }
@@ -558,6 +575,7 @@ impl Translator {
             return Err(QueueLogError::MissingAgent(event));
         }
         let agent = self.settings.agent_id(&text(line.agent));
+        self.check("agent field", &agent)?;
         // `NONE` (and every PAUSEALL/UNPAUSEALL): every queue the member is in, which the
         // engine resolves; an empty queue id says so.
         let all_queues = is_none(line.queue) || matches!(event, "PAUSEALL" | "UNPAUSEALL");
@@ -571,12 +589,16 @@ impl Translator {
             .first()
             .filter(|r| !r.is_empty())
             .map(|r| text(r).into_owned());
+        self.check("queue field", &queue)?;
         let (state, reason) = match event {
             "ADDMEMBER" | "AGENTLOGIN" | "AGENTCALLBACKLOGIN" => (AgentState::Ready, None),
             "REMOVEMEMBER" | "AGENTLOGOFF" | "AGENTCALLBACKLOGOFF" => (AgentState::LoggedOut, None),
             "PAUSE" | "PAUSEALL" => (AgentState::NotReady, reason),
             _ => (AgentState::Ready, reason),
         };
+        if let Some(reason) = &reason {
+            self.check("pause reason", reason)?;
+        }
         if !all_queues {
             let key = member_key(&queue, &agent);
             if state == AgentState::LoggedOut {
@@ -623,12 +645,15 @@ impl Translator {
         } else {
             String::new()
         };
+        let call_id = text(line.callid).into_owned();
+        let queue = text(line.queue).into_owned();
+        self.check("callid field", &call_id)?;
+        self.check("queue field", &queue)?;
+        self.check("agent field", &agent)?;
         // Every number the event documents is checked before anything is emitted, so that a
         // rejected line leaves no trace.
         let ts = line.ts;
         let key = leg_key(line.callid, line.queue);
-        let call_id = text(line.callid).into_owned();
-        let queue = text(line.queue).into_owned();
         let leg = self.legs.get(&key).copied();
         // A ring time reaches back from the line's time, but not before the offer (the line's
         // second is cut, the ring time is not).
@@ -760,12 +785,23 @@ impl Translator {
                     (_, false, true) => a,
                     (_, true, _) => "blind transfer".to_owned(),
                 };
+                self.check("transfer target", &target)?;
                 self.answer_if_missing(leg, &id_prefix, &call_id, &queue, &agent, ts, talk_s, out);
                 self.wrap(id_prefix, ts, call_id, queue, agent, Some(target), out);
                 self.legs.remove(&key);
             }
         }
         Ok(LineKind::Translated)
+    }
+
+    /// A text the line gives an event must pass the contract's rule for ids (see
+    /// [`check_text`]); checked before anything is emitted or remembered.
+    fn check(&self, field: &'static str, value: &str) -> Result<(), QueueLogError> {
+        let max = self.settings.max_id_bytes;
+        check_text(value, max).map_err(|problem| match problem {
+            TextProblem::TooLong { bytes } => QueueLogError::IdTooLong { field, bytes, max },
+            TextProblem::ControlCharacter => QueueLogError::IdControlCharacter(field),
+        })
     }
 
     fn emit<'o>(&self, id_prefix: String, queue: String, out: &'o mut Vec<Translated>) -> Emit<'o> {

@@ -37,8 +37,18 @@ pub(crate) struct WireEvent {
 
 impl WireEvent {
     /// Applies the contract. Checks run in a fixed order (identity, time, type, queue, then what
-    /// the type needs) so that an event with several faults always reports the same one.
-    pub(crate) fn into_event(self) -> Result<CtiEvent, DecodeError> {
+    /// the type needs, then the text of the fields the event keeps) so that an event with
+    /// several faults always reports the same one. A field the event's type does not use is
+    /// dropped here, so its text is not judged.
+    pub(crate) fn into_event(self, max_id_bytes: usize) -> Result<CtiEvent, DecodeError> {
+        let event = self.into_unchecked_event()?;
+        event
+            .check_text(max_id_bytes)
+            .map_err(|(field, problem)| DecodeError::text(field, problem, max_id_bytes))?;
+        Ok(event)
+    }
+
+    fn into_unchecked_event(self) -> Result<CtiEvent, DecodeError> {
         if self.event_id.is_empty() {
             return Err(DecodeError::MissingEventId);
         }

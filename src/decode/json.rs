@@ -19,7 +19,7 @@ use crate::alerts::{Alert, AlertName, AlertState, Severity, Transition};
 use crate::event::{AgentState, CtiEvent, EventType, Millis};
 use crate::kpi::KpiSnapshot;
 
-pub(crate) fn decode_event(bytes: &[u8]) -> Result<CtiEvent, DecodeError> {
+pub(crate) fn decode_event(bytes: &[u8], max_id_bytes: usize) -> Result<CtiEvent, DecodeError> {
     let event: JsonEvent = from_line(bytes, "a CTI event object")?;
     let ts = match event.ts {
         None => 0,
@@ -37,7 +37,7 @@ pub(crate) fn decode_event(bytes: &[u8]) -> Result<CtiEvent, DecodeError> {
         state: event.state.map_or(WireEnum::Absent, |n| n.0),
         reason: event.reason.unwrap_or_default(),
     }
-    .into_event()
+    .into_event(max_id_bytes)
 }
 
 pub(crate) fn encode_event(event: &CtiEvent) -> Vec<u8> {

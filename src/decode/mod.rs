@@ -40,7 +40,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::{Alert, AlertState, Transition};
-use crate::event::{CtiEvent, EventType, Millis};
+use crate::event::{CtiEvent, EventType, Millis, TextProblem};
 use crate::kpi::KpiSnapshot;
 use crate::ledger::RejectReason;
 
@@ -127,6 +127,17 @@ pub enum DecodeError {
     MissingState,
     #[error("`state` {0} is not logged_out, ready or not_ready")]
     UnknownAgentState(String),
+    #[error(
+        "`{field}` is {bytes} bytes long, more than engine.max_id_bytes ({max}); shorten it \
+         at the producer, or raise the limit if such ids are real"
+    )]
+    IdTooLong {
+        field: &'static str,
+        bytes: usize,
+        max: usize,
+    },
+    #[error("`{0}` has a control character (a line end, a tab, ESC…); ids and reasons are text")]
+    IdControlCharacter(&'static str),
 }
 
 impl DecodeError {
@@ -151,15 +162,28 @@ impl DecodeError {
             DecodeError::MissingTargetQueue => RejectReason::MissingTargetQueue,
             DecodeError::MissingState => RejectReason::MissingState,
             DecodeError::UnknownAgentState(_) => RejectReason::UnknownAgentState,
+            DecodeError::IdTooLong { .. } => RejectReason::IdTooLong,
+            DecodeError::IdControlCharacter(_) => RejectReason::IdControlCharacter,
         }
     }
 }
 
-/// Decodes one event (one JSON line, or one protobuf message).
-pub fn decode(format: Format, bytes: &[u8]) -> Result<CtiEvent, DecodeError> {
+/// Decodes one event (one JSON line, or one protobuf message). Its ids and reason are at most
+/// `max_id_bytes` bytes long and hold no control character (`engine.max_id_bytes`).
+pub fn decode(format: Format, bytes: &[u8], max_id_bytes: usize) -> Result<CtiEvent, DecodeError> {
     match format {
-        Format::Json => json::decode_event(bytes),
-        Format::Protobuf => protobuf::decode_event(bytes),
+        Format::Json => json::decode_event(bytes, max_id_bytes),
+        Format::Protobuf => protobuf::decode_event(bytes, max_id_bytes),
+    }
+}
+
+impl DecodeError {
+    /// The error for a text field [`check_text`](crate::event::check_text) refused.
+    pub(crate) fn text(field: &'static str, problem: TextProblem, max: usize) -> DecodeError {
+        match problem {
+            TextProblem::TooLong { bytes } => DecodeError::IdTooLong { field, bytes, max },
+            TextProblem::ControlCharacter => DecodeError::IdControlCharacter(field),
+        }
     }
 }
 

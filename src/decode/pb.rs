@@ -21,9 +21,9 @@ mod wire {
     include!(concat!(env!("OUT_DIR"), "/acd.v1.rs"));
 }
 
-pub(crate) fn decode_event(bytes: &[u8]) -> Result<CtiEvent, DecodeError> {
+pub(crate) fn decode_event(bytes: &[u8], max_id_bytes: usize) -> Result<CtiEvent, DecodeError> {
     let message = decode_message::<wire::CtiEvent>(bytes, "acd.v1.CtiEvent")?;
-    wire_event(message).into_event()
+    wire_event(message).into_event(max_id_bytes)
 }
 
 pub(crate) fn encode_event(event: &CtiEvent) -> Vec<u8> {
@@ -153,7 +153,10 @@ impl TryFrom<wire::CtiEvent> for CtiEvent {
     type Error = RejectReason;
 
     fn try_from(message: wire::CtiEvent) -> Result<CtiEvent, RejectReason> {
-        wire_event(message).into_event().map_err(|e| e.reason())
+        let max_id_bytes = event::DEFAULT_MAX_ID_BYTES;
+        wire_event(message)
+            .into_event(max_id_bytes)
+            .map_err(|e| e.reason())
     }
 }
 

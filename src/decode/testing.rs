@@ -187,14 +187,17 @@ pub(crate) fn decoder_reasons() -> BTreeSet<RejectReason> {
         MissingTargetQueue,
         MissingState,
         InvalidTimestamp,
+        IdTooLong,
+        IdControlCharacter,
     ]
     .into_iter()
     .collect()
 }
 
-/// A non-empty identifier, including characters JSON must escape.
+/// A non-empty identifier, including characters JSON must escape (`"`, `\\`), though not
+/// the control characters the contract refuses.
 fn id() -> impl Strategy<Value = String> {
-    "(?s).{1,12}"
+    r#"[^\p{Cc}]{1,12}"#
 }
 
 fn agent_state() -> impl Strategy<Value = AgentState> {

@@ -198,7 +198,7 @@ fn ends_something(step: Step) -> bool {
 
 /// How many ending steps a call may take past `max_events_per_call`: one leg's worth, and
 /// some for legs that were open when the limit was reached.
-const ENDING_ROOM: usize = 16;
+pub(super) const ENDING_ROOM: usize = 16;
 
 /// Steps that take a call out of its leg to somewhere else: a transfer, or a flow-out (the ACD
 /// moved it on unanswered, wherever it goes next). The call's next offer starts a new leg.

@@ -20,8 +20,9 @@
 //! * **One agent across queues.** Each queue keeps its own entry per agent; the engine passes an
 //!   agent's call phases on to its other queues (busy other there) and applies an
 //!   `agent_state` without a queue to each of them (see [`Engine`]'s module documentation).
-//! * **Bounded memory.** Queues (`max_queues`), agents per queue, events per call and
-//!   remembered ids are capped; calls are dropped once settled or expired.
+//! * **Bounded memory.** Queues (`max_queues`), agents, calls and pending events per queue,
+//!   events per call and remembered ids are capped; calls are dropped once settled or
+//!   expired. What the caps allow at most is [`EngineSettings::worst_case_memory`].
 
 mod agent;
 mod call;
@@ -29,6 +30,7 @@ pub(crate) mod checkpoint;
 mod dedup;
 mod engine;
 mod forms;
+mod memory;
 mod queue;
 mod registry;
 mod settings;
@@ -37,6 +39,7 @@ pub(crate) mod window;
 pub use checkpoint::{settings_fingerprint, CheckpointError};
 pub use dedup::id_hash;
 pub use engine::{Engine, TimeMode, ORIGIN_SCOPE_SHIFT};
+pub use memory::{QueueMemory, WorstCase};
 pub use queue::{QueueState, Resolution};
 pub use registry::SnapshotRegistry;
 pub use settings::{EngineSettings, SlidingWindow, BUCKET_MS};

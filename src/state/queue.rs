@@ -135,6 +135,11 @@ pub struct QueueState {
     ended_by_restart: u64,
     /// Events moved to the time of the step they must follow (`max_clock_skew`).
     skewed_events: u64,
+    /// Events the calls hold for their offer (the sum of [`Call::held`]), kept up to date by
+    /// [`QueueState::change_call`], through which every change of a call goes, for the
+    /// `max_pending_per_queue` cap; recounted when a checkpoint is restored.
+    #[serde(skip)]
+    held: usize,
     #[serde(skip)]
     deltas: Vec<Delta>,
     #[serde(skip)]
@@ -199,6 +204,7 @@ impl QueueState {
             expired_calls: 0,
             ended_by_restart: 0,
             skewed_events: 0,
+            held: 0,
             deltas: Vec::new(),
             old_deltas: Vec::new(),
             phases: Vec::new(),
@@ -240,6 +246,7 @@ impl QueueState {
         self.kpi = s.queue(&id).clone();
         self.tag = queue_tag(&id);
         self.id = id;
+        self.held = self.calls.values().map(Call::held).sum();
         Ok(self)
     }
 
@@ -398,6 +405,17 @@ impl QueueState {
         s: &EngineSettings,
         resolutions: &mut Vec<Resolution>,
     ) -> Outcome {
+        // The caps that bound a queue's calls: a new call beyond `max_calls_per_queue`, and an
+        // event that would wait for an offer (one for a call none of whose legs counts yet)
+        // beyond `max_pending_per_queue`, are refused before anything is kept of them.
+        let call = self.calls.get(&key);
+        if call.is_none() && self.calls.len() >= s.max_calls_per_queue {
+            return Outcome::Rejected(RejectReason::CallLimit);
+        }
+        let unoffered = call.is_none_or(|c| c.live().is_empty());
+        if event.step != Step::Offered && unoffered && self.held >= s.max_pending_per_queue {
+            return Outcome::Rejected(RejectReason::PendingLimit);
+        }
         let mut resolved = Vec::new();
         let limits = CallLimits {
             max_events: s.max_events_per_call,
@@ -440,8 +458,11 @@ impl QueueState {
         call.agent_phases(&mut self.old_phases);
         call.wait_samples(kpi, &mut self.old_samples);
         let old_waiting = call.waiting_since();
+        let old_held = call.held();
 
         let changed = change(call, self.max_ts);
+
+        self.held = self.held - old_held + call.held();
 
         let new_waiting = call.waiting_since();
         // A leg that starts to wait (count) after its threshold passed is behind the cursor
@@ -1217,7 +1238,7 @@ impl QueueState {
 
 /// History the bucket ring holds: the longest window (or the interval, whose wait percentiles
 /// come from the samples the ring's horizon keeps) plus the lateness.
-fn ring_span(s: &EngineSettings) -> Millis {
+pub(super) fn ring_span(s: &EngineSettings) -> Millis {
     let surge = s.longest_surge_lookback_ms() + SURGE_CATCH_UP_MS;
     s.longest_window_ms().max(s.interval_ms).max(surge) + s.allowed_lateness_ms
 }

@@ -54,6 +54,15 @@ pub struct EngineSettings {
     pub max_queues: usize,
     pub max_agents_per_queue: usize,
     pub max_events_per_call: usize,
+    /// In-flight calls (offered or pending, not yet settled) per queue.
+    pub max_calls_per_queue: usize,
+    /// Events per queue held for their call's offer.
+    pub max_pending_per_queue: usize,
+    /// Longest id or reason an event may carry, in bytes of UTF-8.
+    pub max_id_bytes: usize,
+    /// The most memory the caps may allow ([`EngineSettings::worst_case_memory`]), in MiB;
+    /// a configuration that allows more is refused at start-up.
+    pub memory_budget_mib: u64,
     pub default_queue: QueueKpiSettings,
     pub queues: HashMap<String, QueueKpiSettings>,
 }
@@ -74,9 +83,22 @@ impl Default for EngineSettings {
             max_call_age_ms: 4 * 3_600_000,
             max_future_skew_ms: 5 * 60_000,
             max_clock_skew_ms: 10_000,
-            max_queues: 10_000,
+            // With the per-queue caps below, 1,000 queues fit the 16 GiB budget (see
+            // `worst_case_memory`); a site with more raises both.
+            max_queues: 1_000,
             max_agents_per_queue: 5_000,
             max_events_per_call: 64,
+            // A queue holds its calls waiting plus those being handled: a busy queue holds a
+            // few hundred; 2,000 is a storm with every agent of a large site on the queue
+            // (a call every 100 ms, each in the queue for over 3 minutes). Each costs up to
+            // 1.4 KiB at the caps (`worst_case_memory`), so the cap is the largest share of
+            // the budget after the remembered ids.
+            max_calls_per_queue: 2_000,
+            // Held events wait at most `allowed_lateness` (30 s) for their offer: 10,000 is
+            // over 300 events a second arriving before their offers, in one queue.
+            max_pending_per_queue: 10_000,
+            max_id_bytes: crate::event::DEFAULT_MAX_ID_BYTES,
+            memory_budget_mib: 16_384,
             default_queue: QueueKpiSettings::default(),
             queues: HashMap::new(),
         }

@@ -1631,3 +1631,79 @@ fn agents_are_shared_only_within_the_partition_their_events_come_from() {
         (12.0, 18.0)
     );
 }
+
+#[test]
+fn a_new_call_beyond_the_calls_cap_is_rejected_and_counted_until_calls_end() {
+    let settings = EngineSettings {
+        max_calls_per_queue: 2,
+        ..EngineSettings::default()
+    };
+    let mut e = Engine::new(Arc::new(settings), TimeMode::EventTime);
+    let mut s = Script::new();
+    s.call(0.0, "c1", CallStep::Offered)
+        .call(1.0, "c2", CallStep::Offered)
+        .call(2.0, "c3", CallStep::Offered)
+        // c1 is held already: its steps still count.
+        .call(5.0, "c1", CallStep::Abandoned)
+        .call(6.0, "c4", CallStep::Ringing { agent_id: a("a1") })
+        // 60 s on, c1's end is behind the watermark (30 s) and the sweep forgets it.
+        .call(60.0, "c5", CallStep::Offered);
+    let outcomes: Vec<Outcome> = s
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| e.apply(ev, i as u64, WALL))
+        .collect();
+    let limit = Outcome::Rejected(RejectReason::CallLimit);
+    let applied = Outcome::Applied;
+    assert_eq!(outcomes, [applied, applied, limit, applied, limit, applied]);
+    assert_eq!(e.ledger().rejected_by(RejectReason::CallLimit), 2);
+    assert_eq!(e.queue("sales").unwrap().calls_in_flight(), 2);
+    let (_, totals) = e.totals().into_iter().next().unwrap();
+    assert_eq!((totals.offered, totals.abandoned), (3, 1));
+    let c = e.ledger().counts();
+    assert_eq!((c.consumed, c.applied, c.rejected), (6, 4, 2));
+    assert!(c.balances());
+}
+
+#[test]
+fn an_event_waiting_for_its_offer_beyond_the_pending_cap_is_rejected_and_counted() {
+    let settings = EngineSettings {
+        max_pending_per_queue: 2,
+        ..EngineSettings::default()
+    };
+    let mut e = Engine::new(Arc::new(settings), TimeMode::EventTime);
+    let mut s = Script::new();
+    s.call(8.0, "c1", CallStep::Answered { agent_id: a("a1") })
+        .call(2.0, "c1", CallStep::Ringing { agent_id: a("a1") })
+        // Two held: a third event without its offer is refused…
+        .call(9.0, "c2", CallStep::Answered { agent_id: a("a2") })
+        // …but an offer is never held, and a step of an offered call is applied.
+        .call(3.0, "c3", CallStep::Offered)
+        .call(4.0, "c3", CallStep::Abandoned)
+        // c1's offer applies what it held, which makes room again.
+        .call(0.0, "c1", CallStep::Offered)
+        .call(9.5, "c2", CallStep::Ringing { agent_id: a("a2") });
+    let outcomes: Vec<Outcome> = s
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| e.apply(ev, i as u64, WALL))
+        .collect();
+    use Outcome::{Applied, Pending};
+    let limit = Outcome::Rejected(RejectReason::PendingLimit);
+    assert_eq!(
+        outcomes,
+        [Pending, Pending, limit, Applied, Applied, Applied, Pending]
+    );
+    let resolved: Vec<u64> = e.take_resolutions().iter().map(|r| r.origin).collect();
+    assert_eq!(resolved, [0, 1]);
+    assert_eq!(e.ledger().rejected_by(RejectReason::PendingLimit), 1);
+    let c = e.ledger().counts();
+    assert_eq!(
+        (c.consumed, c.applied, c.pending, c.rejected),
+        (7, 5, 1, 1),
+        "{c:?}"
+    );
+    assert!(c.balances());
+}

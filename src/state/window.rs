@@ -89,7 +89,7 @@ impl Delta {
     }
 }
 
-/// One 10-second bucket, 160 B. Which bucket (time / BUCKET_MS) a slot holds follows from its
+/// One 10-second bucket, 168 B. Which bucket (time / BUCKET_MS) a slot holds follows from its
 /// position: slots are reused, and the slot of bucket `id` always holds that bucket while `id` is
 /// one of the ring's `oldest()..=head`, so the bucket does not store its id (which would widen
 /// every bucket of every queue by 8 B).
@@ -124,9 +124,19 @@ pub(crate) struct BucketRing {
 }
 
 impl BucketRing {
+    /// Heap bytes of a ring for `span_ms` (its slots and their packed offered counts).
+    pub(crate) fn heap_bytes(span_ms: Millis) -> u64 {
+        let per_slot = std::mem::size_of::<Bucket>() + std::mem::size_of::<u32>();
+        Self::len_for(span_ms) as u64 * per_slot as u64
+    }
+
+    fn len_for(span_ms: Millis) -> usize {
+        (span_ms / BUCKET_MS + 2) as usize
+    }
+
     /// A ring long enough for `span_ms` of history behind the newest bucket.
     pub(crate) fn new(span_ms: Millis, start: Millis) -> BucketRing {
-        let len = (span_ms / BUCKET_MS + 2) as usize;
+        let len = Self::len_for(span_ms);
         let head = start.div_euclid(BUCKET_MS);
         BucketRing {
             slots: vec![Bucket::default(); len].into_boxed_slice(),

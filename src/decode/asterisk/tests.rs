@@ -962,3 +962,76 @@ fn the_writer_logs_calls_as_asterisk_would_and_the_translator_reads_them_back() 
         assert!(t.line(line.as_bytes(), &mut Vec::new()).is_ok(), "{line}");
     }
 }
+
+#[test]
+fn ids_reasons_and_targets_are_limited_like_the_contracts() {
+    use RejectReason::*;
+    let long = "x".repeat(129);
+    let mb = "x".repeat(1 << 20);
+    let max = "x".repeat(128);
+    // "€" is 3 bytes: 43 of them are 129 bytes.
+    let euros = "€".repeat(43);
+    for (rest, reason) in [
+        (format!("{long}|q|NONE|ENTERQUEUE||x|1"), Some(IdTooLong)),
+        (format!("c1|{mb}|NONE|ENTERQUEUE||x|1"), Some(IdTooLong)),
+        (format!("c1|{euros}|NONE|ENTERQUEUE||x|1"), Some(IdTooLong)),
+        (format!("c1|{max}|NONE|ENTERQUEUE||x|1"), None),
+        (format!("{max}|q|NONE|ENTERQUEUE||x|1"), None),
+        (format!("c1|q|{long}|RINGINUSE|"), Some(IdTooLong)),
+        (format!("NONE|q|{long}|ADDMEMBER|"), Some(IdTooLong)),
+        (format!("NONE|{long}|SIP/1|ADDMEMBER|"), Some(IdTooLong)),
+        (format!("NONE|q|SIP/1|PAUSE|{long}"), Some(IdTooLong)),
+        (format!("NONE|q|SIP/1|PAUSE|{max}"), None),
+        (
+            format!("c1|q|SIP/1|BLINDTRANSFER|{max}|ctx|1|2|1"),
+            Some(IdTooLong),
+        ),
+        (
+            "c1|q\u{1b}[31m|NONE|ENTERQUEUE||x|1".to_owned(),
+            Some(IdControlCharacter),
+        ),
+        (
+            "c\t1|q|NONE|ENTERQUEUE||x|1".to_owned(),
+            Some(IdControlCharacter),
+        ),
+        (
+            "NONE|q|SIP/1|PAUSE|lunch\u{7}".to_owned(),
+            Some(IdControlCharacter),
+        ),
+        (
+            "c1|q|SIP/\u{1b}1|RINGINUSE|".to_owned(),
+            Some(IdControlCharacter),
+        ),
+        ("c1|Süd|NONE|ENTERQUEUE||x|1".to_owned(), None),
+    ] {
+        let mut t = translator();
+        let mut out = Vec::new();
+        let got = t.line(at(0, &rest).as_bytes(), &mut out);
+        let what = &rest[..rest.len().min(60)];
+        match reason {
+            None => assert!(got.is_ok() && !out.is_empty(), "{what}: {got:?}"),
+            Some(reason) => {
+                let err = got.expect_err(what);
+                assert_eq!(err.reason(), reason, "{what}: {err}");
+                assert!(out.is_empty(), "{what}: a rejected line emits nothing");
+            }
+        }
+    }
+    let err = kind(&at(0, &format!("c1|{long}|NONE|ENTERQUEUE||x|1"))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the queue field is 129 bytes long, more than engine.max_id_bytes (128)"
+    );
+    // The limit is the configuration's.
+    let settings = QueueLogSettings {
+        max_id_bytes: 4,
+        ..QueueLogSettings::default()
+    };
+    let mut t = Translator::new(settings);
+    let mut out = Vec::new();
+    assert!(t
+        .line(at(0, "c1|abcd|NONE|ENTERQUEUE||x|1").as_bytes(), &mut out)
+        .is_ok());
+    let err = t.line(at(1, "c2|abcde|NONE|ENTERQUEUE||x|1").as_bytes(), &mut out);
+    assert_eq!(err.unwrap_err().reason(), IdTooLong);
+}

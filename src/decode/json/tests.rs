@@ -2,10 +2,11 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::decode::testing::{decoder_reasons, sample};
+use crate::event::DEFAULT_MAX_ID_BYTES as MAX_ID;
 use crate::ledger::RejectReason;
 
 fn reject(line: &str) -> DecodeError {
-    match decode_event(line.as_bytes()) {
+    match decode_event(line.as_bytes(), MAX_ID) {
         Ok(event) => panic!("accepted {line}: {event:?}"),
         Err(e) => e,
     }
@@ -95,6 +96,14 @@ fn every_rejection_reason_is_reachable() {
             r#"{"event_id":"e","ts":1700000000000,"type":"agent_state","queue_id":"q","agent_id":"a","state":"busy"}"#,
             RejectReason::UnknownAgentState,
         ),
+        (
+            r#"{"event_id":"e","ts":1700000000000,"type":"offered","queue_id":"qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq","call_id":"c"}"#,
+            RejectReason::IdTooLong,
+        ),
+        (
+            r#"{"event_id":"e","ts":1700000000000,"type":"offered","queue_id":"q\nFAKE log line","call_id":"c"}"#,
+            RejectReason::IdControlCharacter,
+        ),
     ];
     let mut reached = BTreeSet::new();
     for (line, reason) in cases {
@@ -146,7 +155,7 @@ fn messages_point_at_the_problem() {
 fn unknown_fields_and_unused_fields_are_ignored() {
     let line = r#"{"event_id":"ev-offered","ts":1700000000123,"type":"offered","queue_id":"sales","call_id":"call-1","agent_id":"x","state":"weird","site":{"id":[1,2]},"v":2}"#;
     assert_eq!(
-        decode_event(line.as_bytes()),
+        decode_event(line.as_bytes(), MAX_ID),
         Ok(sample(EventType::Offered))
     );
 }
@@ -155,14 +164,17 @@ fn unknown_fields_and_unused_fields_are_ignored() {
 fn a_trailing_newline_is_part_of_the_line() {
     let mut line = encode_event(&sample(EventType::Hold));
     line.extend_from_slice(b"\r\n");
-    assert_eq!(decode_event(&line), Ok(sample(EventType::Hold)));
+    assert_eq!(decode_event(&line, MAX_ID), Ok(sample(EventType::Hold)));
 }
 
 #[test]
 fn two_objects_on_one_line_are_malformed() {
     let one = encode_event(&sample(EventType::Hold));
     let two = [one.clone(), one].concat();
-    assert!(matches!(decode_event(&two), Err(DecodeError::NotJson(_))));
+    assert!(matches!(
+        decode_event(&two, MAX_ID),
+        Err(DecodeError::NotJson(_))
+    ));
 }
 
 #[test]
@@ -194,6 +206,6 @@ fn deep_nesting_neither_overflows_the_stack_nor_hides_the_event() {
 
 #[test]
 fn invalid_utf8_is_malformed() {
-    let err = decode_event(b"{\"event_id\":\"\xff\"}").unwrap_err();
+    let err = decode_event(b"{\"event_id\":\"\xff\"}", MAX_ID).unwrap_err();
     assert_eq!(err.reason(), RejectReason::Malformed);
 }

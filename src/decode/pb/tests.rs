@@ -3,6 +3,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::decode::testing::{sample, sample_snapshot, valid_event};
 use crate::decode::{self, Format};
+use crate::event::DEFAULT_MAX_ID_BYTES as MAX_ID;
 
 fn offered() -> wire::CtiEvent {
     wire::CtiEvent::from(&sample(event::EventType::Offered))
@@ -231,15 +232,15 @@ proptest! {
     #[test]
     fn json_and_protobuf_judge_every_event_alike(message in wire_event_strategy()) {
         let bytes = message.encode_to_vec();
-        let via_json = decode::decode(Format::Json, &as_json(&message));
+        let via_json = decode::decode(Format::Json, &as_json(&message), MAX_ID);
         if bytes.is_empty() {
             // An all-default message is zero bytes, which protobuf rejects as an empty
             // payload before the contract is consulted; JSON still has `{}` to judge.
-            prop_assert_eq!(decode::decode(Format::Protobuf, &bytes), Err(DecodeError::Empty));
+            prop_assert_eq!(decode::decode(Format::Protobuf, &bytes, MAX_ID), Err(DecodeError::Empty));
             prop_assert_eq!(via_json, Err(DecodeError::MissingEventId));
             return Ok(());
         }
-        let via_protobuf = decode::decode(Format::Protobuf, &bytes);
+        let via_protobuf = decode::decode(Format::Protobuf, &bytes, MAX_ID);
         match (via_protobuf, via_json) {
             (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
             (Err(a), Err(b)) => prop_assert_eq!(a.reason(), b.reason(), "{} / {}", a, b),

@@ -4,6 +4,7 @@ use super::*;
 use crate::decode::testing::{decoder_reasons, sample};
 use crate::decode::DecodeError;
 use crate::event::EventType;
+use crate::event::DEFAULT_MAX_ID_BYTES as MAX_ID;
 use crate::ledger::RejectReason;
 
 /// A length-delimited field (wire type 2).
@@ -75,7 +76,10 @@ fn hand_written_bytes_decode_like_the_generated_encoder_writes_them() {
         varint(STATE, 3),
         text(REASON, "lunch"),
     ]);
-    assert_eq!(decode_event(&bytes), Ok(sample(EventType::AgentState)));
+    assert_eq!(
+        decode_event(&bytes, MAX_ID),
+        Ok(sample(EventType::AgentState))
+    );
     assert_eq!(encode_event(&sample(EventType::AgentState)), bytes);
 }
 
@@ -134,10 +138,22 @@ fn every_rejection_reason_is_reachable() {
             ]),
             RejectReason::UnknownAgentState,
         ),
+        (
+            // 129 bytes: a two-byte length.
+            message(&[
+                offered_without(QUEUE_ID),
+                [&[QUEUE_ID << 3 | 2, 0x81, 0x01][..], &[b'q'; 129]].concat(),
+            ]),
+            RejectReason::IdTooLong,
+        ),
+        (
+            message(&[offered_without(QUEUE_ID), text(QUEUE_ID, "q\u{1b}[31m")]),
+            RejectReason::IdControlCharacter,
+        ),
     ];
     let mut reached = BTreeSet::new();
     for (bytes, reason) in cases {
-        let err = decode_event(&bytes).expect_err("rejected");
+        let err = decode_event(&bytes, MAX_ID).expect_err("rejected");
         assert_eq!(err.reason(), reason, "{bytes:?}: {err}");
         reached.insert(reason);
     }
@@ -150,25 +166,25 @@ fn every_rejection_reason_is_reachable() {
         text(AGENT_ID, "a"),
         varint(STATE, READY),
     ]);
-    assert!(decode_event(&ready).is_ok());
+    assert!(decode_event(&ready, MAX_ID).is_ok());
     let transferred = message(&[
         offered_without(TYPE),
         varint(TYPE, TRANSFERRED),
         text(TARGET_QUEUE_ID, "t"),
     ]);
-    assert!(decode_event(&transferred).is_ok());
+    assert!(decode_event(&transferred, MAX_ID).is_ok());
 }
 
 #[test]
 fn unknown_values_are_named_in_the_message() {
     let bytes = message(&[offered_without(TYPE), varint(TYPE, 42)]);
     assert_eq!(
-        decode_event(&bytes).unwrap_err().to_string(),
+        decode_event(&bytes, MAX_ID).unwrap_err().to_string(),
         "`type` 42 is not a known event type"
     );
     let bytes = message(&[offered_without(TYPE), varint(TYPE, ANSWERED)]);
     assert_eq!(
-        decode_event(&bytes).unwrap_err(),
+        decode_event(&bytes, MAX_ID).unwrap_err(),
         DecodeError::MissingAgentId(EventType::Answered)
     );
 }
@@ -224,7 +240,7 @@ fn unknown_fields_are_skipped() {
         text(CALL_ID, "call-1"),
         text(AGENT_ID, "ignored for offered"),
     ]);
-    assert_eq!(decode_event(&bytes), Ok(sample(EventType::Offered)));
+    assert_eq!(decode_event(&bytes, MAX_ID), Ok(sample(EventType::Offered)));
 }
 
 #[test]
@@ -233,10 +249,10 @@ fn truncation_never_panics_and_a_cut_inside_a_field_is_malformed() {
         let bytes = encode_event(&sample(event_type));
         for len in 0..bytes.len() {
             // Cut at a field boundary, a prefix can be a valid but different event.
-            assert_ne!(decode_event(&bytes[..len]), Ok(sample(event_type)));
+            assert_ne!(decode_event(&bytes[..len], MAX_ID), Ok(sample(event_type)));
         }
         // The first field is event_id, so two bytes in is inside its value.
-        let err = decode_event(&bytes[..3]).unwrap_err();
+        let err = decode_event(&bytes[..3], MAX_ID).unwrap_err();
         assert_eq!(err.reason(), RejectReason::Malformed, "{err}");
         assert!(
             err.to_string()

@@ -42,6 +42,7 @@ fn an_image_restores_every_field_but_scratch_space() {
         expired_calls,
         ended_by_restart,
         skewed_events,
+        held,
         deltas: _,
         old_deltas: _,
         phases: _,
@@ -68,7 +69,8 @@ fn an_image_restores_every_field_but_scratch_space() {
     assert!(today_waits == q.today_waits);
     assert_eq!(samples, q.samples);
     assert_eq!(waiting, q.waiting);
-    // (Held events are in the calls.)
+    // Held events are in the calls, and counted again from them.
+    assert_eq!((held, q.held), (1, 1));
     assert_eq!(
         (threshold_cursor, max_ts, clock, last_sweep),
         (q.threshold_cursor, q.max_ts, q.clock, q.last_sweep)
