@@ -498,11 +498,6 @@ fn run(command: Command, config: Config) -> Result<()> {
     }
 }
 
-/// A live command (`demo`, `run`, `tail`) on a multi-threaded runtime, with the one shutdown path:
-/// SIGINT or SIGTERM cancels `shutdown`; the command stops its pipeline (which keeps to its
-/// share of `stop_within`), and the tasks it left on `tasks` (HTTP, the Alertmanager push) get
-/// the rest of `stop_within` to deliver and end. A second signal, or `stop_within` passing
-/// with the process still there, ends it at once.
 /// What the caps allow the engine to hold at most (checked against the budget when the
 /// configuration was loaded), so that an operator sizes the host from the log.
 fn log_memory_bound(settings: &acdstream::state::EngineSettings) {
@@ -534,6 +529,11 @@ fn stopped(command: &str, ledger: &LedgerCounts) {
     );
 }
 
+/// A live command (`demo`, `run`, `tail`) on a multi-threaded runtime, with the one shutdown path:
+/// SIGINT or SIGTERM cancels `shutdown`; the command stops its pipeline (which keeps to its
+/// share of `stop_within`), and the tasks it left on `tasks` (HTTP, the Alertmanager push) get
+/// the rest of `stop_within` to deliver and end. A second signal, or `stop_within` passing
+/// with the process still there, ends it at once.
 fn live<F, Fut>(stop_within: Duration, command: F) -> Result<()>
 where
     F: FnOnce(CancellationToken, TaskTracker) -> Fut,
