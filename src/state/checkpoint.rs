@@ -40,7 +40,10 @@ use super::settings::{EngineSettings, BUCKET_MS};
 
 const MAGIC: &[u8; 4] = b"ACDQ";
 
-/// Version of the layout above and of the state's encoding. 6: a call's steps include
+/// Version of the layout above and of the state's encoding. 7: the same encoding, but a state
+/// written by 6 may hold a call whose answer was lost still waiting, or the agent it rang
+/// still busy (since fixed): such checkpoints are refused so that the queue is rebuilt from the
+/// events, under the fixed rules. 6: a call's steps include
 /// no-answer, unavailable and flow-out; window buckets, periods and totals hold the
 /// member-unavailable count, the queue its count of calls ended by a restart. 5: window
 /// buckets, periods and the ring's base counts hold a fifth agent state (busy other); an
@@ -49,7 +52,7 @@ const MAGIC: &[u8; 4] = b"ACDQ";
 /// ring-abandoned counts and the handle-time sum, the queue its count of skewed events, and the
 /// surge detector its absorbed rises. 3: the queue's parts serialise themselves, and a ring
 /// bucket is written with its distance back from the newest bucket (2: from the oldest).
-pub(crate) const FORMAT_VERSION: u16 = 6;
+pub(crate) const FORMAT_VERSION: u16 = 7;
 
 const VERSION_AT: usize = 4;
 const FINGERPRINT_AT: usize = 6;
