@@ -16,6 +16,28 @@ use common::{free_port, http_get, scratch_dir, wait_for};
 /// The process, killed when dropped.
 struct Tail(Child);
 
+impl Tail {
+    /// `acdstream tail` of the queue_log at `path`, logging to `log`; returns once ready.
+    fn start(path: &Path, port: u16, log: &Path, env: &[(&str, &str)]) -> Tail {
+        let tail = Tail(
+            Command::new(env!("CARGO_BIN_EXE_acdstream"))
+                .args(["tail", "--format", "asterisk-queue-log"])
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .arg(path)
+                .env("ACDSTREAM_LOG", "info")
+                .envs(env.iter().copied())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log).unwrap())
+                .spawn()
+                .expect("tail starts"),
+        );
+        wait_for("/readyz", Duration::from_secs(20), || {
+            http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+        });
+        tail
+    }
+}
+
 impl Drop for Tail {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -72,21 +94,12 @@ fn tail_follows_a_queue_log_through_rotation_and_truncation() {
     std::fs::write(&path, backlog.concat()).unwrap();
 
     let port = free_port();
-    let _tail = Tail(
-        Command::new(env!("CARGO_BIN_EXE_acdstream"))
-            .args(["tail", "--format", "asterisk-queue-log"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg(&path)
-            .env("ACDSTREAM_PUBLISH__INTERVAL", "200ms")
-            .env("ACDSTREAM_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .expect("tail starts"),
+    let _tail = Tail::start(
+        &path,
+        port,
+        &log_path,
+        &[("ACDSTREAM_PUBLISH__INTERVAL", "200ms")],
     );
-    wait_for("/readyz", Duration::from_secs(20), || {
-        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
-    });
     // Ready means the whole backlog is in: its two calls, c1 answered, c2 abandoned.
     wait_for("the backlog's KPIs", Duration::from_secs(5), || {
         offered(port) == 2.0
@@ -174,22 +187,11 @@ fn a_backlog_read_at_start_up_pages_nobody() {
     std::fs::write(&path, backlog.concat()).unwrap();
 
     let port = free_port();
-    let _tail = Tail(
-        Command::new(env!("CARGO_BIN_EXE_acdstream"))
-            .args(["tail", "--format", "asterisk-queue-log"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg(&path)
-            .env("ACDSTREAM_PUBLISH__INTERVAL", "100ms")
-            .env("ACDSTREAM_ALERTS__REJECTED_EVENTS__FOR", "0s")
-            .env("ACDSTREAM_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .expect("tail starts"),
-    );
-    wait_for("/readyz", Duration::from_secs(20), || {
-        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
-    });
+    let env = [
+        ("ACDSTREAM_PUBLISH__INTERVAL", "100ms"),
+        ("ACDSTREAM_ALERTS__REJECTED_EVENTS__FOR", "0s"),
+    ];
+    let _tail = Tail::start(&path, port, &log_path, &env);
     // Ready means the whole backlog is in.
     assert_eq!(
         metric(port, "acd_calls_answered_total", "queue=\"sales\""),
