@@ -129,6 +129,14 @@ pub struct QueueState {
     /// restore the first advance looks).
     #[serde(skip)]
     last_clock_expiry: Millis,
+    /// A live queue's clock at its last admitted event, from which it is quiet: once quiet
+    /// for the lateness, its held events resolve by the clock (see
+    /// [`QueueState::resolve_held_when_quiet`]). Rebuilt, not written: after a restore the
+    /// first advance starts the quiet time afresh, which can only put such a resolution off
+    /// (by the quiet time before it), never bring one forward: the checkpoint's shape and
+    /// replay's results stay as they were.
+    #[serde(skip)]
+    last_event_clock: Option<Millis>,
     totals: [i64; N_COUNTS],
     expired_calls: u64,
     /// Calls ended by their ACD's restart (see [`QueueState::end_calls_at_restart`]).
@@ -200,6 +208,7 @@ impl QueueState {
             clock,
             last_sweep: Millis::MIN,
             last_clock_expiry: Millis::MIN,
+            last_event_clock: None,
             totals: [0; N_COUNTS],
             expired_calls: 0,
             ended_by_restart: 0,
@@ -332,6 +341,9 @@ impl QueueState {
             return Some(Outcome::Late);
         }
         self.max_ts = self.max_ts.max(ev.ts);
+        // Before the advance, which would otherwise judge the queue quiet against its new
+        // watermark. (The clock the advance moves to: never behind the event or the queue.)
+        self.last_event_clock = Some(clock.max(ev.ts).max(self.clock));
         // History reaches back to the oldest event, not to when the queue was created (a
         // replayed backlog or the demo's warm-up is older than the clock).
         self.watched_since = self.watched_since.min(ev.ts);
@@ -650,11 +662,39 @@ impl QueueState {
         // A live queue shows its waits against the clock, so it expires against the clock
         // too: a call older than `max_call_age` by that clock is never shown (a backlog's call
         // left open would otherwise be shown waiting for days while its queue's events lag).
-        if !self.surge_follows_events
-            && self.clock.saturating_sub(self.last_clock_expiry) >= BUCKET_MS
-        {
-            self.last_clock_expiry = self.clock;
-            self.expire_due(s);
+        // Its held events likewise resolve by the clock once it is quiet.
+        if !self.surge_follows_events {
+            let last_event = *self.last_event_clock.get_or_insert(self.clock);
+            if self.clock.saturating_sub(self.last_clock_expiry) >= BUCKET_MS {
+                self.last_clock_expiry = self.clock;
+                self.resolve_held_when_quiet(last_event, s, resolutions);
+                self.expire_due(s);
+            }
+        }
+    }
+
+    /// The watermark follows the queue's events, so on a queue that goes quiet (its producer
+    /// or broker gone) events held for an offer would be pending for ever. Once a live queue
+    /// has had no event for the lateness, its hold horizon moves on with the clock from the
+    /// watermark: watermark + (quiet − lateness), rejecting what is held before it as the
+    /// watermark would have. Not against the clock itself (now − lateness): in a catch-up the
+    /// queue's events are far behind the clock, and a step held at a batch boundary would be
+    /// rejected or not by when the next batch came; quiet time counts only real silence.
+    /// Only held events resolve so: what else the watermark settles (ended calls, agents)
+    /// stays on it.
+    fn resolve_held_when_quiet(
+        &mut self,
+        last_event: Millis,
+        s: &EngineSettings,
+        resolutions: &mut Vec<Resolution>,
+    ) {
+        let beyond = self
+            .clock
+            .saturating_sub(last_event)
+            .saturating_sub(s.allowed_lateness_ms);
+        if beyond > 0 {
+            let horizon = self.watermark(s).saturating_add(beyond);
+            self.drop_held_before(horizon, resolutions);
         }
     }
 

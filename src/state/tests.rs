@@ -8,7 +8,7 @@ use crate::kpi::surge::EpisodeOutcome;
 use crate::kpi::{KpiSnapshot, WindowKpis};
 use crate::ledger::{Outcome, RejectReason};
 
-use super::{Engine, EngineSettings, Resolution, TimeMode, ORIGIN_SCOPE_SHIFT};
+use super::{Engine, EngineSettings, Resolution, TimeMode, BUCKET_MS, ORIGIN_SCOPE_SHIFT};
 
 /// 2026-01-05 09:00:00 UTC, the start of an interval.
 pub(super) const T0: Millis = 1_767_603_600_000;
@@ -653,6 +653,100 @@ fn in_live_mode_a_call_older_than_the_call_age_by_the_clock_is_expired_not_shown
         (0, 0.0)
     );
     assert_eq!(e.totals()[0].1.expired_calls, 1);
+}
+
+/// Issue 12, item 11: live, a step held for its call's offer on a queue that then goes quiet
+/// was pending for ever (30 after a broker kill): the watermark follows the queue's events,
+/// and none came. Once the queue has been quiet for the lateness, its hold horizon moves on
+/// with the clock, so the step is rejected as `no_offer` as the watermark would have.
+#[test]
+fn in_live_mode_a_step_held_on_a_quiet_queue_is_rejected_by_the_clock() {
+    let s = EngineSettings::default();
+    let lateness = s.allowed_lateness_ms;
+    let mut e = Engine::new(Arc::new(s), TimeMode::Live);
+    let mut script = Script::new();
+    script.call(0.0, "c1", CallStep::Answered { agent_id: a("a1") });
+    let mut answered = script.events[0].clone();
+    answered.ts = WALL;
+    assert_eq!(e.apply(&answered, 0, WALL), Outcome::Pending);
+    assert_eq!(e.ledger().counts().pending, 1);
+    // Quiet for longer than the lateness, but the horizon (watermark + quiet − lateness) has
+    // not passed the step yet: an offer could still come.
+    e.tick(WALL + 2 * lateness - 1_000);
+    assert_eq!(e.ledger().counts().pending, 1);
+    assert!(e.take_resolutions().is_empty());
+    e.tick(WALL + 2 * lateness + BUCKET_MS);
+    assert_eq!(
+        e.take_resolutions(),
+        vec![Resolution {
+            origin: 0,
+            outcome: Outcome::Rejected(RejectReason::NoOffer)
+        }]
+    );
+    let c = e.ledger().counts();
+    assert_eq!((c.consumed, c.pending, c.rejected), (1, 0, 1));
+    assert_eq!(e.ledger().rejected_by(RejectReason::NoOffer), 1);
+    assert!(c.balances());
+}
+
+/// The other side of the one above: the offer comes within the lateness, before the queue
+/// has been quiet long enough, so the held step is applied and the clock rejects nothing.
+#[test]
+fn in_live_mode_a_held_step_whose_offer_comes_in_time_is_applied_not_rejected() {
+    let s = EngineSettings::default();
+    let lateness = s.allowed_lateness_ms;
+    let mut e = Engine::new(Arc::new(s), TimeMode::Live);
+    let mut script = Script::new();
+    script
+        .call(0.0, "c1", CallStep::Answered { agent_id: a("a1") })
+        .call(0.0, "c1", CallStep::Offered);
+    let (mut answered, mut offered) = (script.events[0].clone(), script.events[1].clone());
+    answered.ts = WALL;
+    offered.ts = WALL - 5_000;
+    assert_eq!(e.apply(&answered, 0, WALL), Outcome::Pending);
+    assert_eq!(e.apply(&offered, 1, WALL + 20_000), Outcome::Applied);
+    assert_eq!(
+        e.take_resolutions(),
+        vec![Resolution {
+            origin: 0,
+            outcome: Outcome::Applied
+        }]
+    );
+    e.tick(WALL + 4 * lateness + BUCKET_MS);
+    assert!(e.take_resolutions().is_empty());
+    let c = e.ledger().counts();
+    assert_eq!((c.consumed, c.applied, c.pending, c.rejected), (2, 2, 0, 0));
+    assert!(c.balances());
+}
+
+/// Why the horizon follows quiet time and not the clock (now − lateness): in a catch-up the
+/// queue's events are an hour behind the clock, and a step held at a batch boundary, with a
+/// publish between it and its offer, must still meet its offer as in a replay.
+#[test]
+fn in_live_mode_a_step_held_in_a_catch_up_waits_for_its_offer() {
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    let mut script = Script::new();
+    script
+        .call(0.0, "c1", CallStep::Answered { agent_id: a("a1") })
+        .call(0.0, "c1", CallStep::Offered);
+    let (mut answered, mut offered) = (script.events[0].clone(), script.events[1].clone());
+    answered.ts = WALL - 3_600_000;
+    offered.ts = answered.ts - 2_000;
+    assert_eq!(e.apply(&answered, 0, WALL), Outcome::Pending);
+    e.tick(WALL + BUCKET_MS);
+    assert_eq!(
+        e.apply(&offered, 1, WALL + BUCKET_MS + 1_000),
+        Outcome::Applied
+    );
+    assert_eq!(
+        e.take_resolutions(),
+        vec![Resolution {
+            origin: 0,
+            outcome: Outcome::Applied
+        }]
+    );
+    let c = e.ledger().counts();
+    assert_eq!((c.applied, c.pending, c.rejected), (2, 0, 0));
 }
 
 #[test]
