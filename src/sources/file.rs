@@ -279,7 +279,8 @@ impl ReadAhead {
     }
 
     fn received(&mut self, chunk: Vec<u8>) {
-        self.line_ends += chunk.iter().filter(|&&b| b == b'\n').count();
+        // memchr's vectorised count: a byte-by-byte count cost 4 % of a replay.
+        self.line_ends += memchr::memchr_iter(b'\n', &chunk).count();
         self.buffered.push_back(chunk);
     }
 
@@ -317,7 +318,7 @@ impl ReadAhead {
             return;
         };
         let end = (self.pos + n).min(front.len());
-        self.line_ends -= front[self.pos..end].iter().filter(|&&b| b == b'\n').count();
+        self.line_ends -= memchr::memchr_iter(b'\n', &front[self.pos..end]).count();
         self.pos = end;
         if self.pos == front.len() {
             self.buffered.pop_front();
