@@ -251,7 +251,7 @@ async fn respond(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byte
             }
         }
         path => match wallboard::respond(&state.board, path, req.uri().query()).await {
-            Some(answer) => answer,
+            Some((status, content_type, body)) => response(status, content_type, body),
             None => text(StatusCode::NOT_FOUND, "not found"),
         },
     }

@@ -19,9 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::{Response, StatusCode};
+use hyper::StatusCode;
 use serde::Serialize;
 
 use crate::alerts::{Alert, AlertSettings, AlertState, QueueRules, ThresholdRule, Transition};
@@ -29,13 +28,12 @@ use crate::decode::{encode_alert, encode_snapshot, Format};
 use crate::event::Millis;
 use crate::state::SnapshotRegistry;
 
-use super::http::{response, text};
-
 /// The page, served as is.
 pub const PAGE: &str = include_str!("wallboard/wallboard.html");
 
 const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 const JSON_CONTENT_TYPE: &str = "application/json";
+const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
 /// The data are stale once the last publish is older than this many publish intervals.
 pub const STALE_INTERVALS: u32 = 3;
@@ -219,15 +217,22 @@ impl Board {
     }
 }
 
-/// The answer to a `GET` (or `HEAD`) of `path` if it is the wallboard's; `None` otherwise.
+/// The answer to a `GET` (or `HEAD`) of `path` if it is the wallboard's, as status, content
+/// type and body (the HTTP edge makes the response); `None` otherwise.
 pub(crate) async fn respond(
     board: &Arc<Board>,
     path: &str,
     query: Option<&str>,
-) -> Option<Response<Full<Bytes>>> {
+) -> Option<(StatusCode, &'static str, Bytes)> {
     let now = jiff::Timestamp::now().as_millisecond();
     let body = match path {
-        "/" => return Some(response(StatusCode::OK, HTML_CONTENT_TYPE, PAGE)),
+        "/" => {
+            return Some((
+                StatusCode::OK,
+                HTML_CONTENT_TYPE,
+                Bytes::from_static(PAGE.as_bytes()),
+            ))
+        }
         "/api/v1/snapshots" => {
             let board = Arc::clone(board);
             let query = query.map(str::to_owned);
@@ -239,13 +244,11 @@ pub(crate) async fn respond(
         _ => return None,
     };
     Some(match body {
-        Ok(body) => response(StatusCode::OK, JSON_CONTENT_TYPE, body),
+        Ok(body) => (StatusCode::OK, JSON_CONTENT_TYPE, Bytes::from(body)),
         Err(error) => {
             tracing::error!(%error, path, "rendering the wallboard's JSON failed");
-            text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot render the snapshots",
-            )
+            let why = Bytes::from_static(b"cannot render the snapshots");
+            (StatusCode::INTERNAL_SERVER_ERROR, TEXT_CONTENT_TYPE, why)
         }
     })
 }

@@ -862,8 +862,8 @@ impl QueueState {
         let mut expire = Vec::new();
         let mut drop_calls = Vec::new();
         for (&key, call) in &self.calls {
-            // By the queue's event time, not the clock: replaying a backlog after downtime
-            // must not expire calls whose end is still in the backlog.
+            // By the time expiry is judged by (see `expiry_now`): in replay the queue's event
+            // time, so that a backlog's calls whose end is still in it are not expired.
             match call.status(s.max_call_age_ms, self.expiry_now()) {
                 CallStatus::Ended(end) if end < watermark && call.last_ts() < watermark => {
                     drop_calls.push(key)
