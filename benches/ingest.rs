@@ -1,16 +1,17 @@
 //! Decode + apply throughput: a simulated contact-centre day (the demo's four queues, 24 h,
 //! with 10 s of reordering) decoded from JSON lines or protobuf and applied to a fresh engine.
 //!
-//! `cargo bench --bench ingest` prints events/s (criterion's "thrpt"). Also one publish tick's
-//! snapshots of 1,000 queues, and the wallboard's `/api/v1/snapshots` answer for them.
+//! `cargo bench --bench ingest` prints events/s (criterion's "thrpt"). Also the same calls
+//! applied beside 100,000 calls that stay open, one publish tick's snapshots of 1,000 queues,
+//! and the wallboard's `/api/v1/snapshots` answer for them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 
 use acdstream::decode::{decode, encode, Format};
-use acdstream::event::DEFAULT_MAX_ID_BYTES as MAX_ID;
+use acdstream::event::{AgentState, CallStep, CtiEvent, EventBody, DEFAULT_MAX_ID_BYTES as MAX_ID};
 use acdstream::sim::{as_copy, Scenario, Simulator};
 use acdstream::sinks::wallboard::Board;
 use acdstream::state::{Engine, EngineSettings, TimeMode};
@@ -72,6 +73,97 @@ fn ingest(c: &mut Criterion) {
     group.finish();
 }
 
+/// Two hours of a queue's calls (50 agents logged in; a call every 2 s: offered, answered 5 s
+/// later, wrap at 60 s, wrap end at 90 s; 14,400 events, 720 sweeps of 10 s) applied beside
+/// `open` calls offered just before that never end and are not yet due to expire: what finding the few calls a
+/// sweep settles among many costs. `open = 0` is the floor the other is compared with.
+fn open_calls(c: &mut Criterion) {
+    const T: i64 = 1_767_603_600_000;
+    let settings = Arc::new(EngineSettings {
+        max_calls_per_queue: 200_000,
+        max_call_age_ms: 24 * 3_600_000,
+        ..EngineSettings::default()
+    });
+    let event = |id: String, ts: i64, call_id: String, step: CallStep| CtiEvent {
+        event_id: id,
+        ts,
+        queue_id: "q".into(),
+        body: EventBody::Call { call_id, step },
+    };
+    let mut stream = Vec::new();
+    for i in 0..3_600 {
+        let t = T + i * 2_000;
+        let agent_id = format!("a{}", i % 50);
+        let steps = [
+            (0, CallStep::Offered),
+            (
+                5_000,
+                CallStep::Answered {
+                    agent_id: agent_id.clone(),
+                },
+            ),
+            (
+                60_000,
+                CallStep::Wrap {
+                    agent_id: agent_id.clone(),
+                },
+            ),
+            (90_000, CallStep::WrapEnd { agent_id }),
+        ];
+        for (k, (after, step)) in steps.into_iter().enumerate() {
+            stream.push(event(format!("s{i}.{k}"), t + after, format!("s{i}"), step));
+        }
+    }
+    stream.sort_by_key(|e| e.ts);
+    let mut group = c.benchmark_group("open calls");
+    group.throughput(Throughput::Elements(stream.len() as u64));
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    for open in [0, 100_000] {
+        let setup = || {
+            let mut engine = Engine::new(settings.clone(), TimeMode::EventTime);
+            for i in 0..open {
+                let e = event(
+                    format!("o{i}"),
+                    T - 60_000,
+                    format!("o{i}"),
+                    CallStep::Offered,
+                );
+                engine.apply(&e, i as u64, WALL);
+            }
+            // The agents log in just before, which also moves the queue's clock past the open
+            // calls' SL threshold: marking them as they reach it is done once, here.
+            for i in 0..50 {
+                let login = CtiEvent {
+                    event_id: format!("login{i}"),
+                    ts: T - 1_000,
+                    queue_id: "q".into(),
+                    body: EventBody::AgentState {
+                        agent_id: format!("a{i}"),
+                        state: AgentState::Ready,
+                        reason: None,
+                    },
+                };
+                engine.apply(&login, u64::MAX - i, WALL);
+            }
+            engine
+        };
+        group.bench_function(format!("apply beside {open} open calls"), |b| {
+            b.iter_batched(
+                setup,
+                |mut engine| {
+                    for (i, e) in stream.iter().enumerate() {
+                        engine.apply(e, (open + i) as u64, WALL);
+                    }
+                    engine
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 /// Computing every queue's snapshot (what each publish tick does) for 1,000 busy queues.
 fn snapshots(c: &mut Criterion) {
     let settings = Arc::new(EngineSettings::default());
@@ -122,5 +214,5 @@ fn snapshots(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest, snapshots);
+criterion_group!(benches, ingest, open_calls, snapshots);
 criterion_main!(benches);

@@ -57,6 +57,8 @@ fn event(id: String, ts: i64, queue: &str, body: EventBody) -> CtiEvent {
 fn main() {
     let settings = Arc::new(EngineSettings {
         max_queues: 2_000,
+        // Room for the 20,000 calls below, which the default cap (2,000) would refuse.
+        max_calls_per_queue: 20_000,
         ..EngineSettings::default()
     });
 
@@ -128,6 +130,8 @@ fn main() {
     let ids = (3 * calls) as isize;
     let id_bytes = q.remembered_id_bytes() as isize;
     let agents = 500;
+    // Every call counted is in flight (none refused by a cap).
+    assert_eq!(q.calls_in_flight(), calls, "calls refused: raise the caps");
     println!(
         "heap per queue (windows, periods, histogram, maps): {} B = {:.1} KiB",
         per_queue,

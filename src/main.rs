@@ -68,6 +68,16 @@ enum Command {
         /// Print one KPI snapshot JSON object per queue per line instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print one JSON object per queue per interval (`kpi.interval`, 30 minutes by
+        /// default) instead: every closed interval's KPIs, the last one as far as the input
+        /// went. These are the figures of the day report.
+        #[arg(long, conflicts_with = "json")]
+        intervals: bool,
+        /// Also write the day report to this file: one self-contained HTML page (no external
+        /// assets, printable on A4) with each queue's intervals as charts and a table, the
+        /// surge episodes and the ledger with the rejected lines.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
         /// Window shown in the table.
         #[arg(long, default_value = "today")]
         window: String,
@@ -178,6 +188,8 @@ runs, with \"now\" taken from the events, and print the KPIs per queue at its la
   acdstream replay events.jsonl                                      JSON lines (simulate writes these)
   acdstream replay --format asterisk-queue-log /var/log/asterisk/queue_log
   acdstream replay --format asterisk-queue-log queue_log.1 --json    snapshots
+  acdstream replay events.jsonl --intervals                          each interval's KPIs
+  acdstream replay events.jsonl --report day.html                    the day report (HTML)
 
 An Asterisk queue_log is translated line by line (docs/sources/asterisk.md): queues'
 wrapuptime and how members are named are set in [asterisk] of the configuration file. Lines
@@ -348,6 +360,8 @@ fn run(command: Command, config: Config) -> Result<()> {
             file,
             format,
             json,
+            intervals,
+            report: report_file,
             window,
             show_rejections,
         } => {
@@ -371,15 +385,41 @@ fn run(command: Command, config: Config) -> Result<()> {
             let stop = CancellationToken::new();
             let report = runtime.block_on(async {
                 tokio::spawn(interrupt_on_signals(stop.clone()));
-                replay::replay(source, settings, wall, show_rejections, &stop).await
+                let keep = replay::Keep {
+                    rejections: show_rejections,
+                    intervals: intervals || report_file.is_some(),
+                };
+                replay::replay(source, settings.clone(), wall, keep, &stop).await
             })?;
             bar.finish_and_clear();
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
-            if json {
-                for snapshot in &report.snapshots {
-                    out.write_all(&decode::encode_snapshot(Format::Json, snapshot))?;
-                    out.write_all(b"\n")?;
+            if let Some(path) = &report_file {
+                let html = replay::report::render(
+                    &report,
+                    &replay::report::Context {
+                        source: &file.display().to_string(),
+                        timezone: &settings.timezone,
+                        generated_at: wall,
+                    },
+                );
+                std::fs::write(path, html)
+                    .with_context(|| format!("writing the report to {}", path.display()))?;
+                eprintln!("report: {}", path.display());
+            }
+            if json || intervals {
+                if json {
+                    for snapshot in &report.snapshots {
+                        out.write_all(&decode::encode_snapshot(Format::Json, snapshot))?;
+                        out.write_all(b"\n")?;
+                    }
+                } else {
+                    let mut closed: Vec<_> = report.intervals.iter().collect();
+                    closed.sort_by(|a, b| (&a.queue_id, a.start).cmp(&(&b.queue_id, b.start)));
+                    for interval in closed {
+                        serde_json::to_writer(&mut out, interval)?;
+                        out.write_all(b"\n")?;
+                    }
                 }
                 eprint!(
                     "{}{}",

@@ -23,7 +23,7 @@ use crate::decode::decode;
 use crate::event::{CtiEvent, Millis};
 use crate::kafka::checkpoints::{queue_key, round_key, RoundMarker};
 use crate::kpi::surge::Episode;
-use crate::kpi::{KpiSnapshot, QueueTotals};
+use crate::kpi::{IntervalKpis, KpiSnapshot, QueueTotals};
 use crate::ledger::{LedgerCounts, Outcome, RejectReason};
 use crate::sinks::alert_metrics::AlertMetrics;
 use crate::sinks::alertmanager::{AlertmanagerError, AlertmanagerSink};
@@ -79,6 +79,8 @@ pub(crate) struct PipelineSettings {
     pub keep_rejections: usize,
     /// Log the floor (waiting, SL, ready agents) per queue every 30 s.
     pub log_floor: bool,
+    /// Keep every interval the queues close in the report (`replay --intervals`, `--report`).
+    pub keep_intervals: bool,
 }
 
 impl Default for PipelineSettings {
@@ -89,6 +91,7 @@ impl Default for PipelineSettings {
             shutdown_timeout: Duration::from_secs(10),
             keep_rejections: 0,
             log_floor: false,
+            keep_intervals: false,
         }
     }
 }
@@ -202,6 +205,9 @@ pub struct Report {
     pub restarts: u64,
     /// Surge episodes that ended, in the order they ended, with their queue id.
     pub episodes: Vec<(String, Episode)>,
+    /// Every interval the queues closed, the last of each as far as the input went, when
+    /// [`PipelineSettings::keep_intervals`] asks for them.
+    pub intervals: Vec<IntervalKpis>,
     /// Every queue's KPIs at the end, when nothing was published while running (`replay`).
     pub snapshots: Vec<KpiSnapshot>,
     /// Every queue's counts since the start, with the snapshots.
@@ -411,6 +417,7 @@ impl Pipeline {
             // Taken per event so that the report lists episodes in the order they ended.
             let episodes = self.engine.take_episodes();
             self.collect_episodes(episodes);
+            self.collect_intervals();
         }
         let caught_up_now = self
             .partitions
@@ -524,6 +531,13 @@ impl Pipeline {
         }
     }
 
+    fn collect_intervals(&mut self) {
+        let intervals = self.engine.take_intervals();
+        if self.settings.keep_intervals {
+            self.report.intervals.extend(intervals);
+        }
+    }
+
     fn collect_episodes(&mut self, episodes: Vec<(Arc<str>, Episode)>) {
         self.report.episodes.extend(
             episodes
@@ -630,6 +644,11 @@ impl Pipeline {
             }
         }
         let episodes = self.engine.take_episodes();
+        // Taken at every publish, so that they never pile up in the engine.
+        let intervals = self.engine.take_intervals();
+        if let Some(board) = &self.sinks.board {
+            board.record(intervals, &episodes);
+        }
         if let Some(prometheus) = &self.sinks.prometheus {
             prometheus.publish(&snapshots, &totals, self.engine.ledger());
             prometheus.record_episodes(&episodes);
@@ -820,8 +839,10 @@ impl Pipeline {
             self.resolve_held();
             self.report.snapshots = self.engine.snapshots(self.clock.now());
             self.report.totals = self.engine.totals();
+            self.engine.close_intervals(self.clock.now());
             let episodes = self.engine.take_episodes();
             self.collect_episodes(episodes);
+            self.collect_intervals();
         }
         source.finish();
         let ledger = self.engine.ledger();

@@ -15,22 +15,32 @@ pub use crate::pipeline::{Rejection, Report};
 use crate::sources::file::{FileSource, SourceError};
 use crate::state::{Engine, EngineSettings, TimeMode};
 
+/// What a replay keeps beyond the KPIs at the end.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep {
+    /// The first this many rejections are listed with their line numbers.
+    pub rejections: usize,
+    /// Every interval the queues close ([`Report::intervals`]).
+    pub intervals: bool,
+}
+
 /// Replays every line of `source` (a [`FileSource`] over the file). `wall` is the real
-/// clock, only used to refuse timestamps from the future; the first `keep_rejections`
-/// rejections are listed with their line numbers. Cancelling `stop` (a signal) stops the
-/// reading: the report then covers the lines read until then, and says it was interrupted.
+/// clock, only used to refuse timestamps from the future. Cancelling `stop` (a signal) stops
+/// the reading: the report then covers the lines read until then, and says it was
+/// interrupted.
 pub async fn replay(
     mut source: FileSource,
     settings: Arc<EngineSettings>,
     wall: Millis,
-    keep_rejections: usize,
+    keep: Keep,
     stop: &CancellationToken,
 ) -> Result<Report, SourceError> {
     let pipeline = Pipeline::new(
         Engine::new(settings, TimeMode::EventTime),
         Clock::Fixed(wall),
         PipelineSettings {
-            keep_rejections,
+            keep_rejections: keep.rejections,
+            keep_intervals: keep.intervals,
             ..PipelineSettings::default()
         },
         Sinks::default(),
@@ -263,6 +273,8 @@ pub fn render_ledger(report: &Report) -> String {
     }
     out
 }
+
+pub mod report;
 
 #[cfg(test)]
 mod tests;

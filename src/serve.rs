@@ -103,6 +103,7 @@ impl Served {
             })
             .collect();
         self.board.set_rules(alerts.clone());
+        self.board.set_timezone(engine.timezone.clone());
         Ok(Sinks {
             prometheus: Some(PrometheusSink::new(self.handle.clone(), &sliding)),
             alerts: Some(Alerting::start(alerts, tasks)?),

@@ -7,158 +7,24 @@
 //! - When the service stops answering, the page says "stale since" the last publish it
 //!   showed, greys the figures, and recovers by itself once answers come back.
 //!
-//! `scripts/test.sh` installs chromium. Without it the tests fail, unless
-//! `ACDSTREAM_TEST_SKIP_BROWSER` is set, which skips them with a message.
+//! The browser is driven by [`common::browser`].
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::browser::{chromium, dump_dom, elements, screenshot, Element};
 use common::{free_port, http_get, scratch_dir, Demo};
 use serde_json::Value;
 
 /// The default publish interval rather than the harness's 250 ms: three intervals (when the
 /// page calls the data stale) stay well above a tick delayed by a loaded test machine.
 const ONE_SECOND: &[(&str, &str)] = &[("ACDSTREAM_PUBLISH__INTERVAL", "1s")];
-
-/// A browser run that takes longer than this is stuck, and is killed.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("ACDSTREAM_TEST_CHROMIUM") {
-        return Some(path.into());
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("chromium"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("ACDSTREAM_TEST_SKIP_BROWSER").is_some(),
-            "chromium is needed for the wallboard tests: run scripts/test.sh (it installs \
-             Debian's chromium) or apt-get install chromium; set ACDSTREAM_TEST_SKIP_BROWSER=1 \
-             to skip them"
-        );
-        eprintln!("SKIPPED: chromium not found and ACDSTREAM_TEST_SKIP_BROWSER is set");
-    }
-    found
-}
-
-/// Runs headless chromium on `url` with `args`; its standard output. Times are shown in UTC
-/// (`TZ`), so that the test can spell the page's clock times itself.
-fn browse(browser: &Path, profile: &Path, args: &[String], url: &str) -> String {
-    let mut child = Command::new(browser)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .env("TZ", "UTC")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stdout.read_to_string(&mut out);
-        out
-    });
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "chromium failed on {url}: {status}");
-            break;
-        }
-        if started.elapsed() > BROWSER_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish {url} within {BROWSER_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    reader.join().unwrap()
-}
-
-/// The DOM after the page has run `budget_ms` of (virtual) time.
-fn dump_dom(browser: &Path, profile: &Path, url: &str, budget_ms: u32) -> String {
-    let args = [
-        format!("--virtual-time-budget={budget_ms}"),
-        "--dump-dom".to_owned(),
-    ];
-    browse(browser, profile, &args, url)
-}
-
-/// One element of the dumped DOM: its attributes and the text up to the next tag.
-#[derive(Debug)]
-struct Element {
-    attrs: BTreeMap<String, String>,
-    text: String,
-}
-
-/// Every start tag of `html`, in document order (what the page writes: double-quoted
-/// attributes, text escaped by the browser).
-fn elements(html: &str) -> Vec<Element> {
-    let html = without(&without(html, "script"), "style");
-    let mut out = Vec::new();
-    let mut rest = html.as_str();
-    while let Some(start) = rest.find('<') {
-        rest = &rest[start + 1..];
-        let Some(end) = rest.find('>') else { break };
-        let tag = &rest[..end];
-        rest = &rest[end + 1..];
-        if tag.starts_with('/') || tag.starts_with('!') {
-            continue;
-        }
-        let mut attrs = BTreeMap::new();
-        let mut t = tag.split_once(' ').map_or("", |(_, a)| a);
-        while let Some(eq) = t.find("=\"") {
-            let name = t[..eq].trim().to_owned();
-            let after = &t[eq + 2..];
-            let Some(close) = after.find('"') else { break };
-            attrs.insert(name, unescape(&after[..close]));
-            t = &after[close + 1..];
-        }
-        let text = unescape(&rest[..rest.find('<').unwrap_or(rest.len())]);
-        out.push(Element { attrs, text });
-    }
-    out
-}
-
-/// `html` without the `tag` elements, whose text is code, not markup.
-fn without(html: &str, tag: &str) -> String {
-    let (open, close) = (format!("<{tag}"), format!("</{tag}>"));
-    let mut out = String::new();
-    let mut rest = html;
-    while let Some(start) = rest.find(&open) {
-        out.push_str(&rest[..start]);
-        rest = rest[start..]
-            .find(&close)
-            .map_or("", |end| &rest[start + end + close.len()..]);
-    }
-    out.push_str(rest);
-    out
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
-}
 
 fn figure<'a>(dom: &'a [Element], queue: &str, kpi: &str) -> &'a Element {
     dom.iter()
@@ -377,30 +243,6 @@ fn the_wallboard_shows_the_requested_queues_with_the_services_figures() {
     }
 }
 
-/// A PNG's size and its IHDR width and height.
-fn png_size(path: &Path) -> (u64, u32, u32) {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(
-        &bytes[..8],
-        b"\x89PNG\r\n\x1a\n",
-        "{} is a PNG",
-        path.display()
-    );
-    assert_eq!(&bytes[12..16], b"IHDR");
-    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    (bytes.len() as u64, be(16), be(20))
-}
-
-fn screenshot(browser: &Path, profile: &Path, url: &str, out: &Path) -> (u64, u32, u32) {
-    let args = [
-        "--window-size=1920,1080".to_owned(),
-        "--virtual-time-budget=3000".to_owned(),
-        format!("--screenshot={}", out.display()),
-    ];
-    browse(browser, profile, &args, url);
-    png_size(out)
-}
-
 #[test]
 fn a_1080p_screenshot_is_a_real_render() {
     let Some(browser) = chromium() else { return };
@@ -573,4 +415,182 @@ fn the_wallboard_goes_stale_without_answers_and_recovers() {
     );
     assert!(!status.attrs.contains_key("data-stale-since"));
     println!("after answers came back: {:?}", status.text);
+}
+
+/// The surge banner of `queue`'s tile in a DOM, with the ages of the episode that the
+/// service served meanwhile.
+fn surge_banner(
+    browser: &std::path::Path,
+    profile: &std::path::Path,
+    port: u16,
+    queue: &str,
+) -> (Element, Vec<f64>) {
+    let query = format!("queues={queue}");
+    let sampler = Sampler::start(port, &query);
+    let html = dump_dom(
+        browser,
+        profile,
+        &format!("http://127.0.0.1:{port}/?{query}"),
+        2_000,
+    );
+    let (api, _) = sampler.finish();
+    let served = api
+        .iter()
+        .flat_map(|v| v["snapshots"].as_array().unwrap().clone())
+        .filter(|s| s["queue_id"] == queue && s["surge"]["active"] == true)
+        .map(|s| s["surge"]["age_seconds"].as_f64().unwrap())
+        .collect();
+    let banner = elements(&html)
+        .into_iter()
+        .find(|e| {
+            e.attrs.get("data-queue").map(String::as_str) == Some(queue)
+                && e.attrs.get("data-kpi").map(String::as_str) == Some("surge")
+        })
+        .expect("the tile has a surge banner");
+    (banner, served)
+}
+
+/// The demo's surge on support (it began 5 minutes before start-up, so the surge rule opens
+/// an episode within the first half minute): the tile shows the banner with the response
+/// timer against the limit, its age one the service served while the browser ran, and the
+/// timer counts up between two looks.
+#[test]
+fn the_support_surge_shows_a_banner_whose_timer_counts_up() {
+    let Some(browser) = chromium() else { return };
+    let dir = scratch_dir("wallboard-surge");
+    let port = free_port();
+    let _demo = Demo::start(port, 1, ONE_SECOND);
+    let started = Instant::now();
+    let surging = || {
+        http_get(port, "/api/v1/snapshots?queues=support").is_some_and(|(status, body)| {
+            let v: Value = serde_json::from_str(&body).unwrap_or_default();
+            status == 200 && v["snapshots"][0]["surge"]["active"] == true
+        })
+    };
+    while !surging() {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "no surge episode on support within 90 s"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    println!("support surging after {:?}", started.elapsed());
+    let profile = dir.join("profile");
+    let mut ages = Vec::new();
+    for _ in 0..2 {
+        let (banner, served) = surge_banner(&browser, &profile, port, "support");
+        let age: f64 = banner.attrs["data-value"].parse().unwrap();
+        assert!(
+            banner.attrs["class"].split(' ').any(|c| c == "on"),
+            "the banner is shown: {banner:?}"
+        );
+        assert!(
+            served.contains(&age),
+            "the page shows age {age}, the service served {served:?}"
+        );
+        // "⚡ SURGE m:ss / 10:00" (the age rounded to the second), then the Erlang C
+        // requirement when there is one.
+        let s = age.round() as u64;
+        let timer = format!("⚡ SURGE {}:{:02} / 10:00", s / 60, s % 60);
+        assert!(
+            banner.text.contains(&timer),
+            "{:?} should show {timer}",
+            banner.text
+        );
+        println!("banner: {}", banner.text);
+        ages.push(age);
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    assert!(ages[1] >= ages[0] + 3.0, "the timer counts up: {ages:?}");
+}
+
+/// The queue page of support during the demo: the six charts over the intervals the warm-up
+/// closed and the one in progress; every figure of its windows table from one snapshot the
+/// service served while the browser ran; the wallboard's tile links to it; an unknown queue
+/// is a 404.
+#[test]
+fn the_queue_page_shows_the_windows_and_the_intervals_so_far() {
+    let Some(browser) = chromium() else { return };
+    let dir = scratch_dir("wallboard-queue");
+    let port = free_port();
+    let _demo = Demo::start(port, 1, ONE_SECOND);
+    let started = Instant::now();
+    while http_get(port, "/queue/support").is_none_or(|(status, _)| status != 200) {
+        assert!(started.elapsed() < Duration::from_secs(60), "no queue page");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let profile = dir.join("profile");
+    let sampler = Sampler::start(port, "queues=support");
+    let html = dump_dom(
+        &browser,
+        &profile,
+        &format!("http://127.0.0.1:{port}/queue/support"),
+        500,
+    );
+    let (api, _) = sampler.finish();
+    let dom = elements(&html);
+    let class = |c: &str| {
+        dom.iter()
+            .filter(|e| e.attrs.get("class").map(String::as_str) == Some(c))
+            .count()
+    };
+    assert_eq!(class("chart"), 6, "six charts");
+    let rows: Vec<&Element> = dom
+        .iter()
+        .filter(|e| e.attrs.contains_key("data-start"))
+        .collect();
+    // The 65-minute warm-up closed at least one interval; the one in progress comes last.
+    assert!(rows.len() >= 2, "{} interval rows", rows.len());
+    assert!(rows.last().unwrap().attrs.contains_key("data-partial"));
+    assert!(rows[..rows.len() - 1]
+        .iter()
+        .all(|r| !r.attrs.contains_key("data-partial")));
+    // The windows side by side: every figure at once from one served snapshot.
+    let shown: Vec<(&str, &str, &str)> = dom
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e.attrs.get("data-window")?.as_str(),
+                e.attrs.get("data-kpi")?.as_str(),
+                e.attrs.get("data-value")?.as_str(),
+            ))
+        })
+        .collect();
+    assert_eq!(shown.len(), 5 * 10, "five windows of ten KPIs");
+    let matches = |s: &Value| {
+        shown.iter().all(|&(window, kpi, value)| {
+            let v = &s["windows"][window][kpi];
+            if value == "null" {
+                v.is_null()
+            } else {
+                v.as_f64() == value.parse::<f64>().ok()
+            }
+        })
+    };
+    let served: Vec<Value> = api
+        .iter()
+        .flat_map(|v| v["snapshots"].as_array().unwrap().clone())
+        .collect();
+    assert!(
+        served.iter().any(matches),
+        "the page's windows {shown:?} are none of the {} snapshots served meanwhile",
+        served.len()
+    );
+    println!(
+        "queue page: {} intervals, {} window figures from one of {} snapshots served",
+        rows.len(),
+        shown.len(),
+        served.len()
+    );
+    // The tile's name opens it; an unknown queue has no page.
+    let board = elements(&dump_dom(
+        &browser,
+        &profile,
+        &format!("http://127.0.0.1:{port}/?queues=support"),
+        2_000,
+    ));
+    assert!(board
+        .iter()
+        .any(|e| e.attrs.get("href").map(String::as_str) == Some("/queue/support")));
+    assert_eq!(http_get(port, "/queue/nope").map(|(s, _)| s), Some(404));
 }

@@ -139,6 +139,19 @@ impl WindowSums {
     pub(crate) fn agent_ms(&self, a: AgentTime) -> i64 {
         self.agent_ms[a as usize]
     }
+
+    /// Adds another span's sums: the sums of the two spans together (they do not overlap).
+    pub(crate) fn add(&mut self, other: &WindowSums) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+        for (a, b) in self.sums_ms.iter_mut().zip(other.sums_ms) {
+            *a += b;
+        }
+        for (a, b) in self.agent_ms.iter_mut().zip(other.agent_ms) {
+            *a += b;
+        }
+    }
 }
 
 /// Wait-time quantiles of the window, if it holds any wait.

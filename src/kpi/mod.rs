@@ -9,5 +9,5 @@ pub mod surge;
 
 pub use settings::QueueKpiSettings;
 pub use snapshot::{
-    KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis, Windows,
+    IntervalKpis, KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis, Windows,
 };

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::Millis;
+use crate::kpi::math::WindowSums;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KpiSnapshot {
@@ -24,6 +25,26 @@ pub struct KpiSnapshot {
     /// The queue's surge episode, if one is open (see [`crate::kpi::surge`]).
     #[serde(default)]
     pub surge: SurgeSnapshot,
+}
+
+/// One closed interval of a queue (`kpi.interval`, 30 minutes by default): its figures once
+/// nothing late can change them, read from the same buckets as the sliding windows. What the
+/// day report and the queue page chart (`replay --intervals` prints them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalKpis {
+    pub queue_id: String,
+    /// `[start, end)`, Unix ms, aligned to local midnight in `kpi.timezone`.
+    pub start: Millis,
+    pub end: Millis,
+    /// The figures end before `end`: the input ended (or the service stopped) within the
+    /// interval.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    pub kpis: WindowKpis,
+    /// What the figures are computed from, for adding intervals up exactly (a day's totals):
+    /// in process only.
+    #[serde(skip)]
+    pub(crate) sums: WindowSums,
 }
 
 /// A queue's surge state at `as_of`.

@@ -7,7 +7,11 @@ const WALL: Millis = 1_800_000_000_000;
 fn run(text: &'static str) -> Report {
     let src = FileSource::new(LineSource::from(text.as_bytes()), "-", Box::new(|_| {}));
     let stop = tokio_util::sync::CancellationToken::new();
-    let replayed = replay(src, Arc::new(EngineSettings::default()), WALL, 10, &stop);
+    let keep = Keep {
+        rejections: 10,
+        intervals: true,
+    };
+    let replayed = replay(src, Arc::new(EngineSettings::default()), WALL, keep, &stop);
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -9,12 +9,17 @@
 //! - [`http`]: `/metrics`, `/healthz` and `/readyz`, and the routes of [`wallboard`].
 //! - [`wallboard`]: the page at `/` and its JSON API (`/api/v1/snapshots`, `/api/v1/alerts`),
 //!   fed by the pipeline after each publish.
+//! - [`charts`] and [`intervals`]: a queue's intervals as inline SVG charts and a table, for
+//!   the day report (`replay --report`) and the live queue page.
 
 pub(crate) mod alert_metrics;
 pub(crate) mod alertmanager;
+pub(crate) mod charts;
 pub(crate) mod http;
+pub(crate) mod intervals;
 pub mod kafka;
 pub(crate) mod prometheus;
+pub(crate) mod queue_page;
 pub mod wallboard;
 
 pub use prometheus::{install, PrometheusSink};

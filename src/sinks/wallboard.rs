@@ -9,6 +9,8 @@
 //!   and a `service` block saying how fresh the data is.
 //! - `GET /api/v1/alerts[?queues=a,b]`: the alerts firing now (each the JSON of the alerts
 //!   topic) and the same `service` block.
+//! - `GET /queue/<id>`: one queue's page ([`super::queue_page`]): its figures now, the windows
+//!   side by side and the last 24 hours by interval.
 //!
 //! Both are rendered on request from what the pipeline last published (the
 //! [`SnapshotRegistry`] and the [`Board`]), with lock-free loads: a request never waits for
@@ -26,7 +28,11 @@ use serde::Serialize;
 use crate::alerts::{Alert, AlertSettings, AlertState, QueueRules, ThresholdRule, Transition};
 use crate::decode::{encode_alert, encode_snapshot, Format};
 use crate::event::Millis;
+use crate::kpi::surge::Episode;
+use crate::kpi::IntervalKpis;
 use crate::state::SnapshotRegistry;
+
+use super::queue_page::{self, History};
 
 /// The page, served as is.
 pub const PAGE: &str = include_str!("wallboard/wallboard.html");
@@ -49,6 +55,10 @@ pub struct Board {
     registry: Arc<SnapshotRegistry>,
     latest: ArcSwap<Latest>,
     rules: ArcSwapOption<AlertSettings>,
+    /// The closed intervals and ended surge episodes the queue pages show.
+    history: History,
+    /// Where the queue pages' times are local (`kpi.timezone`); UTC until set.
+    timezone: ArcSwapOption<jiff::tz::TimeZone>,
 }
 
 impl fmt::Debug for Board {
@@ -90,6 +100,32 @@ impl Board {
     /// The alert rules whose thresholds the page colours by.
     pub fn set_rules(&self, rules: AlertSettings) {
         self.rules.store(Some(Arc::new(rules)));
+    }
+
+    /// The time zone the queue pages show times in (`kpi.timezone`).
+    pub fn set_timezone(&self, timezone: jiff::tz::TimeZone) {
+        self.timezone.store(Some(Arc::new(timezone)));
+    }
+
+    /// Adds the intervals the queues closed and the surge episodes that ended since the last
+    /// publish, for the queue pages (the pipeline's side).
+    pub fn record(&self, closed: Vec<IntervalKpis>, ended: &[(Arc<str>, Episode)]) {
+        self.history.record(closed, ended);
+    }
+
+    /// The page of queue `id` at wall-clock time `now`; `None` for a queue never published.
+    pub fn queue_page(&self, id: &str, now: Millis) -> Option<String> {
+        let published = self.registry.get(id)?;
+        let latest = self.latest.load();
+        let service = self.service(&latest, now);
+        let (timezone, utc) = (self.timezone.load(), jiff::tz::TimeZone::UTC);
+        let timezone = timezone.as_deref().unwrap_or(&utc);
+        Some(queue_page::render(
+            &published.snapshot,
+            &self.history,
+            timezone,
+            service.stale_since.filter(|_| service.stale),
+        ))
     }
 
     /// Records a publish (the writer's side; the pipeline is the only writer): its wall-clock
@@ -241,7 +277,17 @@ pub(crate) async fn respond(
             tokio::task::spawn_blocking(move || board.snapshots_json(query.as_deref(), now)).await
         }
         "/api/v1/alerts" => Ok(board.alerts_json(query, now)),
-        _ => return None,
+        _ => {
+            let id = percent_decode(path.strip_prefix("/queue/")?);
+            return Some(match board.queue_page(&id, now) {
+                Some(page) => (StatusCode::OK, HTML_CONTENT_TYPE, Bytes::from(page)),
+                None => (
+                    StatusCode::NOT_FOUND,
+                    TEXT_CONTENT_TYPE,
+                    Bytes::from(format!("no queue {id:?} has been published\n")),
+                ),
+            });
+        }
     };
     Some(match body {
         Ok(body) => (StatusCode::OK, JSON_CONTENT_TYPE, Bytes::from(body)),

@@ -108,6 +108,9 @@ pub(super) struct PhaseChange {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Call {
     legs: Vec<Leg>,
+    /// Where the queue's due sets have the call ([`Call::reschedule`]); rebuilt, not written.
+    #[serde(skip)]
+    scheduled: Due,
 }
 
 /// One visit of a call to the queue.
@@ -154,14 +157,22 @@ const RULES: &[(Step, Step, RejectReason)] = {
     ]
 };
 
-/// Where a call stands at a sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CallStatus {
-    /// Every leg has ended, the last at this time.
+/// What a queue's sweep waits for to act on a call, and from when ([`Call::due`]): the queue
+/// keeps its calls ordered by it, so that a sweep finds the few due among many in flight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Due {
+    /// No sweep acts on it (it has no legs).
+    #[default]
+    Nothing,
+    /// It holds events for legs that do not count, the first of which began here: once the
+    /// watermark passes this, they are rejected or count ([`Call::drop_held_before`]).
+    Held(Millis),
+    /// Every leg ended, the last of them and its last event by here: the call is forgotten
+    /// once the watermark passes this.
     Ended(Millis),
-    /// A leg that has not ended is older than the maximum age.
-    ExpiryDue,
-    Open,
+    /// A leg that counts has not ended; the oldest such was offered here: it expires
+    /// `max_call_age` later.
+    Open(Millis),
 }
 
 /// What bounds a call's events.
@@ -467,45 +478,44 @@ impl Call {
         self.legs[..live].iter_mut().find(|l| l.is_waiting())
     }
 
-    /// Whether the call ended (and when), or a leg is due to expire: one pass for the sweep,
-    /// which asks this of every call.
-    pub(super) fn status(&self, max_age: Millis, max_ts: Millis) -> CallStatus {
+    /// What a sweep waits for to act on the call. While it holds events nothing else is due:
+    /// a held leg may still count, and the call is neither over nor expired before it does
+    /// or is rejected.
+    pub(super) fn due(&self) -> Due {
         if self.legs.iter().any(|l| !l.held.is_empty()) {
-            return CallStatus::Open;
+            let began = self.legs[self.live_count()..]
+                .iter()
+                .filter_map(|l| l.events.first())
+                .map(|e| e.ts)
+                .min();
+            return began.map_or(Due::Nothing, Due::Held);
         }
-        let mut end = Millis::MIN;
-        let mut status = None;
+        let (mut end, mut oldest_open, mut unoffered) = (None, None, false);
         for leg in &self.legs {
-            match leg.terminal_at() {
-                Some(t) => end = end.max(t),
-                None if leg.offered_at().is_some_and(|o| o + max_age <= max_ts) => {
-                    status = Some(CallStatus::ExpiryDue);
-                }
-                None => {
-                    status.get_or_insert(CallStatus::Open);
-                }
+            match (leg.terminal_at(), leg.offered_at()) {
+                (Some(t), _) => end = end.max(Some(t.max(leg.last_ts()))),
+                (None, Some(o)) => oldest_open = Some(oldest_open.map_or(o, |m: Millis| m.min(o))),
+                (None, None) => unoffered = true,
             }
         }
-        status.unwrap_or(CallStatus::Ended(end))
+        match (oldest_open, end) {
+            (Some(offered), _) => Due::Open(offered),
+            // A leg with neither offer nor end that holds nothing never ends; none is made.
+            (None, Some(end)) if !unoffered => Due::Ended(end),
+            _ => Due::Nothing,
+        }
     }
 
-    /// The latest event time, for deciding when the call is settled.
-    pub(super) fn last_ts(&self) -> Millis {
-        self.legs
-            .iter()
-            .map(Leg::last_ts)
-            .max()
-            .unwrap_or(Millis::MIN)
+    /// Records where the queue's due sets have the call now: `Some((before, now))` when that
+    /// changed, for the queue to move it.
+    pub(super) fn reschedule(&mut self) -> Option<(Due, Due)> {
+        let due = self.due();
+        (due != self.scheduled).then(|| (std::mem::replace(&mut self.scheduled, due), due))
     }
 
-    /// Whether a leg that does not count began before `watermark` (see
-    /// [`Call::drop_held_before`]). Every sweep asks this of every call: most hold nothing,
-    /// which is the cheap test.
-    pub(super) fn holds_before(&self, watermark: Millis) -> bool {
-        self.legs.iter().any(|l| !l.held.is_empty())
-            && self.legs[self.live_count()..]
-                .iter()
-                .any(|l| l.began_before(watermark))
+    /// Where the queue's due sets have the call.
+    pub(super) fn scheduled(&self) -> Due {
+        self.scheduled
     }
 
     /// Legs that do not count and began before `watermark` can no longer start to: they are

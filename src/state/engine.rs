@@ -47,7 +47,7 @@ use hdrhistogram::Histogram;
 
 use crate::event::{CtiEvent, EventBody, Millis};
 use crate::kpi::surge::Episode;
-use crate::kpi::{KpiSnapshot, QueueTotals};
+use crate::kpi::{IntervalKpis, KpiSnapshot, QueueTotals};
 use crate::ledger::{Ledger, Outcome, RejectReason};
 
 use super::agent::OWN;
@@ -95,6 +95,8 @@ pub struct Engine {
     scratch: Histogram<u32>,
     /// Surge episodes that ended, with their queue, until the caller takes them.
     episodes: Vec<(Arc<str>, Episode)>,
+    /// Intervals the queues closed, until the caller takes them.
+    intervals: Vec<IntervalKpis>,
     /// The source reports holds; when it does not (Asterisk's queue_log), a call without a
     /// hold is not known to have had none, so the average hold is absent rather than 0.
     hold_reported: bool,
@@ -119,6 +121,7 @@ impl Engine {
             newest_event: Millis::MIN,
             scratch: wait_histogram(),
             episodes: Vec::new(),
+            intervals: Vec::new(),
             hold_reported: true,
             members: HashMap::default(),
             unreconciled: Vec::new(),
@@ -214,7 +217,7 @@ impl Engine {
             body: &event.body,
         };
         let outcome = queue.apply(ev, origin, now, &self.settings, &mut self.resolutions);
-        collect_episodes(queue, &mut self.episodes);
+        collect_finished(queue, &mut self.episodes, &mut self.intervals);
         if !queue.outbox_is_empty() {
             let mut out = std::mem::take(&mut self.outbox);
             queue.take_outbox(&mut out);
@@ -237,7 +240,7 @@ impl Engine {
             if let Some(q) = self.queues.get_mut(id) {
                 q.advance(at, &self.settings, &mut self.resolutions);
                 q.end_calls_at_restart(at, &self.settings);
-                collect_episodes(q, &mut self.episodes);
+                collect_finished(q, &mut self.episodes, &mut self.intervals);
             }
             // The agents the ended calls held are free in their other queues too.
             self.pass_on_from(id, at);
@@ -268,7 +271,7 @@ impl Engine {
                 body: &event.body,
             };
             let here = queue.apply_to_member(ev, now, &self.settings, &mut self.resolutions);
-            collect_episodes(queue, &mut self.episodes);
+            collect_finished(queue, &mut self.episodes, &mut self.intervals);
             self.pass_on_from(&id, now);
             // Applied anywhere is applied; a redelivery is a duplicate wherever it went.
             let rank = |o: Outcome| match o {
@@ -353,7 +356,7 @@ impl Engine {
                 };
                 if op.ts > q.clock() {
                     q.advance(now.max(op.ts), &self.settings, &mut self.resolutions);
-                    collect_episodes(q, &mut self.episodes);
+                    collect_finished(q, &mut self.episodes, &mut self.intervals);
                 }
                 q.other_phase(tag, op, &self.settings);
                 if !q.outbox_is_empty() {
@@ -410,7 +413,7 @@ impl Engine {
             .unwrap_or(Millis::MIN);
         if newest > q.clock() {
             q.advance(now.max(newest), &self.settings, &mut self.resolutions);
-            collect_episodes(q, &mut self.episodes);
+            collect_finished(q, &mut self.episodes, &mut self.intervals);
         }
         for (tag, range) in from {
             for op in &phases[range] {
@@ -497,7 +500,7 @@ impl Engine {
         let mut changed = Vec::new();
         for q in self.queues.values_mut() {
             q.advance(now, &self.settings, &mut self.resolutions);
-            collect_episodes(q, &mut self.episodes);
+            collect_finished(q, &mut self.episodes, &mut self.intervals);
             if !q.outbox_is_empty() {
                 changed.push(q.id.clone());
             }
@@ -546,6 +549,28 @@ impl Engine {
         out
     }
 
+    /// Intervals the queues closed since the last call (each queue's in time order).
+    pub fn take_intervals(&mut self) -> Vec<IntervalKpis> {
+        let mut intervals = std::mem::take(&mut self.intervals);
+        if !self.hold_reported {
+            for i in &mut intervals {
+                i.kpis.avg_hold_seconds = None;
+            }
+        }
+        intervals
+    }
+
+    /// End of input at now: every queue closes its intervals up to now, the last one as far
+    /// as it went (what the `interval` window of a snapshot at now shows).
+    pub fn close_intervals(&mut self, wall: Millis) {
+        let now = self.now(wall);
+        self.advance_all(now);
+        for q in self.queues.values_mut() {
+            q.close_intervals(now, &self.settings);
+            collect_finished(q, &mut self.episodes, &mut self.intervals);
+        }
+    }
+
     /// Surge episodes that ended since the last call, in the order they ended, with their
     /// queue id.
     pub fn take_episodes(&mut self) -> Vec<(Arc<str>, Episode)> {
@@ -575,6 +600,13 @@ impl Engine {
 
     pub fn queue(&self, id: &str) -> Option<&QueueState> {
         self.queues.get(id)
+    }
+
+    /// Every queue's due sets hold each of its calls where the call says (see
+    /// [`QueueState::due_calls_agree`]).
+    #[cfg(test)]
+    pub(super) fn due_calls_agree(&self) -> bool {
+        self.queues.values().all(QueueState::due_calls_agree)
     }
 
     /// Every queue id held, sorted.
@@ -698,8 +730,15 @@ fn one_queue() -> Vec<Arc<str>> {
     Vec::with_capacity(1)
 }
 
-fn collect_episodes(queue: &mut QueueState, into: &mut Vec<(Arc<str>, Episode)>) {
+fn collect_finished(
+    queue: &mut QueueState,
+    episodes: &mut Vec<(Arc<str>, Episode)>,
+    intervals: &mut Vec<IntervalKpis>,
+) {
     if let Some(ended) = queue.take_finished_episodes() {
-        into.extend(ended.into_iter().map(|e| (queue.id.clone(), e)));
+        episodes.extend(ended.into_iter().map(|e| (queue.id.clone(), e)));
+    }
+    if let Some(closed) = queue.take_finished_intervals() {
+        intervals.extend(closed);
     }
 }

@@ -2,8 +2,8 @@
 //! Printed at start-up and checked against `engine.memory_budget`.
 //!
 //! Sizes come from the types (`size_of`), so they follow the code; `benches/memory.rs`
-//! (`cargo bench --bench memory`) measures what is really allocated with the defaults (80.1
-//! KiB per queue, 257 B per in-flight call of three events) and stays below these figures.
+//! (`cargo bench --bench memory`) measures what is really allocated with the defaults (80.3
+//! KiB per queue, 318 B per in-flight call of three events) and stays below these figures.
 //! The bound is meant to be safe rather than tight: a hash table is counted just after it
 //! grew (each entry and its control byte take 16/7 of their size), and every call is counted
 //! with as many events as it may take.
@@ -78,8 +78,8 @@ impl EngineSettings {
         let call = hashed(size_of::<(CallKey, Call)>())
             + n(size_of::<Leg>())
             + n(events * size_of::<CallEvent>())
-            // Its place among the calls waiting (a B-tree entry, with room).
-            + n(2 * size_of::<(Millis, CallKey)>());
+            // Its places among the calls waiting and the calls due (B-tree entries, with room).
+            + n(2 * 2 * size_of::<(Millis, CallKey)>());
         let per_queue = QueueMemory {
             windows: BucketRing::heap_bytes(ring_span(self)),
             fixed: n(size_of::<QueueState>() + histogram),

@@ -28,6 +28,7 @@ mod agent;
 mod call;
 pub(crate) mod checkpoint;
 mod dedup;
+mod due;
 mod engine;
 mod forms;
 mod memory;

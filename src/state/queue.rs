@@ -16,15 +16,17 @@ use crate::event::{CallStep, Millis};
 use crate::kpi::math::{service_level, window_kpis, Count, WaitQuantiles, WindowSums, N_COUNTS};
 use crate::kpi::surge::{Episode, EpisodeOutcome, SurgeDetector, SurgeInputs};
 use crate::kpi::{
-    erlang, KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis, Windows,
+    erlang, IntervalKpis, KpiSnapshot, NowKpis, QueueTotals, Staffing, SurgeSnapshot, WindowKpis,
+    Windows,
 };
 use crate::ledger::{Outcome, RejectReason};
 
 use super::agent::{queue_tag, Agent, Effective, Input, InputKind, QueueTag};
 use super::call::{
-    agent_key, AgentKey, Call, CallEvent, CallKey, CallLimits, CallStatus, Phase, PhaseChange, Step,
+    agent_key, AgentKey, Call, CallEvent, CallKey, CallLimits, Due, Phase, PhaseChange, Step,
 };
 use super::dedup::{id_hash, BuildIdentity, Dedup};
+use super::due::DueCalls;
 use super::forms::{ascending_set, sorted_map};
 use super::settings::{EngineSettings, BUCKET_MS};
 use super::window::{BucketRing, Delta, Period};
@@ -101,6 +103,10 @@ pub struct QueueState {
     kpi: QueueKpiSettings,
     #[serde(with = "sorted_map")]
     calls: HashMap<CallKey, Call, BuildIdentity>,
+    /// The calls by when a sweep must act on them, kept by [`QueueState::change_call`] and
+    /// [`QueueState::remove_call`]; rebuilt, not written.
+    #[serde(skip)]
+    due: DueCalls,
     #[serde(with = "sorted_map")]
     agents: HashMap<AgentKey, Agent, BuildIdentity>,
     dedup: Dedup,
@@ -167,6 +173,17 @@ pub struct QueueState {
     watched_since: Millis,
     /// Episodes that ended, until the engine takes them.
     finished_episodes: Vec<Episode>,
+    /// The next interval to report, `[start, end)` ([`QueueState::report_intervals`]): kept,
+    /// not computed per event, as its bounds take a time-zone lookup. Not written: a restored
+    /// queue reports from the interval its watermark is in.
+    #[serde(skip)]
+    to_report: (Millis, Millis),
+    /// An interval has been reported: where reporting starts is settled.
+    #[serde(skip)]
+    reported_any: bool,
+    /// Intervals reported, until the engine takes them.
+    #[serde(skip)]
+    finished_intervals: Vec<IntervalKpis>,
     /// Finished episodes by outcome: responded, subsided.
     surge_outcomes: [u64; 2],
     /// Surge edges follow the queue's own events (event-time engines) rather than the clock;
@@ -195,6 +212,7 @@ impl QueueState {
             tag: queue_tag(&id),
             id,
             calls: HashMap::default(),
+            due: DueCalls::default(),
             agents: HashMap::default(),
             dedup: Dedup::default(),
             ring: BucketRing::new(span, clock),
@@ -224,6 +242,13 @@ impl QueueState {
             surge_evaluated: settled_edge(clock, settings),
             watched_since: clock,
             finished_episodes: Vec::new(),
+            // An event up to the lateness before the first may still come.
+            to_report: interval_bounds(
+                clock.saturating_sub(settings.allowed_lateness_ms),
+                settings,
+            ),
+            finished_intervals: Vec::new(),
+            reported_any: false,
             surge_outcomes: [0; 2],
             surge_follows_events: false,
             scope: 0,
@@ -256,12 +281,18 @@ impl QueueState {
         self.tag = queue_tag(&id);
         self.id = id;
         self.held = self.calls.values().map(Call::held).sum();
+        self.to_report = interval_bounds(self.watermark(s), s);
+        for (&key, call) in &mut self.calls {
+            if let Some((from, to)) = call.reschedule() {
+                self.due.moved(key, from, to);
+            }
+        }
         Ok(self)
     }
 
     /// Origins of events held for their call's offer.
     pub(super) fn pending_events(&self) -> u64 {
-        self.calls.values().map(|c| c.held() as u64).sum()
+        self.held as u64
     }
 
     pub(super) fn clock(&self) -> Millis {
@@ -347,6 +378,9 @@ impl QueueState {
         // History reaches back to the oldest event, not to when the queue was created (a
         // replayed backlog or the demo's warm-up is older than the clock).
         self.watched_since = self.watched_since.min(ev.ts);
+        if ev.ts < self.to_report.0 && !self.reported_any {
+            self.report_from(ev.ts, s);
+        }
         self.advance(clock.max(ev.ts), s, resolutions);
         None
     }
@@ -440,7 +474,7 @@ impl QueueState {
             Ok(inserted) => inserted,
             Err(reason) => {
                 if self.calls.get(&key).is_some_and(Call::is_empty) {
-                    self.calls.remove(&key);
+                    self.remove_call(key);
                 }
                 return Outcome::Rejected(reason);
             }
@@ -475,6 +509,9 @@ impl QueueState {
         let changed = change(call, self.max_ts);
 
         self.held = self.held - old_held + call.held();
+        if let Some((from, to)) = call.reschedule() {
+            self.due.moved(key, from, to);
+        }
 
         let new_waiting = call.waiting_since();
         // A leg that starts to wait (count) after its threshold passed is behind the cursor
@@ -632,15 +669,6 @@ impl QueueState {
     ) {
         let clock = clock.max(self.clock).max(self.max_ts);
         self.clock = clock;
-        // An event-time engine's clock is its newest event of any queue, which can be far
-        // ahead of a queue consumed from a lagging partition. Its ring then follows the
-        // queue's own events, so that it still holds the history its unjudged surge edges
-        // need; windows read past the ring's head see nothing new there.
-        self.ring.advance(if self.surge_follows_events {
-            self.max_ts
-        } else {
-            clock
-        });
         if clock >= self.interval.end {
             let (start, end) = interval_bounds(clock, s);
             self.interval.roll(start, end);
@@ -650,6 +678,17 @@ impl QueueState {
             self.today.roll(start, end);
             self.today_waits.reset();
         }
+        // Before the ring moves on: it holds every interval not reported yet until then.
+        self.report_intervals(self.interval_settled(s), s);
+        // An event-time engine's clock is its newest event of any queue, which can be far
+        // ahead of a queue consumed from a lagging partition. Its ring then follows the
+        // queue's own events, so that it still holds the history its unjudged surge edges
+        // need; windows read past the ring's head see nothing new there.
+        self.ring.advance(if self.surge_follows_events {
+            self.max_ts
+        } else {
+            clock
+        });
         self.mark_threshold_reached();
         self.evaluate_surge(s);
         // Everything a sweep does follows the queue's own event time (the watermark), so that
@@ -710,17 +749,18 @@ impl QueueState {
 
     /// Expires the calls older than the maximum age by [`QueueState::expiry_now`].
     fn expire_due(&mut self, s: &EngineSettings) {
-        let now = self.expiry_now();
-        let due: Vec<CallKey> = self
-            .calls
-            .iter()
-            .filter(|(_, call)| call.status(s.max_call_age_ms, now) == CallStatus::ExpiryDue)
-            .map(|(&key, _)| key)
-            .collect();
         let settled = self.last_sweep.saturating_sub(s.allowed_lateness_ms);
-        for key in due {
+        for key in self.expiry_due(s) {
             self.expire_call(key, s.max_call_age_ms, settled);
         }
+    }
+
+    /// Calls with a leg that has not ended and is `max_call_age` old by
+    /// [`QueueState::expiry_now`]: in replay the queue's event time, so that a backlog's calls
+    /// whose end is still in it are not expired.
+    fn expiry_due(&self, s: &EngineSettings) -> Vec<CallKey> {
+        let now = self.expiry_now();
+        self.due.open_since(now.saturating_sub(s.max_call_age_ms))
     }
 
     /// In an event-time engine "now" is the newest event of any queue, which a queue consumed
@@ -808,9 +848,100 @@ impl QueueState {
         (!self.finished_episodes.is_empty()).then(|| std::mem::take(&mut self.finished_episodes))
     }
 
+    /// Intervals reported since the last call, oldest first.
+    pub(super) fn take_finished_intervals(&mut self) -> Option<Vec<IntervalKpis>> {
+        (!self.finished_intervals.is_empty()).then(|| std::mem::take(&mut self.finished_intervals))
+    }
+
+    /// Up to where nothing can change an interval any more: the watermark (an event behind it
+    /// is late). A live queue that goes quiet moves it on with the clock once it has been
+    /// quiet for the lateness, as its held events (see
+    /// [`QueueState::resolve_held_when_quiet`]), so that its intervals still close; an event
+    /// for a closed interval that still comes then counts in the windows and `today`, not in
+    /// the interval's report. Not by the clock itself: a backlog read at start-up is behind
+    /// the clock, and its intervals close as its events pass them.
+    fn interval_settled(&self, s: &EngineSettings) -> Millis {
+        let watermark = self.watermark(s);
+        match self.last_event_clock {
+            Some(last) if !self.surge_follows_events => {
+                let quiet = self.clock.saturating_sub(last);
+                watermark.saturating_add(quiet.saturating_sub(s.allowed_lateness_ms).max(0))
+            }
+            _ => watermark,
+        }
+    }
+
+    /// Reports every interval that ends by `settled` and is not reported yet, from the ring,
+    /// which holds it until the ring next moves on. The calls reaching the SL threshold within
+    /// an interval are counted in it first.
+    /// Moves the first interval to report back to the one holding `ts` (less the lateness):
+    /// a live queue is created at the clock, but its first events (a backlog, the demo's
+    /// warm-up) can be older. Only as far back as the ring holds a whole interval: one that
+    /// began before the ring's horizon would be reported short of its start.
+    fn report_from(&mut self, ts: Millis, s: &EngineSettings) {
+        let horizon = self.ring.horizon();
+        let (start, end) =
+            interval_bounds(ts.saturating_sub(s.allowed_lateness_ms).max(horizon), s);
+        let first = if start < horizon {
+            interval_bounds(end, s)
+        } else {
+            (start, end)
+        };
+        if first.0 < self.to_report.0 {
+            self.to_report = first;
+        }
+    }
+
+    fn report_intervals(&mut self, settled: Millis, s: &EngineSettings) {
+        while self.to_report.1 <= settled {
+            self.reported_any = true;
+            let (start, end) = self.to_report;
+            self.mark_reached_before(end);
+            self.push_interval(start, end, end);
+            self.to_report = interval_bounds(end, s);
+        }
+    }
+
+    /// End of input at `as_of` (the queue advanced to it): the intervals that end by then,
+    /// and the one it ends in, as far as it went.
+    pub(super) fn close_intervals(&mut self, as_of: Millis, s: &EngineSettings) {
+        self.report_intervals(as_of, s);
+        let (start, end) = self.to_report;
+        if as_of > start {
+            self.push_interval(start, end, as_of);
+            self.to_report = interval_bounds(end, s);
+        }
+    }
+
+    /// Reports `[start, end)` as far as `until`: to its end, or, input having stopped within
+    /// it, as the `interval` window stood at `until`.
+    fn push_interval(&mut self, start: Millis, end: Millis, until: Millis) {
+        let mut scratch = wait_histogram();
+        let (sums, waits) = if until >= end {
+            let waits = self.sample_quantiles(start, end - 1, &mut scratch);
+            (self.ring.between(start, end), waits)
+        } else {
+            let waits = self.sample_quantiles(start, until, &mut scratch);
+            (self.ring.window(until - start, until), waits)
+        };
+        self.finished_intervals.push(IntervalKpis {
+            queue_id: self.id.to_string(),
+            start,
+            end,
+            partial: until < end,
+            kpis: self.kpis(&sums, waits),
+            sums,
+        });
+    }
+
     fn mark_threshold_reached(&mut self) {
+        self.mark_reached_before(self.clock);
+    }
+
+    /// Counts the waiting calls that reached the SL threshold before `at`.
+    fn mark_reached_before(&mut self, at: Millis) {
         let t = self.kpi.sl_threshold_ms;
-        let due = self.clock - t;
+        let due = at - t;
         if due <= self.threshold_cursor {
             return;
         }
@@ -859,20 +990,8 @@ impl QueueState {
         resolutions: &mut Vec<Resolution>,
     ) {
         self.drop_held_before(watermark, resolutions);
-        let mut expire = Vec::new();
-        let mut drop_calls = Vec::new();
-        for (&key, call) in &self.calls {
-            // By the time expiry is judged by (see `expiry_now`): in replay the queue's event
-            // time, so that a backlog's calls whose end is still in it are not expired.
-            match call.status(s.max_call_age_ms, self.expiry_now()) {
-                CallStatus::Ended(end) if end < watermark && call.last_ts() < watermark => {
-                    drop_calls.push(key)
-                }
-                CallStatus::ExpiryDue => expire.push(key),
-                _ => {}
-            }
-        }
-        for key in drop_calls {
+        let expire = self.expiry_due(s);
+        for key in self.due.ended_before(watermark) {
             self.forget_call(key);
         }
         // Agents are settled up to the previous sweep's watermark: an expiry may go back to
@@ -888,12 +1007,19 @@ impl QueueState {
     /// waiting set goes with it in any case: a call the queue no longer holds must never be
     /// shown as waiting.
     fn forget_call(&mut self, key: CallKey) {
-        if let Some(call) = self.calls.remove(&key) {
+        if let Some(call) = self.remove_call(key) {
             if let Some(offered) = call.waiting_since() {
                 debug_assert!(false, "a call that ended still waits");
                 self.waiting.remove(&(offered, key));
             }
         }
+    }
+
+    /// Removes a call, and its place in the due sets.
+    fn remove_call(&mut self, key: CallKey) -> Option<Call> {
+        let call = self.calls.remove(&key)?;
+        self.due.moved(key, call.scheduled(), Due::Nothing);
+        Some(call)
     }
 
     /// Expires the call's legs that are older than the maximum age, if any are.
@@ -931,19 +1057,13 @@ impl QueueState {
     /// [`Call::drop_held_before`]), and applies the legs that count once those are gone; a
     /// call left with no leg is forgotten.
     fn drop_held_before(&mut self, watermark: Millis, resolutions: &mut Vec<Resolution>) {
-        let due: Vec<CallKey> = self
-            .calls
-            .iter()
-            .filter(|(_, call)| call.holds_before(watermark))
-            .map(|(&key, _)| key)
-            .collect();
         let (mut rejected, mut resolved) = (Vec::new(), Vec::new());
-        for key in due {
+        for key in self.due.held_before(watermark) {
             self.change_call(key, |call, _| {
                 call.drop_held_before(watermark, &mut rejected, &mut resolved)
             });
             if self.calls.get(&key).is_some_and(Call::is_empty) {
-                self.calls.remove(&key);
+                self.remove_call(key);
             }
         }
         resolutions.extend(rejected.into_iter().map(|(origin, reason)| Resolution {
@@ -1263,6 +1383,20 @@ impl QueueState {
         self.deltas.clear();
         a.refresh(&mut self.deltas);
         self.flush_deltas();
+    }
+
+    /// The due sets hold each call where its [`Call::due`] puts it, and nothing else: what
+    /// every change of a call must keep, checked by the tests after each event.
+    #[cfg(test)]
+    pub(super) fn due_calls_agree(&self) -> bool {
+        let mut expected = DueCalls::default();
+        for (&key, call) in &self.calls {
+            if call.scheduled() != call.due() {
+                return false;
+            }
+            expected.moved(key, Due::Nothing, call.due());
+        }
+        expected == self.due
     }
 
     /// In-flight calls (offered or pending, not yet settled).

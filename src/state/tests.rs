@@ -110,11 +110,17 @@ pub(super) fn engine() -> Engine {
     Engine::new(Arc::new(EngineSettings::default()), TimeMode::EventTime)
 }
 
+/// Applies the events in order, checking after each that every queue's due sets agree with
+/// its calls (what lets a sweep act on the calls due without looking at the others).
 fn run(engine: &mut Engine, events: &[CtiEvent]) -> Vec<Outcome> {
     events
         .iter()
         .enumerate()
-        .map(|(i, e)| engine.apply(e, i as u64, WALL))
+        .map(|(i, e)| {
+            let outcome = engine.apply(e, i as u64, WALL);
+            assert!(engine.due_calls_agree(), "due sets astray after {e:?}");
+            outcome
+        })
         .collect()
 }
 
@@ -231,6 +237,115 @@ fn every_kpi_of_the_hand_computed_scenario() {
     );
     assert_eq!(snap.sl_threshold_seconds, 20.0);
     assert!(e.ledger().counts().balances());
+}
+
+/// The scenario's interval, 09:00–09:30, once closed: every KPI as computed by hand for the
+/// scenario, agent time over the whole half hour, and a call offered at 29:55 that arrives
+/// after an event at 30:10 (within the lateness) counted in it; the interval before is
+/// reported empty.
+#[test]
+fn a_closed_interval_is_reported_with_the_figures_computed_by_hand() {
+    let mut e = engine();
+    let mut script = scenario();
+    script.call(1810.0, "c8", CallStep::Offered);
+    script.call(1795.0, "c7", CallStep::Offered);
+    run(&mut e, &script.events);
+    // Nothing closed at 30:10: the watermark (29:40) is before the interval's end.
+    let closed = e.take_intervals();
+    assert_eq!(
+        closed.iter().map(|i| (i.start, i.end)).collect::<Vec<_>>(),
+        [(at(-1800.0), at(0.0))]
+    );
+    assert_eq!(closed[0].kpis.offered, 0);
+    assert_eq!(closed[0].kpis.ready_agent_seconds, 0.0);
+    // An event at 31:00 moves the watermark past 30:00.
+    let mut later = Script::new();
+    later.agent(1860.0, "a1", AgentState::Ready);
+    later.events[0].event_id = "later".into();
+    run(&mut e, &later.events);
+    let closed = e.take_intervals();
+    assert_eq!(closed.len(), 1);
+    let i = &closed[0];
+    assert_eq!(
+        (i.queue_id.as_str(), i.start, i.end, i.partial),
+        ("sales", at(0.0), at(1800.0), false)
+    );
+    let mut w = i.kpis.clone();
+    // c7 (offered 29:55, still waiting) is one more offer, and no SL event before 30:15.
+    assert_eq!(w.offered, 7);
+    w.offered -= 1;
+    assert_scenario_window(&w);
+    // Over [0, 1800]: a1 busy 2–100, ACW 100–130, ready 0–2 and 130–1800; a2 busy 12–40,
+    // ready 0–12, 40–200 and 260–1800, not ready 200–260.
+    assert_eq!(w.busy_agent_seconds, 98.0 + 28.0);
+    assert_eq!(w.acw_agent_seconds, 30.0);
+    assert_eq!(w.ready_agent_seconds, 2.0 + 1670.0 + 12.0 + 160.0 + 1540.0);
+    assert_eq!(w.not_ready_agent_seconds, 60.0);
+    assert_eq!(w.occupancy, Some(156.0 / (156.0 + 3384.0)));
+    // The interval window of a snapshot no longer has c7: it rolled before c7 arrived.
+    let snap = snapshot_at(&mut e, at(1860.0));
+    assert_eq!(snap.windows.get("interval").unwrap().offered, 1);
+}
+
+/// Live, a queue that goes quiet still closes its interval: its watermark moves on with the
+/// clock once it has been quiet for the lateness (closed at 30:00 + 2 × 30 s).
+#[test]
+fn in_live_mode_a_quiet_queue_closes_its_interval_by_the_clock() {
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    let mut s = Script::new();
+    s.call(100.0, "c1", CallStep::Offered)
+        .call(110.0, "c1", CallStep::Abandoned);
+    for ev in &s.events {
+        e.apply(ev, 0, ev.ts);
+    }
+    e.tick(at(1859.0));
+    assert!(e.take_intervals().iter().all(|i| i.start < at(0.0)));
+    e.tick(at(1860.0));
+    let closed = e.take_intervals();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(
+        (
+            closed[0].start,
+            closed[0].kpis.offered,
+            closed[0].kpis.abandoned
+        ),
+        (at(0.0), 1, 1)
+    );
+}
+
+/// Live, a queue created at the clock whose first events are older (a backlog, the demo's
+/// warm-up) reports from the first interval the ring holds whole, not from the clock's.
+#[test]
+fn in_live_mode_a_queue_reports_the_intervals_of_its_older_first_events_that_it_holds_whole() {
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    let now = at(4500.0); // 10:15
+    let mut s = Script::new();
+    // 08:30 (before the ring's 60-minute window and lateness: not held whole), 09:10, 09:40.
+    for (i, t) in [-1800.0, 600.0, 2400.0].into_iter().enumerate() {
+        s.call(t, &format!("c{i}"), CallStep::Offered).call(
+            t + 5.0,
+            &format!("c{i}"),
+            CallStep::Abandoned,
+        );
+    }
+    for (i, ev) in s.events.iter().enumerate() {
+        e.apply(ev, i as u64, now);
+    }
+    // The backlog's intervals close as its events pass them, not by the clock: its last
+    // event (09:40:05) leaves 09:30–10:00 open.
+    e.tick(now);
+    assert!(e.take_intervals().is_empty());
+    // Quiet for 25 minutes: the watermark (09:39:35) moves on by the quiet time less the
+    // lateness, to 10:04:05.
+    e.tick(now + 25 * 60_000);
+    let closed: Vec<(Millis, u64)> = e
+        .take_intervals()
+        .iter()
+        .map(|i| (i.start, i.kpis.offered))
+        .collect();
+    // The ring reached back to 09:13:50 or so when the queue began at 10:15: 09:30–10:00 is
+    // the first interval it held whole.
+    assert_eq!(closed, [(at(1800.0), 1)]);
 }
 
 #[test]
@@ -1009,6 +1124,40 @@ pub(super) mod props {
             later.events[0].event_id = "later".into();
             e.apply(&later.events[0], u64::MAX, WALL);
             let snap = e.snapshots(WALL).into_iter().find(|s| s.queue_id == "sales").unwrap();
+            prop_assert_eq!(
+                (snap.now.calls_waiting, snap.now.oldest_wait_seconds, snap.now.agents_busy, snap.now.agents_acw),
+                (0, 0.0, 0, 0)
+            );
+            let c = e.ledger().counts();
+            prop_assert!(c.balances() && c.pending == 0);
+        }
+
+        /// The same live: each event arrives at its own time on the clock, and then the
+        /// clock alone (no event) moves `max_call_age` on; expiry and held events resolve by
+        /// it (the queue's due sets checked after every step).
+        #[test]
+        fn live_after_max_call_age_of_silence_nothing_waits_and_nobody_is_engaged_whatever_was_lost(
+            calls in prop::collection::vec((0u32..1_800_000, 0u8..3, life()), 1..25),
+            lost in prop::collection::vec(prop::bool::weighted(0.25), 300),
+        ) {
+            let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+            let mut last = T0;
+            for (i, ev) in events(&calls, &[]).iter().enumerate() {
+                if lost[i % lost.len()] {
+                    continue;
+                }
+                last = last.max(ev.ts);
+                e.apply(ev, i as u64, ev.ts);
+                prop_assert!(e.due_calls_agree());
+            }
+            let later = last + EngineSettings::default().max_call_age_ms + 60_000;
+            let mut clock = last;
+            while clock < later {
+                clock = (clock + 600_000).min(later);
+                e.tick(clock);
+                prop_assert!(e.due_calls_agree());
+            }
+            let snap = e.snapshots(later).into_iter().find(|s| s.queue_id == "sales").unwrap();
             prop_assert_eq!(
                 (snap.now.calls_waiting, snap.now.oldest_wait_seconds, snap.now.agents_busy, snap.now.agents_acw),
                 (0, 0.0, 0, 0)

@@ -225,8 +225,21 @@ impl BucketRing {
     /// `as_of` may lie past the ring's newest bucket: nothing happened there, and the agents
     /// stay in the states the last step left them in.
     pub(crate) fn window(&self, len_ms: Millis, as_of: Millis) -> WindowSums {
-        let newest = as_of.div_euclid(BUCKET_MS).min(self.head);
         let from = -(len_ms - as_of).div_euclid(BUCKET_MS);
+        self.sums(from, as_of.div_euclid(BUCKET_MS), as_of)
+    }
+
+    /// Sums over `[from, to)`, both bucket edges, as far as the ring holds them: a closed
+    /// interval's figures, read before the ring moves past it.
+    pub(crate) fn between(&self, from: Millis, to: Millis) -> WindowSums {
+        self.sums(from.div_euclid(BUCKET_MS), to.div_euclid(BUCKET_MS) - 1, to)
+    }
+
+    /// Sums over the buckets `from..=last` as far as the ring holds them, agent time up to
+    /// `until` (within the last bucket, or past the ring's head, where the agents stay in the
+    /// states the last step left them in).
+    fn sums(&self, from: i64, last: i64, until: Millis) -> WindowSums {
+        let newest = last.min(self.head);
         let first = from.max(self.oldest());
         let mut out = WindowSums::default();
         let mut agents = self.base_agents;
@@ -240,7 +253,7 @@ impl BucketRing {
                     *o += s;
                 }
                 let start = id * BUCKET_MS;
-                let end = (start + BUCKET_MS).min(as_of).max(start);
+                let end = (start + BUCKET_MS).min(until).max(start);
                 for (s, total) in out.agent_ms.iter_mut().enumerate() {
                     *total += (agents[s] + b.steps[s] as i64) * (end - start) - b.step_offsets[s];
                 }
@@ -248,9 +261,9 @@ impl BucketRing {
             add_steps(&mut agents, &b.steps);
         }
         let after_head = ((self.head + 1) * BUCKET_MS).max(from * BUCKET_MS);
-        if as_of > after_head {
+        if until > after_head {
             for (total, n) in out.agent_ms.iter_mut().zip(agents) {
-                *total += n * (as_of - after_head);
+                *total += n * (until - after_head);
             }
         }
         out

@@ -1,10 +1,12 @@
 //! Real processes for the integration tests: a tansu Kafka broker, `acdstream run`, and small
 //! clients to produce and read topics; Prometheus, Alertmanager, `promtool` and `amtool` in
-//! [`alerting`]; the Grafana dashboards as data in [`grafana`].
+//! [`alerting`]; the Grafana dashboards as data in [`grafana`]; headless chromium in
+//! [`browser`].
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 pub mod alerting;
+pub mod browser;
 pub mod grafana;
 
 use std::collections::BTreeMap;

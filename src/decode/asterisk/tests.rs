@@ -822,7 +822,8 @@ fn replay_lines(lines: &[Vec<u8>]) -> crate::replay::Report {
         .with_format(LineFormat::AsteriskQueueLog, QueueLogSettings::default());
     let settings = std::sync::Arc::new(crate::state::EngineSettings::default());
     let stop = tokio_util::sync::CancellationToken::new();
-    let replayed = crate::replay::replay(source, settings, MS + 86_400_000, 0, &stop);
+    let keep = crate::replay::Keep::default();
+    let replayed = crate::replay::replay(source, settings, MS + 86_400_000, keep, &stop);
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -567,7 +567,7 @@ fn a_transfer_back_into_the_same_queue_is_a_second_leg_in_any_arrival_order() {
                 (at(110), Phase::Free)
             ]
         );
-        assert_eq!(c.status(4 * 3_600_000, at(200)), CallStatus::Ended(at(110)));
+        assert_eq!(c.due(), Due::Ended(at(110)));
     });
 }
 
@@ -648,12 +648,14 @@ fn legs_held_only_behind_a_dropped_leg_count_once_it_is_gone() {
     assert_eq!(put(&mut c, ev(50, Step::Offered, 0), 5), Ok(false));
     assert_eq!(put(&mut c, ev(60, Step::Transferred, 0), 6), Ok(true));
     assert_eq!(put(&mut c, ev(60, Step::Offered, 0), 7), Ok(false));
-    assert!(c.holds_before(T0 + 55_000) && !c.holds_before(T0 + 50_000));
+    // Held since the second offer's arrival at 50: rejected by a watermark past that.
+    assert_eq!(c.due(), Due::Held(T0 + 50_000));
     c.drop_held_before(T0 + 55_000, &mut rejected, &mut resolved);
     assert_eq!(rejected, vec![(5, RejectReason::OutOfSequence)]);
     assert_eq!(resolved, [7]);
     assert_eq!((c.live().len(), c.held()), (2, 0));
-    assert!(!c.holds_before(Millis::MAX));
+    // Nothing held: the visit offered at 60 is open, the one before it ended at its transfer.
+    assert_eq!(c.due(), Due::Open(T0 + 60_000));
 }
 
 #[test]

@@ -25,6 +25,7 @@ fn an_image_restores_every_field_but_scratch_space() {
         tag,
         kpi,
         calls,
+        due,
         agents,
         dedup,
         ring,
@@ -55,6 +56,10 @@ fn an_image_restores_every_field_but_scratch_space() {
         surge_evaluated,
         watched_since,
         finished_episodes,
+        // Rebuilt from the watermark: a restored queue reports the interval it is in.
+        to_report,
+        finished_intervals: _,
+        reported_any: _,
         surge_outcomes,
         surge_follows_events: _,
         scope: _,
@@ -63,6 +68,8 @@ fn an_image_restores_every_field_but_scratch_space() {
     assert_eq!((id, tag), (q.id.clone(), q.tag));
     assert_eq!(kpi, q.kpi);
     assert_eq!(calls, q.calls);
+    // Rebuilt from the calls.
+    assert_eq!(due, q.due);
     assert_eq!(agents, q.agents);
     assert_eq!(dedup, q.dedup);
     assert_eq!(ring, q.ring);
@@ -96,6 +103,7 @@ fn an_image_restores_every_field_but_scratch_space() {
         )
     );
     assert_eq!(surge_outcomes, q.surge_outcomes);
+    assert_eq!(to_report, q.to_report);
 }
 
 /// Prints the size of the busiest demo queue's checkpoint after an hour (run with
