@@ -261,11 +261,14 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     pub(crate) fn new(
-        engine: Engine,
+        mut engine: Engine,
         clock: Clock,
         settings: PipelineSettings,
         sinks: Sinks,
     ) -> Pipeline {
+        // Closed intervals cost a little at each interval's end: made only when something
+        // shows them (the queue pages, or the replay's report).
+        engine.set_report_intervals(settings.keep_intervals || sinks.board.is_some());
         Pipeline {
             engine,
             clock,

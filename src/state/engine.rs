@@ -97,6 +97,8 @@ pub struct Engine {
     episodes: Vec<(Arc<str>, Episode)>,
     /// Intervals the queues closed, until the caller takes them.
     intervals: Vec<IntervalKpis>,
+    /// The queues report their closed intervals ([`Engine::set_report_intervals`]).
+    report_intervals: bool,
     /// The source reports holds; when it does not (Asterisk's queue_log), a call without a
     /// hold is not known to have had none, so the average hold is absent rather than 0.
     hold_reported: bool,
@@ -122,10 +124,20 @@ impl Engine {
             scratch: wait_histogram(),
             episodes: Vec::new(),
             intervals: Vec::new(),
+            report_intervals: false,
             hold_reported: true,
             members: HashMap::default(),
             unreconciled: Vec::new(),
             outbox: Outbox::default(),
+        }
+    }
+
+    /// Whether the queues report each interval they close ([`Engine::take_intervals`]); off
+    /// by default, as nothing may take them.
+    pub fn set_report_intervals(&mut self, on: bool) {
+        self.report_intervals = on;
+        for q in self.queues.values_mut() {
+            q.set_reports_intervals(on);
         }
     }
 
@@ -207,6 +219,7 @@ impl Engine {
                 };
                 let mut q = QueueState::new(id.clone(), &self.settings, start);
                 q.set_surge_follows_events(self.mode == TimeMode::EventTime);
+                q.set_reports_intervals(self.report_intervals);
                 q.set_scope(scope_of(origin));
                 self.queues.entry(id).or_insert(q)
             }
@@ -637,6 +650,7 @@ impl Engine {
     ) -> Result<(String, u64), CheckpointError> {
         let (mut queue, position) = checkpoint::decode(bytes, &self.settings)?;
         queue.set_surge_follows_events(self.mode == TimeMode::EventTime);
+        queue.set_reports_intervals(self.report_intervals);
         queue.set_scope(scope);
         let replaces = self.queues.contains_key(&queue.id);
         if !replaces && self.queues.len() >= self.settings.max_queues {

@@ -181,6 +181,9 @@ pub struct QueueState {
     /// An interval has been reported: where reporting starts is settled.
     #[serde(skip)]
     reported_any: bool,
+    /// The engine wants closed intervals; set by it.
+    #[serde(skip)]
+    reports_intervals: bool,
     /// Intervals reported, until the engine takes them.
     #[serde(skip)]
     finished_intervals: Vec<IntervalKpis>,
@@ -249,6 +252,7 @@ impl QueueState {
             ),
             finished_intervals: Vec::new(),
             reported_any: false,
+            reports_intervals: false,
             surge_outcomes: [0; 2],
             surge_follows_events: false,
             scope: 0,
@@ -679,7 +683,9 @@ impl QueueState {
             self.today_waits.reset();
         }
         // Before the ring moves on: it holds every interval not reported yet until then.
-        self.report_intervals(self.interval_settled(s), s);
+        if self.reports_intervals {
+            self.report_intervals(self.interval_settled(s), s);
+        }
         // An event-time engine's clock is its newest event of any queue, which can be far
         // ahead of a queue consumed from a lagging partition. Its ring then follows the
         // queue's own events, so that it still holds the history its unjudged surge edges
@@ -769,6 +775,10 @@ impl QueueState {
     /// the clock, so that an episode on a queue whose calls stop still ends.
     pub(super) fn set_surge_follows_events(&mut self, follows: bool) {
         self.surge_follows_events = follows;
+    }
+
+    pub(super) fn set_reports_intervals(&mut self, on: bool) {
+        self.reports_intervals = on;
     }
 
     pub(super) fn set_scope(&mut self, scope: u32) {
@@ -905,6 +915,9 @@ impl QueueState {
     /// End of input at `as_of` (the queue advanced to it): the intervals that end by then,
     /// and the one it ends in, as far as it went.
     pub(super) fn close_intervals(&mut self, as_of: Millis, s: &EngineSettings) {
+        if !self.reports_intervals {
+            return;
+        }
         self.report_intervals(as_of, s);
         let (start, end) = self.to_report;
         if as_of > start {

@@ -246,6 +246,7 @@ fn every_kpi_of_the_hand_computed_scenario() {
 #[test]
 fn a_closed_interval_is_reported_with_the_figures_computed_by_hand() {
     let mut e = engine();
+    e.set_report_intervals(true);
     let mut script = scenario();
     script.call(1810.0, "c8", CallStep::Offered);
     script.call(1795.0, "c7", CallStep::Offered);
@@ -292,6 +293,7 @@ fn a_closed_interval_is_reported_with_the_figures_computed_by_hand() {
 #[test]
 fn in_live_mode_a_quiet_queue_closes_its_interval_by_the_clock() {
     let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    e.set_report_intervals(true);
     let mut s = Script::new();
     s.call(100.0, "c1", CallStep::Offered)
         .call(110.0, "c1", CallStep::Abandoned);
@@ -318,6 +320,7 @@ fn in_live_mode_a_quiet_queue_closes_its_interval_by_the_clock() {
 #[test]
 fn in_live_mode_a_queue_reports_the_intervals_of_its_older_first_events_that_it_holds_whole() {
     let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::Live);
+    e.set_report_intervals(true);
     let now = at(4500.0); // 10:15
     let mut s = Script::new();
     // 08:30 (before the ring's 60-minute window and lateness: not held whole), 09:10, 09:40.

@@ -8,6 +8,7 @@ use crate::state::{Engine, TimeMode};
 fn an_image_restores_every_field_but_scratch_space() {
     let s = Arc::new(EngineSettings::default());
     let mut e = Engine::new(s.clone(), TimeMode::EventTime);
+    e.set_report_intervals(true);
     let mut script = scenario();
     script.call(260.0, "c8", CallStep::Answered { agent_id: a("a1") }); // offer to come
     for (i, ev) in script.events.iter().enumerate() {
@@ -60,6 +61,7 @@ fn an_image_restores_every_field_but_scratch_space() {
         to_report,
         finished_intervals: _,
         reported_any: _,
+        reports_intervals: _,
         surge_outcomes,
         surge_follows_events: _,
         scope: _,
