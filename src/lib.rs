@@ -23,7 +23,9 @@
 //!   evaluator that turns them into firing and resolved transitions.
 //! - [`pipeline`]: the one loop: apply, publish, alert, hand to the sinks; partitions,
 //!   checkpoints and the bounded stop.
-//! - [`sinks`]: where KPIs and alerts go: Prometheus and the HTTP edge, Alertmanager, Kafka.
+//! - [`sinks`]: where KPIs and alerts go: Prometheus and the HTTP edge (with the wallboard,
+//!   its JSON API and the queue pages), Alertmanager, Kafka; the interval charts the queue
+//!   pages and the day report share.
 //! - [`sim`]: the seeded call-centre simulator (Erlang-A arrivals, handling, abandons, breaks,
 //!   surges) behind the demo source, `simulate` and the benches.
 //! - [`kafka`]: what the Kafka source and sink share: client settings, topics, the checkpoint
@@ -31,7 +33,7 @@
 //! - [`telemetry`]: the catalogue of metric names, described once at start-up.
 //! - [`config`]: the TOML file and `ACDSTREAM_…` overrides, checked at start-up.
 //! - The commands, each a thin wiring of a source, a clock and sinks: [`replay`] (a file in
-//!   event time, and its report), [`demo`] (the simulator in real time), [`run`] (the Kafka
+//!   event time, its report and its HTML day report), [`demo`] (the simulator in real time), [`run`] (the Kafka
 //!   service), [`tail`] (one PBX's live file); [`serve`] starts what the live three share
 //!   (the recorder, HTTP, alerting).
 

@@ -881,9 +881,6 @@ impl QueueState {
         }
     }
 
-    /// Reports every interval that ends by `settled` and is not reported yet, from the ring,
-    /// which holds it until the ring next moves on. The calls reaching the SL threshold within
-    /// an interval are counted in it first.
     /// Moves the first interval to report back to the one holding `ts` (less the lateness):
     /// a live queue is created at the clock, but its first events (a backlog, the demo's
     /// warm-up) can be older. Only as far back as the ring holds a whole interval: one that
@@ -902,6 +899,9 @@ impl QueueState {
         }
     }
 
+    /// Reports every interval that ends by `settled` and is not reported yet, from the ring,
+    /// which holds it until the ring next moves on. The calls reaching the SL threshold within
+    /// an interval are counted in it first.
     fn report_intervals(&mut self, settled: Millis, s: &EngineSettings) {
         while self.to_report.1 <= settled {
             self.reported_any = true;
