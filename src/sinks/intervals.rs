@@ -273,24 +273,22 @@ pub(crate) fn service_level(out: &mut String, v: Option<f64>, target: f64) {
 
 /// Local time of day, "HH:MM".
 pub(crate) fn clock(ms: Millis, tz: &TimeZone) -> String {
-    Timestamp::from_millisecond(ms).map_or_else(
-        |_| ms.to_string(),
-        |t| {
-            t.to_zoned_datetime(tz.clone())
-                .strftime("%H:%M")
-                .to_string()
-        },
-    )
+    local(ms, tz, "%H:%M")
+}
+
+/// Local time of day, "HH:MM:SS".
+pub(crate) fn time_of_day(ms: Millis, tz: &TimeZone) -> String {
+    local(ms, tz, "%H:%M:%S")
 }
 
 /// Local date and time, "YYYY-MM-DD HH:MM:SS".
 pub(crate) fn when(ms: Millis, tz: &TimeZone) -> String {
+    local(ms, tz, "%Y-%m-%d %H:%M:%S")
+}
+
+fn local(ms: Millis, tz: &TimeZone, format: &str) -> String {
     Timestamp::from_millisecond(ms).map_or_else(
         |_| ms.to_string(),
-        |t| {
-            t.to_zoned_datetime(tz.clone())
-                .strftime("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        },
+        |t| t.to_zoned_datetime(tz.clone()).strftime(format).to_string(),
     )
 }

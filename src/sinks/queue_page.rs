@@ -20,7 +20,7 @@ use crate::kpi::surge::Episode;
 use crate::kpi::{IntervalKpis, KpiSnapshot, WindowKpis};
 
 use super::charts::escape;
-use super::intervals::{self, clock, View};
+use super::intervals::{self, View};
 
 /// How often the browser reloads the page.
 pub(crate) const REFRESH_SECONDS: u32 = 15;
@@ -106,7 +106,7 @@ pub(crate) fn render(
         let _ = write!(
             out,
             "<span class=\"stale\" data-stale-since=\"{since}\">⚠ stale since {}</span>",
-            clock_seconds(since, timezone)
+            intervals::time_of_day(since, timezone)
         );
     }
     out.push_str("</header>");
@@ -115,20 +115,20 @@ pub(crate) fn render(
 
     // The closed intervals, then the one in progress (the snapshot's `interval` window) when
     // the closed ones say where it starts.
-    let mut shown: Vec<IntervalKpis> = h.intervals.iter().cloned().collect();
-    if let (Some(last), Some(current)) = (shown.last(), snapshot.windows.get("interval")) {
-        let (start, length) = (last.end, last.end - last.start);
-        if snapshot.as_of > start {
-            shown.push(IntervalKpis {
-                queue_id: snapshot.queue_id.clone(),
-                start,
-                end: start + length,
-                partial: true,
-                kpis: current.clone(),
-                sums: Default::default(),
-            });
-        }
-    }
+    let in_progress = h
+        .intervals
+        .back()
+        .zip(snapshot.windows.get("interval"))
+        .filter(|(last, _)| snapshot.as_of > last.end)
+        .map(|(last, current)| IntervalKpis {
+            queue_id: snapshot.queue_id.clone(),
+            start: last.end,
+            end: last.end + (last.end - last.start),
+            partial: true,
+            kpis: current.clone(),
+            sums: Default::default(),
+        });
+    let shown: Vec<&IntervalKpis> = h.intervals.iter().chain(&in_progress).collect();
     let mut episodes: Vec<(Millis, Millis)> = h.episodes.iter().copied().collect();
     if let (true, Some(onset)) = (snapshot.surge.active, snapshot.surge.onset) {
         episodes.push((onset, snapshot.as_of));
@@ -137,10 +137,9 @@ pub(crate) fn render(
     if shown.is_empty() {
         out.push_str("<p class=\"meta\">No interval has closed since the service started.</p>");
     } else {
-        let refs: Vec<&IntervalKpis> = shown.iter().collect();
         let view = View {
             queue: &snapshot.queue_id,
-            intervals: &refs,
+            intervals: &shown,
             threshold: snapshot.sl_threshold_seconds,
             target: snapshot.sl_target,
             episodes: &episodes,
@@ -309,12 +308,6 @@ fn minutes(seconds: f64) -> String {
     } else {
         format!("{m}:{r:02}")
     }
-}
-
-/// Local time "HH:MM:SS".
-fn clock_seconds(ms: Millis, tz: &TimeZone) -> String {
-    let hm = clock(ms, tz);
-    format!("{hm}:{:02}", ms.rem_euclid(60_000) / 1000)
 }
 
 const STYLE: &str = r#"
