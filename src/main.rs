@@ -373,7 +373,8 @@ fn run(command: Command, config: Config) -> Result<()> {
                 &file.display().to_string(),
                 Box::new(move |n| progress.set_position(n)),
             )
-            .with_format(format.into(), config.queue_log_settings());
+            .with_format(format.into(), config.queue_log_settings())
+            .decode_ahead(settings.max_id_bytes)?;
             let wall = jiff::Timestamp::now().as_millisecond();
             // The signals are watched on a worker thread: the replay itself runs on this one
             // and, with its input at hand, does not yield between batches.

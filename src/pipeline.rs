@@ -229,7 +229,7 @@ struct Partition {
     ready_at: Option<Instant>,
     queues: BTreeSet<String>,
     /// Restored queues skip events before their checkpoint's position.
-    skip_before: HashMap<String, i64>,
+    skip_before: HashMap<String, i64, foldhash::fast::RandomState>,
 }
 
 /// A pending event's source record, kept so that it can be dead-lettered if it is rejected.
@@ -245,7 +245,7 @@ pub(crate) struct Pipeline {
     settings: PipelineSettings,
     sinks: Sinks,
     partitions: BTreeMap<i32, Partition>,
-    queue_partition: HashMap<String, i32>,
+    queue_partition: HashMap<String, i32, foldhash::fast::RandomState>,
     held: HashMap<u64, Held>,
     /// Last KPI snapshot sent to Kafka per queue: unchanged ones are not sent again.
     sent: HashMap<String, KpiSnapshot>,
@@ -275,7 +275,7 @@ impl Pipeline {
             settings,
             sinks,
             partitions: BTreeMap::new(),
-            queue_partition: HashMap::new(),
+            queue_partition: HashMap::default(),
             held: HashMap::new(),
             sent: HashMap::new(),
             report: Report::default(),
@@ -374,9 +374,11 @@ impl Pipeline {
             Input::Decoded {
                 origin,
                 event,
+                payload,
                 received,
             } => {
-                self.event(origin, event, None);
+                let wire = (!payload.is_empty()).then_some((None, payload));
+                self.event(origin, event, wire);
                 self.handled(origin, received);
             }
             Input::Rejected {
@@ -559,7 +561,7 @@ impl Pipeline {
             since: a.since,
             ready_at: None,
             queues: BTreeSet::new(),
-            skip_before: HashMap::new(),
+            skip_before: HashMap::default(),
         };
         for (queue, position, bytes) in &a.restore {
             match self.engine.restore_queue(bytes, a.partition as u32) {

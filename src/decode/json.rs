@@ -130,7 +130,14 @@ fn from_line<'a, T: Deserialize<'a>>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DecodeError::Empty);
     }
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+    // From bytes, serde_json checks the UTF-8 of each string it reads; a line checked whole
+    // once (which std does a word at a time) reads without that. Invalid UTF-8 is left to
+    // serde_json, whose message says where it is.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
+    parsed.map_err(|e| match e.classify() {
         Category::Data => DecodeError::JsonShape {
             what,
             detail: describe(&e),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::{Assignment, Input, LineFormat, Lines, Origin, Source};
 use crate::decode::asterisk::QueueLogSettings;
 use crate::decode::Format;
+use ahead::{DecodeAhead, Decoded, Next};
 
 /// Errors opening or reading an event file.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +69,7 @@ impl LineSource {
     }
 
     /// Lines of `reader`, read where they are asked for.
-    pub fn from_reader(reader: Box<dyn BufRead>, total_bytes: Option<u64>) -> LineSource {
+    pub fn from_reader(reader: Box<dyn BufRead + Send>, total_bytes: Option<u64>) -> LineSource {
         LineSource::with(Reader::Direct(reader), total_bytes)
     }
 
@@ -88,6 +89,16 @@ impl LineSource {
     pub async fn wait_for_line(&mut self) {
         if let Reader::Ahead(ahead) = &mut self.reader {
             ahead.wait_for_line().await;
+        }
+    }
+
+    /// [`LineSource::wait_for_line`] for a thread of its own, outside the async runtime.
+    fn wait_for_line_blocking(&mut self) {
+        if let Reader::Ahead(ahead) = &mut self.reader {
+            while !ahead.has_line() {
+                let chunk = ahead.chunks.blocking_recv();
+                ahead.take(chunk);
+            }
         }
     }
 
@@ -169,7 +180,7 @@ impl LineSource {
 }
 
 enum Reader {
-    Direct(Box<dyn BufRead>),
+    Direct(Box<dyn BufRead + Send>),
     Ahead(ReadAhead),
 }
 
@@ -267,14 +278,20 @@ impl ReadAhead {
     /// Cancel-safe: a chunk received is kept before the next await.
     async fn wait_for_line(&mut self) {
         while !self.has_line() {
-            match self.chunks.recv().await {
-                Some(Ok(chunk)) => self.received(chunk),
-                Some(Err(error)) => {
-                    self.error = Some(error);
-                    self.ended = true;
-                }
-                None => self.ended = true,
+            let chunk = self.chunks.recv().await;
+            self.take(chunk);
+        }
+    }
+
+    /// What the reading thread sent (`None`: it has ended).
+    fn take(&mut self, chunk: Option<io::Result<Vec<u8>>>) {
+        match chunk {
+            Some(Ok(chunk)) => self.received(chunk),
+            Some(Err(error)) => {
+                self.error = Some(error);
+                self.ended = true;
             }
+            None => self.ended = true,
         }
     }
 
@@ -287,13 +304,7 @@ impl ReadAhead {
     /// Takes what has arrived without waiting, so that a line is read as soon as it is whole.
     fn receive_ready(&mut self) {
         while let Ok(chunk) = self.chunks.try_recv() {
-            match chunk {
-                Ok(chunk) => self.received(chunk),
-                Err(error) => {
-                    self.error = Some(error);
-                    self.ended = true;
-                }
-            }
+            self.take(Some(chunk));
         }
     }
 
@@ -341,8 +352,7 @@ const PROGRESS_EVERY: u32 = 4096;
 
 /// A file of events as a [`Source`]: one partition, positions are line numbers.
 pub struct FileSource {
-    lines: LineSource,
-    format: Lines,
+    feed: Feed,
     name: String,
     progress: Box<dyn FnMut(u64)>,
     since_progress: u32,
@@ -352,13 +362,22 @@ pub struct FileSource {
     error: Option<SourceError>,
 }
 
+/// How the lines reach the pipeline.
+enum Feed {
+    /// Read here, handed over as [`Lines`] reads them.
+    Lines(LineSource, Lines),
+    /// JSON lines decoded by a thread of their own ([`FileSource::decode_ahead`]).
+    Decoded(DecodeAhead),
+    /// Between the two, while [`FileSource::decode_ahead`] moves the lines to their thread.
+    Moving,
+}
+
 impl FileSource {
     /// A file of JSON events. `progress` is told how many bytes have been read, every few
     /// thousand lines.
     pub fn new(lines: LineSource, name: &str, progress: Box<dyn FnMut(u64)>) -> FileSource {
         FileSource {
-            lines,
-            format: Lines::Json,
+            feed: Feed::Lines(lines, Lines::Json),
             name: name.to_owned(),
             progress,
             since_progress: 0,
@@ -371,8 +390,24 @@ impl FileSource {
 
     /// The file's lines are in `format`; `asterisk` is how queue_log lines are read.
     pub fn with_format(mut self, format: LineFormat, asterisk: QueueLogSettings) -> FileSource {
-        self.format = Lines::new(format, asterisk);
+        if let Feed::Lines(_, lines) = &mut self.feed {
+            *lines = Lines::new(format, asterisk);
+        }
         self
+    }
+
+    /// JSON lines are decoded on a thread of their own, ahead of the engine (with the
+    /// decoder's `max_id_bytes`), so that a replay uses a second core: the pipeline gets the
+    /// same events, rejections and blank lines in the same order. A queue_log is read here
+    /// still (its translation is short beside the engine's work).
+    pub fn decode_ahead(mut self, max_id_bytes: usize) -> Result<FileSource, SourceError> {
+        self.feed = match std::mem::replace(&mut self.feed, Feed::Moving) {
+            Feed::Lines(lines, Lines::Json) => {
+                Feed::Decoded(DecodeAhead::spawn(lines, max_id_bytes)?)
+            }
+            feed => feed,
+        };
+        Ok(self)
     }
 
     /// The read error that ended the file early, if one did.
@@ -380,20 +415,89 @@ impl FileSource {
         self.error.take()
     }
 
-    fn end(&mut self, each: &mut dyn FnMut(Input<'_>)) {
+    fn bytes_read(&self) -> u64 {
+        match &self.feed {
+            Feed::Lines(lines, _) => lines.bytes_read(),
+            Feed::Decoded(ahead) => ahead.bytes_read,
+            Feed::Moving => 0,
+        }
+    }
+
+    fn end(&mut self, error: Option<SourceError>, each: &mut dyn FnMut(Input<'_>)) {
         self.ended = true;
+        self.error = error;
         each(Input::CaughtUp(0));
-        (self.progress)(self.lines.bytes_read());
+        let read = self.bytes_read();
+        (self.progress)(read);
+    }
+
+    /// Hands over the next line: `false` when none is available now.
+    fn next(&mut self, each: &mut dyn FnMut(Input<'_>)) -> bool {
+        let ended = match &mut self.feed {
+            Feed::Lines(lines, format) => {
+                if !lines.has_line() {
+                    return false;
+                }
+                match lines.read_line() {
+                    Ok(Some(line)) => {
+                        format.line(origin(line.number), line.bytes, line.ended, each);
+                        return true;
+                    }
+                    Ok(None) => None,
+                    Err(error) => Some(error),
+                }
+            }
+            Feed::Decoded(ahead) => match ahead.next() {
+                Next::Line(item, payload) => {
+                    let origin = origin(item.number);
+                    match &item.decoded {
+                        Decoded::Event(event) => each(Input::Decoded {
+                            origin,
+                            event,
+                            payload,
+                            received: None,
+                        }),
+                        Decoded::Blank => each(Input::Blank),
+                        Decoded::Rejected(error) => each(Input::Rejected {
+                            origin,
+                            payload,
+                            reason: error.reason(),
+                            detail: &error.to_string(),
+                        }),
+                    }
+                    return true;
+                }
+                Next::Pending => return false,
+                Next::End(error) => error,
+            },
+            Feed::Moving => return false,
+        };
+        self.end(ended, each);
+        true
+    }
+}
+
+/// A line's origin: the file is one partition, positions are line numbers.
+fn origin(number: u64) -> Origin {
+    Origin {
+        partition: 0,
+        position: number as i64,
     }
 }
 
 impl Source for FileSource {
     fn format(&self) -> Format {
-        self.format.format()
+        match &self.feed {
+            Feed::Lines(_, lines) => lines.format(),
+            _ => Format::Json,
+        }
     }
 
     fn reports_hold(&self) -> bool {
-        self.format.reports_hold()
+        match &self.feed {
+            Feed::Lines(_, lines) => lines.reports_hold(),
+            _ => true,
+        }
     }
 
     fn name(&self) -> &str {
@@ -404,7 +508,11 @@ impl Source for FileSource {
         if self.ended || self.stopped {
             return false;
         }
-        self.lines.wait_for_line().await;
+        match &mut self.feed {
+            Feed::Lines(lines, _) => lines.wait_for_line().await,
+            Feed::Decoded(ahead) => ahead.wait().await,
+            Feed::Moving => {}
+        }
         true
     }
 
@@ -419,31 +527,19 @@ impl Source for FileSource {
             each(Input::Assigned(vec![Assignment::from_start(0)]));
         }
         for _ in 0..max {
-            if self.ended || self.stopped || !self.lines.has_line() {
+            if self.ended || self.stopped || !self.next(each) {
                 return;
-            }
-            match self.lines.read_line() {
-                Ok(Some(line)) => {
-                    let origin = Origin {
-                        partition: 0,
-                        position: line.number as i64,
-                    };
-                    self.format.line(origin, line.bytes, line.ended, each);
-                }
-                Ok(None) => self.end(each),
-                Err(error) => {
-                    self.error = Some(error);
-                    self.end(each);
-                }
             }
             self.since_progress += 1;
             if self.since_progress == PROGRESS_EVERY {
                 self.since_progress = 0;
-                (self.progress)(self.lines.bytes_read());
+                let read = self.bytes_read();
+                (self.progress)(read);
             }
         }
     }
 }
 
+mod ahead;
 #[cfg(test)]
 mod tests;

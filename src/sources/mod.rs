@@ -16,7 +16,9 @@
 //! followed file, Kafka records): JSON lines go on encoded, for the pipeline to decode; an
 //! Asterisk queue_log line is translated here (it can be several events, or none, and its
 //! meaning depends on the lines before it) into decoded events, rejections, ignored lines and
-//! restarts, each with the line's origin.
+//! restarts, each with the line's origin. A replayed file's JSON lines are decoded on a
+//! thread of their own instead ([`file::FileSource::decode_ahead`]), so that a replay uses a
+//! second core.
 
 pub mod file;
 pub mod follow;
@@ -70,10 +72,14 @@ pub enum Input<'a> {
         /// nothing (a file).
         received: Option<Instant>,
     },
-    /// An event the source made itself (the simulator).
+    /// An event the source decoded or made itself (a file's JSON lines decoded ahead, an
+    /// Asterisk queue_log line translated, the simulator).
     Decoded {
         origin: Origin,
         event: &'a CtiEvent,
+        /// The event as received, for a rejection's dead letter or report; empty when there
+        /// is none of its own (made by the simulator, one of a queue_log line's events).
+        payload: &'a [u8],
         received: Option<Instant>,
     },
     /// A line with nothing on it: counted, never an event.
@@ -255,6 +261,7 @@ impl Lines {
                 Translated::Event(event) => each(Input::Decoded {
                     origin,
                     event: &event,
+                    payload: &[],
                     received: None,
                 }),
                 Translated::Restart { at } => each(Input::Restarted { origin, at }),

@@ -141,6 +141,7 @@ impl Source for SimSource {
             each(Input::Decoded {
                 origin,
                 event: &event,
+                payload: &[],
                 received: Some(Instant::now().into_std()),
             });
         }

@@ -95,6 +95,14 @@ pub(super) struct Agent {
     timeline: Vec<(Millis, Effective)>,
 }
 
+/// The buffers [`Agent::refresh`] derives into, one per queue and reused: refreshing an agent
+/// allocates nothing in the steady state.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    calls: Vec<Engaged>,
+    timeline: Vec<(Millis, Effective)>,
+}
+
 impl Default for Agent {
     fn default() -> Self {
         Agent {
@@ -180,35 +188,38 @@ impl Agent {
         }
     }
 
-    fn derive(&self) -> Vec<(Millis, Effective)> {
+    /// The timeline after every input, into `scratch.timeline`.
+    fn derive(&self, scratch: &mut Scratch) {
         let mut state = self.settled_state;
-        let mut calls = self.settled_calls.clone();
-        let mut timeline: Vec<(Millis, Effective)> = Vec::new();
+        let calls = &mut scratch.calls;
+        calls.clear();
+        calls.extend_from_slice(&self.settled_calls);
+        let timeline = &mut scratch.timeline;
+        timeline.clear();
         let mut current = self.settled_effective;
         let mut i = 0;
         while i < self.inputs.len() {
             let ts = self.inputs[i].ts;
             // All inputs of one instant take effect together.
             while i < self.inputs.len() && self.inputs[i].ts == ts {
-                fold(&mut state, &mut calls, &self.inputs[i]);
+                fold(&mut state, calls, &self.inputs[i]);
                 i += 1;
             }
-            let next = effective(state, &calls);
+            let next = effective(state, calls);
             if next != current {
                 timeline.push((ts, next));
                 current = next;
             }
         }
-        timeline
     }
 
     /// Re-derives the timeline and emits the steps that turn the old one into the new one.
-    pub(super) fn refresh(&mut self, out: &mut Vec<Delta>) {
-        let timeline = self.derive();
-        if timeline != self.timeline {
+    pub(super) fn refresh(&mut self, out: &mut Vec<Delta>, scratch: &mut Scratch) {
+        self.derive(scratch);
+        if scratch.timeline != self.timeline {
             push_steps(&self.timeline, self.settled_effective, -1, out);
-            push_steps(&timeline, self.settled_effective, 1, out);
-            self.timeline = timeline;
+            push_steps(&scratch.timeline, self.settled_effective, 1, out);
+            std::mem::swap(&mut self.timeline, &mut scratch.timeline);
         }
     }
 

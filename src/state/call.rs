@@ -611,17 +611,19 @@ impl Call {
         // Several changes for one agent at one instant: only the last one matters.
         let mine = &mut out[start..];
         mine.sort_by_key(|c| (c.agent, c.ts));
-        let mut keep = Vec::with_capacity(mine.len());
-        for (i, c) in mine.iter().enumerate() {
+        // Compacted in place (what is kept moves only towards the front, past what was read).
+        let mut kept = 0;
+        for i in 0..mine.len() {
+            let c = mine[i];
             let superseded = mine
                 .get(i + 1)
                 .is_some_and(|n| n.agent == c.agent && n.ts == c.ts);
             if !superseded {
-                keep.push(*c);
+                mine[kept] = c;
+                kept += 1;
             }
         }
-        out.truncate(start);
-        out.extend(keep);
+        out.truncate(start + kept);
     }
 
     #[cfg(test)]

@@ -85,7 +85,7 @@ pub enum TimeMode {
 pub struct Engine {
     settings: Arc<EngineSettings>,
     mode: TimeMode,
-    queues: HashMap<Arc<str>, QueueState>,
+    queues: HashMap<Arc<str>, QueueState, foldhash::fast::RandomState>,
     ledger: Arc<Ledger>,
     /// Filled by the queues while they work.
     resolutions: Vec<Resolution>,
@@ -116,7 +116,7 @@ impl Engine {
         Engine {
             settings,
             mode,
-            queues: HashMap::new(),
+            queues: HashMap::default(),
             ledger: Arc::new(Ledger::default()),
             resolutions: Vec::new(),
             resolved: Vec::new(),

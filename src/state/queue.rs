@@ -21,7 +21,9 @@ use crate::kpi::{
 };
 use crate::ledger::{Outcome, RejectReason};
 
-use super::agent::{queue_tag, Agent, Effective, Input, InputKind, QueueTag};
+use super::agent::{
+    queue_tag, Agent, Effective, Input, InputKind, QueueTag, Scratch as AgentScratch,
+};
 use super::call::{
     agent_key, AgentKey, Call, CallEvent, CallKey, CallLimits, Due, Phase, PhaseChange, Step,
 };
@@ -166,6 +168,14 @@ pub struct QueueState {
     samples_scratch: Vec<(Millis, Millis)>,
     #[serde(skip)]
     old_samples: Vec<(Millis, Millis)>,
+    /// Scratch of [`QueueState::apply_delta_diff`] and [`QueueState::apply_phase_diff`], kept
+    /// for their allocations: an event's work allocates nothing in the steady state.
+    #[serde(skip)]
+    diff: Vec<Delta>,
+    #[serde(skip)]
+    touched: Vec<AgentKey>,
+    #[serde(skip)]
+    agent_scratch: AgentScratch,
     surge: SurgeDetector,
     /// The last bucket edge the surge rule was evaluated at.
     surge_evaluated: Millis,
@@ -241,6 +251,9 @@ impl QueueState {
             old_phases: Vec::new(),
             samples_scratch: Vec::new(),
             old_samples: Vec::new(),
+            diff: Vec::new(),
+            touched: Vec::new(),
+            agent_scratch: AgentScratch::default(),
             surge: SurgeDetector::default(),
             surge_evaluated: settled_edge(clock, settings),
             watched_since: clock,
@@ -422,7 +435,7 @@ impl QueueState {
         }
         a.add(input);
         self.deltas.clear();
-        a.refresh(&mut self.deltas);
+        a.refresh(&mut self.deltas, &mut self.agent_scratch);
         self.flush_deltas();
         Outcome::Applied
     }
@@ -442,7 +455,7 @@ impl QueueState {
         let a = self.agents.entry(agent).or_default();
         a.add(input);
         self.deltas.clear();
-        a.refresh(&mut self.deltas);
+        a.refresh(&mut self.deltas, &mut self.agent_scratch);
         self.flush_deltas();
         Ok(())
     }
@@ -555,7 +568,8 @@ impl QueueState {
         self.old_deltas.sort_unstable();
         self.deltas.sort_unstable();
         let (mut i, mut j) = (0, 0);
-        let mut diff = Vec::new();
+        let mut diff = std::mem::take(&mut self.diff);
+        diff.clear();
         while i < self.old_deltas.len() || j < self.deltas.len() {
             match (self.old_deltas.get(i), self.deltas.get(j)) {
                 (Some(a), Some(b)) if a == b => {
@@ -577,14 +591,15 @@ impl QueueState {
                 (None, None) => break,
             }
         }
-        self.deltas = diff;
+        self.diff = std::mem::replace(&mut self.deltas, diff);
         self.flush_deltas();
     }
 
     fn apply_phase_diff(&mut self, call: CallKey) {
         self.old_phases.sort_unstable();
         self.phases.sort_unstable();
-        let mut touched: Vec<AgentKey> = Vec::new();
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
         for old in &self.old_phases {
             if self.phases.binary_search(old).is_err() {
                 if let Some(a) = self.agents.get_mut(&old.agent) {
@@ -628,11 +643,12 @@ impl QueueState {
         touched.sort_unstable();
         touched.dedup();
         self.deltas.clear();
-        for agent in touched {
-            if let Some(a) = self.agents.get_mut(&agent) {
-                a.refresh(&mut self.deltas);
+        for agent in &touched {
+            if let Some(a) = self.agents.get_mut(agent) {
+                a.refresh(&mut self.deltas, &mut self.agent_scratch);
             }
         }
+        self.touched = touched;
         self.flush_deltas();
     }
 
@@ -1290,7 +1306,7 @@ impl QueueState {
             a.remove(&input);
         }
         self.deltas.clear();
-        a.refresh(&mut self.deltas);
+        a.refresh(&mut self.deltas, &mut self.agent_scratch);
         self.flush_deltas();
     }
 
@@ -1339,7 +1355,7 @@ impl QueueState {
         }
         if added {
             self.deltas.clear();
-            a.refresh(&mut self.deltas);
+            a.refresh(&mut self.deltas, &mut self.agent_scratch);
             self.flush_deltas();
         }
     }
@@ -1397,7 +1413,7 @@ impl QueueState {
             }
         }
         self.deltas.clear();
-        a.refresh(&mut self.deltas);
+        a.refresh(&mut self.deltas, &mut self.agent_scratch);
         self.flush_deltas();
     }
 

@@ -19,7 +19,7 @@ fn steps(inputs: &[Input]) -> Vec<Delta> {
     let mut out = Vec::new();
     for &i in inputs {
         a.add(i);
-        a.refresh(&mut out);
+        a.refresh(&mut out, &mut Scratch::default());
     }
     // Net steps per (ts, state), dropping the ones that cancelled.
     let mut net: std::collections::BTreeMap<(Millis, AgentTime), i64> = Default::default();
@@ -80,12 +80,12 @@ fn settling_keeps_the_current_state() {
     let mut out = Vec::new();
     a.add(state(0, AgentState::Ready));
     a.add(phase(10, 1, Phase::Busy));
-    a.refresh(&mut out);
+    a.refresh(&mut out, &mut Scratch::default());
     a.settle(20);
     assert_eq!(a.now(), Effective::Busy);
     out.clear();
     a.add(phase(30, 1, Phase::Free));
-    a.refresh(&mut out);
+    a.refresh(&mut out, &mut Scratch::default());
     assert_eq!(
         out,
         vec![
@@ -94,7 +94,7 @@ fn settling_keeps_the_current_state() {
         ]
     );
     a.add(state(40, AgentState::LoggedOut));
-    a.refresh(&mut out);
+    a.refresh(&mut out, &mut Scratch::default());
     a.settle(100);
     assert!(a.is_idle());
 }
@@ -173,7 +173,7 @@ fn own_calls_come_first_and_busy_other_needs_a_login() {
     ] {
         a.add(i);
     }
-    a.refresh(&mut out);
+    a.refresh(&mut out, &mut Scratch::default());
     assert_eq!(a.now(), Effective::BusyOther);
     assert_eq!(a.engaged_at_end(8), vec![(1, Phase::Busy)]);
     assert_eq!(a.engaged_at_end(7), vec![]);
@@ -226,7 +226,7 @@ fn an_entry_with_only_other_queues_engagements_is_idle_once_logged_out() {
     a.add(other(10, 7, 1, Phase::Busy));
     a.add(phase(12, 3, Phase::Busy));
     a.add(state(20, AgentState::LoggedOut));
-    a.refresh(&mut out);
+    a.refresh(&mut out, &mut Scratch::default());
     a.settle(30);
     // Its own call still holds it.
     assert!(!a.is_idle());
@@ -235,7 +235,7 @@ fn an_entry_with_only_other_queues_engagements_is_idle_once_logged_out() {
     assert_eq!(own, vec![(25, 3, Phase::Busy)]);
     a.add(phase(40, 3, Phase::Free));
     a.add(other(45, 7, 1, Phase::Acw));
-    a.refresh(&mut out);
+    a.refresh(&mut out, &mut Scratch::default());
     a.settle(50);
     // Logged out, free of its own calls: what other queues passed on does not keep it.
     assert_eq!(a.now(), Effective::LoggedOut);
