@@ -92,6 +92,17 @@ impl LineSource {
         }
     }
 
+    /// Whether a whole line can be read now, taking what the reading thread has sent.
+    fn line_ready(&mut self) -> bool {
+        match &mut self.reader {
+            Reader::Direct(_) => true,
+            Reader::Ahead(ahead) => {
+                ahead.receive_ready();
+                ahead.has_line()
+            }
+        }
+    }
+
     /// [`LineSource::wait_for_line`] for a thread of its own, outside the async runtime.
     fn wait_for_line_blocking(&mut self) {
         if let Reader::Ahead(ahead) = &mut self.reader {

@@ -50,6 +50,8 @@ pub(super) enum Next<'a> {
 /// The receiving end; the thread ends at the end of the input or when this is dropped.
 pub(super) struct DecodeAhead {
     batches: mpsc::Receiver<Batch>,
+    /// Batches read, back to the thread.
+    spent: std::sync::mpsc::Sender<Batch>,
     batch: Option<Batch>,
     /// The next item of `batch`.
     next: usize,
@@ -63,14 +65,30 @@ impl DecodeAhead {
         max_id_bytes: usize,
     ) -> Result<DecodeAhead, SourceError> {
         let (tx, rx) = mpsc::channel(AHEAD);
+        // Read batches come back to be emptied and refilled here: their events are freed by
+        // the thread that allocated them (a free from another thread costs glibc more), and
+        // the buffers are reused.
+        let (spent_tx, spent) = std::sync::mpsc::channel::<Batch>();
         let decoding = move || loop {
-            let mut batch = Batch {
-                items: Vec::with_capacity(BATCH),
-                text: Vec::with_capacity(BATCH * 128),
-                bytes_read: 0,
-                end: None,
+            let mut batch = match spent.try_recv() {
+                Ok(mut batch) => {
+                    batch.items.clear();
+                    batch.text.clear();
+                    batch
+                }
+                Err(_) => Batch {
+                    items: Vec::with_capacity(BATCH),
+                    text: Vec::with_capacity(BATCH * 128),
+                    bytes_read: 0,
+                    end: None,
+                },
             };
             while batch.items.len() < BATCH {
+                // Lines that came in a trickle (a pipe) go on as they come, not once a batch
+                // is full.
+                if !batch.items.is_empty() && !lines.line_ready() {
+                    break;
+                }
                 lines.wait_for_line_blocking();
                 match lines.read_line() {
                     Ok(Some(line)) => {
@@ -110,6 +128,7 @@ impl DecodeAhead {
             .map_err(|error| SourceError::Read { line: 0, error })?;
         Ok(DecodeAhead {
             batches: rx,
+            spent: spent_tx,
             batch: None,
             next: 0,
             bytes_read: 0,
@@ -137,7 +156,10 @@ impl DecodeAhead {
 
     fn received(&mut self, batch: Batch) {
         self.bytes_read = batch.bytes_read;
-        self.batch = Some(batch);
+        if let Some(read) = self.batch.replace(batch) {
+            // Once the thread has ended, the batch is freed here.
+            let _ = self.spent.send(read);
+        }
         self.next = 0;
     }
 
