@@ -63,28 +63,19 @@ pub(super) fn validate(p: &mut Problems<'_>, raw: &RawAsterisk) -> Option<Asteri
     let agent_ids = p.ok("asterisk.agent_id", agent_ids);
     let mut valid = true;
     for (field, id) in &raw.agents {
-        if id.trim().is_empty() {
-            p.add(
-                &format!("asterisk.agents.{field}"),
-                "agent id must not be empty",
-            );
-            valid = false;
-        }
+        let path = format!("asterisk.agents.{field}");
+        let why = "agent id must not be empty";
+        valid &= p.check(&path, (), !id.trim().is_empty(), why).is_some();
     }
-    let mut wrapuptime = BTreeMap::new();
-    for (queue, q) in &raw.queues {
-        let Some(text) = &q.wrapuptime else { continue };
-        match p.duration(&format!("asterisk.queues.{queue}.wrapuptime"), text) {
-            Some(d) => {
-                wrapuptime.insert(queue.clone(), d);
-            }
-            None => valid = false,
-        }
-    }
+    let wrapuptime = raw.queues.iter().filter_map(|(queue, q)| {
+        let path = format!("asterisk.queues.{queue}.wrapuptime");
+        let d = p.duration(&path, q.wrapuptime.as_ref()?);
+        Some(d.map(|d| (queue.clone(), d)))
+    });
+    let wrapuptime: Vec<_> = wrapuptime.collect();
     Some(AsteriskConfig {
         agent_ids: agent_ids?,
-        agents: raw.agents.clone(),
-        wrapuptime,
+        agents: valid.then(|| raw.agents.clone())?,
+        wrapuptime: wrapuptime.into_iter().collect::<Option<_>>()?,
     })
-    .filter(|_| valid)
 }
