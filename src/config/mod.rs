@@ -564,7 +564,7 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
             log,
             kafka: kafka?,
             alerts,
-            asterisk: asterisk?,
+            asterisk,
         })
     })();
     match config {
