@@ -70,8 +70,8 @@ fn nested<S, R: for<'a> From<&'a S>>(rule: &S) -> Option<R> {
 raw! { RawAlerts(b = AlertSettings::default()) {
     alertmanager_url: String = b.alertmanager_url.clone().unwrap_or_default(),
     generator_url: String = b.generator_url.clone().unwrap_or_default(),
-    resend_interval: DurationText = b.resend_interval,
-    push_timeout: DurationText = b.push_timeout,
+    resend_interval: DurationText = millis(b.resend_interval),
+    push_timeout: DurationText = millis(b.push_timeout),
     default: QueueAlerts = &b.default,
     queues: BTreeMap<String, QueueAlerts> = BTreeMap::new(),
     source_stalled: RawStalled = &b.source_stalled,

@@ -51,7 +51,9 @@ pub(super) struct RawAsteriskQueue {
     wrapuptime: Option<DurationText>,
 }
 
-pub(super) fn validate(p: &mut Problems<'_>, raw: &RawAsterisk) -> Option<AsteriskConfig> {
+/// Checks `[asterisk]`; a value that fails is reported (and the configuration refused), so what
+/// stands in for it here is never used.
+pub(super) fn validate(p: &mut Problems<'_>, raw: &RawAsterisk) -> AsteriskConfig {
     let agent_ids = match raw.agent_id.trim() {
         "extension" => Ok(AgentIds::Extension),
         "interface" => Ok(AgentIds::Interface),
@@ -60,31 +62,18 @@ pub(super) fn validate(p: &mut Problems<'_>, raw: &RawAsterisk) -> Option<Asteri
              becomes 2004) or \"interface\" (the agent field as written)"
         )),
     };
-    let agent_ids = p.ok("asterisk.agent_id", agent_ids);
-    let mut valid = true;
-    for (field, id) in &raw.agents {
-        if id.trim().is_empty() {
-            p.add(
-                &format!("asterisk.agents.{field}"),
-                "agent id must not be empty",
-            );
-            valid = false;
-        }
+    let agent_ids = p.ok("asterisk.agent_id", agent_ids).unwrap_or_default();
+    for (field, _) in raw.agents.iter().filter(|(_, id)| id.trim().is_empty()) {
+        let path = format!("asterisk.agents.{field}");
+        p.add(&path, "agent id must not be empty");
     }
-    let mut wrapuptime = BTreeMap::new();
-    for (queue, q) in &raw.queues {
-        let Some(text) = &q.wrapuptime else { continue };
-        match p.duration(&format!("asterisk.queues.{queue}.wrapuptime"), text) {
-            Some(d) => {
-                wrapuptime.insert(queue.clone(), d);
-            }
-            None => valid = false,
-        }
-    }
-    Some(AsteriskConfig {
-        agent_ids: agent_ids?,
+    let wrapuptime = raw.queues.iter().filter_map(|(queue, q)| {
+        let path = format!("asterisk.queues.{queue}.wrapuptime");
+        Some((queue.clone(), p.duration(&path, q.wrapuptime.as_ref()?)?))
+    });
+    AsteriskConfig {
+        agent_ids,
         agents: raw.agents.clone(),
-        wrapuptime,
-    })
-    .filter(|_| valid)
+        wrapuptime: wrapuptime.collect(),
+    }
 }

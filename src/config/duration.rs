@@ -104,12 +104,6 @@ impl From<&str> for DurationText {
     }
 }
 
-impl From<Duration> for DurationText {
-    fn from(d: Duration) -> Self {
-        DurationText(format_duration(d))
-    }
-}
-
 /// From the engine's milliseconds, for defaults taken from the engine's settings.
 impl From<Millis> for DurationText {
     fn from(ms: Millis) -> Self {

@@ -173,11 +173,9 @@ pub(super) fn validate(
     set(&mut s.dedup_horizon_ms, horizon);
     let max_ids = p.nonzero("engine.dedup_max_ids_per_queue", &e.dedup_max_ids_per_queue);
     set(&mut s.dedup_max_ids_per_queue, max_ids);
-    let max_call_age = p.positive_ms("engine.max_call_age", &e.max_call_age);
-    let max_call_age = p.within("engine.max_call_age", max_call_age, MAX_LONG_MS);
+    let max_call_age = p.long("engine.max_call_age", &e.max_call_age);
     set(&mut s.max_call_age_ms, max_call_age);
-    let max_future_skew = p.positive_ms("engine.max_future_skew", &e.max_future_skew);
-    let max_future_skew = p.within("engine.max_future_skew", max_future_skew, MAX_LONG_MS);
+    let max_future_skew = p.long("engine.max_future_skew", &e.max_future_skew);
     set(&mut s.max_future_skew_ms, max_future_skew);
     // 0s turns the tolerance off.
     let max_clock_skew = p.ms("engine.max_clock_skew", &e.max_clock_skew);

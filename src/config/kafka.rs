@@ -104,7 +104,7 @@ pub(super) fn validate(p: &mut Problems<'_>, k: &RawKafka) -> Option<KafkaConfig
     let alerts_format = format("kafka.alerts_format", &k.alerts_format);
     let checkpoint_interval = p.positive("kafka.checkpoint_interval", &k.checkpoint_interval);
     let shutdown_timeout = p.positive("kafka.shutdown_timeout", &k.shutdown_timeout);
-    let (mut properties, mut valid) = (BTreeMap::new(), true);
+    let mut properties = BTreeMap::new();
     for (key, value) in &k.properties {
         // Environment variables cannot hold dots, so `SASL_MECHANISM` means `sasl.mechanism`.
         let key = key.trim().replace('_', ".");
@@ -118,12 +118,12 @@ pub(super) fn validate(p: &mut Problems<'_>, k: &RawKafka) -> Option<KafkaConfig
             )),
         };
         let value = p.ok(&format!("kafka.properties.{key}"), value);
-        valid &= value.map(|value| properties.insert(key, value)).is_some();
+        properties.extend(value.map(|value| (key, value)));
     }
     let [events, kpi, dead_letters, checkpoints, alerts] = topics.map(|(_, topic)| topic);
     let client = ClientSettings {
         brokers: brokers?,
-        properties: valid.then_some(properties)?,
+        properties,
     };
     let topics = Topics {
         events: events?,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::duration::{shown, DurationText};
-use super::engine::{bucketed, MAX_LONG_MS, MAX_SHORT_MS, MAX_WINDOW_MS};
+use super::engine::{bucketed, MAX_WINDOW_MS};
 use super::{ms, none, set, some, Problems};
 use crate::event::Millis;
 use crate::kpi::QueueKpiSettings;
@@ -56,18 +56,6 @@ impl Problems<'_> {
         let ms = self.within(path, ms, MAX_WINDOW_MS)?;
         let why = format!("{} is not a multiple of 10s", shown(ms));
         self.check(path, ms, bucketed(ms), why)
-    }
-
-    /// A per-queue threshold, up to an hour.
-    fn short_span(&mut self, path: &str, text: &DurationText) -> Option<Millis> {
-        let ms = self.positive_ms(path, text);
-        self.within(path, ms, MAX_SHORT_MS)
-    }
-
-    /// A positive length up to a day.
-    fn long(&mut self, path: &str, text: &DurationText) -> Option<Millis> {
-        let ms = self.positive_ms(path, text);
-        self.within(path, ms, MAX_LONG_MS)
     }
 
     // Written so that NaN fails too.

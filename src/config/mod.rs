@@ -464,6 +464,18 @@ impl Problems<'_> {
         self.positive(path, text).map(millis)
     }
 
+    /// A per-queue threshold, up to an hour.
+    fn short_span(&mut self, path: &str, text: &DurationText) -> Option<Millis> {
+        let ms = self.positive_ms(path, text);
+        self.within(path, ms, engine::MAX_SHORT_MS)
+    }
+
+    /// A positive length up to a day.
+    fn long(&mut self, path: &str, text: &DurationText) -> Option<Millis> {
+        let ms = self.positive_ms(path, text);
+        self.within(path, ms, engine::MAX_LONG_MS)
+    }
+
     /// A length of at most `max`: longer ones cost memory or overflow time arithmetic.
     fn within(&mut self, path: &str, ms: Option<Millis>, max: Millis) -> Option<Millis> {
         let ms = ms?;
@@ -552,7 +564,7 @@ fn validate(raw: RawFile, fig: &Figment, list: Vec<String>) -> Result<Config, Co
             log,
             kafka: kafka?,
             alerts,
-            asterisk: asterisk?,
+            asterisk,
         })
     })();
     match config {

@@ -39,6 +39,13 @@ fn assert_has(list: &[String], needles: &str) {
     }
 }
 
+/// The problems are exactly the lines of `expected` (trimmed), in order.
+#[track_caller]
+fn assert_exactly(file: &str, env: &str, expected: &str) {
+    let expected: Vec<_> = expected.lines().map(str::trim).collect();
+    assert_eq!(problems(file, env), expected);
+}
+
 /// One file a line, then ` => ` and a problem it must cause.
 const REJECTED: &str = r#"
 engine.windows = [] => engine.windows: must list at least one
@@ -314,10 +321,8 @@ fn env_values_and_paths_name_the_variable() {
     let list = problems("", "ACDSTREAM_KPI__DEFAULT__SL_TARGET=high");
     let var = "(set by environment variable ACDSTREAM_KPI__DEFAULT__SL_TARGET)";
     assert_has(&list, &format!("kpi.default.sl_target\n{var}"));
-    assert_has(
-        &problems("", "ACDSTREAM_HTTP__LISTEN__PORT=1"),
-        "http.listen",
-    );
+    let list = problems("", "ACDSTREAM_HTTP__LISTEN__PORT=1");
+    assert_has(&list, "http.listen");
     let env = "ACDSTREAM_LOG__LEVEL=info\nACDSTREAM_LOG__LEVEL__X=1";
     // Descending through a value that is already set is refused by name.
     assert_has(&problems("", env), "ACDSTREAM_LOG__LEVEL__X");
@@ -328,12 +333,10 @@ fn env_values_and_paths_name_the_variable() {
 #[test]
 fn a_variable_that_is_not_read_is_reported_with_the_spelling_meant() {
     let list = problems("", "ACDSTREAM_ENGINE_MAX_QUEUES=5\nACDSTREAM_COLOUR=red");
-    assert_has(
-        &list,
-        "ACDSTREAM_ENGINE_MAX_QUEUES: not a setting nor a variable acdstream reads; \
-         did you mean ACDSTREAM_ENGINE__MAX_QUEUES?
-         ACDSTREAM_COLOUR: not a setting nor a variable acdstream reads; settings are",
-    );
+    let needles = "ACDSTREAM_ENGINE_MAX_QUEUES: not a setting nor a variable acdstream reads; \
+                   did you mean ACDSTREAM_ENGINE__MAX_QUEUES?
+                   ACDSTREAM_COLOUR: not a setting nor a variable acdstream reads; settings are";
+    assert_has(&list, needles);
     assert_eq!(list.len(), 2, "{list:#?}");
     // The config path and the test harness's variables are not settings, nor problems.
     let env = "ACDSTREAM_CONFIG=a.toml\nACDSTREAM_TEST_TANSU=/bin/tansu\nACDSTREAM_BLESS=1";
@@ -348,11 +351,9 @@ fn acdstream_log_sets_the_level_and_a_bad_filter_is_refused_by_name() {
     let config = ok("", "ACDSTREAM_LOG=error\nACDSTREAM_LOG__LEVEL=debug");
     assert_eq!(config.log.level, "error");
     let list = problems("", "ACDSTREAM_LOG=verbose");
-    assert_has(
-        &list,
-        "log.level: \"verbose\" is not a log level or filter
-         (set by environment variable ACDSTREAM_LOG)",
-    );
+    let needles = "log.level: \"verbose\" is not a log level or filter
+                   (set by environment variable ACDSTREAM_LOG)";
+    assert_has(&list, needles);
 }
 
 #[test]
@@ -516,100 +517,73 @@ fn alert_overrides_are_checked_against_what_they_inherit() {
     let file = "alerts.queues.vip = { asa.threshold = 15, surge.severity = \"sms\" }";
     let expected = r#"alerts.queues.vip.surge.severity: "sms" is not a severity; use "page" or "ticket"
         alerts.queues.vip.asa.threshold: 15 is below the inherited clear level (18); set a lower `clear` here as well"#;
-    let expected: Vec<_> = expected.lines().map(str::trim).collect();
-    assert_eq!(problems(file, ""), expected);
+    assert_exactly(file, "", expected);
     let var = "ACDSTREAM_ALERTS__QUEUES__VIP__ABANDON_RATE__THRESHOLD";
     let expected = format!(
         "alerts.queues.vip.abandon_rate.threshold: 5 must be a ratio in (0, 1), e.g. 0.05 for \
          5 % (set by environment variable {var})"
     );
-    assert_eq!(problems("", &format!("{var}=5")), [expected]);
+    assert_exactly("", &format!("{var}=5"), &expected);
 }
 
 #[test]
 fn durations_parse_and_format() {
     let parsed = "250ms 250, 30s 30000, 5m 300000, 1h 3600000, 2h30m 9000000, 1h0m5s 3605000, \
                   1m500ms 60500,  10s  10000, 0 0, 0s 0";
-    for (text, ms) in parsed
-        .split(", ")
-        .map(|case| case.rsplit_once(' ').unwrap())
-    {
-        let ms = Duration::from_millis(ms.parse().unwrap());
-        assert_eq!(parse_duration(text), Ok(ms), "{text}");
+    let ms = |n: &str| Duration::from_millis(n.parse().unwrap());
+    for case in parsed.split(", ") {
+        let (text, n) = case.rsplit_once(' ').unwrap();
+        assert_eq!(parse_duration(text), Ok(ms(n)), "{text}");
     }
     let canonical = "0 0s, 250 250ms, 90000 1m30s, 3600000 1h, 9000500 2h30m500ms";
-    for (ms, text) in canonical
-        .split(", ")
-        .map(|case| case.split_once(' ').unwrap())
-    {
-        let ms = Duration::from_millis(ms.parse().unwrap());
-        assert_eq!(format_duration(ms), text);
-        assert_eq!(parse_duration(text), Ok(ms));
+    for case in canonical.split(", ") {
+        let (n, text) = case.split_once(' ').unwrap();
+        assert_eq!(format_duration(ms(n)), text);
+        assert_eq!(parse_duration(text), Ok(ms(n)));
     }
 }
 
 #[test]
 fn asterisk_settings_reach_the_queue_log_translator() {
-    let config = ok(
-        r#"
+    use crate::decode::asterisk::{AgentIds, QueueLogSettings};
+    let file = r#"
         engine.allowed_lateness = "45s"
         [asterisk]
         agent_id = "interface"
         agents = { "PJSIP/2001" = "alice" }
         queues.support.wrapuptime = "15s"
-        "#,
-        "",
-    );
-    let s = config.queue_log_settings();
-    assert_eq!(s.agent_ids, crate::decode::asterisk::AgentIds::Interface);
-    assert_eq!(
-        s.agents.get("PJSIP/2001").map(String::as_str),
-        Some("alice")
-    );
+    "#;
+    let s = ok(file, "").queue_log_settings();
+    assert_eq!(s.agent_ids, AgentIds::Interface);
+    assert_eq!(s.agents["PJSIP/2001"], "alice");
     assert_eq!(s.wrapuptime_ms.get("support"), Some(&15_000));
     assert_eq!(s.lookback_ms, 45_000);
-    assert_eq!(
-        Config::default().queue_log_settings(),
-        crate::decode::asterisk::QueueLogSettings::default()
-    );
-    let list = problems(
-        r#"
+    let default = Config::default().queue_log_settings();
+    assert_eq!(default, QueueLogSettings::default());
+    let file = r#"
         [asterisk]
         agent_id = "name"
         agents = { "SIP/1" = " " }
         queues.sales.wrapuptime = "15"
-        "#,
-        "",
-    );
-    assert_has(
-        &list,
-        r#"
-        asterisk.agent_id: "name" is not a way to name agents
+    "#;
+    let needles = r#"asterisk.agent_id: "name" is not a way to name agents
         asterisk.agents.SIP/1: agent id must not be empty
-        asterisk.queues.sales.wrapuptime: "15" is not a duration: "15" has no unit
-        "#,
-    );
+        asterisk.queues.sales.wrapuptime: "15" is not a duration: "15" has no unit"#;
+    assert_has(&problems(file, ""), needles);
 }
 
 #[test]
 fn the_events_topic_holds_contract_events_or_queue_log_lines() {
-    use super::EventsFormat;
     use crate::decode::Format;
-    let format = |text: &str| ok(&format!("[kafka]\nevents_format = \"{text}\""), "").kafka;
-    assert_eq!(
-        format("json").events_format,
-        EventsFormat::Contract(Format::Json)
-    );
-    assert_eq!(
-        format("asterisk_queue_log").events_format,
-        EventsFormat::AsteriskQueueLog
-    );
-    assert_eq!(
-        problems("[kafka]\nevents_format = \"queue_log\"", ""),
-        [
-            r#"kafka.events_format: "queue_log" is not an events format; use "protobuf", "json" or "asterisk_queue_log""#
-        ]
-    );
+    let format = |text: &str| {
+        let file = format!("kafka.events_format = \"{text}\"");
+        ok(&file, "").kafka.events_format
+    };
+    assert_eq!(format("json"), EventsFormat::Contract(Format::Json));
+    assert_eq!(format("asterisk_queue_log"), EventsFormat::AsteriskQueueLog);
+    let file = "kafka.events_format = \"queue_log\"";
+    let expected = r#"kafka.events_format: "queue_log" is not an events format; use "protobuf", "json" or "asterisk_queue_log""#;
+    assert_exactly(file, "", expected);
 }
 
 #[test]
@@ -619,51 +593,31 @@ fn durations_beyond_their_maximum_are_reported_together_with_their_keys() {
         engine.max_call_age = "2562047788015h"
         kpi.default.sl_threshold = "100000h"
     "#;
-    let list = problems(file, "");
-    assert_eq!(
-        list,
-        [
-            "engine.windows[1]: 100000h is too long; the allowed range is 0s to 4h",
-            "engine.max_call_age: 2562047788015h is too long; the allowed range is 0s to 24h",
-            "kpi.default.sl_threshold: 100000h is too long; the allowed range is 0s to 1h",
-        ]
-    );
+    let expected = "engine.windows[1]: 100000h is too long; the allowed range is 0s to 4h
+        engine.max_call_age: 2562047788015h is too long; the allowed range is 0s to 24h
+        kpi.default.sl_threshold: 100000h is too long; the allowed range is 0s to 1h";
+    assert_exactly(file, "", expected);
     // An environment variable is named as the value's source.
-    let list = problems("", "ACDSTREAM_ENGINE__MAX_CALL_AGE=30h");
-    assert_eq!(
-        list,
-        [
-            "engine.max_call_age: 30h is too long; the allowed range is 0s to 24h (set by \
-          environment variable ACDSTREAM_ENGINE__MAX_CALL_AGE)"
-        ]
-    );
+    let expected = "engine.max_call_age: 30h is too long; the allowed range is 0s to 24h (set by \
+                    environment variable ACDSTREAM_ENGINE__MAX_CALL_AGE)";
+    assert_exactly("", "ACDSTREAM_ENGINE__MAX_CALL_AGE=30h", expected);
 }
 
 #[test]
 fn the_caps_and_the_id_limit_have_their_defaults_and_can_be_set() {
-    let c = Config::default();
-    let e = &c.engine;
-    assert_eq!(
-        (
+    let caps = |c: &Config| {
+        let e = &c.engine;
+        [
             e.max_calls_per_queue,
             e.max_pending_per_queue,
-            e.max_id_bytes
-        ),
-        (2_000, 10_000, 128)
-    );
-    let c = ok(
-        "engine = { max_calls_per_queue = 50, max_pending_per_queue = 7, max_id_bytes = 64 }",
-        "",
-    );
-    let e = &c.engine;
-    assert_eq!(
-        (
-            e.max_calls_per_queue,
-            e.max_pending_per_queue,
-            e.max_id_bytes
-        ),
-        (50, 7, 64)
-    );
+            e.max_id_bytes,
+        ]
+    };
+    assert_eq!(caps(&Config::default()), [2_000, 10_000, 128]);
+    let file =
+        "engine = { max_calls_per_queue = 50, max_pending_per_queue = 7, max_id_bytes = 64 }";
+    let c = ok(file, "");
+    assert_eq!(caps(&c), [50, 7, 64]);
     assert_eq!(c.queue_log_settings().max_id_bytes, 64);
 }
 
@@ -693,10 +647,8 @@ fn the_worst_case_memory_is_every_queue_at_every_cap() {
     assert_eq!(q.pending, 100 * 8);
     assert_eq!(w.queues, 3);
     assert_eq!(w.total(), 3 * q.total());
-    assert_eq!(
-        q.total(),
-        q.windows + q.fixed + q.ids + q.agents + q.calls + q.pending
-    );
+    let parts = q.windows + q.fixed + q.ids + q.agents + q.calls + q.pending;
+    assert_eq!(q.total(), parts);
     // Each call is counted with every event it may take: 32 more events a call are 32 more
     // 16-byte events for each of the 10 calls.
     let more = ok(&format!("{file}\nengine.max_events_per_call = 96"), "");
@@ -718,12 +670,10 @@ fn a_configuration_that_allows_more_than_the_budget_is_refused() {
     let file = "engine.max_queues = 10000";
     let list = problems(file, "");
     assert_eq!(list.len(), 1, "{list:#?}");
-    assert_has(
-        &list,
-        "engine.memory_budget_mib: the caps allow up to
-         more than this budget of 16384 MiB: 10000 queues (max_queues) ×
-         lower max_queues or the per-queue caps",
-    );
+    let needles = "engine.memory_budget_mib: the caps allow up to
+                   more than this budget of 16384 MiB: 10000 queues (max_queues) ×
+                   lower max_queues or the per-queue caps";
+    assert_has(&list, needles);
     // Unless the budget is raised as well.
     ok(&format!("{file}\nengine.memory_budget_mib = 1000000"), "");
     // A budget below the defaults' worst case refuses them.
