@@ -2,7 +2,8 @@
 //! with 10 s of reordering) decoded from JSON lines or protobuf and applied to a fresh engine.
 //!
 //! `cargo bench --bench ingest` prints events/s (criterion's "thrpt"), beside the same
-//! payloads only parsed into events (the floor decode + apply is measured against). Also the
+//! payloads only parsed into events (the floor decode + apply is measured against); the same
+//! for an hour of a large centre (20 queues of up to 256 agents). Also the
 //! same calls applied beside 100,000 calls that stay open, one publish tick's snapshots of
 //! 1,000 queues, and the wallboard's `/api/v1/snapshots` answer for them.
 
@@ -68,6 +69,83 @@ fn ingest(c: &mut Criterion) {
         .map(|p| decode(Format::Protobuf, p, MAX_ID).unwrap())
         .collect();
     group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("apply only", |b| {
+        b.iter_batched(
+            || Engine::new(settings.clone(), TimeMode::EventTime),
+            |mut engine| {
+                for (i, event) in events.iter().enumerate() {
+                    engine.apply(event, i as u64, WALL);
+                }
+                engine
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+/// A large centre's hour, the shape of the traffic the Flink comparison runs on: five copies
+/// of the demo's four queues, each with eight times its calls and agents (20 queues, 72 to 256
+/// agents each, about 30,000 calls), multi-skilled agents, transfers and overflow, 10 s of
+/// reordering and 1 % duplicates, the copies interleaved event by event. JSON lines parsed
+/// only (the floor), decoded and applied, and applied only (issue 14's goals 2 and 3).
+fn large_centre(c: &mut Criterion) {
+    let settings = Arc::new(EngineSettings::default());
+    let mut scenario = Scenario::demo();
+    scenario.duration_ms = 3_600_000;
+    scenario.out_of_order_jitter_ms = 10_000;
+    scenario.duplicate_ratio = 0.01;
+    for q in &mut scenario.queues {
+        q.calls_per_hour *= 8.0;
+        q.agents *= 8;
+        if let Some(shared) = &mut q.shared_agents {
+            shared.agents *= 8;
+        }
+    }
+    let copies: Vec<Vec<CtiEvent>> = (0..5)
+        .map(|copy| {
+            Simulator::new(scenario.clone(), copy, 1_767_571_200_000)
+                .map(|mut e| {
+                    as_copy(&mut e, copy);
+                    e
+                })
+                .collect()
+        })
+        .collect();
+    let longest = copies.iter().map(Vec::len).max().unwrap_or(0);
+    let events: Vec<CtiEvent> = (0..longest)
+        .flat_map(|i| copies.iter().filter_map(move |c| c.get(i).cloned()))
+        .collect();
+    let lines: Vec<Vec<u8>> = events.iter().map(|e| encode(Format::Json, e)).collect();
+    println!("large centre: {} events", events.len());
+    let mut group = c.benchmark_group("large centre");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.bench_function("json parse only", |b| {
+        b.iter(|| {
+            for line in &lines {
+                std::hint::black_box(decode(Format::Json, line, MAX_ID).ok());
+            }
+        })
+    });
+    group.bench_function("json", |b| {
+        b.iter_batched(
+            || Engine::new(settings.clone(), TimeMode::EventTime),
+            |mut engine| {
+                for (i, line) in lines.iter().enumerate() {
+                    match decode(Format::Json, line, MAX_ID) {
+                        Ok(event) => {
+                            engine.apply(&event, i as u64, WALL);
+                        }
+                        Err(e) => engine.reject(e.reason()),
+                    }
+                }
+                engine
+            },
+            BatchSize::LargeInput,
+        )
+    });
     group.bench_function("apply only", |b| {
         b.iter_batched(
             || Engine::new(settings.clone(), TimeMode::EventTime),
@@ -224,5 +302,5 @@ fn snapshots(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest, open_calls, snapshots);
+criterion_group!(benches, ingest, large_centre, open_calls, snapshots);
 criterion_main!(benches);
