@@ -10,7 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, SamplingMode, Throughput,
+};
 
 use acdstream::decode::{decode, encode, Format};
 use acdstream::event::{AgentState, CallStep, CtiEvent, EventBody, DEFAULT_MAX_ID_BYTES as MAX_ID};
@@ -29,6 +32,42 @@ fn day(format: Format) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// What a replay does with each payload: decode, then apply or count the rejection.
+fn decode_and_apply(mut engine: Engine, format: Format, payloads: &[Vec<u8>]) -> Engine {
+    for (i, p) in payloads.iter().enumerate() {
+        match decode(format, p, MAX_ID) {
+            Ok(event) => {
+                engine.apply(&event, i as u64, WALL);
+            }
+            Err(e) => engine.reject(e.reason()),
+        }
+    }
+    engine
+}
+
+fn apply_all(mut engine: Engine, events: &[CtiEvent]) -> Engine {
+    for (i, event) in events.iter().enumerate() {
+        engine.apply(event, i as u64, WALL);
+    }
+    engine
+}
+
+/// `run` on a fresh engine each time (made outside the measurement).
+fn bench_engine(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    settings: &Arc<EngineSettings>,
+    run: impl Fn(Engine) -> Engine,
+) {
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            || Engine::new(settings.clone(), TimeMode::EventTime),
+            &run,
+            BatchSize::LargeInput,
+        )
+    });
+}
+
 fn ingest(c: &mut Criterion) {
     let settings = Arc::new(EngineSettings::default());
     let mut group = c.benchmark_group("decode+apply");
@@ -45,22 +84,8 @@ fn ingest(c: &mut Criterion) {
                 }
             })
         });
-        group.bench_function(format.as_str(), |b| {
-            b.iter_batched(
-                || Engine::new(settings.clone(), TimeMode::EventTime),
-                |mut engine| {
-                    for (i, p) in payloads.iter().enumerate() {
-                        match decode(format, p, MAX_ID) {
-                            Ok(event) => {
-                                engine.apply(&event, i as u64, WALL);
-                            }
-                            Err(e) => engine.reject(e.reason()),
-                        }
-                    }
-                    engine
-                },
-                BatchSize::LargeInput,
-            )
+        bench_engine(&mut group, format.as_str(), &settings, |engine| {
+            decode_and_apply(engine, format, &payloads)
         });
     }
     let payloads = day(Format::Protobuf);
@@ -69,17 +94,8 @@ fn ingest(c: &mut Criterion) {
         .map(|p| decode(Format::Protobuf, p, MAX_ID).unwrap())
         .collect();
     group.throughput(Throughput::Elements(events.len() as u64));
-    group.bench_function("apply only", |b| {
-        b.iter_batched(
-            || Engine::new(settings.clone(), TimeMode::EventTime),
-            |mut engine| {
-                for (i, event) in events.iter().enumerate() {
-                    engine.apply(event, i as u64, WALL);
-                }
-                engine
-            },
-            BatchSize::LargeInput,
-        )
+    bench_engine(&mut group, "apply only", &settings, |engine| {
+        apply_all(engine, &events)
     });
     group.finish();
 }
@@ -129,34 +145,11 @@ fn large_centre(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("json", |b| {
-        b.iter_batched(
-            || Engine::new(settings.clone(), TimeMode::EventTime),
-            |mut engine| {
-                for (i, line) in lines.iter().enumerate() {
-                    match decode(Format::Json, line, MAX_ID) {
-                        Ok(event) => {
-                            engine.apply(&event, i as u64, WALL);
-                        }
-                        Err(e) => engine.reject(e.reason()),
-                    }
-                }
-                engine
-            },
-            BatchSize::LargeInput,
-        )
+    bench_engine(&mut group, "json", &settings, |engine| {
+        decode_and_apply(engine, Format::Json, &lines)
     });
-    group.bench_function("apply only", |b| {
-        b.iter_batched(
-            || Engine::new(settings.clone(), TimeMode::EventTime),
-            |mut engine| {
-                for (i, event) in events.iter().enumerate() {
-                    engine.apply(event, i as u64, WALL);
-                }
-                engine
-            },
-            BatchSize::LargeInput,
-        )
+    bench_engine(&mut group, "apply only", &settings, |engine| {
+        apply_all(engine, &events)
     });
     group.finish();
 }

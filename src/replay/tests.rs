@@ -24,20 +24,24 @@ fn run_source(src: FileSource) -> Report {
         .unwrap()
 }
 
+/// An offer, a line that is not JSON, a blank line, an answer without its offer, an unknown
+/// type and the offer again.
+const MIXED: &str = concat!(
+    r#"{"event_id":"1","ts":1767603600000,"type":"offered","call_id":"c1","queue_id":"q"}"#,
+    "\n",
+    "not json\n",
+    "\n",
+    r#"{"event_id":"2","ts":1767603601000,"type":"answered","call_id":"c9","queue_id":"q","agent_id":"a"}"#,
+    "\n",
+    r#"{"event_id":"3","ts":1767603602000,"type":"teleported","call_id":"c1","queue_id":"q"}"#,
+    "\n",
+    r#"{"event_id":"1","ts":1767603600000,"type":"offered","call_id":"c1","queue_id":"q"}"#,
+    "\n",
+);
+
 #[test]
 fn bad_lines_are_reported_with_their_line_numbers_and_the_ledger_balances() {
-    let report = run(concat!(
-        r#"{"event_id":"1","ts":1767603600000,"type":"offered","call_id":"c1","queue_id":"q"}"#,
-        "\n",
-        "not json\n",
-        "\n",
-        r#"{"event_id":"2","ts":1767603601000,"type":"answered","call_id":"c9","queue_id":"q","agent_id":"a"}"#,
-        "\n",
-        r#"{"event_id":"3","ts":1767603602000,"type":"teleported","call_id":"c1","queue_id":"q"}"#,
-        "\n",
-        r#"{"event_id":"1","ts":1767603600000,"type":"offered","call_id":"c1","queue_id":"q"}"#,
-        "\n",
-    ));
+    let report = run(MIXED);
     let l = report.ledger;
     assert_eq!(
         (
@@ -80,19 +84,8 @@ fn bad_lines_are_reported_with_their_line_numbers_and_the_ledger_balances() {
 #[test]
 fn lines_decoded_ahead_give_the_same_report() {
     let mut text = String::from("\u{FEFF}");
-    text.push_str(concat!(
-        r#"{"event_id":"1","ts":1767603600000,"type":"offered","call_id":"c1","queue_id":"q"}"#,
-        "\n",
-        "not json\n",
-        "\n",
-        "   \t\n",
-        r#"{"event_id":"2","ts":1767603601000,"type":"answered","call_id":"c9","queue_id":"q","agent_id":"a"}"#,
-        "\n",
-        r#"{"event_id":"3","ts":1767603602000,"type":"teleported","call_id":"c1","queue_id":"q"}"#,
-        "\n",
-        r#"{"event_id":"1","ts":1767603600000,"type":"offered","call_id":"c1","queue_id":"q"}"#,
-        "\n",
-    ));
+    text.push_str(MIXED);
+    text.push_str("   \t\n");
     text.push_str(&format!(
         r#"{{"event_id":"4","ts":1767603603000,"type":"offered","call_id":"{}","queue_id":"q"}}"#,
         "c".repeat(300)
