@@ -152,6 +152,21 @@ impl WindowSums {
             *a += b;
         }
     }
+
+    /// What is left of `self` without `part`, which it includes (a running total less an
+    /// earlier one).
+    pub(crate) fn less(mut self, part: &WindowSums) -> WindowSums {
+        for (a, b) in self.counts.iter_mut().zip(part.counts) {
+            *a -= b;
+        }
+        for (a, b) in self.sums_ms.iter_mut().zip(part.sums_ms) {
+            *a -= b;
+        }
+        for (a, b) in self.agent_ms.iter_mut().zip(part.agent_ms) {
+            *a -= b;
+        }
+        self
+    }
 }
 
 /// Wait-time quantiles of the window, if it holds any wait.

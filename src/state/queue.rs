@@ -1138,8 +1138,9 @@ impl QueueState {
         scratch: &mut Histogram<u32>,
     ) -> KpiSnapshot {
         let mut windows = Vec::with_capacity(s.sliding.len() + 2);
-        for w in &s.sliding {
-            let sums = self.ring.window(w.len_ms, as_of);
+        let lens: Vec<Millis> = s.sliding.iter().map(|w| w.len_ms).collect();
+        let all = self.ring.windows(&lens, as_of);
+        for (w, sums) in s.sliding.iter().zip(all) {
             let from = -(w.len_ms - as_of).div_euclid(BUCKET_MS) * BUCKET_MS;
             windows.push((
                 w.name.clone(),

@@ -225,48 +225,80 @@ impl BucketRing {
     /// `as_of` may lie past the ring's newest bucket: nothing happened there, and the agents
     /// stay in the states the last step left them in.
     pub(crate) fn window(&self, len_ms: Millis, as_of: Millis) -> WindowSums {
-        let from = -(len_ms - as_of).div_euclid(BUCKET_MS);
-        self.sums(from, as_of.div_euclid(BUCKET_MS), as_of)
+        self.windows(&[len_ms], as_of)[0]
+    }
+
+    /// [`BucketRing::window`] for several lengths, in one walk of the ring: each window needs
+    /// the agents' states at its start, which the walk from the oldest bucket gives, so reading
+    /// a snapshot's windows one by one walked the whole ring once per window (most of the time
+    /// of a publish tick).
+    pub(crate) fn windows(&self, lens_ms: &[Millis], as_of: Millis) -> Vec<WindowSums> {
+        let froms: Vec<i64> = lens_ms
+            .iter()
+            .map(|len_ms| -(len_ms - as_of).div_euclid(BUCKET_MS))
+            .collect();
+        self.sums(&froms, as_of.div_euclid(BUCKET_MS), as_of)
     }
 
     /// Sums over `[from, to)`, both bucket edges, as far as the ring holds them: a closed
     /// interval's figures, read before the ring moves past it.
     pub(crate) fn between(&self, from: Millis, to: Millis) -> WindowSums {
-        self.sums(from.div_euclid(BUCKET_MS), to.div_euclid(BUCKET_MS) - 1, to)
+        self.sums(
+            &[from.div_euclid(BUCKET_MS)],
+            to.div_euclid(BUCKET_MS) - 1,
+            to,
+        )[0]
     }
 
-    /// Sums over the buckets `from..=last` as far as the ring holds them, agent time up to
-    /// `until` (within the last bucket, or past the ring's head, where the agents stay in the
-    /// states the last step left them in).
-    fn sums(&self, from: i64, last: i64, until: Millis) -> WindowSums {
+    /// Sums over the buckets `from..=last` for each of `froms`, as far as the ring holds them,
+    /// agent time up to `until` (within the last bucket, or past the ring's head, where the
+    /// agents stay in the states the last step left them in).
+    fn sums(&self, froms: &[i64], last: i64, until: Millis) -> Vec<WindowSums> {
         let newest = last.min(self.head);
-        let first = from.max(self.oldest());
-        let mut out = WindowSums::default();
+        // One running total from the earliest start; each window is the total at the end less
+        // the total just before its own start.
+        let first = froms.iter().copied().min().unwrap_or(i64::MAX);
+        let mut starts: Vec<usize> = (0..froms.len()).collect();
+        starts.sort_unstable_by_key(|&k| froms[k]);
+        let mut starts = starts.into_iter().peekable();
+        let mut before = vec![None; froms.len()];
+        let mut total = WindowSums::default();
         let mut agents = self.base_agents;
         for id in self.oldest()..=newest {
+            while let Some(k) = starts.next_if(|&k| froms[k] <= id) {
+                before[k] = Some(total);
+            }
             let b = &self.slots[self.slot(id)];
             if id >= first {
-                for (o, c) in out.counts.iter_mut().zip(b.counts) {
+                for (o, c) in total.counts.iter_mut().zip(b.counts) {
                     *o += c as u64;
                 }
-                for (o, s) in out.sums_ms.iter_mut().zip(b.sums_ms) {
+                for (o, s) in total.sums_ms.iter_mut().zip(b.sums_ms) {
                     *o += s;
                 }
                 let start = id * BUCKET_MS;
                 let end = (start + BUCKET_MS).min(until).max(start);
-                for (s, total) in out.agent_ms.iter_mut().enumerate() {
-                    *total += (agents[s] + b.steps[s] as i64) * (end - start) - b.step_offsets[s];
+                for (s, t) in total.agent_ms.iter_mut().enumerate() {
+                    *t += (agents[s] + b.steps[s] as i64) * (end - start) - b.step_offsets[s];
                 }
             }
             add_steps(&mut agents, &b.steps);
         }
-        let after_head = ((self.head + 1) * BUCKET_MS).max(from * BUCKET_MS);
-        if until > after_head {
-            for (total, n) in out.agent_ms.iter_mut().zip(agents) {
-                *total += n * (until - after_head);
-            }
-        }
-        out
+        froms
+            .iter()
+            .zip(before)
+            .map(|(&from, before)| {
+                // A window starting after the newest bucket holds none of them.
+                let mut out = total.less(&before.unwrap_or(total));
+                let after_head = ((self.head + 1) * BUCKET_MS).max(from * BUCKET_MS);
+                if until > after_head {
+                    for (t, n) in out.agent_ms.iter_mut().zip(agents) {
+                        *t += n * (until - after_head);
+                    }
+                }
+                out
+            })
+            .collect()
     }
 
     /// Totals of a few counts over the buckets in `[from, to)` (bucket edges), as far as the
@@ -526,6 +558,7 @@ mod props {
             counts in prop::collection::vec((0..SPAN, 1i64..4), 0..60),
             steps in prop::collection::vec((0..SPAN, prop::bool::ANY), 0..60),
             len_buckets in 1i64..=360,
+            other_buckets in 1i64..=360,
             as_of_offset in 0..SPAN,
         ) {
             let as_of = T0 + SPAN + as_of_offset;
@@ -563,6 +596,12 @@ mod props {
             prop_assert_eq!(offered as i64, expected);
             prop_assert_eq!(offered, ring.window(len, edge - 1).count(Count::Offered));
             prop_assert_eq!(offered, ring.offered_between(edge - len, edge));
+            // Several windows read in one walk (a snapshot's) equal each read alone.
+            let other = other_buckets * BUCKET_MS;
+            let both = ring.windows(&[other, len, other], as_of);
+            prop_assert_eq!(both[1], w);
+            prop_assert_eq!(both[0], ring.window(other, as_of));
+            prop_assert_eq!(both[2], both[0]);
         }
 
         /// A ring left at its newest delta (a queue behind the engine's clock) reads a window
@@ -598,6 +637,8 @@ mod props {
             }
             let len = len_buckets * BUCKET_MS;
             prop_assert_eq!(behind.window(len, as_of), moved.window(len, as_of));
+            let lens = [len, (len / 2).max(BUCKET_MS), BUCKET_MS];
+            prop_assert_eq!(behind.windows(&lens, as_of), moved.windows(&lens, as_of));
         }
     }
 }
