@@ -259,18 +259,13 @@ fn ledger(out: &mut String, report: &Report) {
     let l = &report.ledger;
     let _ = write!(
         out,
-        "<section class=\"ledger\"><h2>Input ledger</h2><p id=\"ledger\" data-consumed=\"{}\" data-applied=\"{}\" data-duplicate=\"{}\" data-late=\"{}\" data-rejected=\"{}\">Events consumed {} = applied {} + duplicate {} + late {} + rejected {}{}.</p>",
-        l.consumed,
-        l.applied,
-        l.duplicate,
-        l.late,
-        l.rejected,
-        l.consumed,
-        l.applied,
-        l.duplicate,
-        l.late,
-        l.rejected,
-        if l.balances() {
+        "<section class=\"ledger\"><h2>Input ledger</h2><p id=\"ledger\" data-consumed=\"{c}\" data-applied=\"{a}\" data-duplicate=\"{d}\" data-late=\"{la}\" data-rejected=\"{r}\">Events consumed {c} = applied {a} + duplicate {d} + late {la} + rejected {r}{note}.</p>",
+        c = l.consumed,
+        a = l.applied,
+        d = l.duplicate,
+        la = l.late,
+        r = l.rejected,
+        note = if l.balances() {
             ""
         } else {
             " (the ledger does not balance)"

@@ -63,108 +63,66 @@ impl View<'_> {
                 .map(|i| Some(f(&i.kpis) / ((i.end - i.start) as f64 / 1000.0).max(1.0)))
                 .collect()
         };
+        let chart = |title, unit, series, target| Chart {
+            title,
+            unit,
+            labels: &labels,
+            series,
+            target,
+            bands: &bands,
+        };
+        let series = |name, mark, values| Series { name, mark, values };
+        let line = |name, values| vec![series(name, Mark::Line, values)];
         let charts = [
-            Chart {
-                title: "Calls per interval",
-                unit: Unit::Count,
-                labels: &labels,
-                series: vec![
-                    Series {
-                        name: "offered",
-                        mark: Mark::Bars,
-                        values: counts(|w| w.offered),
-                    },
-                    Series {
-                        name: "answered",
-                        mark: Mark::Bars,
-                        values: counts(|w| w.answered),
-                    },
-                    Series {
-                        name: "abandoned",
-                        mark: Mark::Bars,
-                        values: counts(|w| w.abandoned),
-                    },
+            chart(
+                "Calls per interval",
+                Unit::Count,
+                vec![
+                    series("offered", Mark::Bars, counts(|w| w.offered)),
+                    series("answered", Mark::Bars, counts(|w| w.answered)),
+                    series("abandoned", Mark::Bars, counts(|w| w.abandoned)),
                 ],
-                target: None,
-                bands: &bands,
-            },
-            Chart {
-                title: "Service level against target",
-                unit: Unit::Percent,
-                labels: &labels,
-                series: vec![Series {
-                    name: "service level",
-                    mark: Mark::Line,
-                    values: option(|w| w.service_level),
-                }],
-                target: Some(target),
-                bands: &bands,
-            },
-            Chart {
-                title: "ASA (seconds), SL threshold dashed",
-                unit: Unit::Seconds,
-                labels: &labels,
-                series: vec![Series {
-                    name: "ASA",
-                    mark: Mark::Line,
-                    values: option(|w| w.asa_seconds),
-                }],
-                target: Some(threshold),
-                bands: &bands,
-            },
-            Chart {
-                title: "AHT (seconds)",
-                unit: Unit::Seconds,
-                labels: &labels,
-                series: vec![Series {
-                    name: "AHT",
-                    mark: Mark::Line,
-                    values: option(|w| w.aht_seconds),
-                }],
-                target: None,
-                bands: &bands,
-            },
-            Chart {
-                title: "Occupancy",
-                unit: Unit::Percent,
-                labels: &labels,
-                series: vec![Series {
-                    name: "occupancy",
-                    mark: Mark::Line,
-                    values: option(|w| w.occupancy),
-                }],
-                target: None,
-                bands: &bands,
-            },
-            Chart {
-                title: "Agents by state (average over the interval)",
-                unit: Unit::Count,
-                labels: &labels,
-                series: vec![
-                    Series {
-                        name: "ready",
-                        mark: Mark::Line,
-                        values: agents(|w| w.ready_agent_seconds),
-                    },
-                    Series {
-                        name: "busy",
-                        mark: Mark::Line,
-                        values: agents(|w| w.busy_agent_seconds),
-                    },
-                    Series {
-                        name: "ACW",
-                        mark: Mark::Line,
-                        values: agents(|w| w.acw_agent_seconds),
-                    },
-                    Series {
-                        name: "not ready",
-                        mark: Mark::Line,
-                        values: agents(|w| w.not_ready_agent_seconds),
-                    },
+                None,
+            ),
+            chart(
+                "Service level against target",
+                Unit::Percent,
+                line("service level", option(|w| w.service_level)),
+                Some(target),
+            ),
+            chart(
+                "ASA (seconds), SL threshold dashed",
+                Unit::Seconds,
+                line("ASA", option(|w| w.asa_seconds)),
+                Some(threshold),
+            ),
+            chart(
+                "AHT (seconds)",
+                Unit::Seconds,
+                line("AHT", option(|w| w.aht_seconds)),
+                None,
+            ),
+            chart(
+                "Occupancy",
+                Unit::Percent,
+                line("occupancy", option(|w| w.occupancy)),
+                None,
+            ),
+            chart(
+                "Agents by state (average over the interval)",
+                Unit::Count,
+                vec![
+                    series("ready", Mark::Line, agents(|w| w.ready_agent_seconds)),
+                    series("busy", Mark::Line, agents(|w| w.busy_agent_seconds)),
+                    series("ACW", Mark::Line, agents(|w| w.acw_agent_seconds)),
+                    series(
+                        "not ready",
+                        Mark::Line,
+                        agents(|w| w.not_ready_agent_seconds),
+                    ),
                 ],
-                target: None,
-                bands: &bands,
-            },
+                None,
+            ),
         ];
         out.push_str("<div class=\"charts\">");
         for chart in &charts {
