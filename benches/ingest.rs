@@ -21,6 +21,10 @@ use acdstream::sim::{as_copy, Scenario, Simulator};
 use acdstream::sinks::wallboard::Board;
 use acdstream::state::{Engine, EngineSettings, TimeMode};
 
+/// The `acdstream` binary's allocator, so that these figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const WALL: i64 = 1_900_000_000_000;
 
 fn day(format: Format) -> Vec<Vec<u8>> {

@@ -106,11 +106,34 @@ pub(super) struct PhaseChange {
 /// count, or are rejected once the watermark passes it (`no_offer` without an offer,
 /// `out_of_sequence` for an offer no transfer came before).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "CallLegs")]
 pub(super) struct Call {
     legs: Vec<Leg>,
+    /// How many legs count ([`Call::count_live`]), kept by the two methods that change it,
+    /// [`Call::insert`] and [`Call::drop_held_before`]: every derivation of a change reads it,
+    /// several times per event. Rebuilt, not written.
+    #[serde(skip)]
+    live: u32,
     /// Where the queue's due sets have the call ([`Call::reschedule`]); rebuilt, not written.
     #[serde(skip)]
     scheduled: Due,
+}
+
+/// What a checkpoint holds of a call (the legs); the rest is derived from them.
+#[derive(Deserialize)]
+struct CallLegs {
+    legs: Vec<Leg>,
+}
+
+impl From<CallLegs> for Call {
+    fn from(CallLegs { legs }: CallLegs) -> Call {
+        let mut call = Call {
+            legs,
+            ..Call::default()
+        };
+        call.live = call.count_live();
+        call
+    }
 }
 
 /// One visit of a call to the queue.
@@ -292,6 +315,16 @@ impl Call {
     }
 
     fn live_count(&self) -> usize {
+        debug_assert_eq!(
+            self.live,
+            self.count_live(),
+            "the live legs' count is stale"
+        );
+        self.live as usize
+    }
+
+    /// Counts the legs that count (see [`Call`]).
+    fn count_live(&self) -> u32 {
         let mut n = 0;
         for (i, leg) in self.legs.iter().enumerate() {
             let Some(offered) = leg.offered_at() else {
@@ -302,7 +335,7 @@ impl Call {
             }
             n = i + 1;
         }
-        n
+        n as u32
     }
 
     /// Events held for legs that do not count yet.
@@ -444,6 +477,7 @@ impl Call {
                 i
             }
         };
+        self.live = self.count_live();
         let now_live = self.live_count();
         for leg in &mut self.legs[live..now_live] {
             resolved.append(&mut leg.held);
@@ -547,11 +581,12 @@ impl Call {
                 // Legs held only behind the one removed (a transfer or flow-out whose offer
                 // never came, a second offer of one visit) may count now: they are visits of
                 // the call after all, not ones to remove.
-                i = i.max(self.live_count());
+                i = i.max(self.count_live() as usize);
             } else {
                 i += 1;
             }
         }
+        self.live = self.count_live();
         let now_live = self.live_count();
         for leg in &mut self.legs[live..now_live] {
             resolved.append(&mut leg.held);
