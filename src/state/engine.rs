@@ -105,6 +105,11 @@ pub struct Engine {
     /// Each agent's queues in a scope (keyed by [`member_key`]): those holding an entry for
     /// it, sorted by id.
     members: HashMap<MemberKey, Vec<Arc<str>>, BuildIdentity>,
+    /// How many of `members`' agents are in two queues or more. While none is, what a queue
+    /// does with its agents concerns no other queue, and its phase changes are not looked up
+    /// one by one (each lookup a cache miss, on every call event of a centre without
+    /// multi-skilled agents).
+    shared_agents: usize,
     /// Restored queues not yet checked against the queues beside them.
     unreconciled: Vec<Arc<str>>,
     /// A queue's outbox while it is passed on (kept for its allocation).
@@ -127,6 +132,7 @@ impl Engine {
             report_intervals: false,
             hold_reported: true,
             members: HashMap::default(),
+            shared_agents: 0,
             unreconciled: Vec::new(),
             outbox: Outbox::default(),
         }
@@ -358,7 +364,12 @@ impl Engine {
                 self.left(agent, key, source);
             }
         }
-        for op in &out.phases {
+        let phases = if self.shared_agents == 0 {
+            &[][..]
+        } else {
+            &out.phases[..]
+        };
+        for op in phases {
             let key = member_key(scope, op.agent);
             let Some(queues) = self.members.get(&key).filter(|q| q.len() > 1) else {
                 continue;
@@ -392,13 +403,10 @@ impl Engine {
         if !self.queues.get(id).is_some_and(|q| q.has_agent(agent)) {
             return;
         }
-        let queues = self.members.entry(key).or_insert_with(one_queue);
-        if let Err(at) = queues.binary_search(id) {
-            queues.insert(at, id.clone());
-        }
-        if queues.len() < 2 {
+        self.join(key, id);
+        let Some(queues) = self.members.get(&key).filter(|q| q.len() > 1) else {
             return;
-        }
+        };
         let mut phases = Vec::new();
         let mut from = Vec::new();
         let mut states = Vec::new();
@@ -615,11 +623,12 @@ impl Engine {
         self.queues.get(id)
     }
 
-    /// Every queue's due sets hold each of its calls where the call says (see
-    /// [`QueueState::due_calls_agree`]).
+    /// Every index kept beside the state agrees with it: each queue's (see
+    /// [`QueueState::indexes_agree`]) and the count of agents in two queues or more.
     #[cfg(test)]
-    pub(super) fn due_calls_agree(&self) -> bool {
-        self.queues.values().all(QueueState::due_calls_agree)
+    pub(super) fn indexes_agree(&self) -> bool {
+        let shared = self.members.values().filter(|q| q.len() > 1).count();
+        shared == self.shared_agents && self.queues.values().all(QueueState::indexes_agree)
     }
 
     /// Every queue id held, sorted.
@@ -686,13 +695,7 @@ impl Engine {
             }
         }
         for agent in agents {
-            let queues = self
-                .members
-                .entry(member_key(scope, agent))
-                .or_insert_with(one_queue);
-            if let Err(at) = queues.binary_search(&id) {
-                queues.insert(at, id.clone());
-            }
+            self.join(member_key(scope, agent), &id);
         }
         if !self.unreconciled.contains(&id) {
             self.unreconciled.push(id.clone());
@@ -705,9 +708,23 @@ impl Engine {
         if let Some(queues) = self.members.get_mut(&key) {
             if let Ok(at) = queues.binary_search(id) {
                 queues.remove(at);
+                if queues.len() == 1 {
+                    self.shared_agents -= 1;
+                }
             }
             if queues.is_empty() {
                 self.members.remove(&key);
+            }
+        }
+    }
+
+    /// Puts the queue `id` among the agent's queues.
+    fn join(&mut self, key: MemberKey, id: &Arc<str>) {
+        let queues = self.members.entry(key).or_insert_with(one_queue);
+        if let Err(at) = queues.binary_search(id) {
+            queues.insert(at, id.clone());
+            if queues.len() == 2 {
+                self.shared_agents += 1;
             }
         }
     }

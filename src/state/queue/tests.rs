@@ -36,6 +36,8 @@ fn an_image_restores_every_field_but_scratch_space() {
         samples,
         waiting,
         threshold_cursor,
+        // Restored at the lowest value: the first cursor move looks into `waiting`.
+        unreached_from,
         max_ts,
         clock,
         last_sweep,
@@ -76,6 +78,7 @@ fn an_image_restores_every_field_but_scratch_space() {
     // Rebuilt from the calls.
     assert_eq!(due, q.due);
     assert_eq!(agents, q.agents);
+    assert_eq!(unreached_from, Millis::MIN);
     assert_eq!(dedup, q.dedup);
     assert_eq!(ring, q.ring);
     assert_eq!((interval, today), (q.interval.clone(), q.today.clone()));
