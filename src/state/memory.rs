@@ -64,8 +64,8 @@ impl WorstCase {
 }
 
 /// Bytes per remembered event id: its (time, hash) in the expiry order and its hash in the
-/// lookup set.
-const ID_BYTES: u64 = size_of::<(Millis, u64)>() as u64 + 20;
+/// lookup set, whose 8 B slots are at least 3/8 full (just after it grew).
+const ID_BYTES: u64 = (size_of::<(Millis, u64)>() + (8 * 8usize).div_ceil(3)) as u64;
 
 impl EngineSettings {
     /// The most the engine may hold under these settings (see the module documentation).

@@ -91,7 +91,7 @@ impl Default for EngineSettings {
             // A queue holds its calls waiting plus those being handled: a busy queue holds a
             // few hundred; 2,000 is a storm with every agent of a large site on the queue
             // (a call every 100 ms, each in the queue for over 3 minutes). Each costs up to
-            // 1.4 KiB at the caps (`worst_case_memory`), so the cap is the largest share of
+            // 1.5 KiB at the caps (`worst_case_memory`), so the cap is the largest share of
             // the budget after the remembered ids.
             max_calls_per_queue: 2_000,
             // Held events wait at most `allowed_lateness` (30 s) for their offer: 10,000 is
