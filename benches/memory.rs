@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench memory` prints the figures quoted in the README. Each figure is the
 //! growth of live heap bytes divided by the number of queues or calls added, with the default
-//! settings (windows 5m/15m/60m, 30-minute interval, today).
+//! settings (windows 5m/15m/60m, 30-minute interval, today); then the whole heap of a large
+//! site: 10,000 queues with 200,000 calls in flight.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -146,4 +147,59 @@ fn main() {
         (total - id_bytes) as f64 / calls as f64
     );
     println!("in flight: {} calls, {agents} agents", q.calls_in_flight());
+
+    // A large site at once (issue 14's goal: under 1 GiB): 10,000 queues, each with 20 calls
+    // in flight (offered, rung and answered, each by an agent of its own), so 200,000 calls,
+    // 200,000 agents and the 600,000 event ids of those steps.
+    let (queues, per_queue_calls) = (10_000, 20);
+    let big = Arc::new(EngineSettings {
+        max_queues: queues,
+        ..EngineSettings::default()
+    });
+    let before = live();
+    let mut engine = Engine::new(big, TimeMode::EventTime);
+    for q in 0..queues {
+        let queue = format!("queue-{q:05}");
+        for c in 0..per_queue_calls {
+            let ts = T0 + c as i64;
+            let call_id = format!("call-{c:02}");
+            // Agents of their queue only: one in many queues is a member of each.
+            let agent_id = format!("agent-{q:05}-{c:02}");
+            for (i, step) in [
+                CallStep::Offered,
+                CallStep::Ringing {
+                    agent_id: agent_id.clone(),
+                },
+                CallStep::Answered {
+                    agent_id: agent_id.clone(),
+                },
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let body = EventBody::Call {
+                    call_id: call_id.clone(),
+                    step,
+                };
+                engine.apply(&event(format!("{q}-{c}-{i}"), ts, &queue, body), 0, WALL);
+            }
+        }
+    }
+    let in_flight: usize = (0..queues)
+        .map(|q| {
+            engine
+                .queue(&format!("queue-{q:05}"))
+                .map_or(0, |q| q.calls_in_flight())
+        })
+        .sum();
+    assert_eq!(
+        in_flight,
+        queues * per_queue_calls,
+        "calls refused: raise the caps"
+    );
+    let heap = (live() - before) as f64 / 1_048_576.0;
+    println!(
+        "{queues} queues with {in_flight} calls in flight (and as many agents, {} event ids): heap {heap:.0} MiB (goal < 1,024 MiB)",
+        3 * in_flight
+    );
 }
