@@ -1438,15 +1438,16 @@ impl QueueState {
         self.flush_deltas();
     }
 
-    /// The indexes kept beside the calls agree with them: the due sets hold each call where
-    /// its [`Call::due`] puts it, and nothing else, and no call waiting at or after the
-    /// threshold cursor was offered before `unreached_from`. What every change of a call must
-    /// keep, checked by the tests after each event.
+    /// The indexes kept beside the calls agree with them: each call's count of its legs that
+    /// count, the due sets hold each call where its [`Call::due`] puts it, and nothing else,
+    /// and no call waiting at or after the threshold cursor was offered before
+    /// `unreached_from`. What every change of a call must keep, checked by the tests after
+    /// each event.
     #[cfg(test)]
     pub(super) fn indexes_agree(&self) -> bool {
         let mut expected = DueCalls::default();
         for (&key, call) in &self.calls {
-            if call.scheduled() != call.due() {
+            if call.scheduled() != call.due() || !call.live_count_agrees() {
                 return false;
             }
             expected.moved(key, Due::Nothing, call.due());
@@ -1466,12 +1467,13 @@ impl QueueState {
     }
 }
 
-/// History the bucket ring holds: the longest window (or the interval, whose wait percentiles
-/// come from the samples the ring's horizon keeps) plus the lateness.
+/// Where a restored queue's `unreached_from` starts (serde's default takes a function).
 fn lowest() -> Millis {
     Millis::MIN
 }
 
+/// History the bucket ring holds: the longest window (or the interval, whose wait percentiles
+/// come from the samples the ring's horizon keeps) plus the lateness.
 pub(super) fn ring_span(s: &EngineSettings) -> Millis {
     let surge = s.longest_surge_lookback_ms() + SURGE_CATCH_UP_MS;
     s.longest_window_ms().max(s.interval_ms).max(surge) + s.allowed_lateness_ms
