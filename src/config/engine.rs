@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::duration::{shown, window_list, DurationText};
 use super::{set, Problems};
 use crate::event::Millis;
-use crate::state::{EngineSettings, SlidingWindow, TimeMode, BUCKET_MS};
+use crate::state::{EngineSettings, SlidingWindow, TimeMode, BUCKET_MS, MAX_AGENTS_PER_QUEUE};
 
 // The engine's own defaults are the configuration's, so that they are written once.
 raw! { RawEngine(s = EngineSettings::default()) {
@@ -34,8 +34,8 @@ raw! { RawEngine(s = EngineSettings::default()) {
 const HOUR: Millis = 3_600_000;
 
 /// The longest a sliding window (or a surge window) may be. Every queue keeps a ring of one
-/// 164-byte bucket per 10 s of its longest window (see `state::window` and the memory
-/// bench): 4 h is 236 KB per queue, 2.3 GB at 10,000 queues; "24h" would be 1.4 MB per queue.
+/// 140-byte bucket per 10 s of its longest window (see `state::window` and the memory
+/// bench): 4 h is 202 KB per queue, 2.0 GB at 10,000 queues; "24h" would be 1.2 MB per queue.
 pub(super) const MAX_WINDOW_MS: Millis = 4 * HOUR;
 /// The longest `max_call_age`, `dedup_horizon` and `max_future_skew` (and a surge's response
 /// limit): a day is longer than any call or redelivery, and time arithmetic on event times
@@ -184,6 +184,18 @@ pub(super) fn validate(
     let max_queues = p.nonzero("engine.max_queues", &e.max_queues);
     set(&mut s.max_queues, max_queues);
     let max_agents = p.nonzero("engine.max_agents_per_queue", &e.max_agents_per_queue);
+    let max_agents = max_agents.and_then(|n| {
+        let why = format!(
+            "{n} is more than {MAX_AGENTS_PER_QUEUE}, the most agents a queue can count (the \
+             windows keep a queue's agent counts in 16 bits); split the queue"
+        );
+        p.check(
+            "engine.max_agents_per_queue",
+            n,
+            n <= MAX_AGENTS_PER_QUEUE,
+            why,
+        )
+    });
     set(&mut s.max_agents_per_queue, max_agents);
     let max_events = p.nonzero("engine.max_events_per_call", &e.max_events_per_call);
     set(&mut s.max_events_per_call, max_events);

@@ -63,6 +63,7 @@ engine = { allowed_lateness = "2m", dedup_horizon = "1m" } => engine.dedup_horiz
 engine.dedup_max_ids_per_queue = 0 => engine.dedup_max_ids_per_queue: must be greater than 0
 engine.max_queues = 0 => engine.max_queues: must be greater than 0
 engine.max_agents_per_queue = 0 => engine.max_agents_per_queue: must be greater than 0
+engine.max_agents_per_queue = 32768 => engine.max_agents_per_queue: 32768 is more than 32767, the most agents a queue can count
 engine.max_events_per_call = 0 => engine.max_events_per_call: must be greater than 0
 engine.max_call_age = "0s" => engine.max_call_age
 engine.max_clock_skew = "soon" => engine.max_clock_skew
@@ -631,15 +632,16 @@ fn the_worst_case_memory_is_every_queue_at_every_cap() {
         engine.dedup_max_ids_per_queue = 1000
         engine.max_pending_per_queue = 100
         kpi.default.surge_window = "1m"
-        kpi.default.surge_baseline = "2m"
+        kpi.default.surge_baseline = "10m"
     "#;
     let c = ok(file, "");
     let w = c.engine.worst_case_memory();
     let q = w.per_queue;
     // The ring holds the longest of the window (5m), the interval (5m) and the surge rule's
-    // look-back (1m + 2m + 2m of catch-up), plus the 30s lateness: 330s, 33 buckets and two
-    // spare, of 168 B each with a 4-byte offered count.
-    assert_eq!(q.windows, 35 * 172);
+    // short window (1m + 2m of catch-up), plus the 30s lateness: 330s, 33 buckets and two
+    // spare, of 136 B each; and the offered count alone (4 B) over the surge rule's whole
+    // look-back (1m + 10m + 2m of catch-up) and the lateness: 810s, 81 buckets and two spare.
+    assert_eq!(q.windows, 35 * 136 + 83 * 4);
     // 1,000 ids of 16 B in time order and 22 B in the lookup set (8 B slots, 8/3 of them
     // for a table just grown, 3/8 full).
     assert_eq!(q.ids, 1000 * 38);

@@ -40,7 +40,9 @@ use super::settings::{EngineSettings, BUCKET_MS};
 
 const MAGIC: &[u8; 4] = b"ACDQ";
 
-/// Version of the layout above and of the state's encoding. 7: the same encoding, but a state
+/// Version of the layout above and of the state's encoding. 8: a window bucket's agent steps
+/// are 16-bit and their offsets 32-bit, and the ring writes the offered counts older than its
+/// full buckets (the surge baseline's) apart. 7: the same encoding as 6, but a state
 /// written by 6 may hold a call whose answer was lost still waiting, or the agent it rang
 /// still busy (since fixed): such checkpoints are refused so that the queue is rebuilt from the
 /// events, under the fixed rules. 6: a call's steps include
@@ -52,7 +54,7 @@ const MAGIC: &[u8; 4] = b"ACDQ";
 /// ring-abandoned counts and the handle-time sum, the queue its count of skewed events, and the
 /// surge detector its absorbed rises. 3: the queue's parts serialise themselves, and a ring
 /// bucket is written with its distance back from the newest bucket (2: from the oldest).
-pub(crate) const FORMAT_VERSION: u16 = 7;
+pub(crate) const FORMAT_VERSION: u16 = 8;
 
 const VERSION_AT: usize = 4;
 const FINGERPRINT_AT: usize = 6;
@@ -136,8 +138,9 @@ pub fn settings_fingerprint(s: &EngineSettings, queue_id: &str) -> u64 {
     c.u64(q.sl_target.to_bits());
     c.i64(q.short_abandon_ms);
     c.i64(q.ring_cadence_ms);
-    // The surge windows set how much history the ring holds.
+    // The surge windows set how much history the ring holds, in full and of offered counts.
     c.i64(s.longest_surge_lookback_ms());
+    c.i64(s.longest_surge_short_ms());
     xxh3_64(&c.0)
 }
 

@@ -43,8 +43,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hdrhistogram::Histogram;
-
 use crate::event::{CtiEvent, EventBody, Millis};
 use crate::kpi::surge::Episode;
 use crate::kpi::{IntervalKpis, KpiSnapshot, QueueTotals};
@@ -54,7 +52,7 @@ use super::agent::OWN;
 use super::call::{agent_key, AgentKey};
 use super::checkpoint::{self, CheckpointError};
 use super::dedup::BuildIdentity;
-use super::queue::{wait_histogram, Outbox, QueueEvent, QueueState, Resolution};
+use super::queue::{Outbox, QueueEvent, QueueState, Resolution};
 use super::settings::EngineSettings;
 
 /// An origin's bits from here up name its scope, the partition it was read from (see the
@@ -92,7 +90,7 @@ pub struct Engine {
     /// Counted in the ledger, waiting for the caller to take them.
     resolved: Vec<Resolution>,
     newest_event: Millis,
-    scratch: Histogram<u32>,
+    scratch: Vec<u32>,
     /// Surge episodes that ended, with their queue, until the caller takes them.
     episodes: Vec<(Arc<str>, Episode)>,
     /// Intervals the queues closed, until the caller takes them.
@@ -126,7 +124,7 @@ impl Engine {
             resolutions: Vec::new(),
             resolved: Vec::new(),
             newest_event: Millis::MIN,
-            scratch: wait_histogram(),
+            scratch: Vec::new(),
             episodes: Vec::new(),
             intervals: Vec::new(),
             report_intervals: false,

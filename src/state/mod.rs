@@ -43,7 +43,7 @@ pub use engine::{Engine, TimeMode, ORIGIN_SCOPE_SHIFT};
 pub use memory::{QueueMemory, WorstCase};
 pub use queue::{QueueState, Resolution};
 pub use registry::SnapshotRegistry;
-pub use settings::{EngineSettings, SlidingWindow, BUCKET_MS};
+pub use settings::{EngineSettings, SlidingWindow, BUCKET_MS, MAX_AGENTS_PER_QUEUE};
 
 #[cfg(test)]
 mod tests;

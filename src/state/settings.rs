@@ -14,6 +14,10 @@ use crate::kpi::QueueKpiSettings;
 /// Width of one bucket of the sliding windows: the coarsest a window edge can be.
 pub const BUCKET_MS: Millis = 10_000;
 
+/// The most agents a queue may hold (`engine.max_agents_per_queue`): what keeps the agent
+/// steps of a bucket of the sliding windows exact in 16 bits (see `state::window`).
+pub const MAX_AGENTS_PER_QUEUE: usize = i16::MAX as usize;
+
 /// A sliding window: its name in snapshots and labels, and its length.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlidingWindow {
@@ -121,10 +125,16 @@ impl EngineSettings {
 
     /// The longest history a queue's surge rule looks back over (short plus baseline window).
     pub fn longest_surge_lookback_ms(&self) -> Millis {
-        std::iter::once(&self.default_queue)
-            .chain(self.queues.values())
-            .map(|q| q.surge.short_window_ms + q.surge.baseline_window_ms)
-            .max()
-            .unwrap_or(0)
+        self.longest_of(|q| q.surge.short_window_ms + q.surge.baseline_window_ms)
+    }
+
+    /// The longest short window of a queue's surge rule, every count of which the rule reads.
+    pub(crate) fn longest_surge_short_ms(&self) -> Millis {
+        self.longest_of(|q| q.surge.short_window_ms)
+    }
+
+    fn longest_of(&self, span: impl Fn(&QueueKpiSettings) -> Millis) -> Millis {
+        let queues = std::iter::once(&self.default_queue).chain(self.queues.values());
+        queues.map(span).max().unwrap_or(0)
     }
 }

@@ -89,16 +89,25 @@ impl Delta {
     }
 }
 
-/// One 10-second bucket, 168 B. Which bucket (time / BUCKET_MS) a slot holds follows from its
+/// One 10-second bucket, 136 B. Which bucket (time / BUCKET_MS) a slot holds follows from its
 /// position: slots are reused, and the slot of bucket `id` always holds that bucket while `id` is
 /// one of the ring's `oldest()..=head`, so the bucket does not store its id (which would widen
 /// every bucket of every queue by 8 B).
+///
+/// The agent steps are kept in 16 bits and their offsets in 32, added with wrapping arithmetic:
+/// both are exact whenever the true value fits, whatever the values in between, since wrapping
+/// addition is addition modulo 2^16 (2^32). A bucket's net step in a state is the change of
+/// the number of agents in it, within ±[`MAX_AGENTS_PER_QUEUE`]; its offset sum is
+/// `(n + d) × 10 s − (agent time in the state)`, within ±`MAX_AGENTS_PER_QUEUE` × 10 s, which
+/// is less than 2^31 ms. That saves 32 B of every bucket, 11 KiB per queue.
+///
+/// [`MAX_AGENTS_PER_QUEUE`]: super::settings::MAX_AGENTS_PER_QUEUE
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Bucket {
     counts: [u32; N_COUNTS],
     sums_ms: [i64; N_SUMS],
-    steps: [i32; N_AGENT_TIMES],
-    step_offsets: [i64; N_AGENT_TIMES],
+    steps: [i16; N_AGENT_TIMES],
+    step_offsets: [i32; N_AGENT_TIMES],
 }
 
 impl Bucket {
@@ -107,41 +116,74 @@ impl Bucket {
     }
 }
 
+/// How much history a ring holds behind its newest bucket: every count, sum and agent step
+/// for `wide_ms` (the sliding windows, the interval, the surge rule's short window), and the
+/// offered count alone for `offered_ms` (the surge rule's baseline, which reaches an hour
+/// further back): 4 B a bucket instead of 140 B for the part only the baseline reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RingSpan {
+    pub wide_ms: Millis,
+    pub offered_ms: Millis,
+}
+
+/// A ring holding everything for the whole span.
+impl From<Millis> for RingSpan {
+    fn from(span_ms: Millis) -> Self {
+        RingSpan {
+            wide_ms: span_ms,
+            offered_ms: span_ms,
+        }
+    }
+}
+
+impl RingSpan {
+    /// Lengths of the wide slots and of the offered counts (never fewer than the slots).
+    fn lens(self) -> (usize, usize) {
+        let len = |ms: Millis| (ms / BUCKET_MS + 2) as usize;
+        let wide = len(self.wide_ms);
+        (wide, len(self.offered_ms).max(wide))
+    }
+}
+
 /// Ring of 10-second buckets for the sliding windows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BucketRing {
     slots: Box<[Bucket]>,
-    /// Each slot's offered count again, packed: the surge rule sums it over an hour of buckets
-    /// every ten seconds, which through the wide slots would read the whole ring each time.
+    /// Each bucket's offered count again, packed, over the longer span: the surge rule sums it
+    /// over an hour of buckets every ten seconds, which through the wide slots would read the
+    /// whole ring each time, and its baseline reaches back before the sliding windows.
     offered: Box<[u32]>,
     /// Newest bucket id the ring has advanced to.
     head: i64,
     /// Agents in each state at the start of the oldest bucket still in the ring.
     base_agents: [i64; N_AGENT_TIMES],
-    /// A ring read from a checkpoint, until [`BucketRing::fit`] places its buckets: the id of
-    /// each bucket in `slots`, which are only the buckets written. `None` in a live ring.
-    written: Option<Box<[i64]>>,
+    /// A ring read from a checkpoint, until [`BucketRing::fit`] places its buckets. `None` in
+    /// a live ring.
+    written: Option<Written>,
+}
+
+/// What a checkpoint holds of a ring: `slots` are only the buckets written, these their ids,
+/// and the offered counts older than the wide slots come apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Written {
+    ids: Box<[i64]>,
+    older_offered: Vec<(i64, u32)>,
 }
 
 impl BucketRing {
-    /// Heap bytes of a ring for `span_ms` (its slots and their packed offered counts).
-    pub(crate) fn heap_bytes(span_ms: Millis) -> u64 {
-        let per_slot = std::mem::size_of::<Bucket>() + std::mem::size_of::<u32>();
-        Self::len_for(span_ms) as u64 * per_slot as u64
+    /// Heap bytes of a ring for `span` (its slots and their packed offered counts).
+    pub(crate) fn heap_bytes(span: RingSpan) -> u64 {
+        let (wide, offered) = span.lens();
+        (wide * std::mem::size_of::<Bucket>() + offered * std::mem::size_of::<u32>()) as u64
     }
 
-    fn len_for(span_ms: Millis) -> usize {
-        (span_ms / BUCKET_MS + 2) as usize
-    }
-
-    /// A ring long enough for `span_ms` of history behind the newest bucket.
-    pub(crate) fn new(span_ms: Millis, start: Millis) -> BucketRing {
-        let len = Self::len_for(span_ms);
-        let head = start.div_euclid(BUCKET_MS);
+    /// A ring long enough for `span` of history behind the newest bucket.
+    pub(crate) fn new(span: impl Into<RingSpan>, start: Millis) -> BucketRing {
+        let (wide, offered) = span.into().lens();
         BucketRing {
-            slots: vec![Bucket::default(); len].into_boxed_slice(),
-            offered: vec![0; len].into_boxed_slice(),
-            head,
+            slots: vec![Bucket::default(); wide].into_boxed_slice(),
+            offered: vec![0; offered].into_boxed_slice(),
+            head: start.div_euclid(BUCKET_MS),
             base_agents: [0; N_AGENT_TIMES],
             written: None,
         }
@@ -155,14 +197,28 @@ impl BucketRing {
         id.rem_euclid(self.len()) as usize
     }
 
+    fn offered_slot(&self, id: i64) -> usize {
+        id.rem_euclid(self.offered.len() as i64) as usize
+    }
+
     /// Oldest bucket id still held.
     pub(crate) fn oldest(&self) -> i64 {
         self.head - self.len() + 1
     }
 
+    /// Oldest bucket id whose offered count is still held.
+    fn oldest_offered(&self) -> i64 {
+        self.head - self.offered.len() as i64 + 1
+    }
+
     /// Earliest time the ring still holds.
     pub(crate) fn horizon(&self) -> Millis {
         self.oldest() * BUCKET_MS
+    }
+
+    /// Earliest time the ring still holds the offered count of.
+    pub(crate) fn offered_horizon(&self) -> Millis {
+        self.oldest_offered() * BUCKET_MS
     }
 
     /// Moves the newest bucket up to the one holding `now`, folding evicted agent steps into
@@ -178,27 +234,39 @@ impl BucketRing {
             let i = self.slot(id);
             add_steps(&mut self.base_agents, &self.slots[i].steps);
         }
-        let first_new = (self.head + 1).max(target - self.len() + 1);
-        for id in first_new..=target {
+        for id in (self.head + 1).max(target - self.len() + 1)..=target {
             let i = self.slot(id);
             self.slots[i] = Bucket::default();
+        }
+        let offered_len = self.offered.len() as i64;
+        for id in (self.head + 1).max(target - offered_len + 1)..=target {
+            let i = self.offered_slot(id);
             self.offered[i] = 0;
         }
         self.head = target;
     }
 
     /// Applies a delta; deltas older than the ring are dropped except agent steps, which
-    /// still change how many agents were in a state at the ring's start. A delta ahead of the
-    /// ring moves it up first (a ring that follows its queue's own events is behind the clock
-    /// when a waiting call passes the threshold at a time no event of the queue has reached).
+    /// still change how many agents were in a state at the ring's start, and offered counts
+    /// the longer span still holds. A delta ahead of the ring moves it up first (a ring that
+    /// follows its queue's own events is behind the clock when a waiting call passes the
+    /// threshold at a time no event of the queue has reached).
     pub(crate) fn apply(&mut self, d: &Delta) {
         let id = d.ts().div_euclid(BUCKET_MS);
         if id > self.head {
             self.advance(d.ts());
         }
+        let offered = self.offered_slot(id);
         if id < self.oldest() {
-            if let Delta::AgentStep { state, by, .. } = *d {
-                self.base_agents[state as usize] += by;
+            match *d {
+                Delta::AgentStep { state, by, .. } => self.base_agents[state as usize] += by,
+                Delta::Count { what, by, .. }
+                    if what.0 == Count::Offered as u8 && id >= self.oldest_offered() =>
+                {
+                    let c = &mut self.offered[offered];
+                    *c = c.wrapping_add_signed(by as i32);
+                }
+                _ => {}
             }
             return;
         }
@@ -209,13 +277,16 @@ impl BucketRing {
                 let c = &mut b.counts[what.0 as usize];
                 *c = c.wrapping_add_signed(by as i32);
                 if what.0 == Count::Offered as u8 {
-                    self.offered[i] = *c;
+                    self.offered[offered] = *c;
                 }
             }
             Delta::Sum { what, ms, .. } => b.sums_ms[what.0 as usize] += ms,
+            // Wrapping and truncating: exact modulo 2^16 and 2^32 (see `Bucket`).
             Delta::AgentStep { ts, state, by } => {
-                b.steps[state as usize] += by as i32;
-                b.step_offsets[state as usize] += by * (ts - id * BUCKET_MS);
+                let s = state as usize;
+                b.steps[s] = b.steps[s].wrapping_add(by as i16);
+                let offset = by * (ts - id * BUCKET_MS);
+                b.step_offsets[s] = b.step_offsets[s].wrapping_add(offset as i32);
             }
         }
     }
@@ -264,11 +335,18 @@ impl BucketRing {
         let mut before = vec![None; froms.len()];
         let mut total = WindowSums::default();
         let mut agents = self.base_agents;
+        // The slots in time order, from the oldest: the slot of the next id without a division.
+        let mut slot = self.slot(self.oldest());
         for id in self.oldest()..=newest {
             while let Some(k) = starts.next_if(|&k| froms[k] <= id) {
                 before[k] = Some(total);
             }
-            let b = &self.slots[self.slot(id)];
+            let b = &self.slots[slot];
+            slot = if slot + 1 == self.slots.len() {
+                0
+            } else {
+                slot + 1
+            };
             if id >= first {
                 for (o, c) in total.counts.iter_mut().zip(b.counts) {
                     *o += c as u64;
@@ -279,7 +357,8 @@ impl BucketRing {
                 let start = id * BUCKET_MS;
                 let end = (start + BUCKET_MS).min(until).max(start);
                 for (s, t) in total.agent_ms.iter_mut().enumerate() {
-                    *t += (agents[s] + b.steps[s] as i64) * (end - start) - b.step_offsets[s];
+                    let n = agents[s] + b.steps[s] as i64;
+                    *t += n * (end - start) - b.step_offsets[s] as i64;
                 }
             }
             add_steps(&mut agents, &b.steps);
@@ -341,27 +420,46 @@ impl BucketRing {
     /// Every bucket held with its id, oldest first.
     fn buckets(&self) -> Box<dyn Iterator<Item = (i64, &Bucket)> + '_> {
         match &self.written {
-            Some(ids) => Box::new(ids.iter().copied().zip(self.slots.iter())),
+            Some(w) => Box::new(w.ids.iter().copied().zip(self.slots.iter())),
             None => {
                 Box::new((self.oldest()..=self.head).map(|id| (id, &self.slots[self.slot(id)])))
             }
         }
     }
 
-    /// A ring of `span_ms` (the span it is built with) holding this ring's buckets, base counts
+    /// The offered counts held further back than the wide slots, with their ids, oldest
+    /// first; only those that are not 0.
+    fn older_offered(&self) -> Vec<(i64, u32)> {
+        match &self.written {
+            Some(w) => w.older_offered.clone(),
+            None => (self.oldest_offered()..self.oldest())
+                .map(|id| (id, self.offered[self.offered_slot(id)]))
+                .filter(|&(_, c)| c != 0)
+                .collect(),
+        }
+    }
+
+    /// A ring of `span` (the span it is built with) holding this ring's buckets, base counts
     /// and head: what completes a ring read from a checkpoint, which holds only the buckets
     /// written (its length is the settings', not the checkpoint's). `None` if a bucket is
     /// older than such a ring holds.
-    pub(crate) fn fit(&self, span_ms: Millis) -> Option<BucketRing> {
-        let mut ring = BucketRing::new(span_ms, self.head.checked_mul(BUCKET_MS)?);
+    pub(crate) fn fit(&self, span: impl Into<RingSpan>) -> Option<BucketRing> {
+        let mut ring = BucketRing::new(span, self.head.checked_mul(BUCKET_MS)?);
         ring.base_agents = self.base_agents;
         for (id, bucket) in self.buckets().filter(|(_, b)| !b.is_empty()) {
             if !(ring.oldest()..=ring.head).contains(&id) {
                 return None;
             }
-            let i = ring.slot(id);
-            ring.offered[i] = bucket.counts[Count::Offered as usize];
+            let (i, o) = (ring.slot(id), ring.offered_slot(id));
+            ring.offered[o] = bucket.counts[Count::Offered as usize];
             ring.slots[i] = *bucket;
+        }
+        for (id, count) in self.older_offered() {
+            if !(ring.oldest_offered()..ring.oldest()).contains(&id) {
+                return None;
+            }
+            let o = ring.offered_slot(id);
+            ring.offered[o] = count;
         }
         Some(ring)
     }
@@ -373,14 +471,14 @@ impl BucketRing {
 
     /// Calls offered in the buckets of `[from, to)` (bucket edges), as far as the ring holds
     /// them: [`Self::counts_between`] for the one count the surge baseline needs, read from
-    /// the packed copy.
+    /// the packed copy, which reaches further back.
     pub(crate) fn offered_between(&self, from: Millis, to: Millis) -> u64 {
-        let first = from.div_euclid(BUCKET_MS).max(self.oldest());
+        let first = from.div_euclid(BUCKET_MS).max(self.oldest_offered());
         let last = (to.div_euclid(BUCKET_MS) - 1).min(self.head);
         if last < first {
             return 0;
         }
-        let start = self.slot(first);
+        let start = self.offered_slot(first);
         let n = (last - first + 1) as usize;
         let (tail, head) = self.offered.split_at(start);
         head.iter().chain(tail).take(n).map(|&c| c as u64).sum()
@@ -389,27 +487,32 @@ impl BucketRing {
 
 /// A ring as written in a checkpoint: only buckets with something in them (a quiet queue's
 /// ring is almost all empty, and a checkpoint of 10,000 quiet queues should not cost 10,000
-/// full rings), oldest first, each with its distance back from `head`.
+/// full rings), oldest first, each with its distance back from `head`; then the offered
+/// counts older than the wide buckets, the same way.
 #[derive(Serialize, Deserialize)]
 #[serde(rename = "BucketRing")]
 struct RingForm<B> {
     head: i64,
     base_agents: [i64; N_AGENT_TIMES],
     buckets: Vec<(u32, B)>,
+    older_offered: Vec<(u32, u32)>,
 }
 
 impl Serialize for BucketRing {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let back = |id: i64| (self.head - id) as u32;
         // In time order from the oldest bucket.
         let buckets = self
             .buckets()
             .filter(|(_, b)| !b.is_empty())
-            .map(|(id, b)| ((self.head - id) as u32, b))
+            .map(|(id, b)| (back(id), b))
             .collect();
+        let older_offered = self.older_offered();
         RingForm {
             head: self.head,
             base_agents: self.base_agents,
             buckets,
+            older_offered: older_offered.iter().map(|&(id, c)| (back(id), c)).collect(),
         }
         .serialize(ser)
     }
@@ -421,28 +524,32 @@ impl<'de> Deserialize<'de> for BucketRing {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<BucketRing, D::Error> {
         let form = RingForm::<Bucket>::deserialize(de)?;
         // Oldest first, once per bucket.
-        if !form.buckets.is_sorted_by(|a, b| a.0 > b.0) {
+        let in_order = form.buckets.is_sorted_by(|a, b| a.0 > b.0)
+            && form.older_offered.is_sorted_by(|a, b| a.0 > b.0);
+        if !in_order {
             return Err(D::Error::custom(
                 "ring buckets out of order or listed twice",
             ));
         }
-        let ids = form
-            .buckets
-            .iter()
-            .map(|&(distance, _)| form.head.checked_sub(distance as i64))
+        let id = |distance: u32| form.head.checked_sub(distance as i64);
+        let before_first = || D::Error::custom("ring bucket before the first representable one");
+        let ids = form.buckets.iter().map(|&(distance, _)| id(distance));
+        let ids = ids
             .collect::<Option<Box<[i64]>>>()
-            .ok_or_else(|| D::Error::custom("ring bucket before the first representable one"))?;
+            .ok_or_else(before_first)?;
+        let older = form.older_offered.iter().map(|&(d, c)| Some((id(d)?, c)));
+        let older_offered = older.collect::<Option<Vec<_>>>().ok_or_else(before_first)?;
         Ok(BucketRing {
             slots: form.buckets.into_iter().map(|(_, b)| b).collect(),
             offered: Box::default(),
             head: form.head,
             base_agents: form.base_agents,
-            written: Some(ids),
+            written: Some(Written { ids, older_offered }),
         })
     }
 }
 
-fn add_steps(agents: &mut [i64; N_AGENT_TIMES], steps: &[i32; N_AGENT_TIMES]) {
+fn add_steps(agents: &mut [i64; N_AGENT_TIMES], steps: &[i16; N_AGENT_TIMES]) {
     for (n, step) in agents.iter_mut().zip(steps) {
         *n += *step as i64;
     }
@@ -639,6 +746,48 @@ mod props {
             prop_assert_eq!(behind.window(len, as_of), moved.window(len, as_of));
             let lens = [len, (len / 2).max(BUCKET_MS), BUCKET_MS];
             prop_assert_eq!(behind.windows(&lens, as_of), moved.windows(&lens, as_of));
+        }
+
+        /// A ring that keeps only the offered count for the older part of its span reads every
+        /// window its full part holds, and the offered count over the whole span, as a ring
+        /// that keeps everything, whatever order the deltas came in; written and read back, it
+        /// fits into the same ring.
+        #[test]
+        fn a_ring_of_two_spans_reads_as_one_that_keeps_everything(
+            counts in prop::collection::vec((0..2 * SPAN, 1i64..4, prop::bool::ANY), 0..60),
+            steps in prop::collection::vec((0..2 * SPAN, prop::bool::ANY), 0..60),
+            past in 0..SPAN,
+            len_buckets in 1i64..=60,
+            back_buckets in 1i64..=720,
+        ) {
+            let span = RingSpan { wide_ms: 600_000, offered_ms: 2 * SPAN };
+            let mut two = BucketRing::new(span, T0);
+            let mut full = BucketRing::new(2 * SPAN, T0);
+            let counts = counts.iter().map(|&(t, by, offered)| {
+                let what = if offered { Count::Offered } else { Count::Answered };
+                Delta::count(T0 + t, what, by)
+            });
+            let mut n = 0;
+            let mut timed: Vec<(Millis, i64)> =
+                steps.iter().map(|&(t, up)| (T0 + t, if up { 1 } else { -1 })).collect();
+            timed.sort();
+            timed.retain(|&(_, by)| { if n + by < 0 { false } else { n += by; true } });
+            // Times at random: many arrive after their bucket left the full part.
+            for d in counts.chain(timed.iter().map(|&(ts, by)| Delta::step(ts, AgentTime::Ready, by))) {
+                two.apply(&d);
+                full.apply(&d);
+            }
+            let as_of = T0 + 2 * SPAN + past;
+            two.advance(as_of);
+            full.advance(as_of);
+            let lens = [len_buckets * BUCKET_MS, 600_000];
+            prop_assert_eq!(two.windows(&lens, as_of), full.windows(&lens, as_of));
+            let edge = as_of.div_euclid(BUCKET_MS) * BUCKET_MS;
+            let from = edge - back_buckets * BUCKET_MS;
+            prop_assert_eq!(two.offered_between(from, edge), full.offered_between(from, edge));
+            let bytes = postcard::to_allocvec(&two).expect("serialises");
+            let read: BucketRing = postcard::from_bytes(&bytes).expect("deserialises");
+            prop_assert_eq!(read.fit(span), Some(two));
         }
     }
 }

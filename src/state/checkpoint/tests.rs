@@ -232,16 +232,16 @@ fn the_header_holds_the_position_and_the_queue_id() {
 /// constants.
 #[test]
 fn format_is_pinned() {
-    assert_eq!(FORMAT_VERSION, 7);
+    assert_eq!(FORMAT_VERSION, 8);
     assert_eq!(
         settings_fingerprint(&EngineSettings::default(), "sales"),
-        2252567939873859035,
+        18145577065560788318,
         "settings fingerprint"
     );
     let bytes = sales_checkpoint(7);
     assert_eq!(
         (bytes.len(), xxh3_64(&bytes)),
-        (1162, 3502023979516278845),
+        (1163, 16484875600435108006),
         "checkpoint bytes"
     );
 }

@@ -159,3 +159,25 @@ fn checkpoint_size_of_a_busy_queue_after_an_hour_of_the_demo() {
     );
     assert!(bytes.len() < 200_000, "{} bytes", bytes.len());
 }
+
+proptest::proptest! {
+    /// Wait quantiles found by selection are the histogram's, value for value: waits from 0
+    /// to past the histogram's top, many equal, in any order.
+    #[test]
+    fn selected_quantiles_are_the_histograms(
+        waits in proptest::collection::vec(
+            proptest::prop_oneof![0u32..100, 0u32..600_000, 14_000_000u32..20_000_000],
+            0..300,
+        ),
+    ) {
+        let mut h = wait_histogram();
+        for &w in &waits {
+            h.saturating_record((w as u64).min(MAX_RECORDED_WAIT_MS));
+        }
+        let mut scratch = waits.clone();
+        proptest::prop_assert_eq!(
+            selected_quantiles(&mut scratch, &wait_histogram()),
+            quantiles(&h)
+        );
+    }
+}

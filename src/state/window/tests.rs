@@ -1,4 +1,5 @@
 use super::*;
+use crate::state::MAX_AGENTS_PER_QUEUE;
 
 const T0: Millis = 1_700_000_000_000; // a bucket boundary (divisible by 10 s)
 
@@ -105,9 +106,66 @@ fn a_ring_written_and_read_back_fits_into_the_same_ring() {
 }
 
 #[test]
-fn a_bucket_is_168_bytes() {
-    // 16 counts × 4 + 5 sums × 8 + 5 agent steps × 4 + 5 step offsets × 8 = 164, padded to 168
-    // (busy other made it 5 agent states, the member-unavailable count a 16th count): every
-    // queue holds about 400 of them, so 8 B more is about 3 KiB more per queue (README, memory).
-    assert_eq!(std::mem::size_of::<Bucket>(), 168);
+fn a_bucket_is_136_bytes() {
+    // 16 counts × 4 + 5 sums × 8 + 5 agent steps × 2 + 5 step offsets × 4 = 134, padded to 136:
+    // every queue holds about 360 of them, so 8 B more is about 2.8 KiB more per queue (README,
+    // memory).
+    assert_eq!(std::mem::size_of::<Bucket>(), 136);
+}
+
+#[test]
+fn agent_steps_stay_exact_at_the_most_agents_a_queue_holds() {
+    // Every agent of a full queue becomes ready 9.999 s into one bucket, the worst case for
+    // the 16-bit steps and 32-bit offsets. Between steps that cancel (200,000 agents in and
+    // out again, as retractions and re-derivations could add up to), the sums pass through
+    // values neither type holds.
+    let n = MAX_AGENTS_PER_QUEUE as i64;
+    let mut ring = BucketRing::new(3_600_000, T0);
+    ring.advance(T0 + 20_000);
+    for _ in 0..2_000 {
+        ring.apply(&Delta::step(T0 + 9_999, AgentTime::Ready, 100));
+    }
+    ring.apply(&Delta::step(T0 + 9_999, AgentTime::Ready, n));
+    for _ in 0..2_000 {
+        ring.apply(&Delta::step(T0 + 9_999, AgentTime::Ready, -100));
+    }
+    // 32,767 agents for 1 ms of the first bucket and 10 s of the second.
+    let w = ring.window(3_600_000, T0 + 20_000);
+    assert_eq!(w.agent_ms(AgentTime::Ready), n * 10_001);
+    assert_eq!(ring.agents_now()[AgentTime::Ready as usize], n);
+    // Half of them leave at the start of the next bucket: the net step is −16,383.
+    ring.apply(&Delta::step(T0 + 10_000, AgentTime::Ready, -(n / 2)));
+    let w = ring.window(10_000, T0 + 20_000);
+    assert_eq!(w.agent_ms(AgentTime::Ready), (n - n / 2) * 10_000);
+}
+
+#[test]
+fn the_offered_count_reaches_back_further_than_the_other_counts() {
+    // Everything for 10 min, the offered count for an hour.
+    let span = RingSpan {
+        wide_ms: 600_000,
+        offered_ms: 3_600_000,
+    };
+    let mut ring = BucketRing::new(span, T0);
+    ring.apply(&Delta::count(T0 + 5_000, Count::Offered, 2));
+    ring.apply(&Delta::count(T0 + 5_000, Count::Answered, 1));
+    ring.advance(T0 + 1_800_000); // 30 min on: the first bucket left the wide slots
+    ring.apply(&Delta::count(T0 + 60_000, Count::Offered, 1)); // late, but within the hour
+    ring.apply(&Delta::count(T0 + 1_790_000, Count::Offered, 4));
+    assert_eq!(ring.offered_between(T0, T0 + 1_800_000), 7);
+    assert_eq!(ring.offered_horizon(), T0 + 1_800_000 - 3_610_000);
+    let [offered, answered] =
+        ring.counts_between(T0, T0 + 1_800_000, [Count::Offered, Count::Answered]);
+    assert_eq!((offered, answered), (4, 0));
+    // Written and read back: the older offered counts come apart and fit back in.
+    let bytes = postcard::to_allocvec(&ring).expect("serialises");
+    let read: BucketRing = postcard::from_bytes(&bytes).expect("deserialises");
+    let fitted = read.fit(span).expect("fits the same span");
+    assert_eq!(fitted, ring);
+    assert_eq!(postcard::to_allocvec(&fitted).expect("serialises"), bytes);
+    // Not into a ring whose offered counts do not reach back to them.
+    assert_eq!(read.fit(600_000), None);
+    // An hour after their buckets, they are gone.
+    ring.advance(T0 + 3_680_000);
+    assert_eq!(ring.offered_between(T0, T0 + 3_680_000), 4);
 }
