@@ -55,6 +55,10 @@ use super::dedup::BuildIdentity;
 use super::queue::{Outbox, QueueEvent, QueueState, Resolution};
 use super::settings::EngineSettings;
 
+/// Fewer queues than this for each core are snapshot on the engine's thread alone: starting a
+/// thread (tens of µs) would cost more than it saves.
+const SNAPSHOTS_PER_THREAD: usize = 64;
+
 /// An origin's bits from here up name its scope, the partition it was read from (see the
 /// module documentation); the bits below are the caller's position within it.
 pub const ORIGIN_SCOPE_SHIFT: u32 = 44;
@@ -550,18 +554,14 @@ impl Engine {
         let now = self.now(wall);
         self.reconcile();
         self.advance_all(now);
-        let mut ids: Vec<Arc<str>> = self.queues.keys().cloned().collect();
-        ids.sort();
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(q) = self.queues.get(&id) {
-                let mut snapshot = q.snapshot(now, &self.settings, &mut self.scratch);
-                if !self.hold_reported {
-                    for (_, w) in &mut snapshot.windows.0 {
-                        w.avg_hold_seconds = None;
-                    }
-                }
-                out.push(snapshot);
+        let mut queues: Vec<&QueueState> = self.queues.values().collect();
+        queues.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = threads.min(queues.len() / SNAPSHOTS_PER_THREAD).max(1);
+        let mut out = snapshots_of(&queues, now, &self.settings, &mut self.scratch, threads);
+        if !self.hold_reported {
+            for (_, w) in out.iter_mut().flat_map(|s| &mut s.windows.0) {
+                w.avg_hold_seconds = None;
             }
         }
         self.count_resolutions();
@@ -770,4 +770,40 @@ fn collect_finished(
     if let Some(closed) = queue.take_finished_intervals() {
         intervals.extend(closed);
     }
+}
+
+/// The queues' snapshots at `now`, in their order, computed on `threads` threads: reading a
+/// snapshot does not change a queue, so the queues are shared out among the cores (each
+/// thread with its own scratch space) while the engine, and every event that arrives
+/// meanwhile, waits for the tick.
+pub(super) fn snapshots_of(
+    queues: &[&QueueState],
+    now: Millis,
+    settings: &EngineSettings,
+    scratch: &mut Vec<u32>,
+    threads: usize,
+) -> Vec<KpiSnapshot> {
+    let mut parts = queues.chunks(queues.len().div_ceil(threads.max(1)).max(1));
+    let own = parts.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let others: Vec<_> = parts
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut scratch = Vec::new();
+                    let snapshots = part.iter().map(|q| q.snapshot(now, settings, &mut scratch));
+                    snapshots.collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(queues.len());
+        out.extend(own.iter().map(|q| q.snapshot(now, settings, scratch)));
+        for other in others {
+            out.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            );
+        }
+        out
+    })
 }

@@ -1954,3 +1954,38 @@ fn an_event_waiting_for_its_offer_beyond_the_pending_cap_is_rejected_and_counted
     );
     assert!(c.balances());
 }
+
+/// A tick's snapshots shared out among threads are the ones taken one after the other, in the
+/// same (queue id) order, whatever the number of threads, including more threads than queues.
+#[test]
+fn snapshots_taken_on_several_threads_are_the_ones_taken_on_one() {
+    let mut e = Engine::new(Arc::new(EngineSettings::default()), TimeMode::EventTime);
+    let mut scenario = crate::sim::Scenario::demo();
+    scenario.duration_ms = 1_800_000;
+    let mut n = 0;
+    for copy in 0..5 {
+        for mut event in crate::sim::Simulator::new(scenario.clone(), copy, T0) {
+            crate::sim::as_copy(&mut event, copy);
+            e.apply(&event, n, WALL);
+            n += 1;
+        }
+    }
+    let snapshots = e.snapshots(WALL);
+    let ids = e.queue_ids();
+    assert_eq!(ids.len(), 20);
+    let queues: Vec<_> = ids.iter().filter_map(|id| e.queue(id)).collect();
+    let now = e.now(WALL);
+    let one = super::engine::snapshots_of(&queues, now, e.settings(), &mut Vec::new(), 1);
+    assert_eq!(one, snapshots);
+    assert!(one.windows(2).all(|w| w[0].queue_id < w[1].queue_id));
+    assert!(one.iter().any(|s| s
+        .windows
+        .0
+        .iter()
+        .any(|(_, w)| w.wait_p90_seconds.is_some())));
+    for threads in [2, 3, 7, 20, 64] {
+        let many =
+            super::engine::snapshots_of(&queues, now, e.settings(), &mut Vec::new(), threads);
+        assert_eq!(many, one, "{threads} threads");
+    }
+}
