@@ -3,7 +3,8 @@
 //! # Design
 //!
 //! * **One writer.** An [`Engine`] is a plain struct driven by one task: it applies events and,
-//!   on a timer, computes [`KpiSnapshot`](crate::kpi::KpiSnapshot)s. It takes no lock at all.
+//!   on a timer, computes [`KpiSnapshot`](crate::kpi::KpiSnapshot)s (the queues shared out among
+//!   the cores for that, since it only reads them). It takes no lock at all.
 //! * **Readers never block it.** Results leave the writer as immutable snapshots published
 //!   into the [`SnapshotRegistry`]: a `DashMap` from queue id to an `ArcSwap` slot. Publishing
 //!   is an atomic pointer swap; a reader (a scrape, the Kafka publisher, the API) loads an `Arc`
