@@ -56,6 +56,7 @@ pub struct EngineSettings {
     /// servers whose clocks differ) is applied at that step's time instead of rejected.
     pub max_clock_skew_ms: Millis,
     pub max_queues: usize,
+    /// At most [`MAX_AGENTS_PER_QUEUE`] (the configuration refuses more).
     pub max_agents_per_queue: usize,
     pub max_events_per_call: usize,
     /// In-flight calls (offered or pending, not yet settled) per queue.
