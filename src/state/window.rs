@@ -256,15 +256,14 @@ impl BucketRing {
         if id > self.head {
             self.advance(d.ts());
         }
-        let offered = self.offered_slot(id);
         if id < self.oldest() {
             match *d {
                 Delta::AgentStep { state, by, .. } => self.base_agents[state as usize] += by,
                 Delta::Count { what, by, .. }
                     if what.0 == Count::Offered as u8 && id >= self.oldest_offered() =>
                 {
-                    let c = &mut self.offered[offered];
-                    *c = c.wrapping_add_signed(by as i32);
+                    let o = self.offered_slot(id);
+                    self.offered[o] = self.offered[o].wrapping_add_signed(by as i32);
                 }
                 _ => {}
             }
@@ -277,7 +276,9 @@ impl BucketRing {
                 let c = &mut b.counts[what.0 as usize];
                 *c = c.wrapping_add_signed(by as i32);
                 if what.0 == Count::Offered as u8 {
-                    self.offered[offered] = *c;
+                    let c = *c;
+                    let o = self.offered_slot(id);
+                    self.offered[o] = c;
                 }
             }
             Delta::Sum { what, ms, .. } => b.sums_ms[what.0 as usize] += ms,
