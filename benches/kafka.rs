@@ -113,9 +113,9 @@ fn buckets(metrics: &str, name: &str) -> Vec<(f64, f64)> {
     buckets
 }
 
-/// p99 (upper bound of the bucket holding it) of what a histogram recorded between two
-/// scrapes: the steady phase alone, without the catch-up before it.
-fn p99_between(before: &str, after: &str, name: &str) -> Option<f64> {
+/// Quantiles `qs` (each the upper bound of the bucket holding it) of what a histogram recorded
+/// between two scrapes: the steady phase alone, without the catch-up before it.
+fn quantiles_between(before: &str, after: &str, name: &str, qs: &[f64]) -> Vec<Option<f64>> {
     let earlier = buckets(before, name);
     let diff: Vec<(f64, f64)> = buckets(after, name)
         .into_iter()
@@ -124,10 +124,18 @@ fn p99_between(before: &str, after: &str, name: &str) -> Option<f64> {
             (le, n - old)
         })
         .collect();
-    let total = diff.last()?.1;
-    diff.into_iter()
-        .find(|&(_, c)| c >= 0.99 * total)
-        .map(|(le, _)| le)
+    let total = diff.last().map_or(0.0, |b| b.1);
+    let at = |q: f64| diff.iter().find(|&&(_, c)| c >= q * total).map(|&(le, _)| le);
+    qs.iter().map(|&q| at(q)).collect()
+}
+
+/// `≤ 0.0005 s`-style bounds of the quantiles, for the bench's output.
+fn shown_quantiles(qs: &[f64], bounds: &[Option<f64>]) -> String {
+    let each = qs.iter().zip(bounds).map(|(q, b)| match b {
+        Some(b) => format!("p{} ≤ {b} s", q * 100.0),
+        None => format!("p{} -", q * 100.0),
+    });
+    each.collect::<Vec<_>>().join(", ")
 }
 
 fn main() {
@@ -207,10 +215,11 @@ fn main() {
     std::thread::sleep(Duration::from_secs(3));
     let after = service.metrics_text();
     let name = "acd_event_apply_latency_seconds";
+    let qs = [0.5, 0.9, 0.99, 0.999];
     println!(
-        "receipt-to-state latency p99 at a steady 50k events/s: ≤ {:?} s (while catching up on the topic before: ≤ {:?} s)",
-        p99_between(&before, &after, name),
-        p99_between("", &before, name)
+        "receipt-to-state latency at a steady 50k events/s: {} (while catching up on the topic before: {})",
+        shown_quantiles(&qs, &quantiles_between(&before, &after, name, &qs)),
+        shown_quantiles(&qs, &quantiles_between("", &before, name, &qs)),
     );
     drop(service);
     rebuild(&broker);
