@@ -456,6 +456,28 @@ impl Service {
         self.get("/readyz").is_some_and(|(s, _)| s == 200)
     }
 
+    /// CPU seconds (user + system, every thread) the process has used so far, from
+    /// `/proc/<pid>/stat` (Linux; clock ticks of 1/100 s).
+    pub fn cpu_seconds(&self) -> f64 {
+        let pid = self.child.as_ref().map_or(0, Child::id);
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
     /// Sum of every series of a metric whose labels contain all of `labels` (`k="v"` pairs).
     pub fn metric(&self, name: &str, labels: &[&str]) -> f64 {
         let Some((_, body)) = self.get("/metrics") else {
