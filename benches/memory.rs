@@ -3,22 +3,28 @@
 //! `cargo bench --bench memory` prints the figures quoted in the README. Each figure is the
 //! growth of live heap bytes divided by the number of queues or calls added, with the default
 //! settings (windows 5m/15m/60m, 30-minute interval, today); then the whole heap of a large
-//! site: 10,000 queues with 200,000 calls in flight.
+//! site: 10,000 queues with 200,000 calls in flight; then how many allocations the engine
+//! makes per event once its state is steady (the second of two simulated days; only this with
+//! `ACDSTREAM_BENCH_ONLY=allocations`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use acdstream::event::{AgentState, CallStep, CtiEvent, EventBody};
+use acdstream::sim::{Scenario, Simulator};
 use acdstream::state::{Engine, EngineSettings, TimeMode};
 
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// Calls to `alloc` and `realloc` (a growth that may move the block).
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         unsafe { System.alloc(layout) }
     }
 
@@ -28,6 +34,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         LIVE.fetch_add(
             new_size as isize - layout.size() as isize,
             Ordering::Relaxed,
@@ -56,6 +63,10 @@ fn event(id: String, ts: i64, queue: &str, body: EventBody) -> CtiEvent {
 }
 
 fn main() {
+    if std::env::var("ACDSTREAM_BENCH_ONLY").as_deref() == Ok("allocations") {
+        steady_allocations();
+        return;
+    }
     let settings = Arc::new(EngineSettings {
         max_queues: 2_000,
         // Room for the 20,000 calls below, which the default cap (2,000) would refuse.
@@ -201,5 +212,36 @@ fn main() {
     println!(
         "{queues} queues with {in_flight} calls in flight (and as many agents, {} event ids): heap {heap:.0} MiB (goal < 1,024 MiB)",
         3 * in_flight
+    );
+    drop(engine);
+    steady_allocations();
+}
+
+/// Allocations per applied event once the state is steady: two simulated days of the demo's
+/// queues (10 s of reordering), the first to fill the windows, the duplicate filter's horizon
+/// and the maps, the second counted. The events are made before counting. (Not inlined, so
+/// that a profiler can be told to look only here: `ACDSTREAM_BENCH_ONLY=allocations`.)
+#[inline(never)]
+fn steady_allocations() {
+    let mut scenario = Scenario::demo();
+    scenario.duration_ms = 48 * 3_600_000;
+    scenario.out_of_order_jitter_ms = 10_000;
+    let start = 1_767_571_200_000;
+    let events: Vec<CtiEvent> = Simulator::new(scenario, 42, start).collect();
+    let second_day = events.partition_point(|e| e.ts < start + 86_400_000);
+    let mut engine = Engine::new(Arc::new(EngineSettings::default()), TimeMode::EventTime);
+    let wall = start + 2 * 86_400_000;
+    for (i, e) in events[..second_day].iter().enumerate() {
+        engine.apply(e, i as u64, wall);
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for (i, e) in events.iter().enumerate().skip(second_day) {
+        engine.apply(e, i as u64, wall);
+    }
+    let made = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let counted = events.len() - second_day;
+    println!(
+        "allocations once the state is steady (the second day, {counted} events): {made}, {:.2} per event",
+        made as f64 / counted as f64
     );
 }
