@@ -5,7 +5,8 @@
 //! payloads only parsed into events (the floor decode + apply is measured against); the same
 //! for an hour of a large centre (20 queues of up to 256 agents). Also the
 //! same calls applied beside 100,000 calls that stay open, one publish tick's snapshots of
-//! 1,000 queues, and the wallboard's `/api/v1/snapshots` answer for them.
+//! 1,000 queues, the wallboard's `/api/v1/snapshots` answer for them, and their `/metrics`
+//! (the publish of their series and the scrape's text).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use acdstream::decode::{decode, encode, Format};
 use acdstream::event::{AgentState, CallStep, CtiEvent, EventBody, DEFAULT_MAX_ID_BYTES as MAX_ID};
 use acdstream::sim::{as_copy, Scenario, Simulator};
 use acdstream::sinks::wallboard::Board;
+use acdstream::sinks::{install, PrometheusSink};
 use acdstream::state::{Engine, EngineSettings, TimeMode};
 
 /// The `acdstream` binary's allocator, so that these figures are the product's.
@@ -295,6 +297,35 @@ fn snapshots(c: &mut Criterion) {
             .join(",");
         let query = format!("queues={query}");
         b.iter(|| board.snapshots_json(Some(&query), WALL))
+    });
+    group.finish();
+
+    // `/metrics` for them: the publish that sets every queue's series from the snapshots, and
+    // the text a scrape renders (issue 14's goal 6: under 20 ms with the snapshots).
+    let handle = install().expect("the bench installs the process's one recorder");
+    let sliding: Vec<(String, Duration)> = engine
+        .settings()
+        .sliding
+        .iter()
+        .map(|w| (w.name.clone(), Duration::from_millis(w.len_ms as u64)))
+        .collect();
+    let sink = PrometheusSink::new(handle.clone(), &sliding);
+    let (snapshots, totals) = (engine.snapshots(WALL), engine.totals());
+    sink.publish(&snapshots, &totals, engine.ledger());
+    let text = handle.render();
+    println!(
+        "/metrics of {} queues: {} KiB, {} series",
+        snapshots.len(),
+        text.len() / 1024,
+        text.lines().filter(|l| !l.starts_with('#')).count()
+    );
+    let mut group = c.benchmark_group("metrics");
+    group.sample_size(20);
+    group.bench_function("publish the series of 1000 queues", |b| {
+        b.iter(|| sink.publish(&snapshots, &totals, engine.ledger()))
+    });
+    group.bench_function("render /metrics, 1000 queues", |b| {
+        b.iter(|| handle.render())
     });
     group.finish();
 }
