@@ -259,9 +259,9 @@ impl ReadAhead {
         let (spent, refill) = std::sync::mpsc::sync_channel::<Vec<u8>>(CIRCULATING);
         let mut made = 0;
         let reading = move || loop {
-            // Once enough chunks circulate, the next is one the reader gave back. A line longer
-            // than all of them keeps them all (it is read only once whole): the wait is short,
-            // and a new chunk is made after it.
+            // Once enough chunks circulate, the next is one read to the end and given back. A
+            // line longer than all of them keeps them all (it is taken only once whole): the
+            // wait is short, and a new chunk is made after it.
             let spent = match made {
                 ..CIRCULATING => refill.try_recv().ok(),
                 _ => refill.recv_timeout(SPENT_WAIT).ok(),
