@@ -248,7 +248,8 @@ struct ReadAhead {
 /// Bytes per read of the thread; at most [`AHEAD`] chunks wait to be read.
 const CHUNK: usize = 256 << 10;
 const AHEAD: usize = 4;
-/// Chunks in use at once: those waiting to be read, the one being read and those received.
+/// Chunks the reading thread makes before it waits for one to come back (those in the channel,
+/// the one it fills and those the reader holds).
 const CIRCULATING: usize = 3 * AHEAD;
 /// How long the reading thread waits for a chunk to be given back before it makes a new one.
 const SPENT_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
