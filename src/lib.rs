@@ -30,7 +30,7 @@
 //!   surges) behind the demo source, `simulate` and the benches.
 //! - [`kafka`]: what the Kafka source and sink share: client settings, topics, the checkpoint
 //!   protocol, topic admin.
-//! - [`telemetry`]: the catalogue of metric names, described once at start-up.
+//! - [`telemetry`]: the catalogue of metrics: name, kind and help text of each.
 //! - [`config`]: the TOML file and `ACDSTREAM_…` overrides, checked at start-up.
 //! - The commands, each a thin wiring of a source, a clock and sinks: [`replay`] (a file in
 //!   event time, its report and its HTML day report), [`demo`] (the simulator in real time), [`run`] (the Kafka

@@ -7,7 +7,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,7 +16,7 @@ use crate::pipeline::{Alerting, Sinks};
 use crate::sinks::alertmanager::AlertmanagerError;
 use crate::sinks::http::{serve, HttpState, Limits};
 use crate::sinks::kafka::KafkaSink;
-use crate::sinks::prometheus::{install, PrometheusSink};
+use crate::sinks::prometheus::{install, Exposition, PrometheusSink};
 use crate::sinks::wallboard::Board;
 use crate::sinks::SinkError;
 use crate::state::EngineSettings;
@@ -42,7 +41,7 @@ pub enum ServeError {
 pub(crate) struct Served {
     /// The address actually bound (the port, when 0 was asked for).
     pub addr: SocketAddr,
-    handle: PrometheusHandle,
+    metrics: Exposition,
     ready: Arc<AtomicBool>,
     board: Arc<Board>,
 }
@@ -54,7 +53,7 @@ pub(crate) async fn start(
     shutdown: &CancellationToken,
     tasks: &TaskTracker,
 ) -> Result<Served, ServeError> {
-    let handle = install()?;
+    let metrics = install()?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -65,7 +64,7 @@ pub(crate) async fn start(
     let ready = Arc::new(AtomicBool::new(false));
     let board = Arc::new(Board::default());
     let state = HttpState {
-        handle: handle.clone(),
+        metrics: metrics.clone(),
         ready: ready.clone(),
         board: board.clone(),
     };
@@ -77,7 +76,7 @@ pub(crate) async fn start(
     });
     Ok(Served {
         addr,
-        handle,
+        metrics,
         ready,
         board,
     })
@@ -105,7 +104,7 @@ impl Served {
         self.board.set_rules(alerts.clone());
         self.board.set_timezone(engine.timezone.clone());
         Ok(Sinks {
-            prometheus: Some(PrometheusSink::new(self.handle.clone(), &sliding)),
+            prometheus: Some(PrometheusSink::new(self.metrics.clone(), &sliding)),
             alerts: Some(Alerting::start(alerts, tasks)?),
             kafka,
             ready: self.ready.clone(),

@@ -10,10 +10,10 @@
 //! series, which eventually exhausts Prometheus) and a caller's number is personal data that
 //! must not leak into a monitoring system with different retention and access rules.
 //!
-//! Call [`describe`] once, after installing the recorder, so that every metric has its
-//! `# HELP` text.
+//! [`CATALOGUE`] holds every metric's kind and help text. Call [`describe`] once, after
+//! installing the recorder, so that every metric has its `# HELP` text.
 
-use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+use metrics::{KeyName, SharedString, Unit};
 
 /// Label keys.
 pub mod label {
@@ -159,423 +159,157 @@ pub const REBUILD_SECONDS: &str = "acd_rebuild_seconds";
 /// Events at or after a partition's resume point that a restored queue already held.
 pub const EVENTS_SKIPPED_TOTAL: &str = "acd_events_skipped_total";
 
-/// Registers unit and help text for every metric with the current recorder.
-///
-/// Ratios are given no unit: `metrics` has no ratio unit and `Percent` would suggest 0–100.
-pub fn describe() {
-    // Monotonic counters.
-    describe_counter!(
-        CALLS_OFFERED_TOTAL,
-        Unit::Count,
-        "Calls offered to the queue since acdstream started."
-    );
-    describe_counter!(
-        CALLS_ANSWERED_TOTAL,
-        Unit::Count,
-        "Calls answered by an agent since acdstream started."
-    );
-    describe_counter!(
-        CALLS_ABANDONED_TOTAL,
-        Unit::Count,
-        "Calls where the caller hung up while waiting, since acdstream started."
-    );
-    describe_counter!(
-        CALLS_SHORT_ABANDONED_TOTAL,
-        Unit::Count,
-        "Abandoned calls that waited less than the queue's short-abandon time (often misdials), since acdstream started."
-    );
-    describe_counter!(
-        CALLS_TRANSFERRED_TOTAL,
-        Unit::Count,
-        "Calls transferred out of the queue after an agent answered them here, since acdstream started."
-    );
-    describe_counter!(
-        CALLS_FLOWED_OUT_TOTAL,
-        Unit::Count,
-        "Calls that left the queue unanswered without hanging up, by transfer (overflow, redirect) or flow-out (queue timeout, no agents, a key pressed), since acdstream started."
-    );
-    describe_counter!(
-        RING_ATTEMPTS_TOTAL,
-        Unit::Count,
-        "Times a call was presented (rung) to an agent, since acdstream started."
-    );
-    describe_counter!(
-        RING_NO_ANSWER_TOTAL,
-        Unit::Count,
-        "Rings that the agent did not answer (ring-no-answer: the ring timed out or the call rang elsewhere next), since acdstream started."
-    );
-    describe_counter!(
-        RING_ABANDONED_TOTAL,
-        Unit::Count,
-        "Rings ended by the caller hanging up while the agent's phone rang (not a ring-no-answer), since acdstream started."
-    );
-    describe_counter!(
-        MEMBER_UNAVAILABLE_TOTAL,
-        Unit::Count,
-        "Agents the ACD offered a call to who could not be rung at all (busy elsewhere, in use, unreachable; not ring attempts), since acdstream started."
-    );
-    describe_counter!(
-        CALLS_ENDED_BY_RESTART_TOTAL,
-        Unit::Count,
-        "Calls in progress when the ACD reported a restart (Asterisk QUEUESTART), ended there neither answered nor abandoned, since acdstream started."
-    );
-    describe_counter!(
-        CALLS_EXPIRED_TOTAL,
-        Unit::Count,
-        "Calls given up on because no end arrived within max_call_age (a lost event upstream), since acdstream started."
-    );
-    describe_counter!(
-        CLOCK_SKEW_TOTAL,
-        Unit::Count,
-        "Call events stamped before the step they must follow by at most engine.max_clock_skew, applied at that step's time. A steady rate means two CTI servers' clocks differ."
-    );
-
-    // Window gauges.
-    describe_gauge!(
-        CALLS_OFFERED,
-        Unit::Count,
-        "Calls offered to the queue within the window."
-    );
-    describe_gauge!(
-        CALLS_ANSWERED,
-        Unit::Count,
-        "Calls answered within the window."
-    );
-    describe_gauge!(
-        CALLS_ABANDONED,
-        Unit::Count,
-        "Calls abandoned by the caller within the window."
-    );
-    describe_gauge!(
-        SERVICE_LEVEL_RATIO,
-        "Service level: share of calls answered within the queue's threshold, 0-1 (NaN with no calls). variant=default is the queue's service level; ignore_abandons counts answered calls only; positive also counts calls abandoned within the threshold as met."
-    );
-    describe_gauge!(
-        ASA_SECONDS,
-        Unit::Seconds,
-        "Average speed of answer: mean wait of answered calls within the window (NaN with no answers)."
-    );
-    describe_gauge!(
-        WAIT_SECONDS,
-        Unit::Seconds,
-        "Wait before answer or abandon within the window, at the given quantile (0.9 = 90 % of callers waited at most this long)."
-    );
-    describe_gauge!(
-        ABANDON_RATIO,
-        "Share of offered calls that were abandoned within the window, 0-1."
-    );
-    describe_gauge!(
-        RINGS_PER_ANSWER,
-        "Mean number of rings before a call was answered within the window."
-    );
-    describe_gauge!(
-        RING_NO_ANSWER,
-        Unit::Count,
-        "Rings that the agent did not answer (the ring timed out or the call rang elsewhere next) within the window."
-    );
-    describe_gauge!(
-        RING_ABANDONED,
-        Unit::Count,
-        "Rings ended by the caller hanging up while the agent's phone rang, within the window (not a ring-no-answer)."
-    );
-    describe_gauge!(
-        MEMBER_UNAVAILABLE,
-        Unit::Count,
-        "Agents offered a call who could not be rung at all (busy elsewhere, in use, unreachable) within the window; not ring attempts."
-    );
-    describe_gauge!(
-        TRANSFER_RATIO,
-        "Calls transferred out after an answer per call answered within the window, 0-1."
-    );
-    describe_gauge!(
-        TALK_SECONDS,
-        Unit::Seconds,
-        "Mean talk time of calls handled within the window."
-    );
-    describe_gauge!(
-        HOLD_SECONDS,
-        Unit::Seconds,
-        "Mean time on hold of calls handled within the window."
-    );
-    describe_gauge!(
-        ACW_SECONDS,
-        Unit::Seconds,
-        "Mean after-call work (wrap-up) time within the window."
-    );
-    describe_gauge!(
-        AHT_SECONDS,
-        Unit::Seconds,
-        "Average handle time: talk + hold + after-call work of the calls whose after-call work ended within the window, divided by their number."
-    );
-    describe_gauge!(
-        OCCUPANCY_RATIO,
-        "Occupancy: share of agents' available time spent on this queue's calls or their after-call work within the window, 0-1 (time on other queues' calls is left out)."
-    );
-    describe_gauge!(
-        NOT_READY_RATIO,
-        "Share of agents' logged-in time (busy on other queues' calls included) spent not ready within the window, 0-1."
-    );
-
-    // Point-in-time gauges.
-    describe_gauge!(
-        CALLS_WAITING,
-        Unit::Count,
-        "Calls waiting in the queue right now."
-    );
-    describe_gauge!(
-        OLDEST_CALL_WAIT_SECONDS,
-        Unit::Seconds,
-        "How long the longest-waiting call has waited so far (0 when none is waiting)."
-    );
-    describe_gauge!(
-        AGENTS,
-        Unit::Count,
-        "Agents of the queue right now, by state: busy and acw on this queue's calls, busy_other logged in here but on a call of another of their queues (logged_in counts every logged-in agent)."
-    );
-    describe_gauge!(
-        SERVICE_LEVEL_TARGET_RATIO,
-        "The queue's configured service-level target, 0-1 (e.g. 0.8 = 80 %)."
-    );
-    describe_gauge!(
-        SERVICE_LEVEL_THRESHOLD_SECONDS,
-        Unit::Seconds,
-        "The queue's configured service-level threshold: answers within it count as in service level."
-    );
-
-    // Service health.
-    describe_counter!(
-        EVENTS_TOTAL,
-        Unit::Count,
-        "CTI events processed, by result: applied, duplicate (redelivery, dropped), late (beyond allowed_lateness, dropped), rejected (see acd_events_rejected_total)."
-    );
-    describe_counter!(
-        EVENTS_REJECTED_TOTAL,
-        Unit::Count,
-        "CTI events rejected, by reason; a rising rate means a CTI source sends events acdstream cannot use."
-    );
-    describe_gauge!(
-        EVENTS_PENDING,
-        Unit::Count,
-        "Call events held until their call's offered event arrives."
-    );
-    describe_gauge!(QUEUES, Unit::Count, "Queues currently tracked.");
-    describe_histogram!(
-        EVENT_APPLY_LATENCY_SECONDS,
-        Unit::Seconds,
-        "Time from receiving an event to its effect being applied to the queue state."
-    );
-    describe_gauge!(
-        SNAPSHOT_AGE_SECONDS,
-        Unit::Seconds,
-        "Age of the oldest published KPI snapshot; growing values mean the KPIs shown are stale."
-    );
-    describe_gauge!(
-        PROCESS_RESIDENT_MEMORY_BYTES,
-        Unit::Bytes,
-        "Resident memory of the acdstream process."
-    );
-    describe_counter!(
-        HTTP_CONNECTIONS_REFUSED_TOTAL,
-        Unit::Count,
-        "HTTP connections closed on accept because the maximum were open already (a flood of clients, or clients that never close)."
-    );
-    describe_gauge!(
-        BUILD_INFO,
-        "Always 1; the version label shows the running acdstream version."
-    );
-    describe_gauge!(
-        REQUIRED_AGENTS,
-        Unit::Count,
-        "Agents needed to meet the service-level target at the last 15 minutes' arrival rate and handle time (Erlang C)."
-    );
-    describe_gauge!(
-        STAFFED_AGENTS,
-        Unit::Count,
-        "Agents ready, busy or in after-call work on this queue now (not those busy on another queue's call)."
-    );
-    describe_gauge!(
-        PREDICTED_SERVICE_LEVEL_RATIO,
-        "Service level the agents staffed now should achieve at the current load (Erlang C); 0 when overloaded."
-    );
-    describe_gauge!(
-        PREDICTED_ASA_SECONDS,
-        Unit::Seconds,
-        "Average speed of answer the agents staffed now should achieve (Erlang C); +Inf when the load exceeds them."
-    );
-    describe_gauge!(
-        SURGE_ACTIVE,
-        "1 while a surge episode is open on the queue: arrivals reached the surge factor times the baseline with the service level below target, and it has not recovered to target."
-    );
-    describe_gauge!(
-        SURGE_AGE_SECONDS,
-        Unit::Seconds,
-        "Age of the open surge episode (0 with none): how long the floor has had to respond."
-    );
-    describe_gauge!(
-        SURGE_RESPONSE_LIMIT_SECONDS,
-        Unit::Seconds,
-        "The queue's surge response limit: an open episode this old raises SurgeResponseExceeded."
-    );
-    describe_gauge!(
-        SURGE_RESPONSE_EXCEEDED,
-        "1 while the open surge episode is older than the response limit (SurgeResponseExceeded)."
-    );
-    describe_gauge!(
-        SURGE_BASELINE_PER_MINUTE,
-        "Arrivals per minute the short window is compared with: the trailing rate before it, or the forecast (NaN until the baseline window has been watched)."
-    );
-    describe_gauge!(
-        ARRIVAL_RATE_PER_MINUTE,
-        "Calls offered per minute over the window."
-    );
-    describe_histogram!(
-        SURGE_RESPONSE_SECONDS,
-        Unit::Seconds,
-        "Surge response time of finished episodes: onset until the service level was back at target."
-    );
-    describe_counter!(
-        SURGE_EPISODES_TOTAL,
-        Unit::Count,
-        "Finished surge episodes by outcome: responded (service level recovered) or subsided (arrivals fell back first)."
-    );
-    describe_counter!(
-        SURGES_ABSORBED_TOTAL,
-        Unit::Count,
-        "Surges the floor absorbed: arrivals reached the surge factor times the baseline while the service level was at target, so no episode opened (counted once per rise)."
-    );
-    describe_gauge!(
-        ALERTS_FIRING,
-        "1 while the alert is firing, as evaluated by acdstream itself."
-    );
-    describe_counter!(
-        ALERT_TRANSITIONS_TOTAL,
-        Unit::Count,
-        "Alert transitions evaluated by acdstream, by alert and state (firing, resolved)."
-    );
-    describe_counter!(
-        ALERT_DELIVERIES_TOTAL,
-        Unit::Count,
-        "Alert notifications sent, by channel (kafka, alertmanager) and result (delivered, failed)."
-    );
-    describe_gauge!(
-        SOURCE_UP,
-        "1 while acdstream is connected to a Kafka broker; 0 means the KPIs shown are stale."
-    );
-    describe_gauge!(
-        LAST_EVENT_AGE_SECONDS,
-        Unit::Seconds,
-        "Time since the last event was consumed."
-    );
-    describe_gauge!(
-        CONSUMER_LAG,
-        Unit::Count,
-        "Events in the partition not yet consumed; a growing lag means acdstream falls behind."
-    );
-    describe_gauge!(
-        PARTITIONS,
-        Unit::Count,
-        "Events-topic partitions owned by this instance (assigned), and those whose state is rebuilt (ready)."
-    );
-    describe_counter!(
-        REBALANCES_TOTAL,
-        Unit::Count,
-        "Consumer-group rebalances seen by this instance."
-    );
-    describe_counter!(
-        KAFKA_RECORDS_TOTAL,
-        Unit::Count,
-        "Records produced to Kafka, by role (kpi, dead_letter, checkpoint) and result (delivered, failed)."
-    );
-    describe_gauge!(
-        CHECKPOINT_BYTES,
-        Unit::Bytes,
-        "Size of the last checkpoint round (all owned partitions)."
-    );
-    describe_gauge!(
-        REBUILD_SECONDS,
-        Unit::Seconds,
-        "Time the last partition took from assignment to ready (checkpoint restore and catch-up)."
-    );
-    describe_counter!(
-        EVENTS_SKIPPED_TOTAL,
-        Unit::Count,
-        "Events re-read after a restore that the restored state already held (not counted again)."
-    );
+/// A metric's kind, as the exposition format's `# TYPE` line names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
 }
 
-/// Every metric name, for tests and tooling that check the catalogue.
-pub const ALL: [&str; 70] = [
-    CALLS_OFFERED_TOTAL,
-    CALLS_ANSWERED_TOTAL,
-    CALLS_ABANDONED_TOTAL,
-    CALLS_SHORT_ABANDONED_TOTAL,
-    CALLS_TRANSFERRED_TOTAL,
-    CALLS_FLOWED_OUT_TOTAL,
-    RING_ATTEMPTS_TOTAL,
-    RING_NO_ANSWER_TOTAL,
-    RING_ABANDONED_TOTAL,
-    MEMBER_UNAVAILABLE_TOTAL,
-    CALLS_EXPIRED_TOTAL,
-    CALLS_ENDED_BY_RESTART_TOTAL,
-    CLOCK_SKEW_TOTAL,
-    CALLS_OFFERED,
-    CALLS_ANSWERED,
-    CALLS_ABANDONED,
-    SERVICE_LEVEL_RATIO,
-    ASA_SECONDS,
-    WAIT_SECONDS,
-    ABANDON_RATIO,
-    RINGS_PER_ANSWER,
-    RING_NO_ANSWER,
-    RING_ABANDONED,
-    MEMBER_UNAVAILABLE,
-    TRANSFER_RATIO,
-    TALK_SECONDS,
-    HOLD_SECONDS,
-    ACW_SECONDS,
-    AHT_SECONDS,
-    OCCUPANCY_RATIO,
-    NOT_READY_RATIO,
-    CALLS_WAITING,
-    OLDEST_CALL_WAIT_SECONDS,
-    AGENTS,
-    SERVICE_LEVEL_TARGET_RATIO,
-    SERVICE_LEVEL_THRESHOLD_SECONDS,
-    EVENTS_TOTAL,
-    EVENTS_REJECTED_TOTAL,
-    EVENTS_PENDING,
-    QUEUES,
-    EVENT_APPLY_LATENCY_SECONDS,
-    SNAPSHOT_AGE_SECONDS,
-    HTTP_CONNECTIONS_REFUSED_TOTAL,
-    BUILD_INFO,
-    PROCESS_RESIDENT_MEMORY_BYTES,
-    REQUIRED_AGENTS,
-    STAFFED_AGENTS,
-    PREDICTED_SERVICE_LEVEL_RATIO,
-    PREDICTED_ASA_SECONDS,
-    SURGE_ACTIVE,
-    SURGE_AGE_SECONDS,
-    SURGE_RESPONSE_LIMIT_SECONDS,
-    SURGE_RESPONSE_EXCEEDED,
-    SURGE_BASELINE_PER_MINUTE,
-    ARRIVAL_RATE_PER_MINUTE,
-    SURGE_RESPONSE_SECONDS,
-    SURGE_EPISODES_TOTAL,
-    SURGES_ABSORBED_TOTAL,
-    ALERTS_FIRING,
-    ALERT_TRANSITIONS_TOTAL,
-    ALERT_DELIVERIES_TOTAL,
-    SOURCE_UP,
-    LAST_EVENT_AGE_SECONDS,
-    CONSUMER_LAG,
-    PARTITIONS,
-    REBALANCES_TOTAL,
-    KAFKA_RECORDS_TOTAL,
-    CHECKPOINT_BYTES,
-    REBUILD_SECONDS,
-    EVENTS_SKIPPED_TOTAL,
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One entry of the catalogue: what `# HELP` and `# TYPE` say about a metric.
+#[derive(Clone, Copy, Debug)]
+pub struct Metric {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub unit: Option<Unit>,
+    pub help: &'static str,
+}
+
+const fn counter(name: &'static str, help: &'static str) -> Metric {
+    Metric {
+        name,
+        kind: Kind::Counter,
+        unit: Some(Unit::Count),
+        help,
+    }
+}
+
+const fn gauge(name: &'static str, unit: Option<Unit>, help: &'static str) -> Metric {
+    Metric {
+        name,
+        kind: Kind::Gauge,
+        unit,
+        help,
+    }
+}
+
+const fn histogram(name: &'static str, help: &'static str) -> Metric {
+    Metric {
+        name,
+        kind: Kind::Histogram,
+        unit: Some(Unit::Seconds),
+        help,
+    }
+}
+
+/// Every metric acdstream exports. Ratios are given no unit: `metrics` has no ratio unit and
+/// `Percent` would suggest 0–100.
+pub const CATALOGUE: [Metric; 70] = [
+    counter(CALLS_OFFERED_TOTAL, "Calls offered to the queue since acdstream started."),
+    counter(CALLS_ANSWERED_TOTAL, "Calls answered by an agent since acdstream started."),
+    counter(CALLS_ABANDONED_TOTAL, "Calls where the caller hung up while waiting, since acdstream started."),
+    counter(CALLS_SHORT_ABANDONED_TOTAL, "Abandoned calls that waited less than the queue's short-abandon time (often misdials), since acdstream started."),
+    counter(CALLS_TRANSFERRED_TOTAL, "Calls transferred out of the queue after an agent answered them here, since acdstream started."),
+    counter(CALLS_FLOWED_OUT_TOTAL, "Calls that left the queue unanswered without hanging up, by transfer (overflow, redirect) or flow-out (queue timeout, no agents, a key pressed), since acdstream started."),
+    counter(RING_ATTEMPTS_TOTAL, "Times a call was presented (rung) to an agent, since acdstream started."),
+    counter(RING_NO_ANSWER_TOTAL, "Rings that the agent did not answer (ring-no-answer: the ring timed out or the call rang elsewhere next), since acdstream started."),
+    counter(RING_ABANDONED_TOTAL, "Rings ended by the caller hanging up while the agent's phone rang (not a ring-no-answer), since acdstream started."),
+    counter(MEMBER_UNAVAILABLE_TOTAL, "Agents the ACD offered a call to who could not be rung at all (busy elsewhere, in use, unreachable; not ring attempts), since acdstream started."),
+    counter(CALLS_EXPIRED_TOTAL, "Calls given up on because no end arrived within max_call_age (a lost event upstream), since acdstream started."),
+    counter(CALLS_ENDED_BY_RESTART_TOTAL, "Calls in progress when the ACD reported a restart (Asterisk QUEUESTART), ended there neither answered nor abandoned, since acdstream started."),
+    counter(CLOCK_SKEW_TOTAL, "Call events stamped before the step they must follow by at most engine.max_clock_skew, applied at that step's time. A steady rate means two CTI servers' clocks differ."),
+    gauge(CALLS_OFFERED, Some(Unit::Count), "Calls offered to the queue within the window."),
+    gauge(CALLS_ANSWERED, Some(Unit::Count), "Calls answered within the window."),
+    gauge(CALLS_ABANDONED, Some(Unit::Count), "Calls abandoned by the caller within the window."),
+    gauge(SERVICE_LEVEL_RATIO, None, "Service level: share of calls answered within the queue's threshold, 0-1 (NaN with no calls). variant=default is the queue's service level; ignore_abandons counts answered calls only; positive also counts calls abandoned within the threshold as met."),
+    gauge(ASA_SECONDS, Some(Unit::Seconds), "Average speed of answer: mean wait of answered calls within the window (NaN with no answers)."),
+    gauge(WAIT_SECONDS, Some(Unit::Seconds), "Wait before answer or abandon within the window, at the given quantile (0.9 = 90 % of callers waited at most this long)."),
+    gauge(ABANDON_RATIO, None, "Share of offered calls that were abandoned within the window, 0-1."),
+    gauge(RINGS_PER_ANSWER, None, "Mean number of rings before a call was answered within the window."),
+    gauge(RING_NO_ANSWER, Some(Unit::Count), "Rings that the agent did not answer (the ring timed out or the call rang elsewhere next) within the window."),
+    gauge(RING_ABANDONED, Some(Unit::Count), "Rings ended by the caller hanging up while the agent's phone rang, within the window (not a ring-no-answer)."),
+    gauge(MEMBER_UNAVAILABLE, Some(Unit::Count), "Agents offered a call who could not be rung at all (busy elsewhere, in use, unreachable) within the window; not ring attempts."),
+    gauge(TRANSFER_RATIO, None, "Calls transferred out after an answer per call answered within the window, 0-1."),
+    gauge(TALK_SECONDS, Some(Unit::Seconds), "Mean talk time of calls handled within the window."),
+    gauge(HOLD_SECONDS, Some(Unit::Seconds), "Mean time on hold of calls handled within the window."),
+    gauge(ACW_SECONDS, Some(Unit::Seconds), "Mean after-call work (wrap-up) time within the window."),
+    gauge(AHT_SECONDS, Some(Unit::Seconds), "Average handle time: talk + hold + after-call work of the calls whose after-call work ended within the window, divided by their number."),
+    gauge(OCCUPANCY_RATIO, None, "Occupancy: share of agents' available time spent on this queue's calls or their after-call work within the window, 0-1 (time on other queues' calls is left out)."),
+    gauge(NOT_READY_RATIO, None, "Share of agents' logged-in time (busy on other queues' calls included) spent not ready within the window, 0-1."),
+    gauge(CALLS_WAITING, Some(Unit::Count), "Calls waiting in the queue right now."),
+    gauge(OLDEST_CALL_WAIT_SECONDS, Some(Unit::Seconds), "How long the longest-waiting call has waited so far (0 when none is waiting)."),
+    gauge(AGENTS, Some(Unit::Count), "Agents of the queue right now, by state: busy and acw on this queue's calls, busy_other logged in here but on a call of another of their queues (logged_in counts every logged-in agent)."),
+    gauge(SERVICE_LEVEL_TARGET_RATIO, None, "The queue's configured service-level target, 0-1 (e.g. 0.8 = 80 %)."),
+    gauge(SERVICE_LEVEL_THRESHOLD_SECONDS, Some(Unit::Seconds), "The queue's configured service-level threshold: answers within it count as in service level."),
+    counter(EVENTS_TOTAL, "CTI events processed, by result: applied, duplicate (redelivery, dropped), late (beyond allowed_lateness, dropped), rejected (see acd_events_rejected_total)."),
+    counter(EVENTS_REJECTED_TOTAL, "CTI events rejected, by reason; a rising rate means a CTI source sends events acdstream cannot use."),
+    gauge(EVENTS_PENDING, Some(Unit::Count), "Call events held until their call's offered event arrives."),
+    gauge(QUEUES, Some(Unit::Count), "Queues currently tracked."),
+    histogram(EVENT_APPLY_LATENCY_SECONDS, "Time from receiving an event to its effect being applied to the queue state."),
+    gauge(SNAPSHOT_AGE_SECONDS, Some(Unit::Seconds), "Age of the oldest published KPI snapshot; growing values mean the KPIs shown are stale."),
+    counter(HTTP_CONNECTIONS_REFUSED_TOTAL, "HTTP connections closed on accept because the maximum were open already (a flood of clients, or clients that never close)."),
+    gauge(BUILD_INFO, None, "Always 1; the version label shows the running acdstream version."),
+    gauge(PROCESS_RESIDENT_MEMORY_BYTES, Some(Unit::Bytes), "Resident memory of the acdstream process."),
+    gauge(REQUIRED_AGENTS, Some(Unit::Count), "Agents needed to meet the service-level target at the last 15 minutes' arrival rate and handle time (Erlang C)."),
+    gauge(STAFFED_AGENTS, Some(Unit::Count), "Agents ready, busy or in after-call work on this queue now (not those busy on another queue's call)."),
+    gauge(PREDICTED_SERVICE_LEVEL_RATIO, None, "Service level the agents staffed now should achieve at the current load (Erlang C); 0 when overloaded."),
+    gauge(PREDICTED_ASA_SECONDS, Some(Unit::Seconds), "Average speed of answer the agents staffed now should achieve (Erlang C); +Inf when the load exceeds them."),
+    gauge(SURGE_ACTIVE, None, "1 while a surge episode is open on the queue: arrivals reached the surge factor times the baseline with the service level below target, and it has not recovered to target."),
+    gauge(SURGE_AGE_SECONDS, Some(Unit::Seconds), "Age of the open surge episode (0 with none): how long the floor has had to respond."),
+    gauge(SURGE_RESPONSE_LIMIT_SECONDS, Some(Unit::Seconds), "The queue's surge response limit: an open episode this old raises SurgeResponseExceeded."),
+    gauge(SURGE_RESPONSE_EXCEEDED, None, "1 while the open surge episode is older than the response limit (SurgeResponseExceeded)."),
+    gauge(SURGE_BASELINE_PER_MINUTE, None, "Arrivals per minute the short window is compared with: the trailing rate before it, or the forecast (NaN until the baseline window has been watched)."),
+    gauge(ARRIVAL_RATE_PER_MINUTE, None, "Calls offered per minute over the window."),
+    histogram(SURGE_RESPONSE_SECONDS, "Surge response time of finished episodes: onset until the service level was back at target."),
+    counter(SURGE_EPISODES_TOTAL, "Finished surge episodes by outcome: responded (service level recovered) or subsided (arrivals fell back first)."),
+    counter(SURGES_ABSORBED_TOTAL, "Surges the floor absorbed: arrivals reached the surge factor times the baseline while the service level was at target, so no episode opened (counted once per rise)."),
+    gauge(ALERTS_FIRING, None, "1 while the alert is firing, as evaluated by acdstream itself."),
+    counter(ALERT_TRANSITIONS_TOTAL, "Alert transitions evaluated by acdstream, by alert and state (firing, resolved)."),
+    counter(ALERT_DELIVERIES_TOTAL, "Alert notifications sent, by channel (kafka, alertmanager) and result (delivered, failed)."),
+    gauge(SOURCE_UP, None, "1 while acdstream is connected to a Kafka broker; 0 means the KPIs shown are stale."),
+    gauge(LAST_EVENT_AGE_SECONDS, Some(Unit::Seconds), "Time since the last event was consumed."),
+    gauge(CONSUMER_LAG, Some(Unit::Count), "Events in the partition not yet consumed; a growing lag means acdstream falls behind."),
+    gauge(PARTITIONS, Some(Unit::Count), "Events-topic partitions owned by this instance (assigned), and those whose state is rebuilt (ready)."),
+    counter(REBALANCES_TOTAL, "Consumer-group rebalances seen by this instance."),
+    counter(KAFKA_RECORDS_TOTAL, "Records produced to Kafka, by role (kpi, dead_letter, checkpoint) and result (delivered, failed)."),
+    gauge(CHECKPOINT_BYTES, Some(Unit::Bytes), "Size of the last checkpoint round (all owned partitions)."),
+    gauge(REBUILD_SECONDS, Some(Unit::Seconds), "Time the last partition took from assignment to ready (checkpoint restore and catch-up)."),
+    counter(EVENTS_SKIPPED_TOTAL, "Events re-read after a restore that the restored state already held (not counted again)."),
 ];
+
+/// The catalogue's entry for `name`.
+pub fn metric(name: &str) -> Option<&'static Metric> {
+    CATALOGUE.iter().find(|m| m.name == name)
+}
+
+/// Registers unit and help text for every metric with the current recorder (the per-queue KPI
+/// families, which [`crate::sinks::prometheus`] writes itself, take theirs from [`CATALOGUE`]).
+pub fn describe() {
+    metrics::with_recorder(|recorder| {
+        for m in &CATALOGUE {
+            let (key, help) = (
+                KeyName::from_const_str(m.name),
+                SharedString::const_str(m.help),
+            );
+            match m.kind {
+                Kind::Counter => recorder.describe_counter(key, m.unit, help),
+                Kind::Gauge => recorder.describe_gauge(key, m.unit, help),
+                Kind::Histogram => recorder.describe_histogram(key, m.unit, help),
+            }
+        }
+    });
+}
 
 #[cfg(test)]
 mod tests;

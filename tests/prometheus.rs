@@ -79,6 +79,33 @@ fn real_prometheus_scrapes_the_demo() {
         "{rate:?} vs {baseline:?}"
     );
 
+    // promtool's lint of the exposition itself: each family once, with HELP and TYPE. The one
+    // finding accepted is the wait quantiles as gauges with a `quantile` label: acdstream
+    // computes them per window, they are not a summary's.
+    let (_, exposition) = http_get(app_port, "/metrics").unwrap();
+    let mut lint = std::process::Command::new(common::alerting::promtool())
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    lint.stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let lint = lint.wait_with_output().unwrap();
+    let findings = String::from_utf8_lossy(&lint.stdout) + String::from_utf8_lossy(&lint.stderr);
+    for finding in findings.lines() {
+        assert_eq!(
+            finding, r#"acd_wait_seconds non-summary metrics should not have "quantile" label"#,
+            "in:\n{findings}"
+        );
+    }
+    assert!(exposition.contains("# TYPE acd_calls_offered_total counter\n"));
+
     // No label can identify a call, an agent or a caller.
     let (_, body) = http_get(prom.port(), "/api/v1/labels").unwrap();
     let labels: Value = serde_json::from_str(&body).unwrap();

@@ -4,6 +4,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::sim::{Scenario, Simulator};
+use crate::sinks::prometheus::Exposition;
 use crate::sources::sim::SimSource;
 use crate::state::{EngineSettings, TimeMode};
 
@@ -25,7 +26,7 @@ async fn the_pipeline_releases_each_event_on_time_and_applies_all_of_them() {
         .build_recorder();
     let tasks = TaskTracker::new();
     let sinks = metrics::with_local_recorder(&recorder, || Sinks {
-        prometheus: Some(PrometheusSink::new(recorder.handle(), &[])),
+        prometheus: Some(PrometheusSink::new(Exposition::new(recorder.handle()), &[])),
         alerts: Some(Alerting::start(AlertSettings::default(), &tasks).unwrap()),
         ..Sinks::default()
     });
@@ -64,7 +65,7 @@ fn demo_pipeline(
         .unwrap()
         .build_recorder();
     let sinks = metrics::with_local_recorder(&recorder, || Sinks {
-        prometheus: Some(PrometheusSink::new(recorder.handle(), &[])),
+        prometheus: Some(PrometheusSink::new(Exposition::new(recorder.handle()), &[])),
         alerts: Some(Alerting::start(alerts, &TaskTracker::new()).unwrap()),
         ..Sinks::default()
     });

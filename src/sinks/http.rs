@@ -32,7 +32,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OnceCell, Semaphore};
@@ -40,6 +39,7 @@ use tokio::task::JoinSet;
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
+use super::prometheus::Exposition;
 use super::wallboard::{self, Board};
 use crate::telemetry as t;
 
@@ -68,7 +68,7 @@ const RENDER_MAX_AGE: Duration = Duration::from_secs(1);
 /// What the handlers need; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpState {
-    pub handle: PrometheusHandle,
+    pub metrics: Exposition,
     pub ready: Arc<AtomicBool>,
     /// What the wallboard and its JSON API show.
     pub board: Arc<Board>,
@@ -273,13 +273,13 @@ async fn rendered(shared: &Shared) -> Result<Bytes, tokio::task::JoinError> {
             shared.rendering.load_full()
         };
     }
-    let handle = shared.state.handle.clone();
+    let metrics = shared.state.metrics.clone();
     current
         .body
         .get_or_try_init(|| async move {
             // Rendering walks every series (up to about a million), which would stall the
             // async workers serving health probes; it runs on the blocking pool instead.
-            tokio::task::spawn_blocking(move || Bytes::from(handle.render())).await
+            tokio::task::spawn_blocking(move || Bytes::from(metrics.render())).await
         })
         .await
         .cloned()

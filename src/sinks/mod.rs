@@ -1,8 +1,8 @@
 //! Where KPI snapshots, service health and alerts go once they have been computed, one file
 //! per sink; each takes its own settings, never the whole configuration.
 //!
-//! - [`prometheus`]: gauges and counters in the process's `metrics` recorder, rendered for
-//!   scrapes by [`http`].
+//! - [`prometheus`]: the per-queue KPI series it writes itself, and gauges and counters in the
+//!   process's `metrics` recorder, rendered together for scrapes by [`http`].
 //! - [`alert_metrics`]: the alert evaluator's state as gauges and counters in the same recorder.
 //! - [`alertmanager`]: the direct push of alerts to Alertmanager's API.
 //! - [`kafka`]: the KPI and alerts topics, dead letters and checkpoints.
@@ -22,7 +22,7 @@ pub(crate) mod prometheus;
 pub(crate) mod queue_page;
 pub mod wallboard;
 
-pub use prometheus::{install, PrometheusSink};
+pub use prometheus::{install, Exposition, PrometheusSink};
 
 /// A sink could not be set up. Messages say what the operator (or a developer) should do.
 #[derive(Debug, thiserror::Error)]

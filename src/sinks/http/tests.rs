@@ -29,7 +29,7 @@ async fn serves_metrics_health_and_readiness() {
     });
     let ready = Arc::new(AtomicBool::new(false));
     let state = HttpState {
-        handle: recorder.handle(),
+        metrics: Exposition::new(recorder.handle()),
         ready: Arc::clone(&ready),
         board: Arc::default(),
     };
@@ -112,7 +112,7 @@ async fn server_with_big_metrics(
         metrics::gauge!(crate::telemetry::QUEUES, "big" => "x".repeat(bytes)).set(1.0);
     });
     let state = HttpState {
-        handle: recorder.handle(),
+        metrics: Exposition::new(recorder.handle()),
         ready: Arc::new(AtomicBool::new(true)),
         board: Arc::default(),
     };
@@ -232,7 +232,7 @@ async fn scrapes_share_one_rendering_until_it_is_a_second_old() {
     });
     let shared = Shared {
         state: HttpState {
-            handle,
+            metrics: Exposition::new(handle),
             ready: Arc::new(AtomicBool::new(true)),
             board: Arc::default(),
         },

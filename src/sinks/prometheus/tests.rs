@@ -1,6 +1,6 @@
 use super::*;
 use crate::kpi::surge::EpisodeOutcome;
-use crate::kpi::{SurgeSnapshot, Windows};
+use crate::kpi::{NowKpis, SurgeSnapshot, WindowKpis, Windows};
 use crate::ledger::Outcome;
 
 const AS_OF: Millis = 1_700_000_000_000;
@@ -103,8 +103,8 @@ fn assert_line(text: &str, line: &str) {
 #[test]
 fn renders_every_series_with_exact_values() {
     let recorder = builder().unwrap().build_recorder();
-    let handle = recorder.handle();
-    let sink = PrometheusSink::new(handle.clone(), &sliding());
+    let exposition = Exposition::new(recorder.handle());
+    let sink = PrometheusSink::new(exposition.clone(), &sliding());
     metrics::with_local_recorder(&recorder, || {
         t::describe();
         metrics::histogram!(t::EVENT_APPLY_LATENCY_SECONDS).record(0.000_2);
@@ -125,7 +125,7 @@ fn renders_every_series_with_exact_values() {
             ),
         ]);
     });
-    let text = handle.render();
+    let text = exposition.render();
 
     for line in [
         r#"acd_service_level_ratio{queue="sales",window="15m",variant="default"} 0.75"#,
@@ -217,8 +217,8 @@ fn renders_every_series_with_exact_values() {
 #[test]
 fn later_publishes_update_the_cached_series() {
     let recorder = builder().unwrap().build_recorder();
-    let handle = recorder.handle();
-    let sink = PrometheusSink::new(handle.clone(), &sliding());
+    let exposition = Exposition::new(recorder.handle());
+    let sink = PrometheusSink::new(exposition.clone(), &sliding());
     let ledger = ledger();
     metrics::with_local_recorder(&recorder, || {
         sink.publish_at(AS_OF, &[snapshot()], &totals(), &ledger);
@@ -230,7 +230,7 @@ fn later_publishes_update_the_cached_series() {
     ledger.record(Outcome::Applied);
     sink.publish_at(AS_OF, &[changed], &totals(), &ledger);
 
-    let text = handle.render();
+    let text = exposition.render();
     assert_line(&text, r#"acd_calls_waiting{queue="sales"} 9"#);
     assert_line(
         &text,
@@ -242,12 +242,79 @@ fn later_publishes_update_the_cached_series() {
 #[test]
 fn install_sets_the_global_recorder_once() {
     // The only test that touches the global recorder.
-    let handle = install().unwrap();
-    let sink = PrometheusSink::new(handle.clone(), &sliding());
+    let exposition = install().unwrap();
+    let sink = PrometheusSink::new(exposition.clone(), &sliding());
     sink.publish(&[], &[], &Ledger::default());
-    let text = handle.render();
+    let text = exposition.render();
     assert_line(&text, "acd_queues 0");
     assert_line(&text, r#"acd_events_rejected_total{reason="malformed"} 0"#);
     let err = install().unwrap_err();
     assert!(matches!(err, SinkError::RecorderAlreadyInstalled), "{err}");
+}
+
+/// The exposition format wants each family's series in one block after its `# TYPE` line: the
+/// families written by `queues` and the recorder's never interleave, whatever the queues.
+#[test]
+fn every_family_is_one_block_and_a_forgotten_queue_leaves() {
+    let recorder = builder().unwrap().build_recorder();
+    let exposition = Exposition::new(recorder.handle());
+    let sink = PrometheusSink::new(exposition.clone(), &sliding());
+    let mut support = snapshot();
+    support.queue_id = "support".into();
+    support.now.calls_waiting = 1;
+    let mut totals = totals();
+    totals.push(("support".into(), QueueTotals::default()));
+    metrics::with_local_recorder(&recorder, || {
+        t::describe();
+        sink.publish_at(AS_OF, &[snapshot(), support], &totals, &ledger());
+        let responded = Episode {
+            onset: 0,
+            ended: 450_000,
+            outcome: EpisodeOutcome::Responded,
+        };
+        sink.record_episodes(&[("support".into(), responded)]);
+    });
+    let text = exposition.render();
+
+    let mut kinds = std::collections::HashMap::new();
+    let mut blocks: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let family = if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            kinds.insert(name, kind);
+            name
+        } else if line.starts_with('#') || line.is_empty() {
+            continue;
+        } else {
+            let name = line.split(['{', ' ']).next().unwrap();
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .filter_map(|s| name.strip_suffix(s))
+                .find(|base| kinds.get(base) == Some(&"histogram"))
+                .unwrap_or(name)
+        };
+        assert!(kinds.contains_key(family), "{family} before its TYPE line");
+        if blocks.last() != Some(&family) {
+            assert!(!blocks.contains(&family), "{family} in two blocks:\n{text}");
+            blocks.push(family);
+        }
+    }
+    for family in [
+        t::CALLS_WAITING,
+        t::SERVICE_LEVEL_RATIO,
+        t::CALLS_OFFERED_TOTAL,
+        t::SURGE_EPISODES_TOTAL,
+        t::EVENTS_TOTAL,
+        t::SURGE_RESPONSE_SECONDS,
+    ] {
+        assert!(blocks.contains(&family), "{family} missing:\n{text}");
+    }
+    assert_line(&text, r#"acd_calls_waiting{queue="sales"} 4"#);
+    assert_line(&text, r#"acd_calls_waiting{queue="support"} 1"#);
+
+    sink.forget("sales");
+    let text = exposition.render();
+    assert!(!text.contains(r#"queue="sales""#), "{text}");
+    assert_line(&text, r#"acd_calls_waiting{queue="support"} 1"#);
+    assert_line(&text, r#"acd_calls_offered_total{queue="support"} 0"#);
 }

@@ -3,6 +3,7 @@ use crate::alerts::AlertName;
 use crate::decode::testing::{sample_snapshot, sample_transitions};
 use crate::decode::{decode_alert, decode_snapshot};
 use crate::kpi::QueueTotals;
+use crate::sinks::prometheus::Exposition;
 use serde_json::Value;
 
 const AT: Millis = 1_700_000_000_000;
@@ -235,7 +236,7 @@ async fn served_on_the_http_edge() {
         .build_recorder();
     let board = Arc::new(board());
     let state = HttpState {
-        handle: recorder.handle(),
+        metrics: Exposition::new(recorder.handle()),
         ready: Arc::new(AtomicBool::new(true)),
         board,
     };
