@@ -501,7 +501,9 @@ fn the_support_surge_shows_a_banner_whose_timer_counts_up() {
         ages.push(age);
         std::thread::sleep(Duration::from_secs(3));
     }
-    assert!(ages[1] >= ages[0] + 3.0, "the timer counts up: {ages:?}");
+    // The looks are at least 3 s apart; each age is that of the publish before its look, and
+    // publishes come a second apart within a few milliseconds (31.671 then 34.670 was seen).
+    assert!(ages[1] >= ages[0] + 2.9, "the timer counts up: {ages:?}");
 }
 
 /// The queue page of support during the demo: the six charts over the intervals the warm-up
