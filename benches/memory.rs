@@ -221,10 +221,18 @@ fn main() {
 /// queues (10 s of reordering), the first to fill the windows, the duplicate filter's horizon
 /// and the maps, the second counted. The events are made before counting. (Not inlined, so
 /// that a profiler can be told to look only here: `ACDSTREAM_BENCH_ONLY=allocations`.)
+///
+/// Which code makes them: run the bench under `valgrind --tool=dhat` twice, with
+/// `ACDSTREAM_BENCH_DAYS=1` (the first day alone) and with the default two, and subtract the
+/// first run's allocations per site from the second's.
 #[inline(never)]
 fn steady_allocations() {
+    let days: i64 = std::env::var("ACDSTREAM_BENCH_DAYS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(2);
     let mut scenario = Scenario::demo();
-    scenario.duration_ms = 48 * 3_600_000;
+    scenario.duration_ms = days * 86_400_000;
     scenario.out_of_order_jitter_ms = 10_000;
     let start = 1_767_571_200_000;
     let events: Vec<CtiEvent> = Simulator::new(scenario, 42, start).collect();

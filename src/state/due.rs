@@ -43,14 +43,14 @@ impl DueCalls {
         }
     }
 
-    /// Calls holding events for a leg that began before `watermark`.
-    pub(super) fn held_before(&self, watermark: Millis) -> Vec<CallKey> {
-        before(&self.held, watermark)
+    /// Appends to `out` the calls holding events for a leg that began before `watermark`.
+    pub(super) fn held_before(&self, watermark: Millis, out: &mut Vec<CallKey>) {
+        before(&self.held, watermark, out);
     }
 
-    /// Calls that ended, with their last event, before `watermark`.
-    pub(super) fn ended_before(&self, watermark: Millis) -> Vec<CallKey> {
-        before(&self.ended, watermark)
+    /// Appends to `out` the calls that ended, with their last event, before `watermark`.
+    pub(super) fn ended_before(&self, watermark: Millis, out: &mut Vec<CallKey>) {
+        before(&self.ended, watermark, out);
     }
 
     /// Calls with a leg offered by `at` that has not ended.
@@ -62,8 +62,9 @@ impl DueCalls {
     }
 }
 
-fn before(set: &BTreeSet<(Millis, CallKey)>, at: Millis) -> Vec<CallKey> {
-    set.range((Unbounded, Excluded((at, CallKey::MIN))))
-        .map(|&(_, key)| key)
-        .collect()
+fn before(set: &BTreeSet<(Millis, CallKey)>, at: Millis, out: &mut Vec<CallKey>) {
+    out.extend(
+        set.range((Unbounded, Excluded((at, CallKey::MIN))))
+            .map(|&(_, key)| key),
+    );
 }

@@ -180,6 +180,14 @@ pub struct QueueState {
     diff: Vec<Delta>,
     #[serde(skip)]
     touched: Vec<AgentKey>,
+    /// The calls a sweep acts on ([`DueCalls`]), kept for its allocation: almost every sweep
+    /// has calls that ended to forget.
+    #[serde(skip)]
+    due_keys: Vec<CallKey>,
+    /// The origins of held events an event lets count ([`Call::insert`]), kept for its
+    /// allocation.
+    #[serde(skip)]
+    resolved: Vec<u64>,
     #[serde(skip)]
     agent_scratch: AgentScratch,
     surge: SurgeDetector,
@@ -259,6 +267,8 @@ impl QueueState {
             samples_scratch: Vec::new(),
             old_samples: Vec::new(),
             diff: Vec::new(),
+            due_keys: Vec::new(),
+            resolved: Vec::new(),
             touched: Vec::new(),
             agent_scratch: AgentScratch::default(),
             surge: SurgeDetector::default(),
@@ -486,7 +496,7 @@ impl QueueState {
         if event.step != Step::Offered && unoffered && self.held >= s.max_pending_per_queue {
             return Outcome::Rejected(RejectReason::PendingLimit);
         }
-        let mut resolved = Vec::new();
+        let mut resolved = std::mem::take(&mut self.resolved);
         let limits = CallLimits {
             max_events: s.max_events_per_call,
             skew: s.max_clock_skew_ms,
@@ -497,16 +507,21 @@ impl QueueState {
         let inserted = match inserted {
             Ok(inserted) => inserted,
             Err(reason) => {
+                // (A refused event lets nothing count; cleared all the same, as dropping the
+                // list did before it was kept.)
+                resolved.clear();
+                self.resolved = resolved;
                 if self.calls.get(&key).is_some_and(Call::is_empty) {
                     self.remove_call(key);
                 }
                 return Outcome::Rejected(reason);
             }
         };
-        resolutions.extend(resolved.into_iter().map(|origin| Resolution {
+        resolutions.extend(resolved.drain(..).map(|origin| Resolution {
             origin,
             outcome: Outcome::Applied,
         }));
+        self.resolved = resolved;
         self.skewed_events += u64::from(inserted.skewed);
         if inserted.counts {
             Outcome::Applied
@@ -1043,9 +1058,13 @@ impl QueueState {
     ) {
         self.drop_held_before(watermark, resolutions);
         let expire = self.expiry_due(s);
-        for key in self.due.ended_before(watermark) {
+        let mut keys = std::mem::take(&mut self.due_keys);
+        self.due.ended_before(watermark, &mut keys);
+        for &key in &keys {
             self.forget_call(key);
         }
+        keys.clear();
+        self.due_keys = keys;
         // Agents are settled up to the previous sweep's watermark: an expiry may go back to
         // there, so that it frees its agents at offered + max_call_age even when the queue's
         // event time jumped (a quiet queue), not at this sweep.
@@ -1110,7 +1129,9 @@ impl QueueState {
     /// call left with no leg is forgotten.
     fn drop_held_before(&mut self, watermark: Millis, resolutions: &mut Vec<Resolution>) {
         let (mut rejected, mut resolved) = (Vec::new(), Vec::new());
-        for key in self.due.held_before(watermark) {
+        let mut keys = std::mem::take(&mut self.due_keys);
+        self.due.held_before(watermark, &mut keys);
+        for &key in &keys {
             self.change_call(key, |call, _| {
                 call.drop_held_before(watermark, &mut rejected, &mut resolved)
             });
@@ -1118,6 +1139,8 @@ impl QueueState {
                 self.remove_call(key);
             }
         }
+        keys.clear();
+        self.due_keys = keys;
         resolutions.extend(rejected.into_iter().map(|(origin, reason)| Resolution {
             origin,
             outcome: Outcome::Rejected(reason),

@@ -57,6 +57,8 @@ fn an_image_restores_every_field_but_scratch_space() {
         old_samples: _,
         diff: _,
         touched: _,
+        due_keys: _,
+        resolved: _,
         agent_scratch: _,
         surge,
         surge_evaluated,
