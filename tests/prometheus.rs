@@ -2,6 +2,8 @@
 //! the exposition parses, the KPIs arrive with the documented names and labels, and no label
 //! carries a call, agent or caller identifier.
 
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -83,14 +85,13 @@ fn real_prometheus_scrapes_the_demo() {
     // finding accepted is the wait quantiles as gauges with a `quantile` label: acdstream
     // computes them per window, they are not a summary's.
     let (_, exposition) = http_get(app_port, "/metrics").unwrap();
-    let mut lint = std::process::Command::new(common::alerting::promtool())
+    let mut lint = Command::new(common::alerting::promtool())
         .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write as _;
     lint.stdin
         .take()
         .unwrap()
