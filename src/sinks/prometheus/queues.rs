@@ -570,9 +570,20 @@ impl QueueSeries {
             }
             std::mem::swap(&mut queue.values, &mut queue.fresh);
         }
-        for (i, Written { header, .. }) in renders.families.iter().enumerate() {
+        // The join is sized first: the first render after start-up has no previous length to
+        // go by, and growing megabytes by doubling would copy them about once more.
+        let lens: Vec<usize> = (0..FAMILIES.len())
+            .map(|i| queues.iter().map(|q| q.texts[i].len()).sum())
+            .collect();
+        out.reserve(
+            (renders.families.iter().zip(&lens))
+                .filter(|&(_, &len)| len > 0)
+                .map(|(w, len)| w.header.len() + len + 1)
+                .sum(),
+        );
+        for (i, (Written { header, .. }, &len)) in renders.families.iter().zip(&lens).enumerate() {
             // A family no queue has yet is left out, as the recorder leaves out its own.
-            if queues.iter().all(|q| q.texts[i].is_empty()) {
+            if len == 0 {
                 continue;
             }
             out.push_str(header);
@@ -595,6 +606,11 @@ fn write_lines(
     windows: &[Window],
     values: &[f64],
 ) {
+    // A new text is sized at once: thousands of them grow by doubling otherwise on the
+    // first render. (Values are mostly a few digits.)
+    let label = labels.iter().map(String::len).max().unwrap_or(0);
+    let close = written.closes.iter().map(String::len).max().unwrap_or(0);
+    out.reserve(values.len() * (written.open.len() + label + close + 8));
     let mut values = values.iter();
     // One series per value of the family's own label, all with the labels given.
     let mut series = |labels: &str| {
