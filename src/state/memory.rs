@@ -2,7 +2,7 @@
 //! Printed at start-up and checked against `engine.memory_budget`.
 //!
 //! Sizes come from the types (`size_of`), so they follow the code; `benches/memory.rs`
-//! (`cargo bench --bench memory`) measures what is really allocated with the defaults (62.5
+//! (`cargo bench --bench memory`) measures what is really allocated with the defaults (62.6
 //! KiB per queue, 355.5 B per in-flight call of three events) and stays below these figures.
 //! The bound is meant to be safe rather than tight: a hash table is counted just after it
 //! grew (each entry and its control byte take 16/7 of their size), and every call is counted
