@@ -31,9 +31,9 @@ cargo clippy --release --all-targets -- -D warnings
 # Only the storage engines the tests start (tests/common/mod.rs): memory:// needs dynostore and
 # sqlite:// needs libsql. The crate's default features enable nothing beyond what these two
 # already pull in; --no-default-features says so. Optimised at level 1, not 3: its build takes
-# a third less CPU and the Kafka tests take as long against it. Built after the project, not
-# beside it: the project's build alone keeps both cores busy, and the two at once took longer.
-# Both measured in README, Tests.
+# a third less CPU and the Kafka tests take as long against it. Built here, between clippy and
+# the test build, not beside them: the project's build alone keeps both cores busy, and the two
+# at once took longer. Both measured in README, Tests.
 if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
   echo "installing the tansu broker for the Kafka integration tests"
   CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install tansu --version 0.6.0 --no-default-features --features dynostore,libsql --locked
